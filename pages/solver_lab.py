@@ -1,0 +1,4 @@
+"""Solver lab page (stub; full page in progress)."""
+import streamlit as st
+
+st.title("Solver lab")

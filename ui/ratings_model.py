@@ -1,0 +1,211 @@
+"""Rating-matrix helpers for the ratings page: split, centre, predict, recommend.
+
+Pure numpy/scipy (no Streamlit), so they are unit-tested on their own. The solver itself is
+wlra_core; these functions only prepare its input (a centred, sparse training matrix) and turn
+its factors back into ratings.
+
+A prediction is   r̂_ui = μ + b_u + c_i + ⟨X_u, Y_i⟩   where (μ, b, c) is the `Centring` and
+X Yᵀ is the low-rank fit of the centred training ratings.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+CENTRINGS = ("none", "global mean", "user+item biases")
+
+
+class Split(NamedTuple):
+    """Train/test split of the observed entries; both masks are CSR with M's shape."""
+
+    W_train: sp.csr_matrix
+    W_test: sp.csr_matrix
+
+
+def split_ratings(W, test_fraction: float, seed: int = 0) -> Split:
+    """Hold out about `test_fraction` of the observed entries of W as a test set.
+
+    Each user (row) and each item (column) keeps at least one training entry, so every held-out
+    rating can be predicted from something: the entry with the smallest random key of each row
+    and of each column is forced into the training set. Same seed, same split.
+    """
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1); got {test_fraction}.")
+    W = sp.csr_matrix(W, copy=True)
+    W.eliminate_zeros()
+    coo = W.tocoo()
+    rows, cols, vals = coo.row, coo.col, coo.data
+    rng = np.random.default_rng(seed)
+    key = rng.random(vals.size)
+    test = key < test_fraction
+    for idx in (rows, cols):
+        # position of the smallest key within each row (column): keep it for training
+        order = np.lexsort((key, idx))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = idx[order][1:] != idx[order][:-1]
+        test[order[first]] = False
+    shape = W.shape
+    W_train = sp.csr_matrix((vals[~test], (rows[~test], cols[~test])), shape=shape)
+    W_test = sp.csr_matrix((vals[test], (rows[test], cols[test])), shape=shape)
+    return Split(W_train, W_test)
+
+
+def entries(M, W) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, ratings) of M at the stored entries of W, in W's CSR order."""
+    W = sp.csr_matrix(W)
+    coo = W.tocoo()
+    rows, cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    if sp.issparse(M):
+        vals = np.asarray(sp.csr_matrix(M)[rows, cols]).ravel()
+    else:
+        vals = np.asarray(M)[rows, cols]
+    return rows, cols, vals.astype(float)
+
+
+@dataclass(frozen=True)
+class Centring:
+    """Baseline μ + b_u + c_i subtracted before the low-rank fit and added back after it."""
+
+    mode: str
+    mu: float
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+
+    def baseline(self, rows, cols) -> np.ndarray:
+        return self.mu + self.user_bias[rows] + self.item_bias[cols]
+
+
+def fit_centring(M, W_train, mode: str, *, bias_reg: float = 5.0, sweeps: int = 10) -> Centring:
+    """Fit the baseline on the training entries.
+
+    - "none": 0.
+    - "global mean": μ = mean training rating.
+    - "user+item biases": μ plus damped biases, by `sweeps` alternating updates of
+      b_u = Σ_i (r_ui − μ − c_i) / (n_u + bias_reg),  c_i = Σ_u (r_ui − μ − b_u) / (n_i + bias_reg).
+      bias_reg pulls users and items with few ratings towards the mean.
+    """
+    if mode not in CENTRINGS:
+        raise ValueError(f"centring must be one of {CENTRINGS}; got {mode!r}.")
+    n, m = W_train.shape
+    rows, cols, r = entries(M, W_train)
+    b, c = np.zeros(n), np.zeros(m)
+    if mode == "none" or r.size == 0:
+        return Centring(mode, 0.0, b, c)
+    mu = float(r.mean())
+    if mode == "user+item biases":
+        n_u = np.bincount(rows, minlength=n)
+        n_i = np.bincount(cols, minlength=m)
+        for _ in range(sweeps):
+            b = np.bincount(rows, weights=r - mu - c[cols], minlength=n) / (n_u + bias_reg)
+            c = np.bincount(cols, weights=r - mu - b[rows], minlength=m) / (n_i + bias_reg)
+    return Centring(mode, mu, b, c)
+
+
+def centred_matrix(M, W_train, centring: Centring) -> sp.csr_matrix:
+    """Sparse residual M − baseline on the pattern of W_train (what the solver fits)."""
+    rows, cols, r = entries(M, W_train)
+    resid = r - centring.baseline(rows, cols)
+    return sp.csr_matrix((resid, (rows, cols)), shape=W_train.shape)
+
+
+def predict(centring: Centring, X, Y, rows, cols, *, clip: tuple[float, float] | None = None):
+    """Predicted ratings at (rows, cols); optionally clipped to the rating range."""
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    pred = centring.baseline(rows, cols)
+    if X is not None and Y is not None:
+        pred = pred + np.einsum("ij,ij->i", X[rows], Y[cols])
+    return np.clip(pred, *clip) if clip is not None else pred
+
+
+def rmse(centring: Centring, X, Y, M, W_eval, *, clip=None) -> float:
+    """Root-mean-square error of the predictions on the entries stored in W_eval (unweighted)."""
+    rows, cols, r = entries(M, W_eval)
+    if r.size == 0:
+        return float("nan")
+    err = predict(centring, X, Y, rows, cols, clip=clip) - r
+    return float(np.sqrt(np.mean(err**2)))
+
+
+def mean_predictor_rmse(M, W_train, W_test) -> float:
+    """RMSE on the test entries of predicting every rating by the training mean (the reference)."""
+    return rmse(fit_centring(M, W_train, "global mean"), None, None, M, W_test)
+
+
+def rating_range(M, W) -> tuple[float, float]:
+    _, _, r = entries(M, W)
+    return (float(r.min()), float(r.max())) if r.size else (0.0, 0.0)
+
+
+def prediction_window(centring, X, Y, users: slice, items: slice, *, clip=None) -> np.ndarray:
+    """Dense block of predictions for a window of users × items."""
+    u = np.arange(centring.user_bias.size)[users]
+    i = np.arange(centring.item_bias.size)[items]
+    uu, ii = np.meshgrid(u, i, indexing="ij")
+    return predict(centring, X, Y, uu.ravel(), ii.ravel(), clip=clip).reshape(uu.shape)
+
+
+def top_n(centring, X, Y, user: int, W_rated, n: int = 10, *, clip=None) -> pd.DataFrame:
+    """The n items with the highest predicted rating for `user`, among items they have not rated.
+
+    W_rated: every entry the user has rated (train and test), whose items are excluded.
+    Returns columns: item (index), predicted, n_ratings (how many users rated the item).
+    """
+    m = centring.item_bias.size
+    items = np.arange(m)
+    scores = predict(centring, X, Y, np.full(m, user), items, clip=clip)
+    W_rated = sp.csr_matrix(W_rated)
+    rated = W_rated.indices[W_rated.indptr[user] : W_rated.indptr[user + 1]]
+    candidates = np.setdiff1d(items, rated)
+    # stable: highest score first, ties by item index
+    order = candidates[np.lexsort((candidates, -scores[candidates]))][:n]
+    popularity = np.diff(sp.csc_matrix(W_rated).indptr)
+    return pd.DataFrame(
+        {"item": order, "predicted": scores[order], "n_ratings": popularity[order]}
+    )
+
+
+def history_row(centring, X, Y, M, split: Split, *, clip=None) -> dict:
+    """Train and test RMSE of one iterate (for the per-iteration history)."""
+    return {
+        "train_rmse": rmse(centring, X, Y, M, split.W_train, clip=clip),
+        "test_rmse": rmse(centring, X, Y, M, split.W_test, clip=clip),
+    }
+
+
+def load_upload(data: bytes, filename: str, loader):
+    """Parse uploaded bytes with `loader` (wlra_core.data.load_ratings) via a temporary file.
+
+    The suffix of `filename` is kept so the loader can pick the format. Any failure is raised
+    as ValueError with a message for the page; the caller keeps its previous data.
+    """
+    if not data:
+        raise ValueError(f"{filename}: the file is empty.")
+    suffix = os.path.splitext(filename)[1].lower()
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        try:
+            ratings = loader(path)
+        except ValueError as exc:  # wlra_core.InputError is a ValueError
+            raise ValueError(f"{filename}: {exc}") from exc
+        except Exception as exc:  # a parser error of another kind: still a message, no traceback
+            raise ValueError(f"{filename}: could not be read as ratings ({type(exc).__name__}: {exc})") from exc
+    finally:
+        os.unlink(path)
+    if ratings.W.nnz == 0:
+        raise ValueError(f"{filename}: no ratings found.")
+    return ratings
+
+
+def history_csv(frame: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return buf.getvalue().encode()

@@ -1,4 +1,239 @@
-"""How it works page (stub; full page in progress)."""
+"""How it works: one alternating step and the sketch preconditioner, with pictures.
+
+The numbers come from ui.walkthrough (a small, readable teaching version); the last figure runs
+the real wlra_core solvers on the same example.
+"""
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
+from ui import lab
+from ui import walkthrough as wt
+
+SPEC = {  # settings that travel in the URL
+    "seed": (0, lab.Interval(0, 10_000)),
+    "k": (3, lab.Interval(1, 6)),
+    "row": (2, lab.Interval(0, 11)),
+    "s": (24, lab.Interval(1, 60)),
+    "spread": (3.0, lab.Interval(0.0, 5.0)),
+}
+P = "hiw_"
+for name, value in lab.settings_from_url(SPEC, st.query_params.to_dict()).items():
+    st.session_state.setdefault(P + name, value)
+
+
+@st.cache_data(max_entries=16)
+def build(seed: int, k: int, spread: float):
+    ex = wt.example(k=k, spread=spread, seed=seed)
+    return ex, wt.init_Y(ex.M, ex.W, k)
+
+
+@st.cache_data(max_entries=16)
+def library_curves(seed: int, k: int, spread: float, solvers: tuple):
+    import wlra_core as wc
+
+    ex = wt.example(k=k, spread=spread, seed=seed)
+    rows = []
+    for solver in solvers:
+        for step in wc.iterate(ex.M, ex.W, k, solver=solver, eps=1e-10, max_iter=15, seed=seed,
+                               diagnostics=False):
+            rows.append({"solver": solver, "iteration": step.iteration,
+                         "relative objective": step.relative_objective})
+    return pd.DataFrame(rows)
+
+
+def heatmap(z, title, **kw):
+    fig = px.imshow(z, aspect="auto", title=title, **kw)
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
 st.title("How it works")
+st.markdown(
+    "Weighted low-rank approximation looks for a rank-k matrix **X Yᵀ** that fits **M** where the "
+    "weights **W** say the data can be trusted. Each weight multiplies the *squared* residual:"
+)
+st.latex(r"f(X, Y) \;=\; \sum_{i,j} W_{ij}\,\bigl(M_{ij} - \langle X_i, Y_j\rangle\bigr)^2")
+st.caption(
+    "W = 0 means missing, large W means trusted. (If you think of weights as multiplying the "
+    "residual itself, ‖W∘(M − XYᵀ)‖², pass W² instead.) This page walks through one step of the "
+    "alternating minimisation of Song, Ye, Yin, Zhang (arXiv 2306.04169) on a 12 × 60 example."
+)
+
+with st.sidebar:
+    st.subheader("Example")
+    seed = st.number_input("seed", 0, 10_000, step=1, key=P + "seed")
+    k = st.slider("rank k", 1, 6, key=P + "k")
+    spread = st.slider("weight spread (log-normal σ)", 0.0, 5.0, step=0.5, key=P + "spread",
+                       help="W_ij = exp(σ·g), g standard normal: larger σ, wilder weights")
+    row = st.slider("row i to solve", 0, 11, key=P + "row")
+    s = st.slider("sketch size s", 1, 60, key=P + "s", help="rows of S·A; the paper uses s ≈ 4k or more")
+
+ex, Y = build(int(seed), int(k), float(spread))
+n, m = ex.M.shape
+
+# 1. the data -----------------------------------------------------------------------------
+st.header("1. The data: M and W")
+c1, c2 = st.columns(2)
+logw = np.where(ex.W > 0, np.log10(np.where(ex.W > 0, ex.W, 1.0)), np.nan)
+c1.plotly_chart(heatmap(logw, "log₁₀ W (blank = missing)", color_continuous_scale="Viridis"),
+                width="stretch")
+c2.plotly_chart(heatmap(np.where(ex.W > 0, ex.M, np.nan), "M where observed",
+                        color_continuous_scale="RdBu_r", color_continuous_midpoint=0.0),
+                width="stretch")
+st.markdown(
+    f"M is a planted rank-{k} matrix plus noise; weights span "
+    f"{np.log10(ex.W[ex.W > 0].max() / ex.W[ex.W > 0].min()):.0f} orders of magnitude and "
+    f"{np.mean(ex.W == 0):.0%} of entries are missing."
+)
+
+# 2. alternate ----------------------------------------------------------------------------
+st.header("2. Alternate: fix Y, solve for X; fix X, solve for Y")
+st.markdown("With Y fixed, f splits into **n independent weighted least-squares problems**, one per row:")
+st.latex(r"x_i \;=\; \arg\min_x \sum_j W_{ij}\,(M_{ij} - \langle x, Y_j\rangle)^2"
+         r"\;=\; \arg\min_x \bigl\| A_i x - b_i \bigr\|^2,\quad "
+         r"A_i = D_{\sqrt{W_i}}\,Y,\;\; b_i = D_{\sqrt{W_i}}\,M_i^\top")
+st.markdown(
+    "Only the columns with W_ij > 0 take part, so A_i has N_i = nnz(W_i) rows and k columns. "
+    "Y starts as the top-k right singular vectors of W∘M."
+)
+
+p = wt.row_problem(ex.M, ex.W, Y, row)
+N = p.A.shape[0]
+if N < k:
+    st.warning(f"Row {row} has only {N} observed entries, fewer than k = {k}: its regression is "
+               "under-determined (the solvers add a small ridge). Pick another row or a smaller k.")
+    st.stop()
+s_eff = int(min(max(s, k), N))
+if s_eff != s:
+    st.info(f"Sketch size clamped to {s_eff} (it must lie between k = {k} and N_i = {N}).")
+
+x_star = wt.exact_solution(p.A, p.b)
+S = wt.srht_matrix(N, s_eff, seed=int(seed))
+SA, Sb = S @ p.A, S @ p.b
+R = wt.preconditioner(SA)
+x_sketch = wt.sketch_and_solve(SA, Sb)
+trace = wt.precondition_and_iterate(p.A, p.b, R, x0=x_sketch, x_star=x_star, eps=1e-12, max_iter=60)
+plain = wt.plain_gradient_descent(p.A, p.b, x_star=x_star, eps=1e-12, max_iter=60)
+
+# 3. one row ------------------------------------------------------------------------------
+st.header(f"3. Row {row} as a regression")
+fit = pd.DataFrame({
+    "column j": np.tile(p.cols, 3),
+    "value": np.concatenate([Y[p.cols] @ x_star, Y[p.cols] @ x_sketch, Y[p.cols] @ trace.x]),
+    "fit": np.repeat(["exact solve", "sketch-and-solve (rough)", "after iterating"], N),
+})
+fig = go.Figure()
+fig.add_scatter(x=p.cols, y=ex.M[row, p.cols], mode="markers", name="M_ij (size ∝ √W_ij)",
+                marker=dict(size=4 + 18 * p.sqrt_w / p.sqrt_w.max(), color="#444", opacity=0.6))
+for label, dash in [("exact solve", "solid"), ("sketch-and-solve (rough)", "dot"), ("after iterating", "dash")]:
+    d = fit[fit["fit"] == label]
+    fig.add_scatter(x=d["column j"], y=d["value"], mode="lines", name=label, line=dict(dash=dash))
+fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="column j",
+                  yaxis_title="value", legend=dict(orientation="h", y=1.12))
+st.plotly_chart(fig, width="stretch")
+st.caption("Big dots pull hard (large weight): the fit ⟨x_i, Y_j⟩ bends towards them and ignores "
+           "the light ones. Columns with W_ij = 0 are simply absent.")
+c1, c2, c3 = st.columns([1, 0.35, 2])
+c1.plotly_chart(heatmap(p.A, f"A_i ({N} × {k})", color_continuous_scale="RdBu_r",
+                        color_continuous_midpoint=0.0), width="stretch")
+c2.plotly_chart(heatmap(p.b[:, None], "b_i", color_continuous_scale="RdBu_r",
+                        color_continuous_midpoint=0.0), width="stretch")
+c3.markdown(
+    f"Solving exactly costs O(N_i k² + k³) per row through the normal equations "
+    f"(Aᵀ A) x = Aᵀ b: all n rows together cost **O(nnz(W)·k² + n·k³)**.\n\n"
+    f"Gradient descent on ‖A_i x − b_i‖² costs only O(N_i k) per step, but its speed depends on "
+    f"the condition number κ(A_i) = σ_max/σ_min, here **{np.linalg.cond(p.A):.1f}**: "
+    f"heavy-tailed weights make rows ill-conditioned."
+)
+
+# 4. sketch -------------------------------------------------------------------------------
+st.header("4. Sketch: compress A_i to s rows")
+st.latex(r"S = \sqrt{N/s}\; P\,H\,D \qquad (D:\ \text{random signs},\ H:\ \text{orthonormal DCT},"
+         r"\ P:\ s \text{ rows sampled at random})")
+c1, c2, c3 = st.columns([2.2, 0.8, 0.8])
+c1.plotly_chart(heatmap(S, f"S ({s_eff} × {N})", color_continuous_scale="RdBu_r",
+                        color_continuous_midpoint=0.0), width="stretch")
+c2.plotly_chart(heatmap(p.A, "A_i", color_continuous_scale="RdBu_r", color_continuous_midpoint=0.0),
+                width="stretch")
+c3.plotly_chart(heatmap(SA, "S·A_i", color_continuous_scale="RdBu_r", color_continuous_midpoint=0.0),
+                width="stretch")
+st.markdown(
+    "The random signs and the transform spread every row's information over all rows, so "
+    "sampling a few keeps the geometry: ‖S A x‖ ≈ ‖A x‖ for every x. Applied with a fast "
+    "transform this costs O(N_i log N_i) per column, never forming S (it is drawn here only to look at)."
+)
+
+# 5. precondition -------------------------------------------------------------------------
+st.header("5. Precondition: S·A_i = QR, then use A_i R⁻¹")
+sv_before, sv_after = wt.singular_values(p.A), wt.singular_values(p.A, R)
+c1, c2 = st.columns([2, 1])
+svs = pd.DataFrame({
+    "index": np.tile(np.arange(1, k + 1), 2),
+    "singular value": np.concatenate([sv_before, sv_after]),
+    "matrix": np.repeat(["A_i (before)", "A_i R⁻¹ (after)"], k),
+})
+fig = px.bar(svs, x="index", y="singular value", color="matrix", barmode="group", log_y=True)
+fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), xaxis=dict(dtick=1))
+c1.plotly_chart(fig, width="stretch")
+c2.metric("κ(A_i) before", f"{sv_before[0] / sv_before[-1]:.1f}")
+c2.metric("κ(A_i R⁻¹) after", f"{sv_after[0] / sv_after[-1]:.2f}")
+c2.caption("R costs one QR of an s × k matrix: O(s k²).")
+
+# 6. iterate ------------------------------------------------------------------------------
+st.header("6. Iterate on the well-conditioned problem")
+st.latex(r"z \leftarrow z + R^{-\top} A_i^\top\,(b_i - A_i R^{-1} z), \qquad x_i = R^{-1} z")
+st.markdown("Starting from the sketch-and-solve answer, each step costs O(N_i k); "
+            "with κ(A_i R⁻¹) close to 1 the error shrinks by a large constant factor every step, "
+            "so O(log 1/ε) steps reach accuracy ε.")
+curves = pd.concat([
+    pd.DataFrame({"inner iteration": np.arange(trace.forward_error.size),
+                  "relative error ‖x − x*‖/‖x*‖": trace.forward_error, "method": "preconditioned (step 1)"}),
+    pd.DataFrame({"inner iteration": np.arange(plain.forward_error.size),
+                  "relative error ‖x − x*‖/‖x*‖": plain.forward_error, "method": "plain gradient descent (best step)"}),
+])
+curves = curves[curves.iloc[:, 1] > 0]
+fig = px.line(curves, x="inner iteration", y="relative error ‖x − x*‖/‖x*‖", color="method",
+              log_y=True, markers=True)
+fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+st.plotly_chart(fig, width="stretch")
+if trace.forward_error[-1] > 1e-6:
+    st.warning("The preconditioned iteration did not converge here: with a very small sketch, "
+               "A_i R⁻¹ can have σ_max > √2 and step 1 overshoots. Increase s (s ≈ 4k–8k).")
+
+# 7. the objective ------------------------------------------------------------------------
+st.header("7. Repeat: the objective drops")
+st.markdown("Every row of X is solved this way (all at once, vectorised), X is orthonormalised, "
+            "then the same for every column with X fixed: one alternating iteration. "
+            "Below, wlra_core itself on this example.")
+try:
+    import wlra_core as wc
+
+    solvers = tuple(sv for sv in ("exact", "sketched") if sv in getattr(wc, "SOLVERS", ()))
+    lib = library_curves(int(seed), int(k), float(spread), solvers)
+    fig = px.line(lib, x="iteration", y="relative objective", color="solver", log_y=True, markers=True)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10))
+    st.plotly_chart(fig, width="stretch")
+    st.caption(f"{lab.measured_label()} Relative objective f / Σ W_ij M_ij². It levels off at the "
+               "noise floor, not at 0.")
+except Exception as exc:  # the library is optional for the rest of the page
+    st.info(f"wlra_core could not run here ({type(exc).__name__}: {exc}).")
+
+# 8. honest notes -------------------------------------------------------------------------
+st.header("8. When does sketching pay off?")
+st.markdown(
+    "| | per half-step |\n|---|---|\n"
+    "| exact (normal equations) | O(nnz(W)·k² + n·k³) |\n"
+    "| sketch, precondition, iterate | O((nnz(W)·k + n·k³) · log 1/ε) |\n\n"
+    "- The gain is about a **factor k on the nnz(W) term**, paid for with a log(1/ε) factor and "
+    "the cost of sketching.\n"
+    "- For **small k** (below about 30 on a CPU), the exact solve is one batched matrix product "
+    "and a batched Cholesky, highly optimised: it is usually faster in wall time.\n"
+    "- For **short rows** (N_i ≤ s) the sketch buys nothing; such rows are solved exactly.\n"
+    "- The n·k³ term (one small QR or Cholesky per row) is the same for both.\n\n"
+    "The Solver lab page measures where the crossover lies on this machine."
+)
+
+st.query_params.from_dict(lab.settings_to_url(SPEC, {n: st.session_state[P + n] for n in SPEC}))

@@ -1,0 +1,966 @@
+"""Loaders for images, masks, rating files and matrices, and synthetic problem generators.
+
+Every loader takes a path (``str`` or ``os.PathLike``), ``bytes`` or a binary file-like object
+(anything with ``.read()`` returning bytes, such as Streamlit's ``UploadedFile``; it is read from
+its current position).  Bad content raises :class:`~wlra_core.problem.InputError` whose message
+names the input, what was found and what is needed; raw Pillow, NumPy or pandas exceptions never
+escape a loader.
+
+Conventions
+-----------
+* Images are float64 arrays in [0, 1]: ``(h, w)`` for grey, ``(h, w, 3)`` for colour.
+* A colour image becomes the matrix ``(h, 3w)`` with its channels side by side ``[R | G | B]``
+  (:func:`image_to_matrix`); a mask ``(h, w)`` becomes weights in the same layout
+  (:func:`mask_to_weights`).
+* Rating files become sparse CSR matrices M (ratings) and W (1.0 at every observed pair) with the
+  same sparsity structure.
+* Generators draw from ``np.random.default_rng(seed)`` only; the same seed gives the same data.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO, NamedTuple, Union
+
+import numpy as np
+import pandas as pd
+import scipy.io
+import scipy.sparse as sp
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .problem import InputError
+
+__all__ = [
+    "Planted",
+    "Ratings",
+    "PATTERNS",
+    "DUPLICATE_POLICIES",
+    "load_image",
+    "load_mask",
+    "load_ratings",
+    "load_matrix",
+    "image_to_matrix",
+    "matrix_to_image",
+    "mask_to_weights",
+    "planted",
+    "make_ratings",
+]
+
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+
+PATTERNS = ("bernoulli", "graded", "blocks", "heavy_tailed", "full")
+DUPLICATE_POLICIES = ("mean", "last", "error")
+
+_IMAGE_FORMATS = "an image file (PNG, JPEG, GIF, TIFF, BMP or WebP)"
+# Exceptions Pillow, NumPy, pandas and SciPy raise on damaged input; converted to InputError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
+                  KeyError, OverflowError, MemoryError, RuntimeError)
+# Confidence weights of the "heavy_tailed" pattern: 1 + alpha * log(1 + count).
+_CONFIDENCE_ALPHA = 1.0
+# planted(sparse=True) returns truth=None above this many entries (n * m), see its docstring.
+_DENSE_TRUTH_LIMIT = 2**24
+# Entries processed at a time when evaluating U V^T at a list of positions.
+_CHUNK = 2**18
+
+
+# --------------------------------------------------------------------------------------------
+# Reading sources
+# --------------------------------------------------------------------------------------------
+
+def _read_source(src: Source, what: str) -> tuple[bytes, str | None]:
+    """Return the raw bytes of ``src`` and its file name (None when it has none)."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return bytes(src), None
+    if isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        try:
+            return path.read_bytes(), path.name
+        except FileNotFoundError:
+            raise InputError(f"{what}: found no file at {str(path)!r}, need an existing file") from None
+        except IsADirectoryError:
+            raise InputError(f"{what}: found a directory at {str(path)!r}, need a file") from None
+        except OSError as exc:
+            raise InputError(f"{what}: could not read {str(path)!r} ({exc}), need a readable file") from None
+    read = getattr(src, "read", None)
+    if callable(read):
+        data = read()
+        if isinstance(data, str):
+            raise InputError(f"{what}: found a text-mode file object, need a binary one "
+                             "(open the file with mode 'rb')")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InputError(f"{what}: .read() returned {type(data).__name__}, need bytes")
+        name = getattr(src, "name", None)
+        return bytes(data), (Path(name).name if isinstance(name, str) else None)
+    raise InputError(f"{what}: found {type(src).__name__}, need a path, bytes or a binary file object")
+
+
+def _decode_text(data: bytes, what: str, *, strict: bool) -> str:
+    """Decode a text file: UTF-8 (with or without BOM); Latin-1 as a fallback unless ``strict``."""
+    if b"\x00" in data[:4096]:
+        raise InputError(f"{what}: found binary data, need a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        if strict:
+            raise InputError(f"{what}: found bytes that are not UTF-8 text, need a UTF-8 text file") from None
+        return data.decode("latin-1")
+
+
+def _first_line(text: str) -> tuple[int, str] | None:
+    """The 1-based number and content of the first non-blank line, or None."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            return number, line
+    return None
+
+
+def _nonblank_line_number(text: str, row: int) -> int:
+    """1-based file line number of the ``row``-th (0-based) non-blank line; for error messages."""
+    seen = -1
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return number
+    return -1
+
+
+def _sniff_separator(line: str) -> str | None:
+    """The field separator of a delimited text line; None means runs of whitespace."""
+    for sep in ("\t", ",", ";"):
+        if sep in line:
+            return sep
+    return None
+
+
+def _split(line: str, sep: str | None) -> list[str]:
+    return [f.strip() for f in (line.split(sep) if sep else line.split())]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_table(text: str, sep: str | None, what: str, **kwargs) -> pd.DataFrame:
+    """pandas.read_csv on ``text``; parser errors become InputError."""
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep if sep else r"\s+", header=None,
+                           engine="c", skip_blank_lines=True, skipinitialspace=True, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{what}: found no data, need at least one line of values") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"{what}: could not parse the file ({str(exc).strip()}); need the same "
+                         "number of separated values on every line") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Images and masks
+# --------------------------------------------------------------------------------------------
+
+def _open_image(data: bytes, what: str) -> Image.Image:
+    """Decode the first frame of an image, with its EXIF orientation applied.
+
+    Pillow's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``) is respected: an image above
+    it (warning or error level) is refused.
+    """
+    if not data:
+        raise InputError(f"{what}: found an empty file (0 bytes), need {_IMAGE_FORMATS}")
+    limit = Image.MAX_IMAGE_PIXELS
+    bomb = (f"{what}: found an image too large to decode safely (more than Pillow's limit of "
+            f"{limit:,} pixels, Image.MAX_IMAGE_PIXELS); need a smaller image: downsize it first"
+            if limit else "")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if limit and img.size[0] * img.size[1] > limit:
+                raise InputError(f"{bomb} (found {img.size[0]}×{img.size[1]})")
+            img.load()  # the first frame; animated images are not advanced
+            return ImageOps.exif_transpose(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(bomb) from None
+    except UnidentifiedImageError:
+        head = data[:16]
+        raise InputError(f"{what}: found {len(data)} bytes that are not an image Pillow can read "
+                         f"(starting {head!r}), need {_IMAGE_FORMATS}") from None
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"{what}: the image data is damaged or truncated ({exc}); need a "
+                         "complete image file") from None
+
+
+def _int_pixels(img: Image.Image, what: str) -> np.ndarray:
+    """Grey levels of a 16-bit ("I;16*") or 32-bit integer ("I") image, scaled by 65535."""
+    arr = np.asarray(img)
+    if arr.size and (arr.min() < 0 or arr.max() > 65535):
+        raise InputError(f"{what}: found integer pixels in [{arr.min()}, {arr.max()}], need "
+                         "8- or 16-bit values (0..65535); convert the image to 16 bits first")
+    return arr.astype(np.float64) / 65535.0
+
+
+def _float_pixels(img: Image.Image, what: str) -> np.ndarray:
+    """Grey levels of a floating-point ("F") image, which must already lie in [0, 1]."""
+    arr = np.asarray(img, dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or (arr.size and (arr.min() < 0 or arr.max() > 1)):
+        raise InputError(f"{what}: found floating-point pixels outside [0, 1] or not finite, need "
+                         "values in [0, 1]")
+    return arr
+
+
+def _normalise_mode(img: Image.Image, what: str) -> Image.Image:
+    """Convert to one of L, LA, RGB, RGBA, or F (grey in [0, 1], for 16/32-bit images)."""
+    mode = img.mode
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return img
+    if mode.startswith("I;16") or mode == "I":
+        return Image.fromarray(_int_pixels(img, what).astype(np.float32))
+    if mode == "F":
+        return Image.fromarray(_float_pixels(img, what).astype(np.float32))
+    if mode == "P":
+        has_alpha = "transparency" in img.info or (img.palette is not None and img.palette.mode == "RGBA")
+        return img.convert("RGBA" if has_alpha else "RGB")
+    conversions = {"1": "L", "La": "LA", "PA": "RGBA", "RGBa": "RGBA", "RGBX": "RGB"}
+    try:
+        return img.convert(conversions.get(mode, "RGB"))  # CMYK, YCbCr, HSV, ... -> RGB
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"{what}: found image mode {mode!r} that cannot be converted ({exc}); "
+                         "need a grey, RGB, palette or CMYK image") from None
+
+
+def _scaled_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    w, h = size
+    scale = max_side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def load_image(src: Source, max_side: int | None = None) -> np.ndarray:
+    """Load an image as float64 in [0, 1]: shape (h, w) for grey, (h, w, 3) for colour.
+
+    * The EXIF orientation tag is applied (a phone photo comes out upright).
+    * Animated images (GIF, APNG, WebP): the first frame only.
+    * Modes: 1 and L are grey; 16-bit grey ("I;16") and 32-bit integer ("I") are divided by
+      65535 (the full 16-bit range, not the image's own maximum; "I" values outside 0..65535 are
+      refused); float ("F") must lie in [0, 1]; palette ("P") becomes grey when every colour in it
+      is grey, RGB otherwise; CMYK, YCbCr and other colour modes become RGB.
+    * Transparency (LA, RGBA, PA, palette with a transparent colour) is dropped by compositing the
+      image on white: a fully transparent pixel reads as 1.0.
+    * ``max_side``: when the longer side exceeds it, the image is downsized (Lanczos after box
+      reduction, Pillow's ``reducing_gap=3``) to that length, keeping the aspect ratio; smaller
+      images are never enlarged.
+    * Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) applies and is never
+      disabled: larger images are refused with an InputError.
+
+    Raises InputError on an empty, truncated or unreadable file, or on a bad ``max_side``.
+    """
+    if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer))
+                                 or max_side < 1):
+        raise InputError(f"max_side: found {max_side!r}, need a positive integer or None")
+    data, _ = _read_source(src, "image")
+    img = _normalise_mode(_open_image(data, "image"), "image")
+    palette = img.mode in ("RGB", "RGBA") and _open_mode_was_palette(data)
+    if max_side is not None and max(img.size) > max_side:
+        img = img.resize(_scaled_size(img.size, int(max_side)), Image.Resampling.LANCZOS,
+                         reducing_gap=3.0)
+    arr = np.asarray(img, dtype=np.float64)
+    if img.mode != "F":
+        arr = arr / 255.0
+    if img.mode in ("LA", "RGBA"):
+        alpha = arr[..., -1:]
+        arr = arr[..., :-1] * alpha + (1.0 - alpha)
+        if img.mode == "LA":
+            arr = arr[..., 0]
+    if arr.ndim == 3 and palette and np.array_equal(arr[..., 0], arr[..., 1]) \
+            and np.array_equal(arr[..., 0], arr[..., 2]):
+        arr = arr[..., 0]
+    return np.ascontiguousarray(np.clip(arr, 0.0, 1.0))
+
+
+def _open_mode_was_palette(data: bytes) -> bool:
+    """Whether the (already decoded once) image is stored as a palette image."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data)) as img:
+            return img.mode in ("P", "PA")
+
+
+def _grey_and_alpha(img: Image.Image, what: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grey level in [0, 1] (ITU-R 601 luma for colour) and alpha in [0, 1] (None if absent)."""
+    mode = img.mode
+    if mode.startswith("I;16") or mode == "I":
+        return _int_pixels(img, what), None
+    if mode == "F":
+        return _float_pixels(img, what), None
+    img = _normalise_mode(img, what)
+    arr = np.asarray(img, dtype=np.float64) / 255.0
+    alpha = None
+    if img.mode in ("LA", "RGBA"):
+        arr, alpha = arr[..., :-1], arr[..., -1]
+    if arr.ndim == 3:
+        if arr.shape[2] == 1:
+            arr = arr[..., 0]
+        elif np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2]):
+            arr = arr[..., 0]
+        else:
+            arr = arr @ np.array([0.299, 0.587, 0.114])
+    return arr, alpha
+
+
+def load_mask(src: Source, shape: tuple[int, ...]) -> np.ndarray:
+    """Load a weight mask: float64 weights in [0, 1] of shape ``shape[:2]`` (the image's h, w).
+
+    Which channel carries the weight:
+
+    * no alpha channel, or a constant alpha: the grey level (level / 255 for 8 bits, / 65535 for
+      16 bits; colour is reduced to its ITU-R 601 luma), so graded weights are allowed;
+    * a constant colour with a varying alpha (an "alpha-only" mask, e.g. strokes painted on a
+      transparent canvas): the alpha;
+    * both varying: grey level × alpha (the mask composited on black: transparent means 0).
+
+    The EXIF orientation is applied before the size check, as for :func:`load_image`.
+    Raises InputError when the mask's size differs from ``shape[:2]`` (naming both) or the file
+    is not a readable image.
+    """
+    try:
+        h, w = (int(s) for s in tuple(shape)[:2])
+        if len(tuple(shape)) < 2 or h < 1 or w < 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(f"shape: found {shape!r}, need the image's shape (h, w) or (h, w, 3)") from None
+    data, _ = _read_source(src, "mask")
+    img = _open_image(data, "mask")
+    if (img.size[1], img.size[0]) != (h, w):
+        raise InputError(f"mask: found shape ({img.size[1]}, {img.size[0]}), need the image's "
+                         f"shape ({h}, {w}); resize the mask to the image")
+    grey, alpha = _grey_and_alpha(img, "mask")
+    if alpha is not None and np.ptp(alpha) > 0:
+        weights = alpha if np.ptp(grey) == 0 else grey * alpha
+    else:
+        weights = grey
+    return np.ascontiguousarray(np.clip(weights, 0.0, 1.0), dtype=np.float64)
+
+
+def _check_image_array(img: np.ndarray, name: str) -> np.ndarray:
+    arr = np.asarray(img)
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)) or arr.size == 0:
+        raise InputError(f"{name}: found an array of shape {arr.shape}, need (h, w) for grey or "
+                         "(h, w, 3) for colour")
+    return arr
+
+
+def image_to_matrix(img: np.ndarray) -> np.ndarray:
+    """The matrix of an image: grey (h, w) is copied; colour (h, w, 3) becomes (h, 3w) = [R | G | B]."""
+    arr = _check_image_array(img, "img")
+    if arr.ndim == 2:
+        return np.array(arr, dtype=np.float64, copy=True)
+    return np.concatenate([arr[..., c] for c in range(3)], axis=1).astype(np.float64, copy=False)
+
+
+def matrix_to_image(mat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`image_to_matrix`, clipped to [0, 1]: (h, w) or (h, 3w) -> ``shape``."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] != 3):
+        raise InputError(f"shape: found {shape}, need (h, w) for grey or (h, w, 3) for colour")
+    mat = np.asarray(mat, dtype=np.float64)
+    h, w = shape[:2]
+    need = (h, w) if len(shape) == 2 else (h, 3 * w)
+    if mat.shape != need:
+        raise InputError(f"mat: found shape {mat.shape}, need {need} for an image of shape {shape}")
+    if len(shape) == 2:
+        out = mat.copy()
+    else:
+        out = np.stack([mat[:, c * w:(c + 1) * w] for c in range(3)], axis=2)
+    return np.clip(out, 0.0, 1.0)
+
+
+def mask_to_weights(mask: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """Weights in the matrix layout of :func:`image_to_matrix`: the (h, w) mask, tiled ×3 for colour."""
+    image_shape = tuple(int(s) for s in image_shape)
+    if len(image_shape) not in (2, 3) or (len(image_shape) == 3 and image_shape[2] != 3):
+        raise InputError(f"image_shape: found {image_shape}, need (h, w) or (h, w, 3)")
+    mask = np.asarray(mask, dtype=np.float64)
+    if mask.shape != image_shape[:2]:
+        raise InputError(f"mask: found shape {mask.shape}, need the image's shape {image_shape[:2]}")
+    if len(image_shape) == 2:
+        return mask.copy()
+    return np.tile(mask, (1, 3))
+
+
+# --------------------------------------------------------------------------------------------
+# Ratings
+# --------------------------------------------------------------------------------------------
+
+class Ratings(NamedTuple):
+    """A rating matrix: M holds the ratings, W = 1.0 at every observed (user, item) pair.
+
+    M and W are n_users × n_items ``scipy.sparse.csr_matrix`` (float64) with the same sparsity
+    structure; ``users`` and ``items`` are the original ids in row and column order;
+    ``duplicates`` counts the (user, item) pairs that appeared more than once in the file.
+    """
+    M: sp.csr_matrix
+    W: sp.csr_matrix
+    users: np.ndarray
+    items: np.ndarray
+    duplicates: int
+
+
+_USER_NAMES = {"user", "userid", "uid", "users", "customer", "customerid", "reviewer", "reviewerid"}
+_ITEM_NAMES = {"item", "itemid", "iid", "items", "movie", "movieid", "product", "productid",
+               "asin", "isbn", "book", "bookid"}
+_RATING_NAMES = {"rating", "ratings", "score", "stars", "value", "bookrating"}
+
+
+def _header_column(names: list[str], wanted: set[str]) -> int | None:
+    keys = [n.lower().replace("_", "").replace("-", "").replace(" ", "").strip("\"'") for n in names]
+    for index, key in enumerate(keys):
+        if key in wanted:
+            return index
+    return None
+
+
+def _ids(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (0-based, in sorted id order) and the sorted unique ids.
+
+    Ids that are all plain integers (written without leading zeros, signs aside) are compared as
+    integers and returned as int64; anything else is kept as strings and sorted as strings.
+    """
+    as_number = pd.to_numeric(column, errors="coerce")
+    if not as_number.isna().any():
+        values = as_number.to_numpy()
+        if np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
+            ints = values.astype(np.int64)
+            if np.array_equal(ints.astype(str), column.to_numpy(dtype=str)):
+                codes, uniques = pd.factorize(ints, sort=True)
+                return codes, np.asarray(uniques, dtype=np.int64)
+    codes, uniques = pd.factorize(column.to_numpy(dtype=str), sort=True)
+    return codes, np.asarray(uniques, dtype=str)
+
+
+def load_ratings(src: Source, *, duplicates: str = "mean") -> Ratings:
+    """Load (user, item, rating) triplets into sparse M and W (see :class:`Ratings`).
+
+    Formats, detected from the content:
+
+    * MovieLens 100k ``u.data``: tab-separated ``user item rating timestamp``, no header;
+    * MovieLens ``ratings.csv``: ``userId,movieId,rating,timestamp`` with a header;
+    * MovieLens 1M/10M ``ratings.dat``: ``user::item::rating::timestamp``;
+    * generic CSV / TSV / semicolon- or whitespace-separated triplets ``user, item, rating`` with
+      an optional fourth column, with or without a header.
+
+    The first non-blank line is a header when its rating field is not a number.  With a header
+    that names the user, item and rating columns (``userId``, ``movie_id``, ``rating``, ...) those
+    columns are used and others ignored; otherwise there must be 3 or 4 columns, in the order
+    user, item, rating[, timestamp].  Ids may be any strings; ids that are all integers sort
+    numerically (MovieLens user 1 is row 0), others sort as strings.
+
+    ``duplicates`` says what a (user, item) pair given more than once means: ``"mean"`` (default)
+    averages its ratings, ``"last"`` keeps the one nearest the end of the file, ``"error"``
+    raises InputError.  ``Ratings.duplicates`` reports how many pairs were repeated.
+
+    A rating of 0 is kept as an explicitly stored entry of M (its W is 1).
+    Raises InputError on an empty or header-only file, a wrong column count, an empty id, a
+    non-numeric or non-finite rating, or duplicates under ``"error"``.
+    """
+    if duplicates not in DUPLICATE_POLICIES:
+        raise InputError(f"duplicates: found {duplicates!r}, need one of {DUPLICATE_POLICIES}")
+    need = "lines 'user, item, rating[, timestamp]'"
+    data, _ = _read_source(src, "ratings")
+    text = _decode_text(data, "ratings", strict=False)
+    first = _first_line(text)
+    if first is None:
+        raise InputError(f"ratings: found an empty file, need {need}")
+    first_number, line = first
+    if "::" in line:
+        text = text.replace("::", "\t")
+        line = line.replace("::", "\t")
+    sep = _sniff_separator(line)
+    fields = _split(line, sep)
+    header = len(fields) >= 3 and not _is_number(fields[2])
+    columns = None
+    if header:
+        found = [_header_column(fields, names) for names in (_USER_NAMES, _ITEM_NAMES, _RATING_NAMES)]
+        if None not in found:
+            columns = found
+            header_rating = fields[found[2]]
+        else:
+            header_rating = fields[2]
+    if len(fields) not in (3, 4) and columns is None:
+        raise InputError(f"ratings: found {len(fields)} column(s) on line {first_number}, need 3 "
+                         "(user, item, rating) or 4 (user, item, rating, timestamp)")
+    columns = columns or [0, 1, 2]
+    table = _read_table(text, sep, "ratings", dtype=str, keep_default_na=False, na_filter=False,
+                        skiprows=first_number if header else first_number - 1)
+    if table.shape[0] == 0:
+        raise InputError(f"ratings: found only a header line, need at least one rating ({need})")
+    if table.shape[1] != len(fields):
+        raise InputError(f"ratings: found {table.shape[1]} columns in the data but {len(fields)} on "
+                         f"line {first_number}; need the same number of columns on every line")
+    offset = 1 if header else 0  # data row r is non-blank line r + offset
+
+    def line_of(row: int) -> int:
+        return _nonblank_line_number(text, row + offset)
+
+    user_col, item_col, rating_col = (table.iloc[:, c].astype(str).str.strip() for c in columns)
+    for label, col in (("user", user_col), ("item", item_col), ("rating", rating_col)):
+        empty = np.flatnonzero((col == "").to_numpy())
+        if empty.size:
+            raise InputError(f"ratings: found an empty {label} on line {line_of(empty[0])} "
+                             f"(a missing column?), need {need}")
+    ratings = pd.to_numeric(rating_col, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(ratings))
+    if bad.size:
+        value = rating_col.iloc[bad[0]]
+        kind = "non-finite" if _is_number(value) else "non-numeric"
+        hint = f" (is {header_rating!r} the rating column?)" if header and columns == [0, 1, 2] else ""
+        raise InputError(f"ratings: found a {kind} rating {value!r} on line {line_of(bad[0])}"
+                         f"{hint}, need a finite number")
+    rows, users = _ids(user_col)
+    cols, items = _ids(item_col)
+    n_users, n_items = len(users), len(items)
+
+    keys = rows.astype(np.int64) * n_items + cols
+    order = np.argsort(keys, kind="stable")
+    keys, ratings = keys[order], ratings[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    counts = np.diff(np.r_[starts, keys.size])
+    repeated = int(np.count_nonzero(counts > 1))
+    if repeated and duplicates == "error":
+        first_dup = np.flatnonzero(counts > 1)[0]
+        key = keys[starts[first_dup]]
+        raise InputError(f"ratings: found {repeated} (user, item) pair(s) rated more than once, e.g. "
+                         f"user {users[key // n_items]!r} and item {items[key % n_items]!r} "
+                         f"({counts[first_dup]} times); need each pair once, or duplicates='mean' "
+                         "or 'last'")
+    if duplicates == "mean":
+        values = np.add.reduceat(ratings, starts) / counts
+    else:  # "last": the stable sort keeps file order within a pair
+        values = ratings[starts + counts - 1]
+    keys = keys[starts]
+    index_dtype = np.int32 if max(n_users, n_items, keys.size) < 2**31 - 1 else np.int64
+    indices = (keys % n_items).astype(index_dtype)
+    indptr = np.r_[0, np.cumsum(np.bincount(keys // n_items, minlength=n_users))].astype(index_dtype)
+    shape = (n_users, n_items)
+    M = sp.csr_matrix((values.astype(np.float64), indices, indptr), shape=shape)
+    W = sp.csr_matrix((np.ones(keys.size), indices.copy(), indptr.copy()), shape=shape)
+    return Ratings(M, W, users, items, repeated)
+
+
+# --------------------------------------------------------------------------------------------
+# Matrices
+# --------------------------------------------------------------------------------------------
+
+_NPY_MAGIC = b"\x93NUMPY"
+_TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".dat", ".tab"}
+
+
+def _matrix_format(data: bytes, name: str | None) -> str:
+    suffix = Path(name).suffix.lower() if name else ""
+    if suffix == ".npy":
+        return "npy"
+    if suffix == ".mtx":
+        return "mtx"
+    if suffix in _TEXT_SUFFIXES:
+        return "text"
+    if data.startswith(_NPY_MAGIC):
+        return "npy"
+    if data.lstrip()[:14].lower() == b"%%matrixmarket":
+        return "mtx"
+    return "text"
+
+
+def _check_finite(values: np.ndarray, what: str) -> None:
+    if np.isinf(values).any():
+        raise InputError(f"{what}: found infinite values, need finite numbers (NaN marks a missing entry)")
+
+
+def _load_npy(data: bytes, what: str) -> np.ndarray:
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:  # other versions: np.load below still refuses pickles
+            shape, dtype = None, None
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"{what}: found data that is not a valid .npy file ({exc}), need an array "
+                         "saved with numpy.save") from None
+    if dtype is not None:
+        _check_npy_dtype(dtype, what)
+        if len(shape) != 2:
+            raise InputError(f"{what}: found a {len(shape)}-D array of shape {shape}, need a 2-D matrix")
+    try:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise InputError(f"{what}: found an object array (pickled Python objects), need a numeric "
+                             "array; object arrays are refused because loading them can run code") from None
+        raise InputError(f"{what}: the .npy file is damaged or truncated ({exc})") from None
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"{what}: the .npy file is damaged or truncated ({exc})") from None
+    _check_npy_dtype(arr.dtype, what)
+    if arr.ndim != 2:
+        raise InputError(f"{what}: found a {arr.ndim}-D array of shape {arr.shape}, need a 2-D matrix")
+    return np.array(arr, dtype=np.float64)
+
+
+def _check_npy_dtype(dtype: np.dtype, what: str) -> None:
+    if dtype.hasobject:
+        raise InputError(f"{what}: found an object array (dtype {dtype}), need a numeric array; object "
+                         "arrays are refused because loading them can run code")
+    if dtype.kind not in "biuf":
+        raise InputError(f"{what}: found dtype {dtype}, need a real numeric array (bool, int or float)")
+
+
+def _load_mtx(data: bytes, what: str) -> sp.csr_matrix:
+    try:
+        rows, cols, _, _, field, _ = scipy.io.mminfo(io.BytesIO(data))
+        if field == "complex":
+            raise InputError(f"{what}: found a complex Matrix Market file, need real values")
+        if rows < 1 or cols < 1:
+            raise InputError(f"{what}: found a {rows}×{cols} matrix, need at least one row and column")
+        result = scipy.io.mmread(io.BytesIO(data))
+        mat = sp.csr_matrix(result, dtype=np.float64)
+    except InputError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"{what}: found a malformed Matrix Market file ({exc}), need a valid .mtx "
+                         "file (see scipy.io.mmwrite)") from None
+    _check_finite(mat.data, what)
+    return mat
+
+
+def _load_dense_text(data: bytes, what: str) -> np.ndarray:
+    text = _decode_text(data, what, strict=True)
+    first = _first_line(text)
+    if first is None:
+        raise InputError(f"{what}: found an empty file, need a matrix: one line of numbers per row")
+    first_number, line = first
+    sep = _sniff_separator(line)
+    fields = _split(line, sep)
+    header = any(f and not _is_number(f) for f in fields)
+    lines = [ln for ln in text.splitlines()[first_number - 1 + header:] if ln.strip()]
+    if not lines:
+        raise InputError(f"{what}: found only a header line, need at least one row of numbers")
+    widths = np.array([len(_split(ln, sep)) for ln in lines])
+    if np.any(widths != widths[0]):
+        bad = int(np.flatnonzero(widths != widths[0])[0])
+        raise InputError(f"{what}: found {widths[bad]} values on data row {bad + 1} but {widths[0]} on "
+                         "the first; need the same number of values on every row (leave a missing "
+                         "entry empty or write NaN)")
+    table = _read_table("\n".join(lines), sep, what)
+    values = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    given = table.notna().to_numpy()
+    bad = np.argwhere(np.isnan(values) & given)
+    if bad.size:
+        r, c = bad[0]
+        raise InputError(f"{what}: found the non-numeric value {table.iat[r, c]!r} at data row {r + 1}, "
+                         f"column {c + 1}; need numbers (an empty cell or NaN marks a missing entry)")
+    _check_finite(values, what)
+    return values
+
+
+def load_matrix(src: Source, name: str | None = None) -> np.ndarray | sp.csr_matrix:
+    """Load a matrix: dense float64 ndarray, or ``scipy.sparse.csr_matrix`` for Matrix Market.
+
+    The format comes from the file name's suffix (the path, else ``name``, else the file object's
+    ``.name``): ``.npy``; ``.csv``/``.tsv``/``.txt``/``.dat``/``.tab`` (dense text);  ``.mtx``
+    (Matrix Market). Without a known suffix the content decides: the .npy magic bytes,
+    ``%%MatrixMarket``, otherwise dense text.
+
+    * ``.npy`` is read with ``allow_pickle=False``; object arrays are refused before anything is
+      unpickled, and so are non-numeric dtypes and arrays that are not 2-D.
+    * Dense text: comma, tab, semicolon or whitespace separated, one row per line; the first line
+      is skipped as a header when it holds a non-numeric field. Empty cells, ``NaN`` and ``NA``
+      read as NaN.
+    * NaN is allowed everywhere (it marks a missing entry); ±inf is refused.
+    """
+    what = "matrix"
+    data, file_name = _read_source(src, what)
+    if not data:
+        raise InputError(f"{what}: found an empty file (0 bytes), need a .npy, CSV/TSV or .mtx matrix")
+    fmt = _matrix_format(data, name or file_name)
+    if fmt == "npy":
+        mat = _load_npy(data, what)
+    elif fmt == "mtx":
+        return _load_mtx(data, what)
+    else:
+        mat = _load_dense_text(data, what)
+    if mat.size == 0:
+        raise InputError(f"{what}: found an empty matrix of shape {mat.shape}, need at least one entry")
+    _check_finite(mat, what)
+    return mat
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic problems
+# --------------------------------------------------------------------------------------------
+
+class Planted(NamedTuple):
+    """A planted WLRA problem: M = truth + noise observed with weights W, truth = U Vᵀ."""
+    M: np.ndarray | sp.csr_matrix
+    W: np.ndarray | sp.csr_matrix
+    truth: np.ndarray | None
+    U: np.ndarray
+    V: np.ndarray
+
+
+def _check_count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{name}: found {value!r}, need a positive integer")
+    return int(value)
+
+
+def _check_real(value, name: str, low: float, high: float, *, low_open: bool) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    inside = (number > low if low_open else number >= low) and number <= high
+    if isinstance(value, bool) or not inside:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise InputError(f"{name}: found {value!r}, need a number in {interval}")
+    return number
+
+
+def _check_seed(seed) -> None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise InputError(f"seed: found {seed!r}, need a non-negative integer or None")
+
+
+def _bernoulli_support(rng: np.random.Generator, m: int, p_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (rows, cols) where independent Bernoulli(p_rows[i]) draws succeed, row-major.
+
+    Costs O(nnz + n·sqrt(m p)) time and memory, never O(n·m): within row i the gaps between
+    successes are Geometric(p_i), so the positions are cumulative sums of geometric draws.
+    Enough gaps are drawn to pass the end of the row with overwhelming probability; a row that
+    does not is drawn again with twice as many.
+    """
+    rows_out, cols_out = [], []
+    pending = np.flatnonzero(p_rows > 0)
+    factor = 1.0
+    while pending.size:
+        p = p_rows[pending]
+        mean = m * p
+        k = np.minimum(m + 1, np.ceil(factor * (mean + 6.0 * np.sqrt(mean) + 10.0))).astype(np.int64)
+        gaps = rng.geometric(np.repeat(p, k))
+        ends = np.cumsum(k)
+        starts = ends - k
+        total = np.cumsum(gaps)
+        before = np.repeat(total[starts] - gaps[starts], k)
+        pos = total - before - 1
+        done = pos[ends - 1] >= m
+        keep = (pos < m) & np.repeat(done, k)
+        rows_out.append(np.repeat(pending, k)[keep])
+        cols_out.append(pos[keep])
+        pending = pending[~done]
+        factor *= 2.0
+    return np.concatenate(rows_out), np.concatenate(cols_out)
+
+
+def _blocks_support(rng: np.random.Generator, n: int, m: int, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """All entries except a few random rectangular holes covering about 1 - p of the matrix.
+
+    Rectangles of area about (1 - p)·n·m / 4 (random aspect) are cut until the holes cover
+    1 - p; a rectangle that would overshoot is shrunk to the area still missing.
+    """
+    observed = np.ones((n, m), dtype=bool)
+    target = (1.0 - p) * n * m
+    covered = 0
+    for _ in range(200):
+        remaining = target - covered
+        if remaining < 0.5:
+            break
+        area = min((1.0 - p) * n * m / 4.0, remaining)
+        aspect = np.exp(rng.uniform(-0.7, 0.7))
+        h = int(np.clip(round(math.sqrt(area * aspect * n / m)), 1, n))
+        w = int(np.clip(round(area / h), 1, m))
+        top = int(rng.integers(0, n - h + 1))
+        left = int(rng.integers(0, m - w + 1))
+        observed[top:top + h, left:left + w] = False
+        covered = observed.size - int(np.count_nonzero(observed))
+    return np.nonzero(observed)
+
+
+def _cover_rows_and_columns(rng: np.random.Generator, n: int, m: int, rows: np.ndarray,
+                            cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Add one random entry to every empty row, then to every empty column; sort row-major."""
+    empty_rows = np.flatnonzero(np.bincount(rows, minlength=n) == 0)
+    rows = np.r_[rows, empty_rows]
+    cols = np.r_[cols, rng.integers(0, m, size=empty_rows.size)]
+    empty_cols = np.flatnonzero(np.bincount(cols, minlength=m) == 0)
+    rows = np.r_[rows, rng.integers(0, n, size=empty_cols.size)]
+    cols = np.r_[cols, empty_cols]
+    keys = np.sort(rows.astype(np.int64) * m + cols)
+    return keys // m, keys % m
+
+
+def _scale_to_mean(propensity: np.ndarray, mean: float) -> np.ndarray:
+    """Probabilities min(1, s·propensity) whose average is ``mean`` (bisection on s)."""
+    low, high = 0.0, 1.0 / propensity.min()
+    for _ in range(100):
+        s = 0.5 * (low + high)
+        if np.minimum(1.0, s * propensity).mean() < mean:
+            low = s
+        else:
+            high = s
+    return np.minimum(1.0, high * propensity)
+
+
+def _low_rank_at(U: np.ndarray, V: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(U Vᵀ)[rows, cols] in O(len(rows)·k), in chunks to bound memory."""
+    out = np.empty(rows.size)
+    for start in range(0, rows.size, _CHUNK):
+        r, c = rows[start:start + _CHUNK], cols[start:start + _CHUNK]
+        out[start:start + _CHUNK] = np.einsum("ij,ij->i", U[r], V[c])
+    return out
+
+
+def planted(n: int, m: int, k: int, *, noise: float = 0.0, pattern: str = "bernoulli",
+            p: float = 0.4, seed: int | None = 0, sparse: bool = False) -> Planted:
+    """A planted rank-k problem with known truth.
+
+    U (n×k) and V (m×k) have i.i.d. N(0, 1/√k) entries, so truth = U Vᵀ has entries of variance 1.
+    M = truth + noise·N(0, 1). Weight patterns (``p`` is the observed fraction):
+
+    * ``"bernoulli"``: W ∈ {0, 1}, each entry observed independently with probability p;
+    * ``"graded"``: the same support, weights uniform in (0, 1];
+    * ``"blocks"``: ones except a few random rectangular holes covering about 1 - p;
+    * ``"heavy_tailed"``: row i observed with probability p_i ∝ a Pareto(1.2) activity (averaging
+      p, capped at 1), so row degrees are heavy-tailed as in rating data; confidence weights
+      1 + log(1 + c) with c Zipf(2) counts (Hu–Koren–Volinsky style), so W ≥ 1 + log 2;
+    * ``"full"``: all ones (p is ignored).
+
+    Every row and every column gets at least one positive weight: an empty row or column gets one
+    random entry (with a weight drawn as for the pattern), so for tiny p the observed fraction is
+    slightly above p.
+
+    ``sparse=False``: M, W and truth are dense n×m arrays (M holds noisy values everywhere,
+    also where W is 0). ``sparse=True``: M and W are CSR with the same structure, storing only
+    the weighted entries; the work is O(nnz·k), never O(n·m), and ``truth`` is the dense U Vᵀ
+    only when n·m ≤ 2**24, else None (use U and V). For one seed both agree exactly at the stored
+    entries. Randomness comes from ``np.random.default_rng(seed)`` (with independent child streams
+    for the factors, the support, the weights and the noise).
+    """
+    n, m, k = _check_count(n, "n"), _check_count(m, "m"), _check_count(k, "k")
+    if k > min(n, m):
+        raise InputError(f"k: found {k}, need 1 ≤ k ≤ min(n, m) = {min(n, m)}")
+    noise = _check_real(noise, "noise", 0.0, math.inf, low_open=False)
+    if not math.isfinite(noise):
+        raise InputError(f"noise: found {noise!r}, need a finite number ≥ 0")
+    if pattern not in PATTERNS:
+        raise InputError(f"pattern: found {pattern!r}, need one of {PATTERNS}")
+    p = _check_real(p, "p", 0.0, 1.0, low_open=True)
+    _check_seed(seed)
+    if not isinstance(sparse, (bool, np.bool_)):
+        raise InputError(f"sparse: found {sparse!r}, need True or False")
+
+    rng_factors, rng_support, rng_weights, rng_noise = np.random.default_rng(seed).spawn(4)
+    scale = k ** -0.25
+    U = rng_factors.standard_normal((n, k)) * scale
+    V = rng_factors.standard_normal((m, k)) * scale
+
+    if pattern == "full":
+        rows, cols = np.divmod(np.arange(n * m, dtype=np.int64), m)
+    elif pattern == "blocks":
+        rows, cols = _blocks_support(rng_support, n, m, p)
+    elif pattern == "heavy_tailed":
+        activity = 1.0 + rng_support.pareto(1.2, size=n)
+        rows, cols = _bernoulli_support(rng_support, m, _scale_to_mean(activity, p))
+    else:
+        rows, cols = _bernoulli_support(rng_support, m, np.full(n, p))
+    rows, cols = _cover_rows_and_columns(rng_support, n, m, rows.astype(np.int64), cols.astype(np.int64))
+
+    nnz = rows.size
+    if pattern == "graded":
+        weights = 1.0 - rng_weights.random(nnz)
+    elif pattern == "heavy_tailed":
+        weights = 1.0 + _CONFIDENCE_ALPHA * np.log1p(rng_weights.zipf(2.0, size=nnz).astype(np.float64))
+    else:
+        weights = np.ones(nnz)
+    observed_noise = noise * rng_noise.standard_normal(nnz) if noise else np.zeros(nnz)
+
+    if sparse:
+        values = _low_rank_at(U, V, rows, cols) + observed_noise
+        indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
+        M = sp.csr_matrix((values, cols.copy(), indptr.copy()), shape=(n, m))
+        W = sp.csr_matrix((weights, cols.copy(), indptr.copy()), shape=(n, m))
+        truth = U @ V.T if n * m <= _DENSE_TRUTH_LIMIT else None
+        return Planted(M, W, truth, U, V)
+
+    truth = U @ V.T
+    W = np.zeros((n, m))
+    W[rows, cols] = weights
+    M = truth.copy()
+    if noise:
+        E = np.empty((n, m))
+        E[rows, cols] = observed_noise
+        unobserved = np.ones((n, m), dtype=bool)
+        unobserved[rows, cols] = False
+        E[unobserved] = noise * rng_noise.standard_normal(int(np.count_nonzero(unobserved)))
+        M += E
+    return Planted(M, W, truth, U, V)
+
+
+def make_ratings(n_users: int, n_items: int, k: int, *, density: float, seed: int,
+                 scale: tuple[float, float] = (1, 5)) -> pd.DataFrame:
+    """A SYNTHETIC rating set with columns user, item, rating, timestamp (one row per rating).
+
+    rating = round_to_half(centre + spread·(b_user + b_item + 0.8·⟨u, v⟩ + ε)), clipped to
+    ``scale`` (default [1, 5]), where centre = midpoint + spread/4, spread = (high - low)/4,
+    ⟨u, v⟩ is a rank-k term with variance 1, b_user ~ N(0, 0.35²), b_item ~ N(0, 0.6²),
+    ε ~ N(0, 0.4²).  Who rated what is heavy-tailed: user u rates item i with probability
+    min(1, s·a_u·b_i), a_u Pareto-distributed activity, b_i Zipf-like popularity (rank^-0.8),
+    s chosen so the average is ``density``; every user and every item has at least one rating.
+    Ids are 1-based integers, timestamps Unix seconds in 2020–2021.  ``df.attrs["source"]``
+    records that the data is synthetic and how it was made.  Memory is O(n_users·n_items).
+    """
+    n_users = _check_count(n_users, "n_users")
+    n_items = _check_count(n_items, "n_items")
+    k = _check_count(k, "k")
+    if k > min(n_users, n_items):
+        raise InputError(f"k: found {k}, need 1 ≤ k ≤ min(n_users, n_items) = {min(n_users, n_items)}")
+    if n_users * n_items > 10**8:
+        raise InputError(f"n_users × n_items: found {n_users * n_items:,}, need at most 100,000,000")
+    density = _check_real(density, "density", 0.0, 1.0, low_open=True)
+    _check_seed(seed)
+    try:
+        low, high = (float(s) for s in scale)
+    except (TypeError, ValueError):
+        low, high = math.nan, math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise InputError(f"scale: found {scale!r}, need (low, high) with low < high")
+
+    rng_factors, rng_support, rng_values, rng_times = np.random.default_rng(seed).spawn(4)
+    U = rng_factors.standard_normal((n_users, k)) * k ** -0.25
+    V = rng_factors.standard_normal((n_items, k)) * k ** -0.25
+    user_bias = rng_factors.normal(0.0, 0.35, n_users)
+    item_bias = rng_factors.normal(0.0, 0.6, n_items)
+
+    activity = 1.0 + rng_support.pareto(1.5, size=n_users)
+    popularity = rng_support.permutation(np.arange(1, n_items + 1) ** -0.8)
+    propensity = np.outer(activity, popularity).ravel()
+    prob = _scale_to_mean(propensity, density).reshape(n_users, n_items)
+    rows, cols = np.nonzero(rng_support.random((n_users, n_items)) < prob)
+    rows, cols = _cover_rows_and_columns(rng_support, n_users, n_items, rows.astype(np.int64),
+                                         cols.astype(np.int64))
+
+    spread = (high - low) / 4.0
+    centre = (low + high) / 2.0 + spread / 4.0
+    score = (user_bias[rows] + item_bias[cols] + 0.8 * _low_rank_at(U, V, rows, cols)
+             + rng_values.normal(0.0, 0.4, rows.size))
+    rating = np.clip(np.round(2.0 * (centre + spread * score)) / 2.0, low, high)
+    start = 1_577_836_800  # 2020-01-01 UTC
+    timestamp = start + rng_times.integers(0, 2 * 365 * 86_400, size=rows.size)
+    frame = pd.DataFrame({"user": rows + 1, "item": cols + 1, "rating": rating,
+                          "timestamp": timestamp.astype(np.int64)})
+    frame.attrs["source"] = (f"SYNTHETIC ratings from wlra_core.data.make_ratings(n_users={n_users}, "
+                             f"n_items={n_items}, k={k}, density={density}, seed={seed}, "
+                             f"scale=({low:g}, {high:g})); not real user data")
+    return frame

@@ -1,0 +1,485 @@
+"""Command line: ``python -m wlra_core``, weighted low-rank approximation of a file or a planted problem.
+
+One input (``--matrix`` with optional ``--weights``, ``--ratings``, ``--image`` with optional
+``--mask``, or ``--planted N M K``), solver options that mirror :func:`wlra_core.solve`, one line
+per alternating iteration as it runs (from :func:`wlra_core.iterate`), then a summary line.
+Bad input prints one ``error: ...`` line on stderr and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import re
+import sys
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_HISTORY_FIELDS = (
+    "iteration", "objective", "relative_objective", "seconds", "elapsed",
+    "inner_iterations", "inner_iterations_max", "sketch_size", "residual",
+)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from '1073741824', '512M', '1G', '1.5GiB', '64kb' (binary multiples: 1K = 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size; write bytes or a number with K, M, G or T, e.g. 512M or 1G")
+    value = float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is below one byte; give a positive size")
+    return int(value)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import wlra_core as wc
+
+    parser = argparse.ArgumentParser(
+        prog="python -m wlra_core",
+        description=(
+            "Weighted low-rank approximation: find X (n x k), Y (m x k) minimising "
+            "sum_ij W_ij (M_ij - (X Y^T)_ij)^2 by alternating minimisation "
+            "(LLR16, with the sketched regressions of Song-Ye-Yin-Zhang, arXiv 2306.04169). "
+            "W multiplies the squared residual; pass W^2 for the ||W o (M - XY^T)||_F convention."),
+        epilog=(
+            "Output: one line per iteration (iteration, objective, relative objective "
+            "f / sum W M^2, seconds, mean inner iterations), then a summary with the stop reason. "
+            "Exit status: 0 done (converged or max-iter reached), 2 bad input, 130 interrupted."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    source = parser.add_argument_group("input (exactly one of --matrix, --ratings, --image, --planted)")
+    exclusive = source.add_mutually_exclusive_group(required=True)
+    exclusive.add_argument(
+        "--matrix", metavar="FILE",
+        help="matrix M as .npy, .csv or .mtx (Matrix Market); NaN marks a missing entry")
+    exclusive.add_argument(
+        "--ratings", metavar="FILE",
+        help="rating triples (user, item, rating) file; rated entries get weight 1")
+    exclusive.add_argument(
+        "--image", metavar="FILE",
+        help="image (PNG, JPEG, ...) to approximate; see --mask")
+    exclusive.add_argument(
+        "--planted", nargs=3, type=_positive_int, metavar=("N", "M", "K"),
+        help="synthetic N x M problem with a planted rank-K truth; the relative error against the "
+             "truth is printed at the end")
+    source.add_argument(
+        "--weights", metavar="FILE",
+        help="weights W for --matrix, same shape and formats (.npy/.csv/.mtx; a sparse .mtx stores "
+             "the weighted entries). Default: weight 1 where M is finite, 0 where M is NaN")
+    source.add_argument(
+        "--mask", metavar="FILE",
+        help="weight mask for --image (an image of the same size; the mask value is the pixel's "
+             "weight). Default: every pixel has weight 1")
+    source.add_argument(
+        "--max-side", type=_positive_int, metavar="PX", default=None,
+        help="for --image: downscale so that the longer side is at most PX pixels (default: keep size)")
+    source.add_argument(
+        "--pattern", default="bernoulli",
+        help="for --planted: the weight pattern passed to wlra_core.data.planted")
+    source.add_argument(
+        "--p", type=_nonnegative_float, default=0.4,
+        help="for --planted: the pattern's parameter (fraction of observed entries for bernoulli)")
+    source.add_argument(
+        "--noise", type=_nonnegative_float, default=0.0,
+        help="for --planted: standard deviation of the noise added to the planted matrix")
+    source.add_argument(
+        "--sparse", action="store_true",
+        help="for --planted: build W (and M) as scipy.sparse CSR, so the solver takes its O(nnz) path")
+
+    solver = parser.add_argument_group("solver (mirrors wlra_core.solve)")
+    solver.add_argument(
+        "-k", "--rank", type=_positive_int, default=None,
+        help="rank k of the approximation (required, except with --planted where it defaults to K)")
+    solver.add_argument("--solver", choices=tuple(wc.SOLVERS), default="sketched",
+                        help="regression solver for each half-step")
+    solver.add_argument("--eps", type=_nonnegative_float, default=1e-6,
+                        help="stop when the relative decrease of the objective over one iteration "
+                             "is below eps; also the accuracy of each regression")
+    solver.add_argument("--max-iter", type=_positive_int, default=100,
+                        help="maximum number of alternating iterations")
+    solver.add_argument("--init", default="svd",
+                        help="initialisation of Y: 'svd' (top-k right singular vectors of W o M) "
+                             "or 'random'")
+    solver.add_argument("--ridge", type=_nonnegative_float, default=0.0,
+                        help="ridge lambda added to every regression (lambda ||x||^2)")
+    solver.add_argument("--clip", action="store_true",
+                        help="clip rows of the orthonormal factors with large norm (LLR16 clipping)")
+    solver.add_argument("--seed", type=int, default=0,
+                        help="seed of every random choice (planted data, init, sketches); same seed, "
+                             "same result")
+    solver.add_argument("--sketch", choices=tuple(wc.SKETCHES), default=None,
+                        help="sketch for --solver sketched (default: the solver's choice)")
+    solver.add_argument("--sketch-size", type=_positive_int, default=None, metavar="S",
+                        help="rows of the sketch for --solver sketched (default: about 4k)")
+    solver.add_argument("--inner", choices=("pcg", "gd"), default="pcg",
+                        help="inner iteration for --solver sketched: 'pcg' (preconditioned CG, a "
+                             "labelled variant) or 'gd' (the paper's gradient descent)")
+    solver.add_argument("--max-inner", type=_positive_int, default=None, metavar="T",
+                        help="cap on inner iterations per regression (default: from eps)")
+    solver.add_argument("--memory-budget", type=parse_size, default=2**30, metavar="SIZE",
+                        help="bytes the solver may use for its row blocks; accepts 512M, 1G, ... "
+                             "(binary multiples)")
+    solver.add_argument("--no-diagnostics", action="store_true",
+                        help="skip the per-iteration diagnostics (forward error, condition "
+                             "numbers on sampled rows), which cost extra time")
+
+    output = parser.add_argument_group("output")
+    output.add_argument("--quiet", "-q", action="store_true",
+                        help="print only the summary (and, for --planted, the error vs truth)")
+    output.add_argument("--out", metavar="PREFIX", default=None,
+                        help="save PREFIX_X.npy, PREFIX_Y.npy, PREFIX_history.csv and, for --image, "
+                             "PREFIX.png of the reconstruction")
+    return parser
+
+
+class _Problem:
+    """What the CLI solves: M, W, k and what it needs to report (truth, image shape)."""
+
+    def __init__(self, M, W, k, description, *, truth=None, image_shape=None, image_scale=None):
+        self.M, self.W, self.k = M, W, k
+        self.description = description
+        self.truth = truth
+        self.image_shape = image_shape
+        self.image_scale = image_scale
+
+
+def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Reject options that do not belong to the chosen input before reading any file."""
+    if args.weights is not None and args.matrix is None:
+        parser.error("--weights goes with --matrix; for --image use --mask")
+    if args.mask is not None and args.image is None:
+        parser.error("--mask goes with --image; for --matrix use --weights")
+    if args.max_side is not None and args.image is None:
+        parser.error("--max-side goes with --image")
+    if args.planted is None:
+        given = [name for name, value, default in (
+            ("--pattern", args.pattern, "bernoulli"), ("--p", args.p, 0.4),
+            ("--noise", args.noise, 0.0), ("--sparse", args.sparse, False)) if value != default]
+        if given:
+            parser.error(f"{', '.join(given)} go(es) with --planted only")
+    if args.rank is None and args.planted is None:
+        parser.error("-k/--rank is required (except with --planted, where it defaults to K)")
+    if args.solver != "sketched":
+        given = [name for name, value in (("--sketch", args.sketch),
+                                          ("--sketch-size", args.sketch_size)) if value is not None]
+        if given:
+            parser.error(f"{', '.join(given)} only apply to --solver sketched, not {args.solver!r}")
+
+
+def _weights_from_missing(M, memory_budget: int):
+    """Default weights: 1 where M is finite, 0 where it is NaN (NaNs replaced by 0 in M)."""
+    if sp.issparse(M):
+        # Unstored entries of a sparse M are zeros, hence finite, hence weight 1: W is dense.
+        n, m = M.shape
+        need = 2 * n * m * 8
+        if need > memory_budget:
+            raise _CliError(
+                f"--matrix is sparse ({n} x {m}, {M.nnz} stored) and no --weights was given, so every "
+                f"entry (stored or not) has weight 1 and the problem is dense, needing about "
+                f"{need / 2**30:.1f} GiB > --memory-budget; pass --weights (e.g. the stored pattern) "
+                f"or use --ratings for observed-entries-only data")
+        M = M.toarray()
+    M = np.asarray(M, dtype=float)
+    finite = np.isfinite(M)
+    if np.isinf(M).any():
+        raise _CliError("--matrix contains +-inf; only finite values and NaN (missing) are allowed")
+    W = finite.astype(float)
+    if not finite.all():
+        M = np.where(finite, M, 0.0)
+    return M, W
+
+
+def _zero_unweighted_nans(M, W):
+    """NaN in M where the weight is 0 carries no information: replace it by 0 (a copy)."""
+    if sp.issparse(M) or not np.issubdtype(np.asarray(M).dtype, np.floating):
+        return M
+    missing = np.isnan(M)
+    if not missing.any():
+        return M
+    if sp.issparse(W):
+        weighted = np.zeros(M.shape, dtype=bool)
+        W = W.tocoo()
+        weighted[W.row[W.data != 0], W.col[W.data != 0]] = True
+    else:
+        weighted = np.asarray(W) != 0
+    if (missing & weighted).any():
+        i, j = np.argwhere(missing & weighted)[0]
+        raise _CliError(f"--matrix has NaN at ({i}, {j}) where --weights is non-zero; give those "
+                        f"entries a value or weight 0")
+    return np.where(missing, 0.0, M)
+
+
+class _CliError(Exception):
+    """An input problem found by the CLI itself (reported like wlra_core.InputError)."""
+
+
+def load_problem(args: argparse.Namespace) -> _Problem:
+    import wlra_core as wc
+    from wlra_core import data
+
+    if args.planted is not None:
+        n, m, k_true = args.planted
+        M, W, truth, _U, _V = data.planted(n, m, k_true, noise=args.noise, pattern=args.pattern,
+                                           p=args.p, seed=args.seed, sparse=args.sparse)
+        k = args.rank if args.rank is not None else k_true
+        return _Problem(M, W, k, f"planted {n} x {m}, rank {k_true}, pattern {args.pattern} "
+                        f"p={args.p:g}, noise {args.noise:g}", truth=truth)
+    if args.matrix is not None:
+        M = data.load_matrix(args.matrix)
+        if args.weights is None:
+            M, W = _weights_from_missing(M, args.memory_budget)
+        else:
+            W = data.load_matrix(args.weights)
+            if W.shape != M.shape:
+                raise wc.InputError(f"--weights {args.weights} has shape {W.shape} but --matrix "
+                                    f"{args.matrix} has shape {M.shape}; they must be equal")
+            M = _zero_unweighted_nans(M, W)
+        return _Problem(M, W, args.rank, f"matrix {args.matrix}")
+    if args.ratings is not None:
+        M, W, users, items, duplicates = data.load_ratings(args.ratings)
+        note = f", {duplicates} duplicate ratings merged" if duplicates else ""
+        return _Problem(M, W, args.rank,
+                        f"ratings {args.ratings}: {len(users)} users x {len(items)} items{note}")
+    image = data.load_image(args.image, max_side=args.max_side)
+    M = data.image_to_matrix(image)
+    if args.mask is None:
+        W = np.ones(M.shape)
+    else:
+        mask = data.load_mask(args.mask, image.shape)
+        W = data.mask_to_weights(mask, image.shape)
+    scale = 1.0 if float(np.nanmax(image)) <= 1.0 else 255.0
+    return _Problem(M, W, args.rank, f"image {args.image} {image.shape}",
+                    image_shape=image.shape, image_scale=scale)
+
+
+def _nnz(W) -> int:
+    return int(W.nnz) if sp.issparse(W) else int(np.count_nonzero(W))
+
+
+def _fmt(value, spec: str) -> str:
+    if value is None:
+        return "-"
+    try:
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _history_row(step) -> dict:
+    inner = dict(getattr(step, "inner", None) or {})
+    return {
+        "iteration": step.iteration,
+        "objective": step.objective,
+        "relative_objective": step.relative_objective,
+        "seconds": step.seconds,
+        "elapsed": getattr(step, "elapsed", None),
+        "inner_iterations": inner.get("inner_iterations"),
+        "inner_iterations_max": inner.get("inner_iterations_max"),
+        "sketch_size": inner.get("sketch_size"),
+        "residual": inner.get("residual"),
+    }
+
+
+def _line(row: dict) -> str:
+    return (f"{row['iteration']:>5d}  {_fmt(row['objective'], '13.6e')}  "
+            f"{_fmt(row['relative_objective'], '12.4e')}  {_fmt(row['seconds'], '9.3f')}  "
+            f"{_fmt(row['inner_iterations'], '7.1f')}")
+
+
+_HEADER = f"{'iter':>5s}  {'objective':>13s}  {'rel.obj':>12s}  {'seconds':>9s}  {'inner':>7s}"
+
+
+def _stop_reason(rows: list, args, gen_result, last_step) -> tuple[bool, str]:
+    """Stop reason from the solver when it gives one, else from the documented rule."""
+    for source in (gen_result, last_step):
+        reason = getattr(source, "stop_reason", None)
+        if reason:
+            converged = getattr(source, "converged", None)
+            if converged is None:
+                converged = "max" not in str(reason)
+            return bool(converged), str(reason)
+    if len(rows) >= 2:
+        previous, current = rows[-2]["objective"], rows[-1]["objective"]
+        if previous > 0 and (previous - current) / previous < args.eps:
+            return True, "converged"
+    if rows and rows[-1]["objective"] == 0:
+        return True, "converged"
+    if len(rows) >= args.max_iter:
+        return False, "max_iter"
+    return True, "converged"
+
+
+def _relative_error_vs_truth(X, Y, truth, *, block_rows: int = 4096) -> float:
+    """||X Y^T - truth||_F / ||truth||_F, in row blocks so X Y^T is never formed whole."""
+    truth_is_sparse = sp.issparse(truth)
+    num = den = 0.0
+    for start in range(0, X.shape[0], block_rows):
+        stop = min(start + block_rows, X.shape[0])
+        block = truth[start:stop]
+        block = block.toarray() if truth_is_sparse else np.asarray(block, dtype=float)
+        num += float(np.sum((X[start:stop] @ Y.T - block) ** 2))
+        den += float(np.sum(block ** 2))
+    return math.sqrt(num / den) if den > 0 else math.sqrt(num)
+
+
+def _save_outputs(prefix: str, X, Y, rows: list, problem: _Problem) -> list[str]:
+    from wlra_core import data
+
+    directory = os.path.dirname(prefix)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    written = []
+    for name, array in (("X", X), ("Y", Y)):
+        path = f"{prefix}_{name}.npy"
+        np.save(path, np.asarray(array), allow_pickle=False)
+        written.append(path)
+    path = f"{prefix}_history.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=_HISTORY_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: ("" if row[key] is None else row[key]) for key in _HISTORY_FIELDS})
+    written.append(path)
+    if problem.image_shape is not None:
+        from PIL import Image
+
+        image = data.matrix_to_image(np.asarray(X) @ np.asarray(Y).T, problem.image_shape)
+        pixels = np.clip(np.asarray(image, dtype=float) * (255.0 / problem.image_scale), 0, 255)
+        pixels = np.rint(pixels).astype(np.uint8)
+        if pixels.ndim == 3 and pixels.shape[2] == 1:
+            pixels = pixels[:, :, 0]
+        path = f"{prefix}.png"
+        Image.fromarray(pixels).save(path, format="PNG")
+        written.append(path)
+    return written
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    import wlra_core as wc
+
+    problem = load_problem(args)
+    n, m = problem.M.shape
+    options = dict(solver=args.solver, eps=args.eps, max_iter=args.max_iter, init=args.init,
+                   ridge=args.ridge, clip=args.clip, seed=args.seed, inner=args.inner,
+                   max_inner=args.max_inner, memory_budget=args.memory_budget,
+                   diagnostics=not args.no_diagnostics)
+    if args.solver == "sketched":
+        options.update(sketch=args.sketch, sketch_size=args.sketch_size)
+    say = (lambda text: None) if args.quiet else (lambda text: print(text, flush=True))
+    density = _nnz(problem.W) / max(n * m, 1)
+    say(f"{problem.description}: n={n} m={m} nnz(W)={_nnz(problem.W)} ({100 * density:.3g}%), "
+        f"k={problem.k}, solver={args.solver}"
+        + (f" sketch={args.sketch or 'default'} inner={args.inner}" if args.solver == "sketched" else "")
+        + f" eps={args.eps:g}")
+    say(_HEADER)
+
+    rows: list[dict] = []
+    last = None
+    gen_result = None
+    interrupted = False
+    started = time.perf_counter()
+    steps = wc.iterate(problem.M, problem.W, problem.k, **options)
+    try:
+        while True:
+            try:
+                step = next(steps)
+            except StopIteration as stop:
+                gen_result = stop.value
+                break
+            last = step
+            rows.append(_history_row(step))
+            say(_line(rows[-1]))
+    except KeyboardInterrupt:
+        interrupted = True
+        steps.close()
+    wall = time.perf_counter() - started
+
+    if last is None:
+        print("error: the solver returned no iteration" + (" (interrupted)" if interrupted else ""),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED if interrupted else EXIT_INPUT
+    if interrupted:
+        converged, reason = False, "interrupted"
+    else:
+        converged, reason = _stop_reason(rows, args, gen_result, last)
+    print(f"stop: {reason} after {last.iteration} iteration(s), objective {last.objective:.6e}, "
+          f"relative {last.relative_objective:.4e}, {wall:.2f} s"
+          + ("" if converged else " (not converged)"), flush=True)
+    if problem.truth is not None:
+        error = _relative_error_vs_truth(np.asarray(last.X), np.asarray(last.Y), problem.truth)
+        print(f"relative error vs truth ||XY^T - M*||_F / ||M*||_F = {error:.4e}", flush=True)
+    if args.out is not None:
+        written = _save_outputs(args.out, last.X, last.Y, rows, problem)
+        say("wrote " + ", ".join(written))
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    try:
+        import wlra_core as wc
+    except ImportError as exc:  # a broken install is not the user's input, but say it in one line
+        print(f"error: cannot import wlra_core: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        _check_source_options(parser, args)
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
+        return int(exit_.code or 0)
+    previous = warnings.showwarning
+    warnings.showwarning = _print_warning
+    try:
+        return run(args)
+    except (wc.InputError, _CliError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        name = getattr(exc, "filename", None)
+        reason = exc.strerror or str(exc)
+        print(f"error: {name}: {reason}" if name else f"error: {reason}", file=sys.stderr)
+    except (ValueError, MemoryError) as exc:  # e.g. an unparsable file from the loaders
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    finally:
+        warnings.showwarning = previous
+    return EXIT_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""wlra_core: weighted low-rank approximation by alternating minimisation.
+
+The fast solver follows Song, Ye, Yin, Zhang, "Efficient Alternating Minimization with Applications
+to Weighted Low Rank Approximation" (arXiv 2306.04169): each weighted regression of the alternating
+loop (Li, Liang, Risteski 2016) is solved approximately, by a sketch preconditioner and a few
+iterations. Pure numpy/scipy; usable without the app.
+
+    import wlra_core as wc
+    res = wc.solve(M, W, k, solver="sketched", eps=1e-6)
+    M_hat = res.low_rank()
+"""
+from . import data, metrics
+from .alternating import INNER, SOLVERS, ConvergenceWarning, Result, Step, iterate, solve
+from .problem import InputError, objective
+from .sketches import SKETCHES
+
+__all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "INNER", "InputError",
+           "ConvergenceWarning", "objective", "data", "metrics"]

@@ -1,0 +1,286 @@
+"""Alternating minimisation for weighted low-rank approximation (LLR16, made fast by SYYZ).
+
+    Y ← init(M, W, k)                          (orthonormal, m×k)
+    repeat up to max_iter:
+        X̃ ← regress(M, W, Y)                    n weighted least-squares problems (regression.py)
+        X ← orthonormalise(clip(X̃))
+        Ỹ ← regress(Mᵀ, Wᵀ, X)
+        Y ← orthonormalise(clip(Ỹ))
+        yield Step(X, Ỹ, f(X, Ỹ), ...)          M̂ = X Ỹᵀ
+
+Stopping rule, checked after every iteration t, with f_t = f(X_t, Ỹ_t) and T = Σ W_ij M_ij²:
+
+    "fit"     f_t ≤ eps² · T                     (the weighted residual is below eps relative to M)
+    "stalled" |f_{t−1} − f_t| ≤ eps · f_{t−1}     (t ≥ 2: the objective no longer moves)
+    "max_iter reached" otherwise after max_iter iterations (a warning, not an exception).
+
+With ridge λ > 0 each regression minimises its data term + λ‖x_i‖², so the loop minimises
+f(X, Y) + λ‖X‖_F² + λ‖Y‖_F² (plain, unscaled λ); the factors are then not orthonormalised (that
+would change the penalty) and clipping is not available. The reported objective is always the
+data term f alone; `Step.penalised` adds the ridge terms.
+
+solver="em" replaces the two regressions by one EM step (baselines.py).
+
+Warm starts: the iterative solvers start row i of X̃ from the previous estimate projected on the
+new Y, X̃_prev Y_prevᵀ Y (YᵀY)⁻¹, which is exact once the loop has converged.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Iterator
+
+import numpy as np
+
+from . import init as _init
+from .baselines import em_step
+from .problem import InputError, check_choice, check_float, check_int, side_objective, validate
+from .regression import Options, half_step
+from .sketches import SKETCHES
+
+SOLVERS = ("exact", "sketched", "cg", "em")
+INNER = ("pcg", "gd")
+DEFAULT_SKETCH = "rownorm"
+
+
+class ConvergenceWarning(UserWarning):
+    """The loop reached max_iter before its stopping rule held."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One alternating iteration. M̂ = X @ Y.T; the arrays are read-only."""
+
+    iteration: int
+    objective: float            # Σ W (M − X Yᵀ)², the data term
+    relative_objective: float   # objective / Σ W M²
+    penalised: float            # objective + ridge (‖X‖² + ‖Y‖²)
+    seconds: float              # wall time of this iteration
+    elapsed: float              # wall time since the call started, initialisation included
+    X: np.ndarray | None
+    Y: np.ndarray | None
+    inner: MappingProxyType = field(repr=False)
+    stop_reason: str | None = None   # set on the last step only
+
+    def low_rank(self):
+        return self.X @ self.Y.T
+
+
+@dataclass(frozen=True)
+class Result:
+    X: np.ndarray
+    Y: np.ndarray
+    history: list
+    objective: float
+    relative_objective: float
+    converged: bool
+    stop_reason: str
+    seconds: float
+    settings: MappingProxyType = field(repr=False)
+
+    def low_rank(self):
+        """The dense approximation X Yᵀ (n×m: mind the size for large problems)."""
+        return self.X @ self.Y.T
+
+
+def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner,
+             max_inner, memory_budget, diagnostics):
+    """Validate every option before any work; returns (problem, options, settings)."""
+    check_choice("solver", solver, SOLVERS)
+    eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    check_choice("init", init, _init.INITS)
+    ridge = check_float("ridge", ridge, low=0.0)
+    if not isinstance(clip, (bool, np.bool_)):
+        raise InputError(f"clip: found {clip!r}, need True or False.")
+    if clip and ridge > 0:
+        raise InputError(f"clip: found clip=True with ridge={ridge:g}; LLR16 clipping needs orthonormal "
+                         "factors, which ridge > 0 does not keep. Use ridge=0 or clip=False.")
+    if seed is not None and not isinstance(seed, np.random.Generator):
+        seed = check_int("seed", seed, low=0)
+    sketch = DEFAULT_SKETCH if sketch is None else check_choice("sketch", sketch, SKETCHES)
+    check_choice("inner", inner, INNER)
+    if max_inner is not None:
+        max_inner = check_int("max_inner", max_inner, low=1)
+    memory_budget = check_int("memory_budget", memory_budget, low=1 << 20,
+                              what=" bytes (at least 1 MiB)")
+    prob = validate(M, W, k)
+    k = prob.k
+    s = 4 * k if sketch_size is None else check_int("sketch_size", sketch_size, low=k,
+                                                    what=f" (at least k = {k})")
+    # the problem is scaled (M/m_scale, W/w_scale); with factors scaled by √m_scale each, the ridge
+    # of the scaled problem is λ/(w_scale·m_scale)
+    o = Options(solver=solver, eps=eps, ridge=ridge / (prob.w_scale * prob.m_scale), sketch=sketch, s=s, inner=inner,
+                max_inner=100 if max_inner is None else max_inner, budget=memory_budget,
+                diagnostics=bool(diagnostics))
+    settings = dict(solver=solver, eps=eps, max_iter=max_iter, init=init, ridge=ridge, clip=bool(clip),
+                    seed=seed if not isinstance(seed, np.random.Generator) else "Generator",
+                    sketch=sketch, sketch_size=s, inner=inner, max_inner=o.max_inner,
+                    memory_budget=memory_budget)
+    return prob, o, max_iter, init, bool(clip), settings
+
+
+def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
+            seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
+            diagnostics=True) -> Iterator[Step]:
+    """Run the alternating loop lazily, yielding one frozen `Step` per iteration.
+
+    Every option is validated before any work (InputError). See the module docstring for the
+    loop, the stopping rule and the meaning of ridge; `solve` documents the options."""
+    t_start = time.perf_counter()
+    prob, o, max_iter, init, clip, _ = _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed,
+                                                sketch, sketch_size, inner, max_inner, memory_budget,
+                                                diagnostics)
+    return _loop(prob, o, max_iter, init, clip, seed, t_start)
+
+
+def _loop(prob, o, max_iter, init, clip, seed, t_start):
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    Y = _init.initial_factor(prob, init, rng)
+    c_clip = 2.0 * _init.incoherence(Y) if clip else None
+    orth = o.ridge == 0
+    X = np.zeros((prob.n, prob.k))
+    Xt_prev = Yt_prev = None
+    Y_prev = X_prev = None
+    f_prev = None
+    f_scale = prob.m_scale ** 2 * prob.w_scale
+    for t in range(1, max_iter + 1):
+        t0 = time.perf_counter()
+        if o.solver == "em":
+            if t == 1:                        # M̂_0 = (W∘M) Y0 Y0ᵀ, the start shared with the others
+                X = _init.weighted_matrix(prob) @ Y
+            X, Yt = em_step(prob, X, Y)
+            stats = dict(_EM_STATS)
+            sx = time.perf_counter() - t0
+            sy = 0.0
+        else:
+            X0 = _warm(Xt_prev, Y_prev, Y)
+            Xt, stats_x = half_step(prob.rows, Y, X0, o, rng)
+            sx = time.perf_counter() - t0
+            Xt_prev, Y_prev = Xt, Y
+            X = Xt
+            if orth:
+                X = _init.orthonormalise(Xt, rng)
+                if clip:
+                    X = _init.clip(X, c_clip, rng)
+            t1 = time.perf_counter()
+            Y0 = _warm(Yt_prev, X_prev, X)
+            Yt, stats_y = half_step(prob.cols, X, Y0, o, rng)
+            sy = time.perf_counter() - t1
+            Yt_prev, X_prev = Yt, X
+            stats = _merge(stats_x, stats_y, o)
+        f = side_objective(prob.rows, X, Yt)
+        Y = Yt
+        if orth and o.solver != "em":
+            Y = _init.orthonormalise(Yt, rng)
+            if clip:
+                Y = _init.clip(Y, c_clip, rng)
+        reason = None
+        if f <= o.eps ** 2 * prob.total:
+            reason = "fit"
+        elif f_prev is not None and abs(f_prev - f) <= o.eps * f_prev:
+            reason = "stalled"
+        elif t == max_iter:
+            reason = "max_iter reached"
+        now = time.perf_counter()
+        if orth:
+            Xo, Yo = X.copy(), Yt * prob.m_scale
+        else:
+            Xo, Yo = X * np.sqrt(prob.m_scale), Yt * np.sqrt(prob.m_scale)
+        Xo.flags.writeable = False
+        Yo.flags.writeable = False
+        stats.update(seconds_x=sx, seconds_y=sy)
+        ridge = o.ridge * prob.w_scale * prob.m_scale
+        pen = f * f_scale + ridge * (float(np.sum(Xo * Xo)) + float(np.sum(Yo * Yo)))
+        yield Step(iteration=t, objective=f * f_scale,
+                   relative_objective=f / prob.total if prob.total > 0 else 0.0,
+                   penalised=pen, seconds=now - t0, elapsed=now - t_start, X=Xo, Y=Yo,
+                   inner=MappingProxyType(stats), stop_reason=reason)
+        if reason is not None:
+            return
+        f_prev = f
+
+
+_EM_STATS = {"inner_iterations": 0.0, "inner_iterations_max": 0, "sketch_size": None, "sketch": None,
+             "residual": 0.0, "exact_rows": 0, "iterative_rows": 0, "cond_before": np.zeros(0),
+             "cond_after": np.zeros(0), "forward_error": np.zeros(0)}
+
+
+def _warm(Xt_prev, Y_prev, Y):
+    """X̃_prev Y_prevᵀ Y (YᵀY)⁻¹: the previous estimate expressed on the new factor."""
+    if Xt_prev is None:
+        return None
+    C = Y_prev.T @ Y
+    G = Y.T @ Y
+    try:
+        C = np.linalg.solve(G, C.T).T
+    except np.linalg.LinAlgError:
+        C = C @ np.linalg.pinv(G)
+    return Xt_prev @ C
+
+
+def _merge(a, b, o):
+    its = a["inner_iterations_total"] + b["inner_iterations_total"]
+    rows = a["iterative_rows"] + b["iterative_rows"]
+    return {
+        "inner_iterations": its / rows if rows else 0.0,
+        "inner_iterations_max": max(a["inner_iterations_max"], b["inner_iterations_max"]),
+        "sketch_size": o.s if o.solver == "sketched" else None,
+        "sketch": o.sketch if o.solver == "sketched" else None,
+        "residual": max(a["residual"], b["residual"]),
+        "exact_rows": a["exact_rows"] + b["exact_rows"],
+        "iterative_rows": rows,
+        "cond_before": np.concatenate([a["cond_before"], b["cond_before"]]),
+        "cond_after": np.concatenate([a["cond_after"], b["cond_after"]]),
+        "forward_error": np.concatenate([a["forward_error"], b["forward_error"]]),
+    }
+
+
+def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
+          seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
+          diagnostics=True, keep_factors=True) -> Result:
+    """Weighted low-rank approximation: X (n×k), Y (m×k) minimising Σ W_ij (M_ij − (X Yᵀ)_ij)².
+
+    Parameters
+    ----------
+    M, W : the data and the weights, same shape n×m; dense arrays, or W scipy.sparse (its stored
+        positive entries are the weighted ones) with M dense or sparse. NaN in M only where W = 0.
+    k : the rank, 1 ≤ k ≤ min(n, m).
+    solver : "exact" (LLR16 normal equations), "sketched" (SYYZ: sketch-preconditioned iterations),
+        "cg" (unpreconditioned conjugate gradients), "em" (Srebro–Jaakkola EM).
+    eps : in (0, 1); the stopping rule of the loop (module docstring) and the regression accuracy
+        of the iterative solvers (regression.py).
+    max_iter : alternating iterations at most; reaching it warns (ConvergenceWarning).
+    init : "svd" (top-k right singular vectors of W∘M) or "random".
+    ridge : λ ≥ 0; minimises f + λ‖X‖² + λ‖Y‖² (plain, unscaled).
+    clip : LLR16 clipping of the orthonormal factors at 2μ̂√(k/n), μ̂ the initial incoherence.
+    seed : an int or a numpy Generator; the same seed and inputs give the same result, bit for bit.
+    sketch, sketch_size, inner, max_inner : the sketched solver's sketch (one of SKETCHES; default
+        "rownorm"), its rows (default 4k), its iteration ("pcg" or the paper's "gd") and the cap on
+        inner iterations per regression (default 100; also used by "cg").
+    memory_budget : bytes of working memory beyond the inputs (default 1 GiB); work is blocked
+        over rows, and over columns of the Gram products, to stay within it.
+    diagnostics : record condition numbers and forward errors on a sample of rows (sketched, cg).
+    keep_factors : keep X, Y in every history step (False keeps them on the last step only).
+    """
+    t0 = time.perf_counter()
+    history = []
+    last = None
+    prob, o, max_iter, init, clip, settings = _options(M, W, k, solver, eps, max_iter, init, ridge, clip,
+                                                       seed, sketch, sketch_size, inner, max_inner,
+                                                       memory_budget, diagnostics)
+    for step in _loop(prob, o, max_iter, init, clip, seed, t0):
+        if last is not None and not keep_factors:
+            history[-1] = replace(history[-1], X=None, Y=None)
+        history.append(step)
+        last = step
+    if last.stop_reason == "max_iter reached":
+        warnings.warn(f"solve: reached max_iter={max_iter} before the stopping rule held "
+                      f"(relative objective {last.relative_objective:.3g}); raise max_iter or eps.",
+                      ConvergenceWarning, stacklevel=2)
+    return Result(X=last.X, Y=last.Y, history=history, objective=last.objective,
+                  relative_objective=last.relative_objective,
+                  converged=last.stop_reason in ("fit", "stalled"), stop_reason=last.stop_reason,
+                  seconds=time.perf_counter() - t0, settings=MappingProxyType(settings))

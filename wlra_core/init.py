@@ -1,0 +1,85 @@
+"""Initialisation of the alternating loop, orthonormalisation and LLR16 clipping."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .problem import DenseSide, Problem
+
+INITS = ("svd", "random")
+
+# below this many entries the initial SVD is computed exactly; above it, by a seeded
+# randomized range finder with power iterations (Halko, Martinsson, Tropp 2011)
+_EXACT_SVD_ENTRIES = 1_000_000
+
+
+def weighted_matrix(prob: Problem):
+    """W ∘ M of the (scaled) problem as a dense array or a CSR matrix."""
+    side = prob.rows
+    if isinstance(side, DenseSide):
+        return side.W * side.M
+    return sp.csr_array((side.w * side.mv, side.indices, side.indptr), shape=side.shape)
+
+
+def initial_factor(prob: Problem, init: str, rng: np.random.Generator) -> np.ndarray:
+    """Y0 (m×k) with orthonormal columns.
+
+    "svd": the top-k right singular vectors of W ∘ M (LLR16's start); "random": the Q factor of a
+    Gaussian m×k matrix."""
+    m, k = prob.m, prob.k
+    if init == "random":
+        return orthonormalise(rng.standard_normal((m, k)), rng)
+    A = weighted_matrix(prob)
+    if prob.n * prob.m <= _EXACT_SVD_ENTRIES:
+        dense = A if isinstance(A, np.ndarray) else A.toarray()
+        _, _, vt = np.linalg.svd(dense, full_matrices=False)
+        return np.ascontiguousarray(vt[:k].T)
+    return _randomized_right_vectors(A, k, rng)
+
+
+def _randomized_right_vectors(A, k, rng, oversample=10, power=4):
+    """Top-k right singular vectors of A by subspace iteration from a Gaussian start."""
+    n, m = A.shape
+    p = min(m, n, k + oversample)
+    op = spla.aslinearoperator(A)
+    Q = np.linalg.qr(rng.standard_normal((m, p)))[0]
+    for _ in range(power):
+        Z = np.linalg.qr(op.matmat(Q))[0]
+        Q = np.linalg.qr(op.rmatmat(Z))[0]
+    B = op.matmat(Q)                          # A Q, n×p
+    _, _, vt = np.linalg.svd(B, full_matrices=False)
+    return np.ascontiguousarray(Q @ vt[:k].T)
+
+
+def orthonormalise(X, rng):
+    """Q of a thin QR of X; columns that X does not span are refilled with random orthonormal
+    directions so the factor keeps rank k (LLR16 needs an orthonormal basis)."""
+    Q, R = np.linalg.qr(X)
+    d = np.abs(np.diag(R))
+    dead = d <= max(d.max(initial=0.0), 1.0) * X.shape[0] * np.finfo(float).eps
+    if dead.any():
+        Z = rng.standard_normal((X.shape[0], int(dead.sum())))
+        live = Q[:, ~dead]
+        Z -= live @ (live.T @ Z)
+        Q = np.concatenate([live, np.linalg.qr(Z)[0]], axis=1)
+    return Q
+
+
+def incoherence(Q):
+    """μ̂ = max row norm × √(n/k) of an n×k orthonormal factor."""
+    n, k = Q.shape
+    return float(np.sqrt(np.einsum("ij,ij->i", Q, Q).max() * n / k))
+
+
+def clip(Q, c, rng):
+    """LLR16 clipping: zero the rows of the orthonormal Q whose norm exceeds ξ = c·√(k/n), then
+    re-orthonormalise (refilling any lost columns with random orthogonal directions)."""
+    n, k = Q.shape
+    xi = c * np.sqrt(k / n)
+    big = np.sqrt(np.einsum("ij,ij->i", Q, Q)) > xi
+    if not big.any():
+        return Q
+    Qc = Q.copy()
+    Qc[big] = 0.0
+    return orthonormalise(Qc, rng)

@@ -1,0 +1,286 @@
+"""Validation of a weighted low-rank approximation problem, its internal layout, and the objective.
+
+The problem: given M (n×m), weights W ≥ 0 (n×m) and a rank k, minimise
+
+    f(X, Y) = Σ_ij W_ij (M_ij − ⟨X_i, Y_j⟩)²
+
+W multiplies the *squared* residual (the Srebro–Jaakkola / LLR16 convention). A user who wants the
+literal ‖W ∘ (M − XYᵀ)‖_F² of the paper's abstract passes W² instead.
+
+Two layouts are supported, and every solver works on both through `Side` objects (one per
+orientation: the rows of a side are the independent regressions of one half-step):
+
+* dense: M and W are n×m numpy arrays; entries with W = 0 are ignored (M may hold NaN there);
+* sparse: W is a scipy.sparse matrix whose stored positive entries are the weighted entries; M is
+  dense or sparse and only its values at those entries are read. Nothing is ever densified.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class InputError(ValueError):
+    """Bad input: the message names the input, what was found and what is needed."""
+
+
+# ----------------------------------------------------------------------------------------------
+# option validation (cheap; done before any work)
+
+def check_int(name, value, *, low=None, high=None, what=""):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{name}: found {value!r} ({type(value).__name__}), need an integer{what}.")
+    value = int(value)
+    if low is not None and value < low:
+        raise InputError(f"{name}: found {value}, need an integer ≥ {low}{what}.")
+    if high is not None and value > high:
+        raise InputError(f"{name}: found {value}, need an integer ≤ {high}{what}.")
+    return value
+
+
+def check_float(name, value, *, low=None, high=None, low_open=False, high_open=False, what=""):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name}: found {value!r} ({type(value).__name__}), need a real number{what}.")
+    value = float(value)
+    if not np.isfinite(value):
+        raise InputError(f"{name}: found {value}, need a finite number{what}.")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise InputError(f"{name}: found {value:g}, need a number {'>' if low_open else '≥'} {low:g}{what}.")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise InputError(f"{name}: found {value:g}, need a number {'<' if high_open else '≤'} {high:g}{what}.")
+    return value
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise InputError(f"{name}: found {value!r}, need one of {', '.join(map(repr, choices))}.")
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# the two orientations of a problem
+
+@dataclass(frozen=True)
+class DenseSide:
+    """Rows of W and M are the regressions: row i regresses M[i] on the other factor with weights W[i].
+
+    M holds 0 wherever W is 0 (so NaN placeholders never propagate)."""
+
+    M: np.ndarray
+    W: np.ndarray
+    counts: np.ndarray  # positive weights per row
+
+    @property
+    def shape(self):
+        return self.W.shape
+
+
+@dataclass(frozen=True)
+class SparseSide:
+    """CSR layout of the weighted entries: row i has columns indices[indptr[i]:indptr[i+1]]
+    with weights w and values mv there (all weights > 0)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    w: np.ndarray
+    mv: np.ndarray
+    shape: tuple
+
+    @property
+    def counts(self):
+        return np.diff(self.indptr)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validated problem, scaled internally so that max|M| and max W are 1 (no overflow for
+    values near 1e150, no underflow for weights near 1e-12). `m_scale`, `w_scale` undo it."""
+
+    rows: DenseSide | SparseSide      # regressions of the X-update (rows of W)
+    cols: DenseSide | SparseSide      # regressions of the Y-update (columns of W)
+    n: int
+    m: int
+    k: int
+    m_scale: float
+    w_scale: float
+    total: float                      # Σ W M² of the scaled problem (the reference of relative f)
+
+    @property
+    def sparse(self):
+        return isinstance(self.rows, SparseSide)
+
+    @property
+    def nnz(self):
+        return int(self.rows.counts.sum())
+
+
+def _as_float_array(name, A):
+    try:
+        A = np.asarray(A, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: found values that are not numbers ({exc}), need a real matrix.") from None
+    return A
+
+
+def _check_2d(name, shape):
+    if len(shape) != 2:
+        raise InputError(f"{name}: found an array with {len(shape)} dimension(s) {tuple(shape)}, "
+                         "need a 2-D matrix.")
+    if shape[0] == 0 or shape[1] == 0:
+        raise InputError(f"{name}: found shape {tuple(shape)}, need at least one row and one column.")
+
+
+def _dense_side(M, W):
+    counts = np.count_nonzero(W, axis=1)
+    return DenseSide(M=M, W=W, counts=counts)
+
+
+def validate(M, W, k):
+    """Check M, W and k and return a scaled `Problem`. Inputs are never modified."""
+    w_sparse = sp.issparse(W)
+    m_sparse = sp.issparse(M)
+    if not w_sparse:
+        W = _as_float_array("W", W)
+    if not m_sparse:
+        M = _as_float_array("M", M)
+    _check_2d("M", M.shape)
+    _check_2d("W", W.shape)
+    if M.shape != W.shape:
+        raise InputError(f"W: found shape {tuple(W.shape)}, need the shape of M {tuple(M.shape)}.")
+    n, m = M.shape
+    k = check_int("k", k, low=1, high=min(n, m), what=f" (the rank, at most min(n, m) = {min(n, m)})")
+
+    if w_sparse:
+        Wc = sp.csr_array(W, dtype=np.float64)  # a copy: the caller's W is never touched
+        Wc.sum_duplicates()
+        Wc.sort_indices()
+        wdata = Wc.data
+        if not np.all(np.isfinite(wdata)):
+            raise InputError("W: found non-finite weights (NaN or inf), need finite weights ≥ 0.")
+        if np.any(wdata < 0):
+            raise InputError(f"W: found a negative weight ({wdata.min():g}), need weights ≥ 0.")
+        keep = wdata > 0
+        rows_of = np.repeat(np.arange(n), np.diff(Wc.indptr))[keep]
+        cols_of = Wc.indices[keep]
+        w = wdata[keep]
+        if m_sparse:
+            Mc = sp.csr_array(M, dtype=np.float64)
+            Mc.sum_duplicates()
+            mv = _values_at(Mc, rows_of, cols_of)
+        else:
+            mv = M[rows_of, cols_of]
+        if not np.all(np.isfinite(mv)):
+            bad = np.flatnonzero(~np.isfinite(mv))[0]
+            raise InputError(f"M: found a non-finite value ({mv[bad]}) at ({rows_of[bad]}, {cols_of[bad]}) "
+                             "where the weight is positive; NaN is allowed only where W is 0.")
+        if w.size == 0:
+            raise InputError("W: found no positive weight (nothing is observed), need at least one "
+                             "entry with W > 0.")
+        w_scale = float(w.max())
+        m_scale = float(np.abs(mv).max()) or 1.0
+        w = w / w_scale
+        mv = mv / m_scale
+        rows = _sparse_side(rows_of, cols_of, w, mv, (n, m))
+        cols = _sparse_side(cols_of, rows_of, w, mv, (m, n))
+        total = float(np.dot(w, mv * mv))
+    else:
+        if not np.all(np.isfinite(W)):
+            raise InputError("W: found non-finite weights (NaN or inf), need finite weights ≥ 0.")
+        if np.any(W < 0):
+            raise InputError(f"W: found a negative weight ({W.min():g}), need weights ≥ 0.")
+        if m_sparse:
+            M = M.toarray().astype(np.float64)  # W is dense, so n×m storage is already the input's size
+        observed = W > 0
+        if not observed.any():
+            raise InputError("W: found no positive weight (nothing is observed), need at least one "
+                             "entry with W > 0.")
+        bad = observed & ~np.isfinite(M)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputError(f"M: found a non-finite value ({M[i, j]}) at ({i}, {j}) where the weight "
+                             "is positive; NaN is allowed only where W is 0.")
+        w_scale = float(W.max())
+        Mo = np.where(observed, M, 0.0)
+        m_scale = float(np.abs(Mo).max()) or 1.0
+        Mo /= m_scale
+        Ws = W / w_scale
+        rows = _dense_side(Mo, Ws)
+        cols = _dense_side(Mo.T, Ws.T)
+        total = float(np.einsum("ij,ij,ij->", Ws, Mo, Mo))
+    return Problem(rows=rows, cols=cols, n=n, m=m, k=k, m_scale=m_scale, w_scale=w_scale, total=total)
+
+
+def _values_at(A, rows, cols):
+    """Values of the CSR matrix A at (rows, cols), 0 where A stores nothing; O(nnz log)."""
+    A = sp.csr_array(A)
+    A.sort_indices()
+    out = np.zeros(len(rows))
+    starts = A.indptr[rows]
+    ends = A.indptr[rows + 1]
+    # global search: entries of row r live in [starts, ends); offset keys by row to search once
+    key_a = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr)).astype(np.int64) * A.shape[1] + A.indices
+    key_q = rows.astype(np.int64) * A.shape[1] + cols
+    pos = np.searchsorted(key_a, key_q)
+    pos_c = np.minimum(pos, max(len(key_a) - 1, 0))
+    hit = (pos < len(key_a)) & (len(key_a) > 0)
+    if len(key_a):
+        hit &= key_a[pos_c] == key_q
+        out[hit] = A.data[pos_c[hit]]
+    del starts, ends
+    return out
+
+
+def _sparse_side(r, c, w, mv, shape):
+    """CSR layout sorted by (row, column) from coordinate lists."""
+    order = np.lexsort((c, r))
+    counts = np.bincount(r, minlength=shape[0])
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return SparseSide(indptr=indptr, indices=c[order].astype(np.int64), w=w[order], mv=mv[order],
+                      shape=shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# the objective
+
+def side_objective(side, X, Y, block_rows=None):
+    """Σ_ij W_ij (M_ij − ⟨X_i, Y_j⟩)² over one side, in row blocks (never forms X Yᵀ whole)."""
+    n = side.shape[0]
+    k = X.shape[1]
+    total = 0.0
+    if isinstance(side, DenseSide):
+        m = side.shape[1]
+        b = block_rows or max(1, min(n, (64 << 20) // (8 * max(m, 1))))
+        for r0 in range(0, n, b):
+            R = side.M[r0:r0 + b] - X[r0:r0 + b] @ Y.T
+            total += float(np.einsum("ij,ij,ij->", side.W[r0:r0 + b], R, R))
+        return total
+    indptr = side.indptr
+    target = max(1, (64 << 20) // (8 * max(k, 1)))
+    r0 = 0
+    while r0 < n:
+        r1 = int(np.searchsorted(indptr, indptr[r0] + target, side="right")) - 1
+        r1 = min(max(r1, r0 + 1), n)
+        lo, hi = indptr[r0], indptr[r1]
+        rows = np.repeat(np.arange(r0, r1), np.diff(indptr[r0:r1 + 1]))
+        pred = np.einsum("ij,ij->i", X[rows], Y[side.indices[lo:hi]])
+        res = side.mv[lo:hi] - pred
+        total += float(np.dot(side.w[lo:hi], res * res))
+        r0 = r1
+    return total
+
+
+def objective(M, W, X, Y):
+    """f(X, Y) = Σ_ij W_ij (M_ij − (X Yᵀ)_ij)², for dense or sparse W (entries with W = 0 ignored)."""
+    X = _as_float_array("X", X)
+    Y = _as_float_array("Y", Y)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
+        raise InputError(f"X, Y: found shapes {X.shape} and {Y.shape}, need (n, k) and (m, k).")
+    if tuple(M.shape) != (X.shape[0], Y.shape[0]):
+        raise InputError(f"X, Y: found shapes {X.shape} and {Y.shape}, need ({M.shape[0]}, k) and "
+                         f"({M.shape[1]}, k) to match M {tuple(M.shape)}.")
+    prob = validate(M, W, X.shape[1]) if X.shape[1] <= min(M.shape) else validate(M, W, 1)
+    return side_objective(prob.rows, X / prob.m_scale, Y) * prob.m_scale ** 2 * prob.w_scale

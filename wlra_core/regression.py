@@ -1,0 +1,452 @@
+"""The half-step: one weighted least-squares problem per row of a side, all solved together.
+
+Row i of a side regresses b_i = D_√W_i M_iᵀ on A_i = D_√W_i Y (only the N_i entries with W_ij > 0
+matter), with an optional ridge λ‖x‖²:
+
+    x_i = argmin ‖A_i x − b_i‖² + λ‖x‖²,   i.e.   (A_iᵀA_i + λI) x_i = A_iᵀ b_i.
+
+Every solver has ONE signature, `half_step(side, Y, X0, opts)`, and works on blocks of rows so that
+working memory stays within `opts.budget` bytes:
+
+* "exact" (LLR16): the normal equations. Dense W: every row's Gram matrix at once, as one matrix
+  product of W with the row-wise symmetric outer products of Y (m × k(k+1)/2, in column chunks),
+  then a batched Cholesky solve: O(nnz(W)·k² + n·k³). Sparse W: rows sorted by length and padded
+  into blocks, A_iᵀA_i by batched matrix products: the same cost, never densified.
+* "sketched" (SYYZ): a sketch S·A_i of each row (see sketches.py) gives R with RᵀR = (SA_i)ᵀSA_i + λI;
+  then preconditioned iterations from the warm start until the paper's criterion
+
+      ‖R⁻ᵀ (A_iᵀ(b_i − A_i x) − λx)‖ ≤ eps·‖b_i‖
+
+  holds (it bounds ‖A_i(x − x*)‖ by about eps·‖b_i‖) or `max_inner` iterations are spent.
+  inner="pcg" uses conjugate gradients on the preconditioned system (the labelled variant PAPER.md
+  allows); inner="gd" the paper's gradient descent with step 1, z ← z + R⁻ᵀA_iᵀ(b − A_iR⁻¹z).
+  Each iteration costs O(N_i·k + k²) per row: for dense W two n×m×k matrix products in all.
+  Rows with N_i ≤ s (the sketch size) gain nothing from a sketch and are solved exactly.
+* "cg": the same iterations without a preconditioner (the approach of the `implicit` library),
+  stopped when ‖A_iᵀ(b_i − A_i x) − λx‖ ≤ eps·‖b_i‖·√(tr(A_iᵀA_i)/k), the same criterion with the
+  rms singular value of A_i in place of the preconditioner.
+
+Under-determined rows (fewer than k positive weights, λ = 0) get the minimum-norm solution of their
+normal equations, and empty rows get 0, in every solver: never NaN, never an exception.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import DenseSide
+from .sketches import sketch_gram
+
+_DIAG_ROWS = 12
+
+
+@dataclass(frozen=True)
+class Options:
+    solver: str
+    eps: float
+    ridge: float
+    sketch: str
+    s: int                 # sketch size
+    inner: str             # "pcg" or "gd"
+    max_inner: int
+    budget: int            # bytes of working memory
+    diagnostics: bool
+
+
+# ----------------------------------------------------------------------------------------------
+# blocks of rows: two layouts behind one small interface
+
+class _PackedOuter:
+    """Row-wise symmetric outer products of Y, vec_sym(y_j y_jᵀ), as an m × k(k+1)/2 matrix in
+    column chunks (kept if they fit in the budget, recomputed per use otherwise)."""
+
+    def __init__(self, Y, budget):
+        m, k = Y.shape
+        self.Y = Y
+        self.k = k
+        self.iu, self.ju = np.triu_indices(k)
+        K2 = len(self.iu)
+        per = max(1, min(K2, budget // (8 * m)))
+        self.slices = [slice(c0, min(c0 + per, K2)) for c0 in range(0, K2, per)]
+        self.cached = [self._make(c) for c in self.slices] if len(self.slices) == 1 else None
+
+    def _make(self, c):
+        return self.Y[:, self.iu[c]] * self.Y[:, self.ju[c]]
+
+    def chunks(self):
+        for i, c in enumerate(self.slices):
+            yield c, (self.cached[i] if self.cached is not None else self._make(c))
+
+
+class _DenseBlock:
+    """Rows r0:r1 of a dense side."""
+
+    def __init__(self, W, M, Y, counts):
+        self.W, self.M, self.Y, self.counts = W, M, Y, counts
+
+    def take(self, sel):
+        return _DenseBlock(self.W[sel], self.M[sel], self.Y, self.counts[sel])
+
+    def rhs(self):
+        return (self.W * self.M) @ self.Y
+
+    def bnorm2(self):
+        return np.einsum("ij,ij,ij->i", self.W, self.M, self.M)
+
+    def trace(self):
+        return self.W @ np.einsum("ij,ij->i", self.Y, self.Y)
+
+    def apply(self, V):
+        """Σ_j W_ij ⟨v_i, y_j⟩ y_j for every row: two matrix products."""
+        return (self.W * (V @ self.Y.T)) @ self.Y
+
+    def gram(self, packed):
+        k = self.Y.shape[1]
+        P = np.empty((self.W.shape[0], len(packed.iu)))
+        for c, YY in packed.chunks():
+            P[:, c] = self.W @ YY
+        return P
+
+    def sketch(self, o, rng):
+        return sketch_gram(o.sketch, o.s, self.Y, None, self.W, rng, budget=o.budget // 4)
+
+
+class _RaggedBlock:
+    """Rows of a sparse side, padded to the longest: A (b, N, k) materialised once per block."""
+
+    def __init__(self, side, rows, Y):
+        counts = side.counts[rows]
+        N = max(int(counts.max()), 1)
+        pos = side.indptr[rows][:, None] + np.arange(N)[None, :]
+        valid = np.arange(N)[None, :] < counts[:, None]
+        pos = np.where(valid, pos, 0)
+        self.idx = np.where(valid, side.indices[pos] if len(side.indices) else 0, 0)
+        self.w = np.where(valid, side.w[pos] if len(side.w) else 0.0, 0.0)
+        sw = np.sqrt(self.w)
+        self.b = sw * np.where(valid, side.mv[pos] if len(side.mv) else 0.0, 0.0)
+        self.A = Y[self.idx] * sw[:, :, None]
+        self.Y = Y
+        self.counts = counts
+
+    def take(self, sel):
+        new = object.__new__(_RaggedBlock)
+        new.idx, new.w, new.b, new.A = self.idx[sel], self.w[sel], self.b[sel], self.A[sel]
+        new.Y, new.counts = self.Y, self.counts[sel]
+        return new
+
+    def rhs(self):
+        return np.matmul(self.b[:, None, :], self.A)[:, 0, :]
+
+    def bnorm2(self):
+        return np.einsum("ij,ij->i", self.b, self.b)
+
+    def trace(self):
+        return np.einsum("ijk,ijk->i", self.A, self.A)
+
+    def apply(self, V):
+        t = np.matmul(self.A, V[:, :, None])
+        return np.matmul(self.A.transpose(0, 2, 1), t)[:, :, 0]
+
+    def full_gram(self):
+        return np.matmul(self.A.transpose(0, 2, 1), self.A)
+
+    def sketch(self, o, rng):
+        return sketch_gram(o.sketch, o.s, self.Y, self.idx, self.w, rng, budget=o.budget // 4)
+
+
+def _unpack(P, k, iu, ju):
+    G = np.empty((P.shape[0], k, k))
+    G[:, iu, ju] = P
+    G[:, ju, iu] = P
+    return G
+
+
+def _blocks(side, Y, o, per_row_bytes):
+    """Yield (rows, block): rows is a slice (dense) or an index array (sparse) into the side."""
+    n = side.shape[0]
+    k = Y.shape[1]
+    if isinstance(side, DenseSide):
+        b = int(max(1, min(n, (o.budget // 2) // max(per_row_bytes, 1))))
+        for r0 in range(0, n, b):
+            r = slice(r0, min(r0 + b, n))
+            yield r, _DenseBlock(side.W[r], side.M[r], Y, side.counts[r])
+        return
+    counts = side.counts
+    order = np.argsort(counts, kind="stable")
+    # padded blocks of rows of similar length: b·N_max·k·8 bytes of design each, a few MB so
+    # that the iterations run in cache
+    target = max(1, min(o.budget // 8, 48 << 20) // (8 * (k + 3)))
+    sc = counts[order]
+    start = 0
+    while start < n:
+        nmax_fit = np.arange(1, n - start + 1) * np.maximum(sc[start:], 1)
+        stop = start + max(1, int(np.searchsorted(nmax_fit, target, side="right")))
+        stop = min(stop, n, start + 8192)
+        rows = order[start:stop]
+        yield rows, _RaggedBlock(side, rows, Y)
+        start = stop
+
+
+# ----------------------------------------------------------------------------------------------
+# batched solves
+
+def _solve_spd(G, rhs, ridge, counts, k):
+    """x_i = (G_i + λI)⁻¹ rhs_i for a batch; minimum-norm where G_i + λI is singular
+    (fewer than k positive weights and λ = 0, or a numerically singular system)."""
+    b = G.shape[0]
+    x = np.zeros((b, k))
+    if b == 0:
+        return x
+    H = G + ridge * np.eye(k) if ridge > 0 else G
+    regular = (counts >= k) if ridge == 0 else np.ones(b, bool)
+    regular &= counts > 0
+    where = np.flatnonzero(regular)
+    if len(where):
+        try:
+            xr = np.linalg.solve(H[where], rhs[where][..., None])[..., 0]
+            ok = np.all(np.isfinite(xr), axis=1)
+            x[where[ok]] = xr[ok]
+            regular[where[~ok]] = False
+        except np.linalg.LinAlgError:
+            regular[where] = False
+    singular = ~regular & (counts > 0)
+    if singular.any():
+        x[singular] = _solve_pinv(H[singular], rhs[singular])
+    return x
+
+
+def _solve_pinv(H, rhs):
+    """Minimum-norm solutions of symmetric semi-definite systems, by eigendecomposition."""
+    vals, vecs = np.linalg.eigh(H)
+    cutoff = vals.max(axis=1, keepdims=True) * H.shape[-1] * np.finfo(float).eps
+    inv = np.where(vals > cutoff, 1.0 / np.where(vals > cutoff, vals, 1.0), 0.0)
+    c = np.matmul(vecs.transpose(0, 2, 1), rhs[..., None])[..., 0] * inv
+    return np.matmul(vecs, c[..., None])[..., 0]
+
+
+def _preconditioner(H):
+    """R⁻¹ for every row, with RᵀR = H (the sketched Gram + λI), as a batch of upper-triangular
+    k×k matrices, so that applying it is a batched product (a C loop, not a Python one)."""
+    L = _cholesky_shifted(H)
+    return np.linalg.inv(L).transpose(0, 2, 1)
+
+
+def _cholesky_shifted(H):
+    """Cholesky factors of a batch of (nearly) SPD matrices, shifting the diagonal if needed."""
+    k = H.shape[-1]
+    scale = np.maximum(np.trace(H, axis1=1, axis2=2) / k, np.finfo(float).tiny)
+    for shift in (0.0, 1e-12, 1e-9, 1e-6, 1e-3):
+        try:
+            L = np.linalg.cholesky(H + (shift * scale)[:, None, None] * np.eye(k) if shift else H)
+            if np.all(np.isfinite(L)):
+                return L
+        except np.linalg.LinAlgError:
+            pass
+    return np.linalg.cholesky(H + scale[:, None, None] * np.eye(k))
+
+
+# ----------------------------------------------------------------------------------------------
+# the half-step
+
+def half_step(side, Y, X0, o, rng):
+    """Solve every row's regression of `side` against the factor Y (m×k).
+
+    X0 (n×k or None) is the warm start of the iterative solvers. Returns (X, stats)."""
+    n = side.shape[0]
+    m, k = Y.shape
+    X = np.zeros((n, k))
+    st = _Stats(n)
+    iterative = o.solver in ("sketched", "cg")
+    counts = side.counts
+    if iterative and o.diagnostics:
+        eligible = np.flatnonzero(counts > (o.s if o.solver == "sketched" else k))
+        take = np.unique(np.linspace(0, len(eligible) - 1, min(_DIAG_ROWS, len(eligible))).astype(int))
+        diag_rows = set(eligible[take].tolist()) if len(eligible) else set()
+    else:
+        diag_rows = set()
+
+    dense = isinstance(side, DenseSide)
+    # the packed outer products of Y serve every dense Gram product of this half-step
+    packed = _PackedOuter(Y, o.budget // 3) if dense and (o.solver == "exact" or diag_rows
+                                                           or np.any(counts <= o.s)) else None
+    if o.solver == "exact" and dense:
+        per_row = 8 * (len(packed.iu) + k)
+    else:
+        per_row = 8 * (3 * m + 3 * k * k + 4 * k) if dense else 0
+
+    for rows, blk in _blocks(side, Y, o, per_row):
+        rhs = blk.rhs()
+        if o.solver == "exact":
+            G = _block_grams(blk, packed, k)
+            for sub, Gs in G:
+                X[_at(rows, sub)] = _solve_spd(Gs, rhs[sub], o.ridge, blk.counts[sub], k)
+            continue
+        x0 = np.zeros((len(rhs), k)) if X0 is None else X0[rows]
+        cut = o.s if o.solver == "sketched" else k - 1
+        exact_rows = np.flatnonzero(blk.counts <= cut)
+        if len(exact_rows):
+            eb = blk.take(exact_rows)
+            for sub, Gs in _block_grams(eb, packed, k):
+                X[_at(rows, exact_rows[sub])] = _solve_spd(Gs, rhs[exact_rows][sub], o.ridge,
+                                                           eb.counts[sub], k)
+            st.exact_rows += len(exact_rows)
+        it_rows = np.flatnonzero(blk.counts > cut)
+        if not len(it_rows):
+            continue
+        ib = blk.take(it_rows) if len(it_rows) < len(rhs) else blk
+        L = None
+        if o.solver == "sketched":
+            L = _preconditioner(ib.sketch(o, rng) + o.ridge * np.eye(k))
+        bnorm = np.sqrt(ib.bnorm2())
+        x, iters, res = _iterate(ib, x0[it_rows], rhs[it_rows], bnorm, L, o)
+        X[_at(rows, it_rows)] = x
+        st.add_iterations(iters, res)
+        if diag_rows:
+            glob = _global_rows(rows, it_rows)
+            pick = np.flatnonzero([g in diag_rows for g in glob])
+            if len(pick):
+                st.add_diagnostics(ib.take(pick), packed, x[pick], rhs[it_rows][pick],
+                                   None if L is None else L[pick], o.ridge, k)
+    return X, st.summary(o)
+
+
+def _at(rows, sub):
+    if isinstance(rows, slice):
+        return np.arange(rows.start, rows.stop)[sub]
+    return rows[sub]
+
+
+def _global_rows(rows, sub):
+    return _at(rows, sub)
+
+
+def _block_grams(blk, packed, k):
+    """Yield (sub-batch, its Gram matrices (c, k, k)): unpacked in sub-batches to bound memory."""
+    b = len(blk.counts)
+    if isinstance(blk, _RaggedBlock):
+        yield slice(0, b), blk.full_gram()
+        return
+    P = blk.gram(packed)
+    step = max(1, (64 << 20) // (8 * k * k))
+    for r0 in range(0, b, step):
+        sub = slice(r0, min(r0 + step, b))
+        yield sub, _unpack(P[sub], k, packed.iu, packed.ju)
+
+
+def _iterate(blk, x0, rhs, bnorm, L, o):
+    """Preconditioned CG (or the paper's gradient descent) for a block of rows, with the rows that
+    have met the stopping rule dropped from the block as they converge."""
+    b, k = x0.shape
+    x = x0.copy()
+    r = rhs - blk.apply(x) - o.ridge * x
+    gd = o.inner == "gd" and L is not None
+
+    def precond(v, Rinv):
+        """(RᵀR)⁻¹ v = R⁻¹ R⁻ᵀ v."""
+        if Rinv is None:
+            return v.copy()
+        u = np.matmul(v[:, None, :], Rinv)                       # (R⁻ᵀ v)ᵀ
+        return np.matmul(Rinv, u.transpose(0, 2, 1))[..., 0]
+
+    z = precond(r, L)
+    rz = np.einsum("ij,ij->i", r, z)
+    if L is None:
+        thresh = (o.eps * bnorm) ** 2 * blk.trace() / k
+        measure = lambda r_, z_: np.einsum("ij,ij->i", r_, r_)
+    else:
+        thresh = (o.eps * bnorm) ** 2
+        measure = lambda r_, z_: np.einsum("ij,ij->i", r_, z_)
+    meas = measure(r, z)
+    iters = np.zeros(b, np.int64)
+    p = z.copy()
+    live = np.arange(b)          # rows of the original block that `cur` holds
+    cur, Lc = blk, L
+    active = meas > thresh
+    for _ in range(o.max_inner):
+        act = np.flatnonzero(active)
+        if not len(act):
+            break
+        if len(act) < len(live):
+            sub = np.searchsorted(live, act)
+            if len(act) <= len(live) // 2:      # compress the block to the rows still working
+                cur = cur.take(sub)
+                Lc = None if Lc is None else Lc[sub]
+                live = act
+                sub = None
+        else:
+            sub = None
+        Lb = Lc if sub is None or Lc is None else Lc[sub]
+        P_ = p[act]
+        q = (cur.apply(P_) if sub is None else cur.take(sub).apply(P_)) + o.ridge * P_
+        if gd:
+            alpha = np.ones(len(act))
+        else:
+            pq = np.einsum("ij,ij->i", P_, q)
+            alpha = np.where(pq > 0, rz[act] / np.where(pq > 0, pq, 1.0), 0.0)
+        x[act] += alpha[:, None] * P_
+        r[act] -= alpha[:, None] * q
+        z_a = precond(r[act], Lb)
+        rz_new = np.einsum("ij,ij->i", r[act], z_a)
+        beta = 0.0 if gd else np.where(rz[act] > 0, rz_new / np.where(rz[act] > 0, rz[act], 1.0), 0.0)
+        p[act] = z_a + (beta[:, None] * P_ if not gd else 0.0)
+        rz[act] = rz_new
+        iters[act] += 1
+        meas[act] = measure(r[act], z_a)
+        active[act] = (meas[act] > thresh[act]) & (alpha != 0)
+    rel = np.sqrt(np.maximum(meas, 0.0)) / np.where(bnorm > 0, bnorm, 1.0)
+    if L is None:
+        rel = rel / np.sqrt(np.maximum(blk.trace() / k, np.finfo(float).tiny))
+    return x, iters, rel
+
+
+def _cond(ev):
+    """Condition numbers of A from the eigenvalues of AᵀA (ascending, per row)."""
+    lo, hi = ev[:, 0], ev[:, -1]
+    return np.where(lo > 0, np.sqrt(np.abs(hi) / np.where(lo > 0, lo, 1.0)), np.inf)
+
+
+class _Stats:
+    def __init__(self, n):
+        self.n = n
+        self.exact_rows = 0
+        self.iters = []
+        self.res = []
+        self.cond_before, self.cond_after, self.fwd = [], [], []
+
+    def add_iterations(self, iters, res):
+        self.iters.append(iters)
+        self.res.append(res)
+
+    def add_diagnostics(self, blk, packed, x, rhs, Rinv, ridge, k):
+        """κ(A_i) and κ(A_i R⁻¹) from the exact Gram (A_iᵀA_i + λI), and the forward error of x
+        against the exact regression, for a few rows."""
+        if isinstance(blk, _RaggedBlock):
+            G = blk.full_gram()
+        else:
+            G = _unpack(blk.gram(packed), k, packed.iu, packed.ju)
+        H = G + ridge * np.eye(k)
+        xs = _solve_pinv(H, rhs)
+        ev = np.linalg.eigvalsh(H)
+        self.cond_before.extend(_cond(ev))
+        if Rinv is not None:
+            C = np.matmul(Rinv.transpose(0, 2, 1), np.matmul(H, Rinv))
+            self.cond_after.extend(_cond(np.linalg.eigvalsh((C + C.transpose(0, 2, 1)) / 2)))
+        nx = np.linalg.norm(xs, axis=1)
+        err = np.linalg.norm(x - xs, axis=1)
+        self.fwd.extend(np.where(nx > 0, err / np.where(nx > 0, nx, 1.0), err))
+
+    def summary(self, o):
+        its = np.concatenate(self.iters) if self.iters else np.zeros(0, np.int64)
+        res = np.concatenate(self.res) if self.res else np.zeros(0)
+        return {
+            "rows": self.n,
+            "iterative_rows": int(its.size),
+            "exact_rows": int(self.exact_rows) if o.solver != "exact" else self.n,
+            "inner_iterations_total": int(its.sum()),
+            "inner_iterations_max": int(its.max()) if its.size else 0,
+            "residual": float(res.max()) if res.size else 0.0,
+            "cond_before": np.asarray(self.cond_before),
+            "cond_after": np.asarray(self.cond_after),
+            "forward_error": np.asarray(self.fwd),
+        }

@@ -10,8 +10,6 @@ X Yᵀ is the low-rank fit of the centred training ratings.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -180,26 +178,19 @@ def history_row(centring, X, Y, M, split: Split, *, clip=None) -> dict:
 
 
 def load_upload(data: bytes, filename: str, loader):
-    """Parse uploaded bytes with `loader` (wlra_core.data.load_ratings) via a temporary file.
+    """Parse uploaded bytes with `loader` (wlra_core.data.load_ratings, which reads bytes).
 
-    The suffix of `filename` is kept so the loader can pick the format. Any failure is raised
-    as ValueError with a message for the page; the caller keeps its previous data.
+    Any failure is raised as ValueError with a message for the page, naming the file; the caller
+    keeps its previous data.
     """
     if not data:
         raise ValueError(f"{filename}: the file is empty.")
-    suffix = os.path.splitext(filename)[1].lower()
-    fd, path = tempfile.mkstemp(suffix=suffix)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        try:
-            ratings = loader(path)
-        except ValueError as exc:  # wlra_core.InputError is a ValueError
-            raise ValueError(f"{filename}: {exc}") from exc
-        except Exception as exc:  # a parser error of another kind: still a message, no traceback
-            raise ValueError(f"{filename}: could not be read as ratings ({type(exc).__name__}: {exc})") from exc
-    finally:
-        os.unlink(path)
+        ratings = loader(bytes(data))
+    except ValueError as exc:  # wlra_core.InputError is a ValueError
+        raise ValueError(f"{filename}: {exc}") from exc
+    except Exception as exc:  # a parser error of another kind: still a message, no traceback
+        raise ValueError(f"{filename}: could not be read as ratings ({type(exc).__name__}: {exc})") from exc
     if ratings.W.nnz == 0:
         raise ValueError(f"{filename}: no ratings found.")
     return ratings
@@ -209,3 +200,58 @@ def history_csv(frame: pd.DataFrame) -> bytes:
     buf = io.StringIO()
     frame.to_csv(buf, index=False)
     return buf.getvalue().encode()
+
+
+class Prepared(NamedTuple):
+    """Everything a fit needs, derived from the ratings and the split/centring settings."""
+
+    M: sp.csr_matrix
+    split: Split
+    centring: Centring
+    R: sp.csr_matrix  # centred training ratings (what the solver fits), pattern of W_train
+    clip: tuple[float, float]  # the training rating range, predictions are clipped to it
+    mean_rmse: float  # test RMSE of the training-mean predictor (the reference line)
+    baseline_rmse: float  # test RMSE of the centring alone (μ, or μ + b_u + c_i)
+
+
+def prepare(M, W, *, test_fraction: float, seed: int, centring: str) -> Prepared:
+    M = sp.csr_matrix(M)
+    split = split_ratings(W, test_fraction, seed)
+    cent = fit_centring(M, split.W_train, centring)
+    clip = rating_range(M, split.W_train)
+    return Prepared(
+        M, split, cent, centred_matrix(M, split.W_train, cent), clip,
+        mean_predictor_rmse(M, split.W_train, split.W_test),
+        rmse(cent, None, None, M, split.W_test, clip=clip),
+    )
+
+
+def fit_iterations(iterate, prep: Prepared, k: int, solver: str, **options):
+    """Run `iterate` (wlra_core.iterate) on the centred training ratings.
+
+    Yields (step, record) per iteration; the record has the train objective and train/test RMSE.
+    """
+    for step in iterate(prep.R, prep.split.W_train, k, solver=solver, **options):
+        record = {
+            "solver": solver,
+            "iteration": int(step.iteration),
+            "objective": float(step.objective),
+            "relative_objective": float(step.relative_objective),
+            "seconds": float(step.seconds),
+            **history_row(prep.centring, step.X, step.Y, prep.M, prep.split, clip=prep.clip),
+        }
+        yield step, record
+
+
+def test_predictions(prep: Prepared, factors: dict, users=None, items=None) -> pd.DataFrame:
+    """Held-out ratings beside each solver's prediction (for the predictions CSV)."""
+    rows, cols, r = entries(prep.M, prep.split.W_test)
+    frame = pd.DataFrame({
+        "user": rows if users is None else np.asarray(users)[rows],
+        "item": cols if items is None else np.asarray(items)[cols],
+        "rating": r,
+        "baseline": predict(prep.centring, None, None, rows, cols, clip=prep.clip),
+    })
+    for solver, (X, Y) in factors.items():
+        frame[f"predicted_{solver}"] = predict(prep.centring, X, Y, rows, cols, clip=prep.clip)
+    return frame

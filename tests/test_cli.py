@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 EVERY_OPTION = (
     "--matrix", "--weights", "--ratings", "--image", "--mask", "--max-side", "--planted",
-    "--pattern", "--p", "--noise", "--sparse", "--rank", "--solver", "--eps", "--max-iter", "--init",
+    "--duplicates", "--pattern", "--p", "--noise", "--sparse", "--rank", "--solver", "--eps", "--max-iter", "--init",
     "--ridge", "--clip", "--seed", "--sketch", "--sketch-size", "--inner", "--max-inner",
     "--memory-budget", "--no-diagnostics", "--quiet", "--out",
 )
@@ -39,7 +39,7 @@ def test_help_lists_every_option_with_defaults():
     for option in EVERY_OPTION:
         assert option in done.stdout, option
     for default in ("default: sketched", "default: 1e-06", "default: 100", "default: svd",
-                    "default: pcg", "default: 1073741824"):
+                    "default: pcg", "default: 1G"):
         assert default in " ".join(done.stdout.split()), default
     for name in wc.SOLVERS:
         assert name in done.stdout
@@ -142,9 +142,46 @@ def test_image_and_mask_write_a_png(tmp_path, capsys):
     assert os.path.exists(f"{prefix}_history.csv")
 
 
+def test_ratings_file(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    scores = low_rank(40, 25, 2, seed=6)
+    lines = ["user,item,rating"]
+    for user in range(40):
+        for item in rng.choice(25, size=12, replace=False):
+            lines.append(f"u{user},i{item},{scores[user, item]:.6f}")
+    (tmp_path / "ratings.csv").write_text("\n".join(lines) + "\n")
+    status = main(["--ratings", str(tmp_path / "ratings.csv"), "-k", "2", "--solver", "exact",
+                   "--max-iter", "100"])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "40 users x 25 items" in printed.out and "stop:" in printed.out
+
+
+def test_sparse_planted_and_matrix_market(tmp_path, capsys):
+    import scipy.io
+    import scipy.sparse as sp
+
+    status = main(["--planted", "300", "200", "3", "--sparse", "--p", "0.3", "--max-iter", "20",
+                   "--quiet"])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert float(printed.out.split("=")[-1]) < 1e-3  # the error vs truth
+    M = sp.random(30, 20, density=0.5, random_state=7, format="csr")
+    scipy.io.mmwrite(tmp_path / "m.mtx", M)
+    scipy.io.mmwrite(tmp_path / "w.mtx", (M != 0).astype(float))
+    status = main(["--matrix", str(tmp_path / "m.mtx"), "--weights", str(tmp_path / "w.mtx"),
+                   "-k", "2", "--solver", "cg", "--max-iter", "10", "--quiet"])
+    assert status == 0, capsys.readouterr().err
+    # no --weights: every entry of the .mtx, stored or not, is a finite value with weight 1
+    status = main(["--matrix", str(tmp_path / "m.mtx"), "-k", "2", "--max-iter", "10"])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "nnz(W)=600 (100%)" in printed.out
+
+
 def test_max_iter_is_a_stop_reason_not_an_error(capsys):
     status = main(["--planted", "60", "50", "4", "--p", "0.3", "--noise", "0.1", "--solver", "exact",
-                   "--eps", "0", "--max-iter", "2", "--quiet"])
+                   "--eps", "1e-15", "--max-iter", "2", "--quiet"])
     printed = capsys.readouterr()
     assert status == 0
     assert "after 2 iteration(s)" in printed.out and "not converged" in printed.out
@@ -157,6 +194,9 @@ def test_max_iter_is_a_stop_reason_not_an_error(capsys):
     (["--planted", "20", "10", "2", "--memory-budget", "12X"], "size"),
     (["--planted", "20", "10", "2", "--solver", "nope"], "nope"),
     (["--planted", "20", "10", "2", "--mask", "m.png"], "--mask goes with --image"),
+    (["--matrix", "m.npy", "-k", "2", "--noise", "0.1"], "--noise goes with --planted"),
+    (["--planted", "20", "10", "2", "--eps", "0"], "eps"),
+    (["--planted", "20", "10", "2", "--pattern", "zebra"], "zebra"),
     (["--planted", "20", "10", "2", "--solver", "exact", "--sketch", "srht"], "sketched"),
     (["--matrix", "x.npy"], "--rank"),
     ([], "one of the arguments"),
@@ -168,10 +208,14 @@ def test_bad_input_exits_2_with_one_clear_line(argv, match, capsys):
     assert "Traceback" not in err
 
 
-def test_bad_file_in_a_subprocess_has_no_traceback(tmp_path):
-    garbage = tmp_path / "garbage.npy"
-    garbage.write_bytes(b"not a numpy file at all")
-    done = run_cli("--matrix", str(garbage), "-k", "2")
+@pytest.mark.parametrize("make_argv", [
+    lambda tmp: ["--matrix", str(tmp / "garbage.npy"), "-k", "2"],
+    lambda tmp: ["--image", str(tmp / "garbage.npy"), "-k", "2"],
+    lambda tmp: ["--planted", "10", "8", "2", "--memory-budget", "lots"],
+])
+def test_bad_input_in_a_subprocess_is_one_line_without_traceback(tmp_path, make_argv):
+    (tmp_path / "garbage.npy").write_bytes(b"not a numpy file at all")
+    done = run_cli(*make_argv(tmp_path))
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()

@@ -62,10 +62,29 @@ def _nonnegative_float(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (the usage is in --help)."""
+
+    def error(self, message):
+        self.exit(EXIT_INPUT, f"error: {message} (see python -m wlra_core --help)\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show '(default: ...)' only for options that have a default not already described."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or "").lower():
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     import wlra_core as wc
+    from wlra_core import data
+    from wlra_core import alternating
+    from wlra_core.init import INITS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m wlra_core",
         description=(
             "Weighted low-rank approximation: find X (n x k), Y (m x k) minimising "
@@ -76,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Output: one line per iteration (iteration, objective, relative objective "
             "f / sum W M^2, seconds, mean inner iterations), then a summary with the stop reason. "
             "Exit status: 0 done (converged or max-iter reached), 2 bad input, 130 interrupted."),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     source = parser.add_argument_group("input (exactly one of --matrix, --ratings, --image, --planted)")
     exclusive = source.add_mutually_exclusive_group(required=True)
@@ -103,13 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
              "weight). Default: every pixel has weight 1")
     source.add_argument(
         "--max-side", type=_positive_int, metavar="PX", default=None,
-        help="for --image: downscale so that the longer side is at most PX pixels (default: keep size)")
+        help="for --image: downscale so that the longer side is at most PX pixels (default: keep "
+             "the size)")
     source.add_argument(
-        "--pattern", default="bernoulli",
-        help="for --planted: the weight pattern passed to wlra_core.data.planted")
+        "--duplicates", choices=tuple(data.DUPLICATE_POLICIES), default="mean",
+        help="for --ratings: what a (user, item) pair rated more than once means: 'mean' averages, "
+             "'last' keeps the last, 'error' refuses the file")
+    source.add_argument(
+        "--pattern", choices=tuple(data.PATTERNS), default="bernoulli",
+        help="for --planted: the weight pattern of wlra_core.data.planted ('bernoulli' 0/1, "
+             "'graded' weights in (0, 1], 'blocks' holes, 'heavy_tailed' rating-like rows, 'full')")
     source.add_argument(
         "--p", type=_nonnegative_float, default=0.4,
-        help="for --planted: the pattern's parameter (fraction of observed entries for bernoulli)")
+        help="for --planted: the observed fraction of entries (ignored by 'full')")
     source.add_argument(
         "--noise", type=_nonnegative_float, default=0.0,
         help="for --planted: standard deviation of the noise added to the planted matrix")
@@ -124,30 +149,33 @@ def build_parser() -> argparse.ArgumentParser:
     solver.add_argument("--solver", choices=tuple(wc.SOLVERS), default="sketched",
                         help="regression solver for each half-step")
     solver.add_argument("--eps", type=_nonnegative_float, default=1e-6,
-                        help="stop when the relative decrease of the objective over one iteration "
-                             "is below eps; also the accuracy of each regression")
+                        help="in (0, 1): stop when f <= eps^2 sum W M^2 ('fit') or when f moves by "
+                             "at most eps relative over one iteration ('stalled'); also the "
+                             "accuracy of each regression of the iterative solvers")
     solver.add_argument("--max-iter", type=_positive_int, default=100,
                         help="maximum number of alternating iterations")
-    solver.add_argument("--init", default="svd",
+    solver.add_argument("--init", choices=tuple(INITS), default="svd",
                         help="initialisation of Y: 'svd' (top-k right singular vectors of W o M) "
                              "or 'random'")
     solver.add_argument("--ridge", type=_nonnegative_float, default=0.0,
                         help="ridge lambda added to every regression (lambda ||x||^2)")
     solver.add_argument("--clip", action="store_true",
                         help="clip rows of the orthonormal factors with large norm (LLR16 clipping)")
-    solver.add_argument("--seed", type=int, default=0,
+    solver.add_argument("--seed", type=int, default=0, metavar="SEED",
                         help="seed of every random choice (planted data, init, sketches); same seed, "
                              "same result")
+    default_sketch = getattr(alternating, "DEFAULT_SKETCH", "the solver's choice")
     solver.add_argument("--sketch", choices=tuple(wc.SKETCHES), default=None,
-                        help="sketch for --solver sketched (default: the solver's choice)")
+                        help=f"sketch for --solver sketched (default: {default_sketch})")
     solver.add_argument("--sketch-size", type=_positive_int, default=None, metavar="S",
                         help="rows of the sketch for --solver sketched (default: about 4k)")
-    solver.add_argument("--inner", choices=("pcg", "gd"), default="pcg",
+    solver.add_argument("--inner", choices=tuple(wc.INNER), default="pcg",
                         help="inner iteration for --solver sketched: 'pcg' (preconditioned CG, a "
                              "labelled variant) or 'gd' (the paper's gradient descent)")
     solver.add_argument("--max-inner", type=_positive_int, default=None, metavar="T",
-                        help="cap on inner iterations per regression (default: from eps)")
-    solver.add_argument("--memory-budget", type=parse_size, default=2**30, metavar="SIZE",
+                        help="cap on inner iterations per regression of --solver sketched or cg "
+                             "(default: the solver's, 100)")
+    solver.add_argument("--memory-budget", type=parse_size, default="1G", metavar="SIZE",
                         help="bytes the solver may use for its row blocks; accepts 512M, 1G, ... "
                              "(binary multiples)")
     solver.add_argument("--no-diagnostics", action="store_true",
@@ -166,28 +194,32 @@ def build_parser() -> argparse.ArgumentParser:
 class _Problem:
     """What the CLI solves: M, W, k and what it needs to report (truth, image shape)."""
 
-    def __init__(self, M, W, k, description, *, truth=None, image_shape=None, image_scale=None):
+    def __init__(self, M, W, k, description, *, truth=None, image_shape=None):
         self.M, self.W, self.k = M, W, k
         self.description = description
-        self.truth = truth
+        self.truth = truth              # (U, V) with truth = U V^T, for planted problems
         self.image_shape = image_shape
-        self.image_scale = image_scale
 
 
 def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Reject options that do not belong to the chosen input before reading any file."""
-    if args.weights is not None and args.matrix is None:
-        parser.error("--weights goes with --matrix; for --image use --mask")
-    if args.mask is not None and args.image is None:
-        parser.error("--mask goes with --image; for --matrix use --weights")
-    if args.max_side is not None and args.image is None:
-        parser.error("--max-side goes with --image")
-    if args.planted is None:
-        given = [name for name, value, default in (
-            ("--pattern", args.pattern, "bernoulli"), ("--p", args.p, 0.4),
-            ("--noise", args.noise, 0.0), ("--sparse", args.sparse, False)) if value != default]
-        if given:
-            parser.error(f"{', '.join(given)} go(es) with --planted only")
+    """Reject options that do not belong to the chosen input, before reading any file.
+
+    An input-specific option counts as given when it differs from its default."""
+    belongs = (  # option, the input it goes with, given?
+        ("--weights", "--matrix", args.weights is not None),
+        ("--mask", "--image", args.mask is not None),
+        ("--max-side", "--image", args.max_side is not None),
+        ("--duplicates", "--ratings", args.duplicates != "mean"),
+        ("--pattern", "--planted", args.pattern != "bernoulli"),
+        ("--p", "--planted", args.p != 0.4),
+        ("--noise", "--planted", args.noise != 0.0),
+        ("--sparse", "--planted", args.sparse),
+    )
+    chosen = {"--matrix": args.matrix, "--image": args.image, "--ratings": args.ratings,
+              "--planted": args.planted}
+    for option, source, given in belongs:
+        if given and chosen[source] is None:
+            parser.error(f"{option} goes with {source}, which was not given")
     if args.rank is None and args.planted is None:
         parser.error("-k/--rank is required (except with --planted, where it defaults to K)")
     if args.solver != "sketched":
@@ -220,26 +252,6 @@ def _weights_from_missing(M, memory_budget: int):
     return M, W
 
 
-def _zero_unweighted_nans(M, W):
-    """NaN in M where the weight is 0 carries no information: replace it by 0 (a copy)."""
-    if sp.issparse(M) or not np.issubdtype(np.asarray(M).dtype, np.floating):
-        return M
-    missing = np.isnan(M)
-    if not missing.any():
-        return M
-    if sp.issparse(W):
-        weighted = np.zeros(M.shape, dtype=bool)
-        W = W.tocoo()
-        weighted[W.row[W.data != 0], W.col[W.data != 0]] = True
-    else:
-        weighted = np.asarray(W) != 0
-    if (missing & weighted).any():
-        i, j = np.argwhere(missing & weighted)[0]
-        raise _CliError(f"--matrix has NaN at ({i}, {j}) where --weights is non-zero; give those "
-                        f"entries a value or weight 0")
-    return np.where(missing, 0.0, M)
-
-
 class _CliError(Exception):
     """An input problem found by the CLI itself (reported like wlra_core.InputError)."""
 
@@ -250,11 +262,11 @@ def load_problem(args: argparse.Namespace) -> _Problem:
 
     if args.planted is not None:
         n, m, k_true = args.planted
-        M, W, truth, _U, _V = data.planted(n, m, k_true, noise=args.noise, pattern=args.pattern,
-                                           p=args.p, seed=args.seed, sparse=args.sparse)
+        M, W, _truth, U, V = data.planted(n, m, k_true, noise=args.noise, pattern=args.pattern,
+                                          p=args.p, seed=args.seed, sparse=args.sparse)
         k = args.rank if args.rank is not None else k_true
         return _Problem(M, W, k, f"planted {n} x {m}, rank {k_true}, pattern {args.pattern} "
-                        f"p={args.p:g}, noise {args.noise:g}", truth=truth)
+                        f"p={args.p:g}, noise {args.noise:g}", truth=(U, V))
     if args.matrix is not None:
         M = data.load_matrix(args.matrix)
         if args.weights is None:
@@ -264,10 +276,9 @@ def load_problem(args: argparse.Namespace) -> _Problem:
             if W.shape != M.shape:
                 raise wc.InputError(f"--weights {args.weights} has shape {W.shape} but --matrix "
                                     f"{args.matrix} has shape {M.shape}; they must be equal")
-            M = _zero_unweighted_nans(M, W)
         return _Problem(M, W, args.rank, f"matrix {args.matrix}")
     if args.ratings is not None:
-        M, W, users, items, duplicates = data.load_ratings(args.ratings)
+        M, W, users, items, duplicates = data.load_ratings(args.ratings, duplicates=args.duplicates)
         note = f", {duplicates} duplicate ratings merged" if duplicates else ""
         return _Problem(M, W, args.rank,
                         f"ratings {args.ratings}: {len(users)} users x {len(items)} items{note}")
@@ -278,9 +289,7 @@ def load_problem(args: argparse.Namespace) -> _Problem:
     else:
         mask = data.load_mask(args.mask, image.shape)
         W = data.mask_to_weights(mask, image.shape)
-    scale = 1.0 if float(np.nanmax(image)) <= 1.0 else 255.0
-    return _Problem(M, W, args.rank, f"image {args.image} {image.shape}",
-                    image_shape=image.shape, image_scale=scale)
+    return _Problem(M, W, args.rank, f"image {args.image} {image.shape}", image_shape=image.shape)
 
 
 def _nnz(W) -> int:
@@ -322,37 +331,30 @@ def _line(row: dict) -> str:
 _HEADER = f"{'iter':>5s}  {'objective':>13s}  {'rel.obj':>12s}  {'seconds':>9s}  {'inner':>7s}"
 
 
-def _stop_reason(rows: list, args, gen_result, last_step) -> tuple[bool, str]:
-    """Stop reason from the solver when it gives one, else from the documented rule."""
-    for source in (gen_result, last_step):
-        reason = getattr(source, "stop_reason", None)
-        if reason:
-            converged = getattr(source, "converged", None)
-            if converged is None:
-                converged = "max" not in str(reason)
-            return bool(converged), str(reason)
-    if len(rows) >= 2:
-        previous, current = rows[-2]["objective"], rows[-1]["objective"]
-        if previous > 0 and (previous - current) / previous < args.eps:
-            return True, "converged"
-    if rows and rows[-1]["objective"] == 0:
-        return True, "converged"
+_CONVERGED = ("fit", "stalled")
+
+
+def _stop_reason(last_step, rows: list, args) -> tuple[bool, str]:
+    """(converged, reason): the solver's stop_reason on the last step ('fit', 'stalled',
+    'max_iter reached'); if a solver gives none, the iteration count decides."""
+    reason = getattr(last_step, "stop_reason", None)
+    if reason:
+        return reason in _CONVERGED, str(reason)
     if len(rows) >= args.max_iter:
-        return False, "max_iter"
-    return True, "converged"
+        return False, "max_iter reached"
+    return True, "stopped"
 
 
-def _relative_error_vs_truth(X, Y, truth, *, block_rows: int = 4096) -> float:
-    """||X Y^T - truth||_F / ||truth||_F, in row blocks so X Y^T is never formed whole."""
-    truth_is_sparse = sp.issparse(truth)
-    num = den = 0.0
-    for start in range(0, X.shape[0], block_rows):
-        stop = min(start + block_rows, X.shape[0])
-        block = truth[start:stop]
-        block = block.toarray() if truth_is_sparse else np.asarray(block, dtype=float)
-        num += float(np.sum((X[start:stop] @ Y.T - block) ** 2))
-        den += float(np.sum(block ** 2))
-    return math.sqrt(num / den) if den > 0 else math.sqrt(num)
+def _relative_error_vs_truth(X, Y, U, V) -> float:
+    """||X Y^T - U V^T||_F / ||U V^T||_F from the factors, never forming an n x m matrix.
+
+    ||A B^T||_F = ||R_A R_B^T||_F for thin QRs A = Q_A R_A, B = Q_B R_B (Q's orthonormal columns)."""
+    def fro(A, B):
+        return float(np.linalg.norm(np.linalg.qr(A, mode="r") @ np.linalg.qr(B, mode="r").T))
+
+    truth = fro(U, V)
+    error = fro(np.hstack([X, -U]), np.hstack([Y, V]))
+    return error / truth if truth > 0 else error
 
 
 def _save_outputs(prefix: str, X, Y, rows: list, problem: _Problem) -> list[str]:
@@ -377,8 +379,7 @@ def _save_outputs(prefix: str, X, Y, rows: list, problem: _Problem) -> list[str]
         from PIL import Image
 
         image = data.matrix_to_image(np.asarray(X) @ np.asarray(Y).T, problem.image_shape)
-        pixels = np.clip(np.asarray(image, dtype=float) * (255.0 / problem.image_scale), 0, 255)
-        pixels = np.rint(pixels).astype(np.uint8)
+        pixels = np.rint(np.clip(np.asarray(image, dtype=float), 0.0, 1.0) * 255).astype(np.uint8)
         if pixels.ndim == 3 and pixels.shape[2] == 1:
             pixels = pixels[:, :, 0]
         path = f"{prefix}.png"
@@ -412,7 +413,6 @@ def run(args: argparse.Namespace) -> int:
 
     rows: list[dict] = []
     last = None
-    gen_result = None
     interrupted = False
     started = time.perf_counter()
     steps = wc.iterate(problem.M, problem.W, problem.k, **options)
@@ -420,8 +420,7 @@ def run(args: argparse.Namespace) -> int:
         while True:
             try:
                 step = next(steps)
-            except StopIteration as stop:
-                gen_result = stop.value
+            except StopIteration:
                 break
             last = step
             rows.append(_history_row(step))
@@ -438,12 +437,12 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         converged, reason = False, "interrupted"
     else:
-        converged, reason = _stop_reason(rows, args, gen_result, last)
+        converged, reason = _stop_reason(last, rows, args)
     print(f"stop: {reason} after {last.iteration} iteration(s), objective {last.objective:.6e}, "
           f"relative {last.relative_objective:.4e}, {wall:.2f} s"
           + ("" if converged else " (not converged)"), flush=True)
     if problem.truth is not None:
-        error = _relative_error_vs_truth(np.asarray(last.X), np.asarray(last.Y), problem.truth)
+        error = _relative_error_vs_truth(np.asarray(last.X), np.asarray(last.Y), *problem.truth)
         print(f"relative error vs truth ||XY^T - M*||_F / ||M*||_F = {error:.4e}", flush=True)
     if args.out is not None:
         written = _save_outputs(args.out, last.X, last.Y, rows, problem)

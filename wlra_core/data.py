@@ -137,7 +137,7 @@ def _sniff_separator(line: str) -> str | None:
 
 
 def _split(line: str, sep: str | None) -> list[str]:
-    return [f.strip() for f in (line.split(sep) if sep else line.split())]
+    return [f.strip().strip('"') for f in (line.split(sep) if sep else line.split())]
 
 
 def _is_number(text: str) -> bool:
@@ -148,13 +148,13 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _read_table(text: str, sep: str | None, what: str, **kwargs) -> pd.DataFrame:
-    """pandas.read_csv on ``text``; parser errors become InputError."""
+def _read_table(text: str, sep: str | None, what: str, empty: str, **kwargs) -> pd.DataFrame:
+    """pandas.read_csv on ``text``; parser errors become InputError, no data the message ``empty``."""
     try:
         return pd.read_csv(io.StringIO(text), sep=sep if sep else r"\s+", header=None,
                            engine="c", skip_blank_lines=True, skipinitialspace=True, **kwargs)
     except pd.errors.EmptyDataError:
-        raise InputError(f"{what}: found no data, need at least one line of values") from None
+        raise InputError(empty) from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"{what}: could not parse the file ({str(exc).strip()}); need the same "
                          "number of separated values on every line") from None
@@ -262,8 +262,9 @@ def load_image(src: Source, max_side: int | None = None) -> np.ndarray:
                                  or max_side < 1):
         raise InputError(f"max_side: found {max_side!r}, need a positive integer or None")
     data, _ = _read_source(src, "image")
-    img = _normalise_mode(_open_image(data, "image"), "image")
-    palette = img.mode in ("RGB", "RGBA") and _open_mode_was_palette(data)
+    img = _open_image(data, "image")
+    palette = img.mode in ("P", "PA")
+    img = _normalise_mode(img, "image")
     if max_side is not None and max(img.size) > max_side:
         img = img.resize(_scaled_size(img.size, int(max_side)), Image.Resampling.LANCZOS,
                          reducing_gap=3.0)
@@ -279,14 +280,6 @@ def load_image(src: Source, max_side: int | None = None) -> np.ndarray:
             and np.array_equal(arr[..., 0], arr[..., 2]):
         arr = arr[..., 0]
     return np.ascontiguousarray(np.clip(arr, 0.0, 1.0))
-
-
-def _open_mode_was_palette(data: bytes) -> bool:
-    """Whether the (already decoded once) image is stored as a palette image."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(io.BytesIO(data)) as img:
-            return img.mode in ("P", "PA")
 
 
 def _grey_and_alpha(img: Image.Image, what: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -426,19 +419,22 @@ def _header_column(names: list[str], wanted: set[str]) -> int | None:
 def _ids(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (0-based, in sorted id order) and the sorted unique ids.
 
-    Ids that are all plain integers (written without leading zeros, signs aside) are compared as
+    Ids that are all plain integers (written without leading zeros or "+") are compared as
     integers and returned as int64; anything else is kept as strings and sorted as strings.
+    Only the distinct ids are examined, so this costs one hash pass over the column.
     """
-    as_number = pd.to_numeric(column, errors="coerce")
-    if not as_number.isna().any():
-        values = as_number.to_numpy()
-        if np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
-            ints = values.astype(np.int64)
-            if np.array_equal(ints.astype(str), column.to_numpy(dtype=str)):
-                codes, uniques = pd.factorize(ints, sort=True)
-                return codes, np.asarray(uniques, dtype=np.int64)
-    codes, uniques = pd.factorize(column.to_numpy(dtype=str), sort=True)
-    return codes, np.asarray(uniques, dtype=str)
+    codes, uniques = pd.factorize(column)
+    ids = np.asarray(uniques, dtype=str)
+    as_number = pd.to_numeric(pd.Series(ids), errors="coerce").to_numpy()
+    if not np.isnan(as_number).any() and np.all(np.abs(as_number) < 2**53) \
+            and np.all(as_number == np.round(as_number)):
+        ints = as_number.astype(np.int64)
+        if np.array_equal(ints.astype(str), ids):
+            ids = ints
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[codes], ids[order]
 
 
 def load_ratings(src: Source, *, duplicates: str = "mean") -> Ratings:
@@ -493,10 +489,10 @@ def load_ratings(src: Source, *, duplicates: str = "mean") -> Ratings:
         raise InputError(f"ratings: found {len(fields)} column(s) on line {first_number}, need 3 "
                          "(user, item, rating) or 4 (user, item, rating, timestamp)")
     columns = columns or [0, 1, 2]
-    table = _read_table(text, sep, "ratings", dtype=str, keep_default_na=False, na_filter=False,
+    table = _read_table(text, sep, "ratings",
+                        f"ratings: found only a header line, need at least one rating ({need})",
+                        dtype=str, keep_default_na=False, na_filter=False,
                         skiprows=first_number if header else first_number - 1)
-    if table.shape[0] == 0:
-        raise InputError(f"ratings: found only a header line, need at least one rating ({need})")
     if table.shape[1] != len(fields):
         raise InputError(f"ratings: found {table.shape[1]} columns in the data but {len(fields)} on "
                          f"line {first_number}; need the same number of columns on every line")
@@ -533,7 +529,7 @@ def load_ratings(src: Source, *, duplicates: str = "mean") -> Ratings:
         first_dup = np.flatnonzero(counts > 1)[0]
         key = keys[starts[first_dup]]
         raise InputError(f"ratings: found {repeated} (user, item) pair(s) rated more than once, e.g. "
-                         f"user {users[key // n_items]!r} and item {items[key % n_items]!r} "
+                         f"user {users[key // n_items].item()!r} and item {items[key % n_items].item()!r} "
                          f"({counts[first_dup]} times); need each pair once, or duplicates='mean' "
                          "or 'last'")
     if duplicates == "mean":
@@ -555,6 +551,9 @@ def load_ratings(src: Source, *, duplicates: str = "mean") -> Ratings:
 # --------------------------------------------------------------------------------------------
 
 _NPY_MAGIC = b"\x93NUMPY"
+# Sanity limits on the size a Matrix Market header may declare (it is allocated up front).
+_MAX_SIDE = 10**8
+_MAX_DENSE = 10**9
 _TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".dat", ".tab"}
 
 
@@ -620,11 +619,14 @@ def _check_npy_dtype(dtype: np.dtype, what: str) -> None:
 
 def _load_mtx(data: bytes, what: str) -> sp.csr_matrix:
     try:
-        rows, cols, _, _, field, _ = scipy.io.mminfo(io.BytesIO(data))
+        rows, cols, _, fmt, field, _ = scipy.io.mminfo(io.BytesIO(data))
         if field == "complex":
             raise InputError(f"{what}: found a complex Matrix Market file, need real values")
         if rows < 1 or cols < 1:
             raise InputError(f"{what}: found a {rows}×{cols} matrix, need at least one row and column")
+        if max(rows, cols) > _MAX_SIDE or (fmt == "array" and rows * cols > _MAX_DENSE):
+            raise InputError(f"{what}: found a declared size of {rows:,}×{cols:,}, need at most "
+                             f"{_MAX_SIDE:,} rows and columns ({_MAX_DENSE:,} entries when dense)")
         result = scipy.io.mmread(io.BytesIO(data))
         mat = sp.csr_matrix(result, dtype=np.float64)
     except InputError:
@@ -654,7 +656,7 @@ def _load_dense_text(data: bytes, what: str) -> np.ndarray:
         raise InputError(f"{what}: found {widths[bad]} values on data row {bad + 1} but {widths[0]} on "
                          "the first; need the same number of values on every row (leave a missing "
                          "entry empty or write NaN)")
-    table = _read_table("\n".join(lines), sep, what)
+    table = _read_table("\n".join(lines), sep, what, f"{what}: found no rows of numbers")
     values = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     given = table.notna().to_numpy()
     bad = np.argwhere(np.isnan(values) & given)
@@ -826,7 +828,8 @@ def planted(n: int, m: int, k: int, *, noise: float = 0.0, pattern: str = "berno
             p: float = 0.4, seed: int | None = 0, sparse: bool = False) -> Planted:
     """A planted rank-k problem with known truth.
 
-    U (n×k) and V (m×k) have i.i.d. N(0, 1/√k) entries, so truth = U Vᵀ has entries of variance 1.
+    U (n×k) and V (m×k) have i.i.d. Gaussian entries of standard deviation k^(-1/4), so the
+    entries of truth = U Vᵀ have mean 0 and variance 1.
     M = truth + noise·N(0, 1). Weight patterns (``p`` is the observed fraction):
 
     * ``"bernoulli"``: W ∈ {0, 1}, each entry observed independently with probability p;

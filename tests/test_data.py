@@ -1,0 +1,768 @@
+"""wlra_core.data: loaders on good and bad files made in memory, and the synthetic generators."""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from wlra_core.data import (
+    PATTERNS,
+    image_to_matrix,
+    load_image,
+    load_mask,
+    load_matrix,
+    load_ratings,
+    make_ratings,
+    mask_to_weights,
+    matrix_to_image,
+    planted,
+)
+from wlra_core.problem import InputError
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers: images made in memory
+
+def encode(img: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def grey_levels(h: int = 3, w: int = 4) -> np.ndarray:
+    return (np.arange(h * w, dtype=np.uint8).reshape(h, w) * 20)
+
+
+def noise_png(size: int = 64) -> bytes:
+    rng = np.random.default_rng(0)
+    return encode(Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)))
+
+
+def noise_jpeg(size: int = 64) -> bytes:
+    rng = np.random.default_rng(1)
+    return encode(Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)), "JPEG")
+
+
+# ------------------------------------------------------------------------------------------------
+# load_image
+
+@pytest.mark.parametrize("kind", ["path", "str", "bytes", "file"])
+def test_load_image_grey_png_from_every_kind_of_source(tmp_path, kind):
+    levels = grey_levels()
+    data = encode(Image.fromarray(levels))
+    path = tmp_path / "grey.png"
+    path.write_bytes(data)
+    src = {"path": path, "str": str(path), "bytes": data, "file": io.BytesIO(data)}[kind]
+    img = load_image(src)
+    assert img.dtype == np.float64 and img.shape == (3, 4)
+    np.testing.assert_array_equal(img, levels / 255.0)
+
+
+def test_load_image_colour_png_keeps_three_channels():
+    rgb = np.zeros((2, 3, 3), dtype=np.uint8)
+    rgb[0, 0] = (255, 0, 0)
+    rgb[1, 2] = (0, 0, 255)
+    img = load_image(encode(Image.fromarray(rgb)))
+    assert img.shape == (2, 3, 3)
+    np.testing.assert_array_equal(img, rgb / 255.0)
+
+
+def test_load_image_16_bit_is_scaled_by_65535():
+    levels = np.array([[0, 1000], [40000, 65535]], dtype=np.uint16)
+    img16 = Image.fromarray(levels)
+    assert img16.mode == "I;16"
+    img = load_image(encode(img16))
+    np.testing.assert_allclose(img, levels / 65535.0)
+
+
+def test_load_image_32_bit_integer_mode_i_is_scaled_by_65535():
+    levels = np.array([[0, 300], [65535, 7]], dtype=np.int32)
+    img = load_image(encode(Image.fromarray(levels), "TIFF"))
+    np.testing.assert_allclose(img, levels / 65535.0)
+
+
+def test_load_image_palette_colour_becomes_rgb():
+    rgb = np.zeros((4, 4, 3), dtype=np.uint8)
+    rgb[:2] = (200, 10, 10)
+    rgb[2:] = (10, 10, 200)
+    pal = Image.fromarray(rgb).quantize(colors=4)
+    assert pal.mode == "P"
+    img = load_image(encode(pal))
+    assert img.shape == (4, 4, 3)
+    np.testing.assert_allclose(img[0, 0], np.array([200, 10, 10]) / 255.0)
+
+
+def test_load_image_palette_of_greys_becomes_grey():
+    pal = Image.fromarray(grey_levels()).convert("P")
+    assert pal.mode == "P"
+    img = load_image(encode(pal))
+    np.testing.assert_array_equal(img, grey_levels() / 255.0)
+
+
+def test_load_image_palette_with_a_transparent_colour_is_composited_on_white():
+    pal = Image.new("P", (2, 1))
+    pal.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    pal.putpixel((0, 0), 0)
+    pal.putpixel((1, 0), 1)
+    img = load_image(encode(pal, "PNG", transparency=0))
+    np.testing.assert_allclose(img[0], [[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+
+
+def test_load_image_la_is_composited_on_white():
+    grey = np.array([[100, 100]], dtype=np.uint8)
+    alpha = np.array([[255, 0]], dtype=np.uint8)
+    la = Image.merge("LA", [Image.fromarray(grey), Image.fromarray(alpha)])
+    img = load_image(encode(la))
+    assert img.shape == (1, 2)
+    np.testing.assert_allclose(img, [[100 / 255.0, 1.0]])
+
+
+def test_load_image_rgba_is_composited_on_white():
+    rgba = np.array([[[255, 0, 0, 255], [0, 0, 0, 0], [0, 0, 0, 51]]], dtype=np.uint8)
+    img = load_image(encode(Image.fromarray(rgba)))
+    assert img.shape == (1, 3, 3)
+    np.testing.assert_allclose(img[0, 0], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(img[0, 1], [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(img[0, 2], [0.8, 0.8, 0.8])
+
+
+def test_load_image_cmyk_becomes_rgb():
+    cmyk = Image.new("CMYK", (2, 2), (255, 0, 0, 0))  # pure cyan
+    img = load_image(encode(cmyk, "TIFF"))
+    assert img.shape == (2, 2, 3)
+    np.testing.assert_allclose(img[0, 0], [0.0, 1.0, 1.0])
+
+
+def test_load_image_animated_gif_gives_the_first_frame():
+    frames = [Image.new("L", (5, 4), value) for value in (40, 200, 120)]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50)
+    assert Image.open(io.BytesIO(data)).n_frames == 3
+    img = load_image(data)
+    assert img.shape == (4, 5)
+    np.testing.assert_allclose(img, 40 / 255.0)
+
+
+def test_load_image_applies_exif_orientation_to_shape_and_pixels():
+    rgb = np.zeros((20, 40, 3), dtype=np.uint8)
+    rgb[:, :20] = (255, 0, 0)  # left half red
+    rgb[:, 20:] = (0, 0, 255)  # right half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    data = encode(Image.fromarray(rgb), "JPEG", exif=exif, quality=95)
+    img = load_image(data)
+    assert img.shape == (40, 20, 3)  # portrait now
+    # rotating clockwise brings the left half to the top
+    np.testing.assert_allclose(img[5, 10], [1.0, 0.0, 0.0], atol=0.06)
+    np.testing.assert_allclose(img[35, 10], [0.0, 0.0, 1.0], atol=0.06)
+
+
+def test_load_image_one_pixel():
+    img = load_image(encode(Image.new("L", (1, 1), 255)), max_side=1)
+    assert img.shape == (1, 1) and img[0, 0] == 1.0
+
+
+@pytest.mark.parametrize("mode, size, max_side, shape", [
+    ("L", (40, 20), 10, (5, 10)),
+    ("RGB", (40, 20), 10, (5, 10, 3)),
+    ("RGB", (20, 40), 8, (8, 4, 3)),
+    ("I;16", (30, 12), 15, (6, 15)),
+    ("RGBA", (40, 20), 10, (5, 10, 3)),
+    ("L", (40, 20), 100, (20, 40)),  # never enlarged
+])
+def test_load_image_max_side_downsizes_keeping_aspect(mode, size, max_side, shape):
+    img = load_image(encode(Image.new(mode, size, 1000 if mode == "I;16" else 128 if mode == "L"
+                                      else (10, 20, 30, 255)[:len(mode)])), max_side=max_side)
+    assert img.shape == shape
+    assert 0.0 <= img.min() and img.max() <= 1.0
+
+
+def test_load_image_downsizing_preserves_a_constant_colour():
+    img = load_image(encode(Image.new("RGB", (64, 48), (51, 102, 204))), max_side=16)
+    np.testing.assert_allclose(img, np.broadcast_to([0.2, 0.4, 0.8], img.shape), atol=1e-12)
+
+
+def _write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+BAD_IMAGES = [
+    (lambda tmp: b"", "empty file"),
+    (lambda tmp: _write(tmp, "empty.png", b""), "empty file"),
+    (lambda tmp: _write(tmp, "notes.png", b"just some text, renamed .png\n"), "not an image"),
+    (lambda tmp: noise_png()[: len(noise_png()) // 2], "damaged or truncated"),
+    (lambda tmp: noise_jpeg()[: len(noise_jpeg()) // 2], "damaged or truncated"),
+    (lambda tmp: tmp / "missing.png", "found no file"),
+    (lambda tmp: tmp, "found a directory"),
+    (lambda tmp: 12345, "need a path, bytes or a binary file"),
+    (lambda tmp: io.StringIO("text"), "binary one"),
+    (lambda tmp: encode(Image.fromarray(np.array([[70000, 0]], dtype=np.int32)), "TIFF"), "0..65535"),
+]
+
+
+@pytest.mark.parametrize("make_bad, match", BAD_IMAGES)
+def test_load_image_refuses_bad_input(tmp_path, make_bad, match):
+    with pytest.raises(InputError, match=match):
+        load_image(make_bad(tmp_path))
+
+
+@pytest.mark.parametrize("max_side", [0, -3, 2.5, "10", True])
+def test_load_image_refuses_bad_max_side(max_side):
+    with pytest.raises(InputError, match="max_side"):
+        load_image(encode(Image.new("L", (4, 4))), max_side=max_side)
+
+
+@pytest.mark.parametrize("side", [12, 20])  # above the limit (warning level) and above twice it (error)
+def test_load_image_refuses_a_decompression_bomb(monkeypatch, side):
+    data = encode(Image.new("L", (side, side)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(InputError, match="too large to decode safely"):
+        load_image(data)
+    with pytest.raises(InputError, match="too large"):
+        load_mask(data, (side, side))
+
+
+# ------------------------------------------------------------------------------------------------
+# load_mask
+
+def test_load_mask_grey_levels_are_graded_weights():
+    levels = np.array([[0, 64], [128, 255]], dtype=np.uint8)
+    mask = load_mask(encode(Image.fromarray(levels)), (2, 2))
+    np.testing.assert_array_equal(mask, levels / 255.0)
+
+
+def test_load_mask_accepts_a_colour_image_shape():
+    mask = load_mask(encode(Image.new("L", (5, 3), 255)), (3, 5, 3))
+    assert mask.shape == (3, 5)
+    np.testing.assert_array_equal(mask, 1.0)
+
+
+def test_load_mask_16_bit():
+    levels = np.array([[0, 65535, 32768]], dtype=np.uint16)
+    mask = load_mask(encode(Image.fromarray(levels)), (1, 3))
+    np.testing.assert_allclose(mask, levels / 65535.0)
+
+
+def test_load_mask_alpha_only_la_uses_alpha():
+    alpha = np.array([[0, 51], [255, 102]], dtype=np.uint8)
+    la = Image.merge("LA", [Image.new("L", (2, 2), 0), Image.fromarray(alpha)])
+    mask = load_mask(encode(la), (2, 2))
+    np.testing.assert_allclose(mask, alpha / 255.0)
+
+
+def test_load_mask_alpha_only_rgba_with_constant_colour_uses_alpha():
+    rgba = np.zeros((2, 3, 4), dtype=np.uint8)
+    rgba[..., :3] = (30, 60, 90)
+    rgba[..., 3] = [[0, 255, 128], [255, 0, 25]]
+    mask = load_mask(encode(Image.fromarray(rgba)), (2, 3))
+    np.testing.assert_allclose(mask, rgba[..., 3] / 255.0)
+
+
+def test_load_mask_opaque_rgba_uses_grey_level():
+    rgba = np.full((1, 2, 4), 255, dtype=np.uint8)
+    rgba[0, 0, :3] = 0
+    mask = load_mask(encode(Image.fromarray(rgba)), (1, 2))
+    np.testing.assert_allclose(mask, [[0.0, 1.0]])
+
+
+def test_load_mask_varying_grey_and_alpha_multiply():
+    grey = np.array([[255, 102]], dtype=np.uint8)
+    alpha = np.array([[51, 255]], dtype=np.uint8)
+    la = Image.merge("LA", [Image.fromarray(grey), Image.fromarray(alpha)])
+    mask = load_mask(encode(la), (1, 2))
+    np.testing.assert_allclose(mask, [[0.2, 0.4]])
+
+
+BAD_MASKS = [
+    (lambda tmp: (encode(Image.new("L", (12, 10))), (64, 64)),
+     r"mask: found shape \(10, 12\), need the image's shape \(64, 64\)"),
+    (lambda tmp: (b"", (2, 2)), "empty file"),
+    (lambda tmp: (_write(tmp, "m.png", b"not a png"), (2, 2)), "not an image"),
+    (lambda tmp: (encode(Image.new("L", (2, 2))), (2,)), "shape: found"),
+    (lambda tmp: (encode(Image.new("L", (2, 2))), "2x2"), "shape: found"),
+]
+
+
+@pytest.mark.parametrize("make_bad, match", BAD_MASKS)
+def test_load_mask_refuses_bad_input(tmp_path, make_bad, match):
+    src, shape = make_bad(tmp_path)
+    with pytest.raises(InputError, match=match):
+        load_mask(src, shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# image <-> matrix layout
+
+def test_image_to_matrix_puts_channels_side_by_side():
+    img = np.arange(2 * 3 * 3, dtype=float).reshape(2, 3, 3)
+    mat = image_to_matrix(img)
+    assert mat.shape == (2, 9)
+    np.testing.assert_array_equal(mat[:, :3], img[..., 0])
+    np.testing.assert_array_equal(mat[:, 3:6], img[..., 1])
+    np.testing.assert_array_equal(mat[:, 6:], img[..., 2])
+
+
+def test_image_to_matrix_grey_is_a_copy():
+    img = np.full((2, 2), 0.5)
+    mat = image_to_matrix(img)
+    mat[0, 0] = 0.0
+    assert img[0, 0] == 0.5
+
+
+def test_matrix_to_image_clips_to_unit_interval():
+    out = matrix_to_image(np.array([[-0.5, 0.5, 1.5]]), (1, 3))
+    np.testing.assert_array_equal(out, [[0.0, 0.5, 1.0]])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.booleans(), st.integers(0, 2**31 - 1))
+def test_image_matrix_round_trip(h, w, colour, seed):
+    shape = (h, w, 3) if colour else (h, w)
+    img = np.random.default_rng(seed).random(shape)
+    np.testing.assert_array_equal(matrix_to_image(image_to_matrix(img), shape), img)
+
+
+def test_mask_to_weights_tiles_for_colour():
+    mask = np.array([[0.0, 1.0]])
+    np.testing.assert_array_equal(mask_to_weights(mask, (1, 2)), mask)
+    np.testing.assert_array_equal(mask_to_weights(mask, (1, 2, 3)), [[0, 1, 0, 1, 0, 1]])
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: image_to_matrix(np.zeros((2, 2, 4))), "img: found an array of shape"),
+    (lambda: image_to_matrix(np.zeros(3)), "img"),
+    (lambda: matrix_to_image(np.zeros((2, 5)), (2, 2, 3)), r"need \(2, 6\)"),
+    (lambda: matrix_to_image(np.zeros((2, 2)), (2, 2, 4)), "shape"),
+    (lambda: mask_to_weights(np.zeros((2, 3)), (3, 2)), r"mask: found shape \(2, 3\)"),
+])
+def test_layout_functions_refuse_bad_shapes(call, match):
+    with pytest.raises(InputError, match=match):
+        call()
+
+
+# ------------------------------------------------------------------------------------------------
+# load_ratings
+
+U_DATA = "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n196\t377\t4.5\t1\n"
+RATINGS_CSV = "userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n1,1029,3.0,1260759179\n7,31,4.0,1\n"
+RATINGS_DAT = "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n"
+
+
+def dense(r):
+    return r.M.toarray()
+
+
+def test_load_ratings_movielens_u_data():
+    r = load_ratings(U_DATA.encode())
+    np.testing.assert_array_equal(r.users, [22, 186, 196])
+    np.testing.assert_array_equal(r.items, [242, 302, 377])
+    expected = np.array([[0, 0, 1], [0, 3, 0], [3, 0, 4.5]])
+    np.testing.assert_array_equal(dense(r), expected)
+    np.testing.assert_array_equal(r.W.toarray(), expected != 0)
+    assert r.duplicates == 0
+    assert isinstance(r.M, sp.csr_matrix) and isinstance(r.W, sp.csr_matrix)
+    assert r.M.dtype == np.float64 and r.W.dtype == np.float64
+
+
+def test_load_ratings_movielens_ratings_csv_with_header(tmp_path):
+    path = _write(tmp_path, "ratings.csv", RATINGS_CSV.encode())
+    r = load_ratings(path)
+    np.testing.assert_array_equal(r.users, [1, 7])
+    np.testing.assert_array_equal(r.items, [31, 1029])
+    np.testing.assert_array_equal(dense(r), [[2.5, 3.0], [4.0, 0.0]])
+
+
+def test_load_ratings_movielens_ratings_dat_double_colon():
+    with io.BytesIO(RATINGS_DAT.encode()) as f:
+        r = load_ratings(f)
+    np.testing.assert_array_equal(r.items, [661, 1193])
+    np.testing.assert_array_equal(dense(r), [[3, 5], [0, 4]])
+
+
+@pytest.mark.parametrize("text", [
+    "1,10,4\n2,20,3.5\n",                          # CSV triplets, no header
+    "user,item,rating\n1,10,4\n2,20,3.5\n",         # CSV with header
+    "user\titem\trating\n1\t10\t4\n2\t20\t3.5\n",  # TSV with header
+    "1;10;4\n2;20;3.5\n",                          # semicolons
+    "1 10 4\n\n2   20 3.5\n",                      # whitespace, a blank line
+    "\ufeffu,i,r\r\n1, 10, 4\r\n2, 20, 3.5\r\n",    # BOM, CRLF, spaces after commas
+    "rating,item_id,user_id\n4,10,1\n3.5,20,2\n",  # named columns in another order
+])
+def test_load_ratings_generic_triplets(text):
+    r = load_ratings(text.encode())
+    np.testing.assert_array_equal(r.users, [1, 2])
+    np.testing.assert_array_equal(r.items, [10, 20])
+    np.testing.assert_array_equal(dense(r), [[4, 0], [0, 3.5]])
+
+
+def test_load_ratings_quoted_semicolon_file_with_named_columns():
+    text = '"User-ID";"ISBN";"Book-Rating"\n"276725";"034545104X";"0"\n"276726";"0155061224";"5"\n'
+    r = load_ratings(text.encode())
+    np.testing.assert_array_equal(r.users, [276725, 276726])
+    assert list(r.items) == ["0155061224", "034545104X"]
+    np.testing.assert_array_equal(dense(r), [[0, 0], [5, 0]])
+    assert r.M.nnz == 2
+
+
+def test_load_ratings_string_ids_sorted_as_strings():
+    r = load_ratings(b"user,item,rating\nbob,Heat,4\nalice,Alien,5\nalice,Heat,2\ncarol,007,1\n")
+    assert list(r.users) == ["alice", "bob", "carol"]
+    assert list(r.items) == ["007", "Alien", "Heat"]
+    np.testing.assert_array_equal(dense(r), [[0, 5, 2], [0, 0, 4], [1, 0, 0]])
+
+
+def test_load_ratings_ids_with_leading_zeros_stay_strings():
+    r = load_ratings(b"007,1,3\n7,1,4\n")
+    assert list(r.users) == ["007", "7"]
+
+
+def test_load_ratings_stores_a_zero_rating_explicitly():
+    r = load_ratings(b"1,1,0\n1,2,3\n")
+    assert r.M.nnz == 2 and r.W.nnz == 2
+    np.testing.assert_array_equal(r.M.indices, r.W.indices)
+    np.testing.assert_array_equal(r.M.indptr, r.W.indptr)
+    np.testing.assert_array_equal(r.W.data, [1.0, 1.0])
+
+
+DUPLICATED = b"u,i,r\n1,1,1\n1,1,3\n2,1,5\n1,2,2\n1,1,5\n2,1,4\n"  # (1,1) three times, (2,1) twice
+
+
+@pytest.mark.parametrize("policy, expected", [
+    ("mean", [[3.0, 2.0], [4.5, 0.0]]),
+    ("last", [[5.0, 2.0], [4.0, 0.0]]),
+])
+def test_load_ratings_duplicates(policy, expected):
+    r = load_ratings(DUPLICATED, duplicates=policy)
+    np.testing.assert_array_equal(dense(r), expected)
+    assert r.duplicates == 2
+    assert r.M.nnz == 3
+
+
+def test_load_ratings_duplicates_error_names_a_pair():
+    with pytest.raises(InputError, match=r"found 2 \(user, item\) pair\(s\).*user 1 and item 1 \(3 times\)"):
+        load_ratings(DUPLICATED, duplicates="error")
+
+
+BAD_RATINGS = [
+    (lambda tmp: b"", "empty file"),
+    (lambda tmp: _write(tmp, "r.csv", b"\n  \n"), "empty file"),
+    (lambda tmp: b"userId,movieId,rating,timestamp\n", "only a header"),
+    (lambda tmp: b"1,2\n3,4\n", r"found 2 column\(s\) on line 1, need 3"),
+    (lambda tmp: b"1,2,3,4,5\n", r"found 5 column\(s\)"),
+    (lambda tmp: b"1,2,3\n1,3,4\n2,2,5,6\n", "same number of"),
+    (lambda tmp: b"1,2,3\n1,3\n", "empty rating on line 2"),
+    (lambda tmp: b"1,2,3\n1,3,good\n", "non-numeric rating 'good' on line 2"),
+    (lambda tmp: b"user,item,rating\n1,2,3\n\n1,3,inf\n", "non-finite rating 'inf' on line 4"),
+    (lambda tmp: b"1,2,3\n1,3,nan\n", "non-finite rating 'nan'"),
+    (lambda tmp: b"a,b,c,d\n1,2,x,4\n", "non-numeric rating 'x'"),
+    (lambda tmp: b"\x89PNG\r\n\x1a\n\x00\x00", "binary data"),
+    (lambda tmp: tmp / "nope.csv", "found no file"),
+]
+
+
+@pytest.mark.parametrize("make_bad, match", BAD_RATINGS)
+def test_load_ratings_refuses_bad_input(tmp_path, make_bad, match):
+    with pytest.raises(InputError, match=match):
+        load_ratings(make_bad(tmp_path))
+
+
+def test_load_ratings_refuses_an_unknown_duplicate_policy():
+    with pytest.raises(InputError, match="duplicates: found 'first'"):
+        load_ratings(b"1,1,1\n", duplicates="first")
+
+
+def test_make_ratings_round_trips_through_load_ratings():
+    frame = make_ratings(40, 30, 2, density=0.2, seed=3)
+    r = load_ratings(frame.to_csv(index=False).encode())
+    assert r.M.shape == (40, 30) and r.M.nnz == len(frame) and r.duplicates == 0
+    row = np.searchsorted(r.users, frame.user.to_numpy())
+    col = np.searchsorted(r.items, frame.item.to_numpy())
+    np.testing.assert_array_equal(r.M.toarray()[row, col], frame.rating.to_numpy())
+
+
+# ------------------------------------------------------------------------------------------------
+# load_matrix
+
+def npy_bytes(arr, **options) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, arr, **options)
+    return buffer.getvalue()
+
+
+def test_load_matrix_npy_from_path_bytes_and_file(tmp_path):
+    arr = np.arange(6).reshape(2, 3)
+    path = _write(tmp_path, "m.npy", npy_bytes(arr))
+    for src in (path, npy_bytes(arr), io.BytesIO(npy_bytes(arr))):
+        mat = load_matrix(src)
+        assert mat.dtype == np.float64
+        np.testing.assert_array_equal(mat, arr)
+
+
+def test_load_matrix_npy_keeps_nan_as_missing():
+    arr = np.array([[1.0, np.nan], [3.0, 4.0]])
+    np.testing.assert_array_equal(load_matrix(npy_bytes(arr), name="x.npy"), arr)
+
+
+class _LeavesAMark:
+    """Unpickling this object creates a directory: proof that pickled code ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_load_matrix_refuses_object_npy_without_unpickling(tmp_path):
+    marker = tmp_path / "unpickled"
+    arr = np.empty((1, 1), dtype=object)
+    arr[0, 0] = _LeavesAMark(str(marker))
+    data = npy_bytes(arr, allow_pickle=True)
+    pickle.loads(pickle.dumps(_LeavesAMark(str(tmp_path / "check"))))  # the mark really works
+    assert (tmp_path / "check").is_dir()
+    with pytest.raises(InputError, match="object array"):
+        load_matrix(data, name="evil.npy")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1,2,3\n4,5,6\n", [[1, 2, 3], [4, 5, 6]]),
+    ("a,b,c\n1,2,3\n", [[1, 2, 3]]),                  # header skipped
+    ("1\t2\n3\t4\n", [[1, 2], [3, 4]]),
+    ("1 2\n3   4\n\n", [[1, 2], [3, 4]]),
+    ("1,,3\n4,NaN,6\n", [[1, np.nan, 3], [4, np.nan, 6]]),  # missing entries
+    ("1;2\n3;4\n", [[1, 2], [3, 4]]),
+    ("0.5\n1e-3\n", [[0.5], [0.001]]),
+])
+def test_load_matrix_dense_text(text, expected):
+    mat = load_matrix(text.encode(), name="m.csv")
+    np.testing.assert_array_equal(mat, expected)
+    np.testing.assert_array_equal(load_matrix(text.encode()), expected)  # sniffed
+
+
+def test_load_matrix_matrix_market_gives_csr(tmp_path):
+    A = sp.random(5, 4, density=0.4, random_state=np.random.default_rng(0), format="csr")
+    buffer = io.BytesIO()
+    scipy.io.mmwrite(buffer, A)
+    path = _write(tmp_path, "a.mtx", buffer.getvalue())
+    for src, name in ((path, None), (buffer.getvalue(), None), (buffer.getvalue(), "a.mtx")):
+        mat = load_matrix(src, name=name)
+        assert isinstance(mat, sp.csr_matrix) and mat.dtype == np.float64
+        np.testing.assert_allclose(mat.toarray(), A.toarray())
+
+
+BAD_MATRICES = [
+    (lambda tmp: (b"", None), "empty file"),
+    (lambda tmp: (npy_bytes(np.zeros((2, 2, 2))), None), r"3-D array of shape \(2, 2, 2\)"),
+    (lambda tmp: (npy_bytes(np.zeros(3)), "v.npy"), "1-D array"),
+    (lambda tmp: (npy_bytes(np.zeros((2, 2), dtype=complex)), None), "need a real numeric array"),
+    (lambda tmp: (npy_bytes(np.array([["a", "b"]])), None), "need a real numeric array"),
+    (lambda tmp: (npy_bytes(np.array([[1.0, np.inf]])), None), "infinite"),
+    (lambda tmp: (npy_bytes(np.zeros((20, 20)))[:-50], None), "damaged or truncated"),
+    (lambda tmp: (b"1,2,3\n", "m.npy"), "not a valid .npy"),
+    (lambda tmp: (b"1,2,3\n4,5\n", "m.csv"), "found 2 values on data row 2 but 3"),
+    (lambda tmp: (b"1,2\n3,x\n", "m.csv"), "non-numeric value 'x' at data row 2, column 2"),
+    (lambda tmp: (b"1,2\n3,inf\n", "m.csv"), "infinite"),
+    (lambda tmp: (b"a,b\n", "m.csv"), "only a header"),
+    (lambda tmp: (b"\xff\xfe\x01garbage", "m.csv"), "not UTF-8"),
+    (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n3 3 2\n1 1 1.0\n", None), "malformed"),
+    (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 abc\n", "a.mtx"), "malformed"),
+    (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 inf\n", "a.mtx"), "infinite"),
+    (lambda tmp: (b"%%MatrixMarket matrix coordinate complex general\n1 1 1\n1 1 1 2\n", None), "complex"),
+    (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n1000000000 2 0\n", None),
+     "declared size of 1,000,000,000×2"),
+    (lambda tmp: (tmp / "gone.npy", None), "found no file"),
+]
+
+
+@pytest.mark.parametrize("make_bad, match", BAD_MATRICES)
+def test_load_matrix_refuses_bad_input(tmp_path, make_bad, match):
+    src, name = make_bad(tmp_path)
+    with pytest.raises(InputError, match=match):
+        load_matrix(src, name=name)
+
+
+# ------------------------------------------------------------------------------------------------
+# planted
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_planted_shapes_and_truth(sparse):
+    P = planted(30, 20, 3, noise=0.0, seed=1, sparse=sparse)
+    assert P.U.shape == (30, 3) and P.V.shape == (20, 3)
+    assert P.M.shape == P.W.shape == P.truth.shape == (30, 20)
+    np.testing.assert_allclose(P.truth, P.U @ P.V.T)
+    assert sp.issparse(P.M) == sparse and sp.issparse(P.W) == sparse
+    M = P.M.toarray() if sparse else P.M
+    observed = (P.W.toarray() if sparse else P.W) > 0
+    np.testing.assert_allclose(M[observed], P.truth[observed])
+
+
+def test_planted_truth_entries_are_order_one():
+    P = planted(200, 150, 8, pattern="full", seed=0)
+    assert 0.7 < P.truth.std() < 1.3
+
+
+def test_planted_noise_level():
+    P = planted(200, 100, 2, noise=0.1, pattern="full", seed=0)
+    assert 0.09 < np.std(P.M - P.truth) < 0.11
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_planted_is_deterministic_for_a_seed(pattern, sparse):
+    a = planted(25, 18, 2, noise=0.3, pattern=pattern, seed=7, sparse=sparse)
+    b = planted(25, 18, 2, noise=0.3, pattern=pattern, seed=7, sparse=sparse)
+    c = planted(25, 18, 2, noise=0.3, pattern=pattern, seed=8, sparse=sparse)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.toarray() if sp.issparse(x) else x, y.toarray() if sp.issparse(y) else y)
+    assert not np.array_equal(a.U, c.U)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_planted_sparse_equals_dense_at_stored_entries(pattern):
+    d = planted(40, 30, 3, noise=0.2, pattern=pattern, p=0.3, seed=5)
+    s = planted(40, 30, 3, noise=0.2, pattern=pattern, p=0.3, seed=5, sparse=True)
+    np.testing.assert_array_equal(s.W.toarray(), d.W)
+    rows, cols = s.W.nonzero()
+    assert s.W.nnz == np.count_nonzero(d.W)
+    np.testing.assert_array_equal(s.M.indices, s.W.indices)
+    np.testing.assert_allclose(s.M.toarray()[rows, cols], d.M[rows, cols], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(s.U, d.U)
+
+
+@pytest.mark.parametrize("pattern, low, high, tolerance", [
+    ("bernoulli", 1.0, 1.0, 0.02),
+    ("graded", 0.0, 1.0, 0.02),
+    ("blocks", 1.0, 1.0, 0.02),
+    ("heavy_tailed", 1.0 + np.log(2.0), np.inf, 0.04),
+    ("full", 1.0, 1.0, None),
+])
+def test_planted_pattern_properties(pattern, low, high, tolerance):
+    p = 0.3
+    P = planted(200, 150, 2, pattern=pattern, p=p, seed=2)
+    observed = P.W > 0
+    fraction = observed.mean()
+    if tolerance is None:
+        assert fraction == 1.0
+    else:
+        assert abs(fraction - p) < tolerance
+    w = P.W[observed]
+    assert w.min() >= low - 1e-12 and w.max() <= high
+    assert (observed.sum(axis=1) > 0).all() and (observed.sum(axis=0) > 0).all()
+    if pattern in ("bernoulli", "blocks", "full"):
+        assert set(np.unique(P.W)) <= {0.0, 1.0}
+    if pattern == "graded":
+        assert w.min() > 0 and np.unique(w).size > 100
+
+
+def test_planted_heavy_tailed_rows_have_heavy_tailed_degrees():
+    P = planted(400, 300, 2, pattern="heavy_tailed", p=0.1, seed=0, sparse=True)
+    degrees = np.diff(P.W.indptr)
+    assert degrees.max() > 5 * np.median(degrees)
+
+
+def test_planted_blocks_are_rectangular_holes():
+    P = planted(60, 60, 2, pattern="blocks", p=0.7, seed=4)
+    holes = P.W == 0
+    # a hole pixel's 4-neighbourhood is mostly holes too (rectangles, not scattered dropout)
+    interior = holes[1:-1, 1:-1] & holes[:-2, 1:-1] & holes[2:, 1:-1] & holes[1:-1, :-2] & holes[1:-1, 2:]
+    assert interior.sum() > 0.6 * holes[1:-1, 1:-1].sum()
+
+
+@pytest.mark.parametrize("pattern", ["bernoulli", "heavy_tailed", "blocks"])
+def test_planted_covers_every_row_and_column_even_for_tiny_p(pattern):
+    P = planted(50, 40, 1, pattern=pattern, p=0.001, seed=0, sparse=True)
+    W = P.W.toarray()
+    assert (W.sum(axis=1) > 0).all() and (W.sum(axis=0) > 0).all()
+
+
+def test_planted_sparse_large_problem_is_cheap_and_has_no_dense_truth():
+    P = planted(5000, 4000, 2, p=1e-4, seed=0, sparse=True)
+    assert P.truth is None
+    assert P.W.nnz < 12_000
+    np.testing.assert_allclose(P.M.data, np.einsum("ij,ij->i", P.U[P.M.nonzero()[0]], P.V[P.M.indices]))
+
+
+def test_planted_does_not_touch_global_random_state():
+    np.random.seed(123)
+    before = np.random.random()
+    np.random.seed(123)
+    planted(10, 10, 2, seed=0)
+    assert np.random.random() == before
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n=0, m=5, k=1), "n: found 0"),
+    (dict(n=5, m=2.5, k=1), "m: found 2.5"),
+    (dict(n=5, m=5, k=True), "k: found True"),
+    (dict(n=5, m=3, k=4), r"k: found 4, need 1 ≤ k ≤ min\(n, m\) = 3"),
+    (dict(n=5, m=5, k=1, noise=-1.0), "noise"),
+    (dict(n=5, m=5, k=1, noise=float("inf")), "noise"),
+    (dict(n=5, m=5, k=1, pattern="stripes"), "pattern: found 'stripes'"),
+    (dict(n=5, m=5, k=1, p=0.0), r"p: found 0.0, need a number in \(0, 1\]"),
+    (dict(n=5, m=5, k=1, p=1.5), "p: found 1.5"),
+    (dict(n=5, m=5, k=1, p="half"), "p: found 'half'"),
+    (dict(n=5, m=5, k=1, seed=-1), "seed"),
+    (dict(n=5, m=5, k=1, sparse="yes"), "sparse"),
+])
+def test_planted_validates_arguments(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        planted(**kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# make_ratings
+
+def test_make_ratings_looks_like_a_rating_set():
+    frame = make_ratings(300, 200, 3, density=0.05, seed=0)
+    assert list(frame.columns) == ["user", "item", "rating", "timestamp"]
+    assert "SYNTHETIC" in frame.attrs["source"]
+    assert abs(len(frame) / (300 * 200) - 0.05) < 0.01
+    assert frame.rating.between(1, 5).all()
+    np.testing.assert_array_equal(frame.rating * 2, np.round(frame.rating * 2))
+    assert set(frame.user) == set(range(1, 301)) and set(frame.item) == set(range(1, 201))
+    assert not frame.duplicated(["user", "item"]).any()
+    per_user = frame.groupby("user").size()
+    assert per_user.max() > 4 * per_user.median()  # heavy-tailed activity
+    assert frame.rating.nunique() >= 7
+
+
+def test_make_ratings_has_low_rank_signal_beyond_biases():
+    frame = make_ratings(60, 50, 2, density=0.7, seed=1)
+    table = frame.pivot(index="user", columns="item", values="rating").to_numpy()
+    centred = table - np.nanmean(table, axis=1, keepdims=True)
+    centred -= np.nanmean(centred, axis=0, keepdims=True)
+    filled = np.nan_to_num(centred)
+    s = np.linalg.svd(filled, compute_uv=False)
+    assert s[0] > 2 * s[4]
+
+
+def test_make_ratings_is_deterministic_and_scalable():
+    a = make_ratings(30, 20, 2, density=0.3, seed=9)
+    b = make_ratings(30, 20, 2, density=0.3, seed=9)
+    pd.testing.assert_frame_equal(a, b)
+    c = make_ratings(30, 20, 2, density=0.3, seed=9, scale=(0, 10))
+    assert c.rating.between(0, 10).all()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_users=0, n_items=5, k=1, density=0.1, seed=0), "n_users"),
+    (dict(n_users=5, n_items=5, k=6, density=0.1, seed=0), "k: found 6"),
+    (dict(n_users=5, n_items=5, k=1, density=0.0, seed=0), "density"),
+    (dict(n_users=5, n_items=5, k=1, density=0.1, seed=-2), "seed"),
+    (dict(n_users=5, n_items=5, k=1, density=0.1, seed=0, scale=(5, 1)), "scale"),
+    (dict(n_users=5, n_items=5, k=1, density=0.1, seed=0, scale=5), "scale"),
+])
+def test_make_ratings_validates_arguments(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        make_ratings(**kwargs)

@@ -232,6 +232,15 @@ def test_load_image_refuses_a_decompression_bomb(monkeypatch, side):
         load_mask(data, (side, side))
 
 
+def test_load_image_checks_the_limit_itself_when_pillow_does_not_warn(monkeypatch):
+    # the warnings filter is process-wide; another thread may reset it while an image loads
+    data = encode(Image.new("L", (12, 12)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    monkeypatch.setattr(Image, "_decompression_bomb_check", lambda size: None)
+    with pytest.raises(InputError, match=r"^image: found an image too large .* \(found 12×12\)$"):
+        load_image(data)
+
+
 # ------------------------------------------------------------------------------------------------
 # load_mask
 

@@ -184,6 +184,8 @@ def _open_image(data: bytes, what: str) -> Image.Image:
                 raise InputError(f"{bomb} (found {img.size[0]}×{img.size[1]})")
             img.load()  # the first frame; animated images are not advanced
             return ImageOps.exif_transpose(img)
+    except InputError:  # a ValueError: keep it from the handler for damaged data below
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(bomb) from None
     except UnidentifiedImageError:
@@ -482,9 +484,6 @@ def load_ratings(src: Source, *, duplicates: str = "mean") -> Ratings:
         found = [_header_column(fields, names) for names in (_USER_NAMES, _ITEM_NAMES, _RATING_NAMES)]
         if None not in found:
             columns = found
-            header_rating = fields[found[2]]
-        else:
-            header_rating = fields[2]
     if len(fields) not in (3, 4) and columns is None:
         raise InputError(f"ratings: found {len(fields)} column(s) on line {first_number}, need 3 "
                          "(user, item, rating) or 4 (user, item, rating, timestamp)")
@@ -512,9 +511,8 @@ def load_ratings(src: Source, *, duplicates: str = "mean") -> Ratings:
     if bad.size:
         value = rating_col.iloc[bad[0]]
         kind = "non-finite" if _is_number(value) else "non-numeric"
-        hint = f" (is {header_rating!r} the rating column?)" if header and columns == [0, 1, 2] else ""
-        raise InputError(f"ratings: found a {kind} rating {value!r} on line {line_of(bad[0])}"
-                         f"{hint}, need a finite number")
+        raise InputError(f"ratings: found a {kind} rating {value!r} on line {line_of(bad[0])}, "
+                         "need a finite number")
     rows, users = _ids(user_col)
     cols, items = _ids(item_col)
     n_users, n_items = len(users), len(items)

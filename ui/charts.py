@@ -1,0 +1,221 @@
+"""Plotly figure builders over solver histories, and a chart that updates in place.
+
+`st.plotly_chart` remounts whenever the figure changes (NOTES-UI.md: blank frames, zoom lost on
+every tick), so live charts go through `live_chart`: a small Components v2 component that keeps
+one plotly div and calls `Plotly.react` on it with each new figure. plotly.js itself is read from
+the installed plotly wheel (`plotly/package_data/plotly.min.js`) and sent to the browser once per
+session; the browser keeps it in `window.Plotly` across reruns and page switches.
+
+Histories are plain lists of dicts, one per iteration (see ui/run.py: `Run.records`), keyed by a
+run name, so every page can chart its own runs with the same builders.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+# One colour per solver name, stable across pages and reruns; other run names cycle through EXTRA.
+SOLVER_COLORS = {
+    "exact": "#1f77b4",
+    "sketched": "#d62728",
+    "cg": "#2ca02c",
+    "em": "#9467bd",
+}
+EXTRA_COLORS = ("#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+_LOADED_KEY = "_ui_charts_plotly_js_loaded"
+
+_JS = """
+const LOADING = "__wlraPlotlyLoading";
+
+function loadPlotly(source) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (window[LOADING]) return window[LOADING];
+  if (!source) return null;
+  window[LOADING] = new Promise((resolve) => {
+    const script = document.createElement("script");
+    script.textContent = source;
+    document.head.appendChild(script);
+    resolve(window.Plotly);
+  });
+  return window[LOADING];
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  if (!data || !data.figure) return;
+  let div = parentElement.querySelector("div.wlra-live-chart");
+  if (!div) {
+    div = document.createElement("div");
+    div.className = "wlra-live-chart";
+    div.style.width = "100%";
+    parentElement.appendChild(div);
+  }
+  div.style.height = data.height + "px";
+  div.dataset.revision = String(data.revision);
+  const figure = JSON.parse(data.figure);
+  const draw = () => {
+    window.Plotly.react(div, figure.data, figure.layout, data.config);
+    div.dataset.drawn = String(data.revision);
+  };
+  if (window.Plotly) {
+    draw();
+    setStateValue("plotly_ready", true);
+    return;
+  }
+  const loading = loadPlotly(data.plotly_js);
+  if (loading) {
+    loading.then(() => { draw(); setStateValue("plotly_ready", true); });
+  } else {
+    // No source in this message and none loading: ask Python to send it.
+    setStateValue("plotly_ready", false);
+  }
+}
+"""
+
+_CSS = """
+.wlra-live-chart { width: 100%; }
+"""
+
+_component = st.components.v2.component(
+    "wlra_explorer.live_chart",
+    js=_JS,
+    css=_CSS,
+    html="",
+    isolate_styles=False,  # plotly injects its CSS into document.head; a shadow root would hide it
+)
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_js_source() -> str:
+    """plotly.min.js from the installed plotly wheel (the same version as the Python package)."""
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return path.read_text(encoding="utf-8")
+
+
+def _mark_loaded() -> None:
+    st.session_state[_LOADED_KEY] = True
+
+
+def live_chart(fig: go.Figure, *, key: str, height: int = 320) -> None:
+    """Show `fig` in a div that is updated in place (Plotly.react): no blank frames, zoom kept.
+
+    Keep `key` fixed for one chart; give the figure's layout a `uirevision` that changes only
+    when the user's zoom should be dropped (ui builders set it from their arguments).
+    """
+    fig.update_layout(height=height)
+    figure_json = fig.to_json()
+    loaded = bool(st.session_state.get(_LOADED_KEY))
+    data = {
+        "figure": figure_json,
+        "height": height,
+        "revision": hash(figure_json) & 0xFFFFFFFF,
+        "config": {"displaylogo": False, "responsive": True},
+        "plotly_js": None if loaded else plotly_js_source(),
+    }
+    result = _component(
+        data=data,
+        key=key,
+        default={"plotly_ready": False},
+        on_plotly_ready_change=_mark_loaded,
+        height=height,
+    )
+    if getattr(result, "plotly_ready", False):
+        st.session_state[_LOADED_KEY] = True
+
+
+def color_for(name: str, index: int = 0) -> str:
+    return SOLVER_COLORS.get(name, EXTRA_COLORS[index % len(EXTRA_COLORS)])
+
+
+def _finite(values: Sequence[float]) -> list[float | None]:
+    """Plotly draws None as a gap; NaN and inf would break JSON or the log axis."""
+    return [float(v) if v is not None and math.isfinite(v) else None for v in values]
+
+
+def history_figure(
+    histories: Mapping[str, Sequence[Mapping[str, float]]],
+    *,
+    y: str,
+    x: str = "iteration",
+    y_title: str,
+    x_title: str | None = None,
+    log_y: bool = False,
+    title: str | None = None,
+    marker_at: int | None = None,
+    reference: tuple[str, float] | None = None,
+    uirevision: str = "keep",
+) -> go.Figure:
+    """One line per named run: `y` against `x` over its records.
+
+    `marker_at` circles each run's record with that iteration (the replayed one);
+    `reference` = (label, value) draws a dashed horizontal line (e.g. a baseline RMSE).
+    """
+    fig = go.Figure()
+    for index, (name, records) in enumerate(histories.items()):
+        xs = [r.get(x) for r in records]
+        ys = _finite([r.get(y, float("nan")) for r in records])
+        if log_y:
+            ys = [v if v is not None and v > 0 else None for v in ys]
+        color = color_for(name, index)
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines+markers", name=name,
+            line={"color": color, "width": 2}, marker={"size": 5},
+            hovertemplate=f"{name}<br>{x_title or x}: %{{x:.4g}}<br>{y_title}: %{{y:.4g}}<extra></extra>",
+        ))
+        if marker_at is not None:
+            hit = [r for r in records if r.get("iteration") == marker_at]
+            if hit and hit[0].get(y) is not None and math.isfinite(hit[0][y]):
+                fig.add_trace(go.Scatter(
+                    x=[hit[0].get(x)], y=[hit[0][y]], mode="markers", showlegend=False,
+                    marker={"size": 12, "color": "rgba(0,0,0,0)", "line": {"color": color, "width": 2}},
+                    hoverinfo="skip",
+                ))
+    if reference is not None:
+        label, value = reference
+        fig.add_hline(y=value, line_dash="dash", line_color="#555", annotation_text=label,
+                      annotation_position="top right")
+    fig.update_layout(
+        title={"text": title, "x": 0.0, "xanchor": "left"} if title else None,
+        margin={"l": 60, "r": 10, "t": 40 if title else 10, "b": 45},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1.0, "xanchor": "right"},
+        xaxis_title=x_title or x,
+        yaxis_title=y_title,
+        uirevision=uirevision,
+        template="plotly_white",
+    )
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
+    return fig
+
+
+def weights_heatmap(weights: np.ndarray, colorscale: list, *, title: str | None = None,
+                    uirevision: str = "keep") -> go.Figure:
+    """The weight matrix W as the solver sees it, pixel (row, column) → weight in [0, 1]."""
+    fig = go.Figure(go.Heatmap(
+        z=np.round(weights, 3), zmin=0.0, zmax=1.0, colorscale=colorscale,
+        colorbar={"title": {"text": "weight"}, "thickness": 12},
+        hovertemplate="row %{y}, column %{x}<br>weight %{z}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
+    fig.update_xaxes(constrain="domain", showgrid=False)
+    fig.update_layout(
+        title={"text": title, "x": 0.0} if title else None,
+        margin={"l": 10, "r": 10, "t": 30 if title else 10, "b": 10},
+        uirevision=uirevision, template="plotly_white",
+    )
+    return fig
+
+
+def figure_payload(fig: go.Figure) -> dict:
+    """The figure as plain JSON data (for tests and for callers that compare figures)."""
+    return json.loads(fig.to_json())

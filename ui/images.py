@@ -1,0 +1,68 @@
+"""Images for display: inline data-URI <img> rows (steadier than st.image during live updates,
+see NOTES-UI.md), PNG encoding for downloads, and the one place a reconstruction is formed from
+the factors (M̂ = X Yᵀ, reshaped back to an image by wlra_core.data).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+import wlra_core as wc
+
+
+def reconstruct(X: np.ndarray, Y: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """The image of the rank-k matrix M̂ = X Yᵀ, clipped to [0, 1] for display and metrics."""
+    matrix = np.asarray(X, dtype=np.float64) @ np.asarray(Y, dtype=np.float64).T
+    return np.clip(wc.data.matrix_to_image(matrix, image_shape), 0.0, 1.0)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A float image in [0, 1], (h, w) grey or (h, w, 3) colour, as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def data_uri(image: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+
+
+def overlay_missing(image: np.ndarray, weights: np.ndarray, color: Sequence[int]) -> np.ndarray:
+    """The masked input as the solver sees it: each pixel faded towards `color` by (1 − weight)."""
+    img = np.asarray(image, dtype=np.float64)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, 1.0)[..., None]
+    tint = np.asarray(color, dtype=np.float64)[None, None, :] / 255.0
+    return w * img + (1.0 - w) * tint
+
+
+def image_row(items: Sequence[tuple[str, np.ndarray]], *, width: int, test_id: str = "image-row") -> str:
+    """HTML for captioned images side by side, each `width` CSS pixels wide (pixelated when enlarged).
+
+    Captions carry data-testid attributes so browser tests can find each picture by its caption.
+    """
+    figures = []
+    for caption, image in items:
+        slug = "".join(ch if ch.isalnum() else "-" for ch in caption.lower()).strip("-")
+        figures.append(
+            f'<figure data-testid="{test_id}-{slug}" style="margin:0;flex:0 0 auto;width:{width}px">'
+            f'<img src="{data_uri(image)}" alt="{html.escape(caption)}" '
+            f'style="width:{width}px;height:auto;image-rendering:pixelated;display:block;'
+            f'border:1px solid rgba(49,51,63,0.2);border-radius:4px"/>'
+            f'<figcaption style="font-size:0.85rem;text-align:center;margin-top:4px">'
+            f"{html.escape(caption)}</figcaption></figure>"
+        )
+    return (
+        f'<div data-testid="{test_id}" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
+        + "".join(figures) + "</div>"
+    )

@@ -1,0 +1,189 @@
+"""Pieces of the inpainting page: the WLRA problem of an image and its mask, its metrics,
+and the HTML of the live view (status table, image row) and exports.
+
+An image becomes the matrix M = [R | G | B] (or the grey image itself); its mask becomes W in the
+same layout. Pixels with weight 0 are zeroed in M, so a hidden pixel's value never reaches a
+solver. PSNR is measured against the original image on the hidden pixels (weight < 0.5) and
+on all pixels.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+import wlra_core as wc
+from ui import images, mask
+from ui.controls import SolverSettings
+from ui.run import RunSet, View
+
+
+@dataclass(frozen=True)
+class Problem:
+    image: np.ndarray      # the truth, (h, w) grey or (h, w, 3) colour, in [0, 1]
+    weights: np.ndarray    # (h, w) in [0, 1]
+    hidden: np.ndarray     # (h, w) bool: weight below mask.HIDDEN_BELOW
+    M: np.ndarray          # image_to_matrix(image), zero where the weight is 0
+    W: np.ndarray          # mask_to_weights(weights)
+    identity: str          # which image, at which resolution, under which mask
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.image.shape
+
+
+def build_problem(image: np.ndarray, weights: np.ndarray, image_identity: str) -> Problem:
+    W = wc.data.mask_to_weights(weights, image.shape)
+    M = wc.data.image_to_matrix(image)
+    M = np.where(W > 0, M, 0.0)
+    digest = hashlib.md5(np.ascontiguousarray(weights, dtype=np.float64).tobytes()).hexdigest()[:12]
+    return Problem(image=image, weights=weights, hidden=mask.hidden_pixels(weights), M=M, W=W,
+                   identity=f"{image_identity}|{image.shape}|mask:{digest}")
+
+
+def signature(problem: Problem, settings: SolverSettings) -> tuple:
+    return (problem.identity, settings.problem_signature())
+
+
+def starter(problem: Problem, settings: SolverSettings) -> Callable[[str], Iterator]:
+    """start(solver) → wlra_core.iterate over this problem; every solver gets the same init and seed."""
+    M, W, k, kwargs = problem.M, problem.W, settings.k, settings.iterate_kwargs()
+
+    def start(solver: str) -> Iterator:
+        return wc.iterate(M, W, k, solver=solver, diagnostics=False, **kwargs)
+
+    return start
+
+
+def _psnr(truth: np.ndarray, estimate: np.ndarray, selected: np.ndarray | None) -> float:
+    if selected is not None and not selected.any():
+        return math.nan
+    return wc.metrics.psnr(truth, estimate, mask=selected)
+
+
+def measurer(problem: Problem) -> Callable[[object], dict[str, float]]:
+    """Per-step metrics against the original image."""
+    truth, hidden = problem.image, problem.hidden
+
+    def measure(step: object) -> dict[str, float]:
+        estimate = images.reconstruct(step.X, step.Y, truth.shape)
+        return {"psnr_hidden": _psnr(truth, estimate, hidden), "psnr_all": _psnr(truth, estimate, None)}
+
+    return measure
+
+
+def masked_view(problem_or_image: Problem | np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """The image as the solver sees it: hidden pixels faded to the 'missing' colour."""
+    if isinstance(problem_or_image, Problem):
+        image, weights = problem_or_image.image, problem_or_image.weights
+    else:
+        image = problem_or_image
+    return images.overlay_missing(image, weights, mask.MISSING_RGB)
+
+
+# --- the live view ----------------------------------------------------------------------------
+
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "∞" + unit if value == math.inf else "—"
+    return f"{value:{spec}}{unit}"
+
+
+STOP_LABELS = {
+    None: "running",
+    "fit": "converged (fit below eps)",
+    "stalled": "converged (objective stalled)",
+    "max_iter reached": "stopped at max_iter",
+    "stopped": "stopped",
+    "error": "failed",
+}
+
+
+def status_html(view: View, iteration: int, max_iter: int) -> str:
+    """'Iteration N' and one row per solver: the numbers at the shown iteration."""
+    runs = view.runs
+    header = (f'<div data-testid="iteration-count" style="font-size:1.25rem;font-weight:600">'
+              f"Iteration {iteration}</div>")
+    note = "live" if view.playing else ("replaying" if runs and iteration < runs.iterations else "paused")
+    sub = f'<div style="font-size:0.85rem;opacity:0.75">of at most {max_iter} · {note}</div>'
+    rows = []
+    for name, run in (runs.runs.items() if runs else []):
+        index = run.at(iteration)
+        rec = run.records[index] if index is not None else {}
+        status = STOP_LABELS.get(run.stop_reason, run.stop_reason) if run.done and (
+            index is None or index == len(run.records) - 1) else "running"
+        inner = rec.get("inner_iterations")
+        inner_text = _fmt(inner, ".1f") if inner else "—"
+        rows.append(
+            f'<tr data-testid="solver-row-{html.escape(name)}">'
+            f"<td><b>{html.escape(name)}</b></td>"
+            f'<td data-testid="solver-iteration-{html.escape(name)}">{rec.get("iteration", 0)}</td>'
+            f"<td>{html.escape(status)}</td>"
+            f'<td>{_fmt(rec.get("relative_objective"), ".3e")}</td>'
+            f'<td data-testid="psnr-hidden-{html.escape(name)}">PSNR {html.escape(name)}: '
+            f'{_fmt(rec.get("psnr_hidden"), ".2f", " dB")}</td>'
+            f'<td data-testid="psnr-all-{html.escape(name)}">{_fmt(rec.get("psnr_all"), ".2f", " dB")}</td>'
+            f'<td>{_fmt(rec.get("seconds", math.nan) * 1000, ".1f", " ms")}</td>'
+            f"<td>{inner_text}</td></tr>"
+        )
+    table = ""
+    if rows:
+        table = (
+            '<table data-testid="run-table" style="width:100%;border-collapse:collapse;font-size:0.9rem;'
+            'margin-top:6px"><thead><tr style="text-align:left">'
+            "<th>solver</th><th>iteration</th><th>status</th><th>relative objective</th>"
+            "<th>PSNR hidden pixels</th><th>PSNR all pixels</th><th>time / iteration</th>"
+            "<th>inner iterations (mean per row)</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>"
+        )
+    return f'<div data-testid="run-status">{header}{sub}{table}</div>'
+
+
+def image_items(problem: Problem, runs: RunSet | None, iteration: int) -> list[tuple[str, np.ndarray]]:
+    items = [("Original", problem.image), ("Masked input", masked_view(problem))]
+    if runs is None:
+        return items
+    for name, run in runs.runs.items():
+        index = run.at(iteration)
+        if index is None:
+            continue
+        X, Y = run.factors[index]
+        items.append((f"{name} · iteration {run.records[index]['iteration']}",
+                      images.reconstruct(X, Y, problem.shape)))
+    return items
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+def reconstruction_png(problem: Problem, runs: RunSet, name: str, iteration: int) -> bytes:
+    run = runs.runs[name]
+    X, Y = run.factors[run.at(iteration)]
+    return images.png_bytes(images.reconstruct(X, Y, problem.shape))
+
+
+def factors_npz(problem: Problem, runs: RunSet, settings: SolverSettings, iteration: int) -> bytes:
+    """X and Y of every solver at the shown iteration (M̂ = X Yᵀ, M = [R | G | B] for colour)."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, run in runs.runs.items():
+        index = run.at(iteration)
+        if index is None:
+            continue
+        X, Y = run.factors[index]
+        arrays[f"{name}_X"], arrays[f"{name}_Y"] = X, Y
+        arrays[f"{name}_iteration"] = np.asarray(run.records[index]["iteration"])
+    arrays["image_shape"] = np.asarray(problem.shape)
+    arrays["settings"] = np.asarray(json.dumps(settings.as_dict()))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def history_csv(runs: RunSet) -> bytes:
+    return pd.DataFrame(runs.history_rows()).to_csv(index=False).encode("utf-8")

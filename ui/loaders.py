@@ -1,0 +1,160 @@
+"""Cached loaders: sample images from assets/, uploaded images and masks.
+
+Uploads go through one path that takes bytes, so it can be tested without a browser:
+the uploader's on_change callback (or a test, by writing `<prefix>_pending_upload` into session
+state) queues (file name, bytes); `accept_pending_uploads` validates them on the next run. A bad
+file leaves the previous image and mask in place and queues an error message for the page.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from PIL import Image, ImageOps
+
+import wlra_core as wc
+from ui import state
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp"]
+MAX_UPLOAD_BYTES = 20 * 2**20
+UPLOAD_CHOICE = "upload"  # the image selector's value for the uploaded image
+
+
+def sample_names() -> list[str]:
+    """Stems of the sample images in assets/, the default ("camera") first."""
+    names = sorted(p.stem for p in ASSETS.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    return sorted(names, key=lambda n: (n != "camera", n))
+
+
+def sample_path(name: str) -> Path:
+    for path in ASSETS.iterdir():
+        if path.stem == name and path.suffix.lower() in IMAGE_EXTENSIONS:
+            return path
+    raise wc.InputError(f"image: no sample named {name!r}; the samples are {', '.join(sample_names())}.")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def load_sample(name: str, max_side: int | None) -> np.ndarray:
+    """A sample as float [0, 1], (h, w) grey or (h, w, 3) colour, long side at most max_side."""
+    return wc.data.load_image(str(sample_path(name)), max_side=max_side)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def decode_image(data: bytes, max_side: int | None) -> np.ndarray:
+    """Uploaded bytes (PNG, JPEG, WebP; EXIF orientation honoured by the loader) as an image."""
+    return wc.data.load_image(io.BytesIO(data), max_side=max_side)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def decode_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
+    """A mask image as weights in [0, 1] on an (h, w) image grid.
+
+    A mask of another size with the image's aspect ratio (within 2 %; e.g. made for the original
+    image while the page works at a lower resolution) is area-averaged onto the grid.
+    """
+    h, w = shape
+    with Image.open(io.BytesIO(data)) as probe:
+        native = ImageOps.exif_transpose(probe).size  # (width, height) as the loader sees it
+    weights = wc.data.load_mask(io.BytesIO(data), (native[1], native[0]))
+    if weights.shape == (h, w):
+        return weights
+    if abs(native[0] / native[1] - w / h) > 0.02 * (w / h):
+        raise wc.InputError(
+            f"Mask: found {native[0]}×{native[1]} px, need the image's aspect ratio "
+            f"({w}×{h} px at this resolution); resize the mask to the image."
+        )
+    resized = Image.fromarray(weights.astype(np.float32)).resize((w, h), Image.BOX)
+    return np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)
+
+
+def _check_bytes(name: str, data: bytes, what: str) -> None:
+    if not data:
+        raise wc.InputError(f"{what} {name!r} is empty; upload a PNG, JPEG or WebP file.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise wc.InputError(
+            f"{what} {name!r} has {len(data) / 2**20:.1f} MB; at most {MAX_UPLOAD_BYTES // 2**20} MB "
+            "is accepted. Downscale it first."
+        )
+
+
+def _as_input_error(exc: Exception, name: str, what: str) -> wc.InputError:
+    if isinstance(exc, wc.InputError):
+        return exc
+    return wc.InputError(
+        f"{what} {name!r} could not be read as a PNG, JPEG or WebP image ({type(exc).__name__}: {exc})."
+    )
+
+
+def accept_image_bytes(prefix: str, name: str, data: bytes, max_side: int) -> None:
+    """Validate an uploaded image and make it the current one; raises wc.InputError if bad."""
+    _check_bytes(name, data, "Image")
+    try:
+        decode_image(data, max_side)
+    except Exception as exc:  # any decoder failure becomes a message, never a traceback
+        raise _as_input_error(exc, name, "Image") from None
+    state.put(prefix, "upload", {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()})
+
+
+def accept_mask_bytes(prefix: str, name: str, data: bytes, shape: tuple[int, int]) -> None:
+    """Validate an uploaded mask PNG and make it the current base layer; raises wc.InputError."""
+    _check_bytes(name, data, "Mask")
+    try:
+        decode_mask(data, shape)
+    except Exception as exc:
+        raise _as_input_error(exc, name, "Mask") from None
+    state.put(prefix, "mask_upload", {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()})
+
+
+def queue_upload(prefix: str, widget_key: str, pending: str) -> None:
+    """on_change callback of a file uploader: queue (name, bytes) once per uploaded file."""
+    file = st.session_state.get(widget_key)
+    if file is None:
+        return
+    seen = state.get(prefix, "seen_uploads", ())
+    if file.file_id in seen:
+        return
+    state.put(prefix, "seen_uploads", (*seen, file.file_id)[-20:])
+    state.put(prefix, pending, (file.name, file.getvalue()))
+
+
+def accept_pending_image(prefix: str, *, max_side: int, image_choice_key: str) -> None:
+    """Validate a queued image upload; on success select it, on failure keep everything and flash."""
+    pending = state.get(prefix, "pending_upload")
+    if pending is None:
+        return
+    state.put(prefix, "pending_upload", None)
+    name, data = pending
+    try:
+        accept_image_bytes(prefix, name, data, max_side)
+    except wc.InputError as exc:
+        state.flash_error(prefix, str(exc))
+    else:
+        st.session_state[image_choice_key] = UPLOAD_CHOICE
+
+
+def accept_pending_mask(prefix: str, shape: tuple[int, int]) -> None:
+    """Validate a queued mask upload against the current image grid (same rules as above)."""
+    pending = state.get(prefix, "pending_mask")
+    if pending is None:
+        return
+    state.put(prefix, "pending_mask", None)
+    name, data = pending
+    try:
+        accept_mask_bytes(prefix, name, data, shape)
+    except wc.InputError as exc:
+        state.flash_error(prefix, str(exc))
+
+
+def current_image(prefix: str, choice: str, max_side: int) -> tuple[np.ndarray, tuple[int, ...], str]:
+    """(working image, original shape, identity) for the selector's choice."""
+    if choice == UPLOAD_CHOICE and state.get(prefix, "upload"):
+        upload = state.get(prefix, "upload")
+        original = decode_image(upload["bytes"], None).shape
+        return decode_image(upload["bytes"], max_side), original, f"upload:{upload['digest']}"
+    name = choice if choice in sample_names() else sample_names()[0]
+    return load_sample(name, max_side), load_sample(name, None).shape, f"sample:{name}"

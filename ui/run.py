@@ -1,0 +1,318 @@
+"""The run controller: Play / Pause / Step / Reset over a dict of named solver runs.
+
+State layout (all in st.session_state, under `<prefix>_…`; see RunController.key):
+
+    <prefix>_runs     RunSet | None   the runs on screen
+    <prefix>_playing  bool            Play pressed and not yet paused or finished
+    <prefix>_command  str | None      "step" / "play" / "reset", queued by a button callback
+    <prefix>_replay   int             the iteration shown (slider; follows the newest while playing)
+    <prefix>_follow   bool            whether the slider follows the newest iteration
+
+A RunSet holds one Run per name. A Run keeps its live generator (wlra_core.iterate; fine within
+a session, never pickled) and, per iteration, a plain record (numbers only, for charts and CSV)
+and the factors X, Y as float32 (for replay and exports; never images). Every run of a set comes
+from the same `start(name)` factory, so they share M, W, k, init and seed: the same start.
+
+The page describes the problem by a signature (data identity + settings except the solver
+names). Buttons only queue a command; `sync` carries it out during the page's run, when the
+current problem is known:
+- Step: advance every unfinished run by one iteration;
+- Play: start ticking; Pause: stop; Reset: forget the runs;
+- Step or Play with a changed signature (or no runs yet) builds a new RunSet first. If building
+  fails (wlra_core.InputError: an impossible k, …) the old runs stay on screen and the message
+  is returned for st.error. While playing, a changed signature restarts at once.
+- Changing only the solver names adds fresh runs and drops deselected ones.
+
+Live updates: `live(render)` is an st.fragment with run_every set while playing; each tick
+advances every unfinished run by at least one iteration, more while the tick's time budget lasts
+(so fast solvers are not held to the screen's pace, and every iteration is still recorded and
+plotted), then calls render. When all runs have stopped it pauses and reruns the whole app.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+import wlra_core as wc
+
+TICK_SECONDS = 0.05        # run_every while playing (the fragment reruns at most this often)
+TICK_BUDGET_SECONDS = 0.15  # compute time per tick before the screen is updated
+
+INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows")
+
+
+@dataclass
+class Run:
+    name: str
+    steps: Iterator | None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    factors: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    stop_reason: str | None = None   # the library's reason, or "error"
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.stop_reason is not None
+
+    @property
+    def iterations(self) -> int:
+        return len(self.records)
+
+    def at(self, iteration: int) -> int | None:
+        """Index of the record shown for `iteration` (the last one for a run that stopped earlier)."""
+        if not self.records:
+            return None
+        return min(max(iteration, 1), len(self.records)) - 1
+
+
+def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "iteration": int(step.iteration),
+        "objective": float(step.objective),
+        "relative_objective": float(step.relative_objective),
+        "seconds": float(step.seconds),
+        "elapsed": float(step.elapsed),
+    }
+    inner = getattr(step, "inner", None) or {}
+    for name in INNER_KEYS:
+        value = inner.get(name)
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            rec[name] = float(value)
+    if measure is not None:
+        rec.update({k: float(v) for k, v in measure(step).items()})
+    return rec
+
+
+@dataclass
+class RunSet:
+    """Named runs of one problem, started by `start(name) -> iterator of wlra_core.Step`."""
+
+    signature: Any
+    start: Callable[[str], Iterator]
+    measure: Callable[[Any], Mapping[str, float]] | None = None
+    context: Any = None                      # whatever the page needs to draw these runs
+    runs: dict[str, Run] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, signature: Any, names: Sequence[str], start: Callable[[str], Iterator],
+              measure: Callable[[Any], Mapping[str, float]] | None = None, context: Any = None) -> RunSet:
+        """Start every run (wlra_core validates here: InputError propagates to the caller)."""
+        rs = cls(signature=signature, start=start, measure=measure, context=context)
+        for name in names:
+            rs.runs[name] = Run(name=name, steps=start(name))
+        return rs
+
+    def set_names(self, names: Sequence[str]) -> None:
+        """Keep the runs still selected, start the new ones, in the order given."""
+        runs = {}
+        for name in names:
+            runs[name] = self.runs.get(name) or Run(name=name, steps=self.start(name))
+        self.runs = runs
+
+    @property
+    def done(self) -> bool:
+        return all(run.done for run in self.runs.values())
+
+    @property
+    def iterations(self) -> int:
+        return max((run.iterations for run in self.runs.values()), default=0)
+
+    def advance(self) -> None:
+        """One iteration of every unfinished run (each step recorded before anything else happens)."""
+        for run in self.runs.values():
+            if run.done:
+                continue
+            try:
+                step = next(run.steps)
+            except StopIteration:
+                run.stop_reason = run.stop_reason or "stopped"
+                run.steps = None
+                continue
+            except Exception as exc:  # a solver failure ends that run only, with a message
+                run.stop_reason, run.error, run.steps = "error", f"{type(exc).__name__}: {exc}", None
+                continue
+            run.records.append(_record(step, self.measure))
+            run.factors.append((np.asarray(step.X, dtype=np.float32), np.asarray(step.Y, dtype=np.float32)))
+            if getattr(step, "stop_reason", None):
+                run.stop_reason, run.steps = step.stop_reason, None
+
+    def advance_for(self, budget: float) -> int:
+        """Advance round after round until `budget` seconds are spent (at least one round)."""
+        start, rounds = time.perf_counter(), 0
+        while not self.done:
+            self.advance()
+            rounds += 1
+            if time.perf_counter() - start >= budget:
+                break
+        return rounds
+
+    def histories(self) -> dict[str, list[dict[str, Any]]]:
+        return {name: run.records for name, run in self.runs.items()}
+
+    def history_rows(self) -> list[dict[str, Any]]:
+        """All records, one row per (solver, iteration), for CSV export."""
+        return [{"solver": name, **rec} for name, run in self.runs.items() for rec in run.records]
+
+
+@dataclass(frozen=True)
+class View:
+    """What a render callback gets: the runs, the iteration to show, whether it is live."""
+
+    runs: RunSet | None
+    iteration: int
+    playing: bool
+    stale: bool   # settings changed since these runs started
+
+
+class RunController:
+    """Buttons, commands and the live fragment for one page's RunSet (see the module docstring)."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        for name, value in (("runs", None), ("playing", False), ("command", None),
+                            ("follow", True), ("signature", None), ("ticks", 0)):
+            st.session_state.setdefault(self.key(name), value)
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}_{name}"
+
+    # --- state ------------------------------------------------------------------------------
+    @property
+    def runs(self) -> RunSet | None:
+        return st.session_state[self.key("runs")]
+
+    @property
+    def playing(self) -> bool:
+        return bool(st.session_state[self.key("playing")])
+
+    def _set(self, name: str, value: Any) -> None:
+        st.session_state[self.key(name)] = value
+
+    # --- buttons (outside the fragment: changing run_every needs a full rerun) -----------------
+    def _queue(self, command: str) -> None:
+        self._set("command", command)
+        if command == "play":
+            self._set("playing", True)
+            self._set("follow", True)
+        elif command in ("pause", "reset"):
+            self._set("playing", False)
+
+    def buttons(self, container: Any = None) -> None:
+        """Play / Pause, Step and Reset; keys `<prefix>_play`, `<prefix>_step`, `<prefix>_reset`."""
+        box = container if container is not None else st
+        cols = box.columns([1, 1, 1, 3])
+        if self.playing:
+            cols[0].button("Pause", key=self.key("play"), icon=":material/pause:", type="primary",
+                           on_click=self._queue, args=("pause",), width="stretch")
+        else:
+            cols[0].button("Play", key=self.key("play"), icon=":material/play_arrow:", type="primary",
+                           on_click=self._queue, args=("play",), width="stretch")
+        cols[1].button("Step", key=self.key("step"), icon=":material/skip_next:", on_click=self._queue,
+                       args=("step",), disabled=self.playing, width="stretch")
+        cols[2].button("Reset", key=self.key("reset"), icon=":material/replay:", on_click=self._queue,
+                       args=("reset",), width="stretch")
+
+    # --- commands ---------------------------------------------------------------------------
+    def sync(
+        self,
+        signature: Any,
+        names: Sequence[str],
+        start: Callable[[str], Iterator],
+        *,
+        measure: Callable[[Any], Mapping[str, float]] | None = None,
+        context: Any = None,
+    ) -> str | None:
+        """Carry out the queued command for the current problem; returns an error message or None."""
+        command = st.session_state[self.key("command")]
+        self._set("command", None)
+        runs = self.runs
+        if command == "reset":
+            self._set("runs", None)
+            self._set("follow", True)
+            return None
+        if not names:
+            if command in ("step", "play"):
+                self._set("playing", False)
+                return "Select at least one solver to run."
+            return None
+        stale = runs is None or runs.signature != signature
+        wants_run = command in ("step", "play") or (self.playing and stale)
+        restart = stale or (command == "play" and runs.done)  # Play on finished runs starts over
+        if restart and wants_run:
+            try:
+                runs = RunSet.build(signature, names, start, measure, context)
+            except wc.InputError as exc:
+                self._set("playing", False)
+                return str(exc)
+            self._set("runs", runs)
+            self._set("follow", True)
+        elif runs is not None and not stale and list(runs.runs) != list(names):
+            try:
+                runs.set_names(names)
+            except wc.InputError as exc:
+                return str(exc)
+        if runs is None or (stale and not wants_run):
+            return None
+        if command == "step":
+            runs.advance()
+            self._set("follow", True)
+        errors = [f"{run.name}: {run.error}" for run in runs.runs.values() if run.error]
+        return "; ".join(errors) or None
+
+    def is_stale(self, signature: Any) -> bool:
+        return self.runs is not None and self.runs.signature != signature
+
+    # --- the live fragment ------------------------------------------------------------------
+    def live(self, render: Callable[[View], None], signature: Any = None) -> None:
+        """Render the runs; while playing, advance them on a timer first (an st.fragment)."""
+        playing = self.playing
+
+        def _body() -> None:
+            runs = self.runs
+            if self.playing and runs is not None:
+                if not runs.done:
+                    runs.advance_for(TICK_BUDGET_SECONDS)
+                    self._set("ticks", st.session_state[self.key("ticks")] + 1)
+                if runs.done:
+                    self._set("playing", False)
+                    st.rerun()  # the whole app: Play turns back into a button, run_every stops
+            render(self.view(signature))
+
+        st.fragment(_body, run_every=TICK_SECONDS if playing else None)()
+
+    def view(self, signature: Any = None) -> View:
+        runs = self.runs
+        newest = runs.iterations if runs is not None else 0
+        replay_key = self.key("replay")
+        if self.playing or st.session_state[self.key("follow")] or replay_key not in st.session_state:
+            iteration = newest
+        else:
+            iteration = min(int(st.session_state[replay_key]), newest)
+        stale = runs is not None and signature is not None and runs.signature != signature
+        return View(runs=runs, iteration=iteration, playing=self.playing, stale=stale)
+
+    def replay_slider(self, view: View, container: Any = None) -> int:
+        """Slider over past iterations (key `<prefix>_replay`); returns the iteration to show."""
+        newest = view.runs.iterations if view.runs is not None else 0
+        if newest < 2:
+            return view.iteration
+        box = container if container is not None else st
+        replay_key = self.key("replay")
+        if view.playing or st.session_state[self.key("follow")]:
+            st.session_state[replay_key] = newest
+        elif st.session_state.get(replay_key, newest) > newest:
+            st.session_state[replay_key] = newest
+
+        def _moved() -> None:
+            self._set("follow", st.session_state[replay_key] >= newest)
+
+        value = box.slider("Replay iteration", 1, newest, key=replay_key, on_change=_moved,
+                           disabled=view.playing,
+                           help="Show the reconstructions and the chart marker at any past iteration. "
+                                "Back at the newest iteration the view follows the run again.")
+        return int(value)

@@ -12,16 +12,8 @@ import streamlit as st
 from ui import lab
 from ui import walkthrough as wt
 
-SPEC = {  # settings that travel in the URL
-    "seed": (0, lab.Interval(0, 10_000)),
-    "k": (3, lab.Interval(1, 6)),
-    "row": (2, lab.Interval(0, 11)),
-    "s": (24, lab.Interval(1, 60)),
-    "spread": (3.0, lab.Interval(0.0, 5.0)),
-}
-P = "hiw_"
-for name, value in lab.settings_from_url(SPEC, st.query_params.to_dict()).items():
-    st.session_state.setdefault(P + name, value)
+P = "hiw_"  # widget keys double as URL query parameters (bind="query-params")
+BIND = {"bind": "query-params", "persist_state": "session"}
 
 
 @st.cache_data(max_entries=16)
@@ -64,12 +56,13 @@ st.caption(
 
 with st.sidebar:
     st.subheader("Example")
-    seed = st.number_input("seed", 0, 10_000, step=1, key=P + "seed")
-    k = st.slider("rank k", 1, 6, key=P + "k")
-    spread = st.slider("weight spread (log-normal σ)", 0.0, 5.0, step=0.5, key=P + "spread",
-                       help="W_ij = exp(σ·g), g standard normal: larger σ, wilder weights")
-    row = st.slider("row i to solve", 0, 11, key=P + "row")
-    s = st.slider("sketch size s", 1, 60, key=P + "s", help="rows of S·A; the paper uses s ≈ 4k or more")
+    seed = st.number_input("seed", 0, 10_000, 0, step=1, key=P + "seed", **BIND)
+    k = st.slider("rank k", 1, 6, 3, key=P + "k", **BIND)
+    spread = st.slider("weight spread (log-normal σ)", 0.0, 5.0, 3.0, step=0.5, key=P + "spread",
+                       help="W_ij = exp(σ·g), g standard normal: larger σ, wilder weights", **BIND)
+    row = st.slider("row i to solve", 0, 11, 2, key=P + "row", **BIND)
+    s = st.slider("sketch size s", 1, 60, 24, key=P + "s",
+                  help="rows of S·A; the paper uses s ≈ 4k or more", **BIND)
 
 ex, Y = build(int(seed), int(k), float(spread))
 n, m = ex.M.shape
@@ -236,4 +229,3 @@ st.markdown(
     "The Solver lab page measures where the crossover lies on this machine."
 )
 
-st.query_params.from_dict(lab.settings_to_url(SPEC, {n: st.session_state[P + n] for n in SPEC}))

@@ -10,7 +10,7 @@ import math
 import platform
 import time
 from datetime import date
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -171,69 +171,3 @@ def wall_seconds(fn: Callable, *args, **kwargs) -> tuple[object, float]:
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - t0
 
-
-# --- Settings in the URL -------------------------------------------------------------------
-# Generic and pure (candidates for ui/state.py): a page declares its settings as
-# {name: (default, allowed options or None)}; the URL holds only the values that differ from
-# the defaults, so a shared link reproduces the view and a bare link gives the defaults.
-
-class Interval(NamedTuple):
-    """Allowed numeric values low ≤ v ≤ high, for a setting read from the URL."""
-
-    low: float
-    high: float
-
-
-def _coerce(text: str, default, options):
-    if isinstance(default, (list, tuple)):
-        value = [v for v in text.split(",") if v]
-        if options is not None and any(v not in options for v in value):
-            raise ValueError(text)
-        return value
-    if isinstance(default, bool):
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(text)
-        value = text.lower() in ("true", "1")
-    elif isinstance(default, int):
-        value = int(text)
-    elif isinstance(default, float):
-        value = float(text)
-        if not math.isfinite(value):
-            raise ValueError(text)
-    else:
-        value = text
-    if isinstance(options, Interval):
-        if not options.low <= value <= options.high:
-            raise ValueError(text)
-    elif options is not None and value not in options:
-        raise ValueError(text)
-    return value
-
-
-def settings_from_url(spec: dict, params) -> dict:
-    """Values for every setting: from the URL where present and valid, else the default.
-
-    spec: {name: (default, options)} where options is None, a collection of allowed values, or
-    an Interval(low, high). params: a mapping name -> string (st.query_params.to_dict()).
-    """
-    values = {}
-    for name, (default, options) in spec.items():
-        text = params.get(name)
-        try:
-            values[name] = _coerce(str(text), default, options) if text is not None else default
-        except ValueError:
-            values[name] = default
-    return values
-
-
-def settings_to_url(spec: dict, values: dict) -> dict:
-    """The non-default settings as strings, for st.query_params.from_dict."""
-    out = {}
-    for name, (default, _) in spec.items():
-        value = values.get(name, default)
-        if isinstance(default, (list, tuple)):
-            if list(value) != list(default):
-                out[name] = ",".join(map(str, value))
-        elif value != default:
-            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
-    return out

@@ -56,14 +56,23 @@ def split_ratings(W, test_fraction: float, seed: int = 0) -> Split:
 
 
 def entries(M, W) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, cols, ratings) of M at the stored entries of W, in W's CSR order."""
+    """(rows, cols, ratings) of M at the stored entries of W, in W's CSR order.
+
+    M may be dense or sparse; an entry of W that M does not store reads as 0.
+    """
     W = sp.csr_matrix(W)
     coo = W.tocoo()
     rows, cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
-    if sp.issparse(M):
-        vals = np.asarray(sp.csr_matrix(M)[rows, cols]).ravel()
-    else:
-        vals = np.asarray(M)[rows, cols]
+    if not sp.issparse(M):
+        return rows, cols, np.asarray(M, dtype=float)[rows, cols]
+    Mc = sp.csr_matrix(M, copy=True)
+    Mc.sum_duplicates()  # canonical: sorted indices, so the keys below are sorted
+    mc = Mc.tocoo()
+    keys = mc.row.astype(np.int64) * W.shape[1] + mc.col
+    query = rows * W.shape[1] + cols
+    pos = np.minimum(np.searchsorted(keys, query), max(keys.size - 1, 0))
+    found = keys[pos] == query if keys.size else np.zeros(query.size, dtype=bool)
+    vals = np.where(found, mc.data[pos] if keys.size else 0.0, 0.0)
     return rows, cols, vals.astype(float)
 
 

@@ -7,18 +7,13 @@ every number the page shows comes out of these functions, measured on this machi
 from __future__ import annotations
 
 import math
+import os
 import platform
-import time
 from datetime import date
 from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
-
-HISTORY_COLUMNS = [
-    "solver", "iteration", "objective", "relative_objective", "seconds", "elapsed",
-    "inner_iterations", "truth_error",
-]
 
 
 def measured_label() -> str:
@@ -27,8 +22,6 @@ def measured_label() -> str:
 
 
 def _cores() -> int:
-    import os
-
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -48,48 +41,26 @@ def relative_truth_error(X, Y, truth) -> float:
     return float(np.linalg.norm(X @ Y.T - truth) / (np.linalg.norm(truth) or 1.0))
 
 
-def step_record(step, solver: str, truth=None) -> dict:
-    """One row of the convergence history from a wlra_core Step."""
-    return {
-        "solver": solver,
-        "iteration": int(step.iteration),
-        "objective": float(step.objective),
-        "relative_objective": float(step.relative_objective),
-        "seconds": float(step.seconds),
-        "elapsed": float(getattr(step, "elapsed", math.nan)),
-        "inner_iterations": float(_inner(step, "inner_iterations")),
-        "truth_error": relative_truth_error(step.X, step.Y, truth),
-    }
+def summary(histories: dict, stop_reasons: dict | None = None) -> pd.DataFrame:
+    """Per run: iterations to stop, why it stopped, time per iteration, final errors.
 
-
-def run_history(iterate: Callable, M, W, k: int, solver: str, *, truth=None, on_step=None,
-                **options) -> tuple[pd.DataFrame, object]:
-    """Run one solver to its stop and return (history frame, last step).
-
-    on_step(step) is called after each iteration (for a progress bar).
+    histories: {name: [record, ...]} with the keys of `step_record` (or ui.run's records plus a
+    "truth_error" measure); stop_reasons: {name: wlra_core's stop reason or None while running}.
     """
-    rows, last = [], None
-    for step in iterate(M, W, k, solver=solver, **options):
-        rows.append(step_record(step, solver, truth))
-        last = step
-        if on_step is not None:
-            on_step(step)
-    return pd.DataFrame(rows, columns=HISTORY_COLUMNS), last
-
-
-def summary(history: pd.DataFrame, max_iter: int) -> pd.DataFrame:
-    """Per solver: iterations to stop, whether it stopped before max_iter, time, final errors."""
     out = []
-    for solver, h in history.groupby("solver", sort=False):
+    for name, records in histories.items():
+        if not records:
+            continue
+        h = pd.DataFrame(records)
         last = h.iloc[-1]
         out.append({
-            "solver": solver,
+            "solver": name,
             "iterations": int(last["iteration"]),
-            "stopped before max_iter": bool(last["iteration"] < max_iter),
-            "total seconds": float(h["seconds"].sum()),
-            "seconds / iteration": float(h["seconds"].median()),
+            "stop reason": (stop_reasons or {}).get(name) or "running",
+            "median s / iteration": float(h["seconds"].median()),
+            "total s": float(h["seconds"].sum()),
             "final relative objective": float(last["relative_objective"]),
-            "relative error vs truth": float(last["truth_error"]),
+            "relative error vs truth": float(last.get("truth_error", math.nan)),
         })
     return pd.DataFrame(out)
 
@@ -150,24 +121,28 @@ def diagnostics_frame(steps) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def forward_error_vs_eps(iterate: Callable, M, W, k: int, eps_values, *, max_iter: int = 3,
-                         **options) -> pd.DataFrame:
-    """Per-regression relative forward error of the sketched solver, for each eps.
+def diagnostics_vs_eps(iterate: Callable, M, W, k: int, eps_values, *, max_iter: int = 2,
+                       on_done=None, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sketched solver's regression diagnostics for each eps.
 
-    Runs the sketched solver for max_iter iterations at each eps (diagnostics on) and collects
-    the forward errors on the sampled rows of every iteration: columns eps, forward_error.
+    Runs solver="sketched" for max_iter iterations at each eps with diagnostics on. Returns
+    (rows, inner): `rows` has one line per sampled regression (eps, iteration, cond_before,
+    cond_after, forward_error); `inner` one line per iteration (eps, iteration, inner_iterations,
+    inner_iterations_max, seconds). on_done(fraction) is called after each eps.
     """
-    frames = []
-    for eps in eps_values:
+    eps_values = list(eps_values)
+    rows, inner = [], []
+    for j, eps in enumerate(eps_values, start=1):
         steps = list(iterate(M, W, k, solver="sketched", eps=float(eps), max_iter=max_iter,
                              diagnostics=True, **options))
         d = diagnostics_frame(steps)
-        frames.append(pd.DataFrame({"eps": float(eps), "forward_error": d["forward_error"]}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["eps", "forward_error"])
-
-
-def wall_seconds(fn: Callable, *args, **kwargs) -> tuple[object, float]:
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
-
+        d.insert(0, "eps", float(eps))
+        rows.append(d)
+        inner.extend({"eps": float(eps), "iteration": int(s.iteration),
+                      "inner_iterations": float(_inner(s, "inner_iterations")),
+                      "inner_iterations_max": float(_inner(s, "inner_iterations_max")),
+                      "seconds": float(s.seconds)} for s in steps)
+        if on_done is not None:
+            on_done(j / len(eps_values))
+    rows = pd.concat(rows, ignore_index=True) if rows else diagnostics_frame([])
+    return rows, pd.DataFrame(inner)

@@ -31,8 +31,9 @@ def split_ratings(W, test_fraction: float, seed: int = 0) -> Split:
     """Hold out about `test_fraction` of the observed entries of W as a test set.
 
     Each user (row) and each item (column) keeps at least one training entry, so every held-out
-    rating can be predicted from something: the entry with the smallest random key of each row
-    and of each column is forced into the training set. Same seed, same split.
+    rating can be predicted from something: the entry with the largest random key of each row
+    and of each column (the one least likely to be drawn for testing) is forced into the training
+    set, so only rows or columns drawn entirely for testing lose a test entry. Same seed, same split.
     """
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in [0, 1); got {test_fraction}.")
@@ -44,8 +45,8 @@ def split_ratings(W, test_fraction: float, seed: int = 0) -> Split:
     key = rng.random(vals.size)
     test = key < test_fraction
     for idx in (rows, cols):
-        # position of the smallest key within each row (column): keep it for training
-        order = np.lexsort((key, idx))
+        # position of the largest key within each row (column): keep it for training
+        order = np.lexsort((-key, idx))
         first = np.ones(order.size, dtype=bool)
         first[1:] = idx[order][1:] != idx[order][:-1]
         test[order[first]] = False

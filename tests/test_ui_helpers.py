@@ -1,0 +1,286 @@
+"""Unit tests of the pure helpers behind the ratings, solver lab and how-it-works pages."""
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import wlra_core as wc
+from ui import lab
+from ui import ratings_model as rm
+from ui import walkthrough as wt
+
+
+# --- ratings_model ---------------------------------------------------------------------------
+
+def random_ratings(n=60, m=40, density=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n, m)) < density
+    mask[np.arange(n), rng.integers(0, m, n)] = True
+    mask[rng.integers(0, n, m), np.arange(m)] = True
+    r, c = np.nonzero(mask)
+    vals = rng.integers(1, 6, r.size).astype(float)
+    M = sp.csr_matrix((vals, (r, c)), shape=(n, m))
+    W = sp.csr_matrix((np.ones(r.size), (r, c)), shape=(n, m))
+    return M, W
+
+
+def test_split_is_a_deterministic_partition_keeping_every_row_and_column_in_training():
+    _, W = random_ratings()
+    a, b = rm.split_ratings(W, 0.3, seed=4), rm.split_ratings(W, 0.3, seed=4)
+    assert (a.W_train != b.W_train).nnz == 0 and (a.W_test != b.W_test).nnz == 0
+    assert a.W_train.multiply(a.W_test).nnz == 0  # disjoint
+    assert ((a.W_train + a.W_test) != W).nnz == 0  # together: everything
+    assert 0.26 < a.W_test.nnz / W.nnz < 0.34
+    assert np.all(np.diff(a.W_train.indptr) > 0)
+    assert np.all(np.diff(a.W_train.tocsc().indptr) > 0)
+    assert (rm.split_ratings(W, 0.3, seed=5).W_test != a.W_test).nnz > 0
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, 2.0])
+def test_split_rejects_impossible_fractions(fraction):
+    with pytest.raises(ValueError, match="test_fraction"):
+        rm.split_ratings(sp.eye(3, format="csr"), fraction)
+
+
+def test_entries_reads_stored_values_and_zero_for_unstored_entries():
+    M = sp.csr_matrix(np.array([[1.0, 0.0, 3.0], [0.0, 5.0, 0.0]]))
+    W = sp.csr_matrix(np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 0.0]]))
+    rows, cols, vals = rm.entries(M, W)
+    assert list(zip(rows, cols, vals)) == [(0, 0, 1.0), (0, 1, 0.0), (0, 2, 3.0), (1, 1, 5.0)]
+    assert np.array_equal(rm.entries(M.toarray(), W)[2], vals)
+    assert rm.entries(M, sp.csr_matrix((2, 3)))[2].size == 0
+
+
+def test_centring_recovers_additive_biases():
+    rng = np.random.default_rng(1)
+    n, m = 80, 50
+    b, c = rng.normal(0, 0.5, n), rng.normal(0, 0.8, m)
+    full = 3.0 + b[:, None] + c[None, :]
+    W = sp.csr_matrix(np.ones((n, m)))
+    cent = rm.fit_centring(full, W, "user+item biases", bias_reg=0.0, sweeps=50)
+    assert np.allclose(cent.baseline(*np.nonzero(np.ones((n, m)))), full.ravel(), atol=1e-8)
+    glob = rm.fit_centring(full, W, "global mean")
+    assert glob.mu == pytest.approx(full.mean()) and not glob.user_bias.any()
+    none = rm.fit_centring(full, W, "none")
+    assert none.mu == 0.0
+    with pytest.raises(ValueError, match="centring"):
+        rm.fit_centring(full, W, "median")
+
+
+def test_centred_matrix_plus_baseline_gives_back_the_training_ratings():
+    M, W = random_ratings()
+    split = rm.split_ratings(W, 0.2, seed=0)
+    cent = rm.fit_centring(M, split.W_train, "user+item biases")
+    R = rm.centred_matrix(M, split.W_train, cent)
+    rows, cols, r = rm.entries(M, split.W_train)
+    assert np.allclose(rm.entries(R, split.W_train)[2] + cent.baseline(rows, cols), r)
+
+
+def test_rmse_and_mean_predictor_by_hand():
+    M = sp.csr_matrix(np.array([[1.0, 3.0], [5.0, 2.0]]))
+    train = sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 0.0]]))
+    test = sp.csr_matrix(np.array([[0.0, 0.0], [0.0, 1.0]]))
+    assert rm.mean_predictor_rmse(M, train, test) == pytest.approx(1.0)  # mean 3, rating 2
+    cent = rm.fit_centring(M, train, "global mean")
+    X, Y = np.array([[0.0], [1.0]]), np.array([[0.0], [-2.0]])  # predicts 3 − 2 = 1 at (1, 1)
+    assert rm.rmse(cent, X, Y, M, test) == pytest.approx(1.0)
+    assert rm.rmse(cent, X, Y, M, test, clip=(1.5, 5.0)) == pytest.approx(0.5)
+    assert np.isnan(rm.rmse(cent, X, Y, M, sp.csr_matrix((2, 2))))
+
+
+def test_top_n_excludes_rated_items_and_sorts_by_prediction():
+    cent = rm.Centring("none", 0.0, np.zeros(2), np.zeros(5))
+    X = np.array([[1.0], [1.0]])
+    Y = np.array([[5.0], [1.0], [4.0], [2.0], [3.0]])
+    rated = sp.csr_matrix(np.array([[1, 0, 0, 0, 1], [0, 0, 0, 0, 0]], dtype=float))
+    top = rm.top_n(cent, X, Y, 0, rated, n=2)
+    assert list(top["item"]) == [2, 3] and list(top["predicted"]) == [4.0, 2.0]
+    assert list(top["n_ratings"]) == [0, 0]
+    assert len(rm.top_n(cent, X, Y, 0, rated, n=10)) == 3
+
+
+def test_prediction_window_matches_predict():
+    rng = np.random.default_rng(0)
+    cent = rm.Centring("user+item biases", 3.0, rng.normal(size=10), rng.normal(size=8))
+    X, Y = rng.normal(size=(10, 2)), rng.normal(size=(8, 2))
+    Z = rm.prediction_window(cent, X, Y, slice(2, 5), slice(3, 8))
+    assert Z.shape == (3, 5)
+    assert Z[1, 2] == pytest.approx(rm.predict(cent, X, Y, [3], [5])[0])
+
+
+def test_prepare_and_fit_iterations_beat_the_mean_predictor():
+    M, W = random_ratings(density=0.5)
+    prep = rm.prepare(M, W, test_fraction=0.2, seed=0, centring="global mean")
+    assert prep.clip == (1.0, 5.0) and prep.R.shape == M.shape
+    records = [rec for _, rec in rm.fit_iterations(wc.iterate, prep, 2, "exact", ridge=1.0, max_iter=3,
+                                                   eps=1e-4, diagnostics=False)]
+    assert [r["iteration"] for r in records] == list(range(1, len(records) + 1))
+    assert {"train_rmse", "test_rmse", "objective", "solver"} <= set(records[0])
+    assert records[-1]["train_rmse"] < prep.mean_rmse  # it fits the training data
+    frame = rm.test_predictions(prep, {"exact": (np.zeros((60, 2)), np.zeros((40, 2)))})
+    assert len(frame) == prep.split.W_test.nnz and "predicted_exact" in frame
+
+
+def test_load_upload_turns_every_failure_into_a_message_naming_the_file():
+    good = rm.load_upload(b"user,item,rating\n1,2,4\n2,2,3\n", "r.csv", wc.data.load_ratings)
+    assert good.W.nnz == 2
+    with pytest.raises(ValueError, match="r.csv: the file is empty"):
+        rm.load_upload(b"", "r.csv", wc.data.load_ratings)
+    with pytest.raises(ValueError, match="bad.csv: .*rating"):
+        rm.load_upload(b"user,item,rating\n1,2,abc\n", "bad.csv", wc.data.load_ratings)
+
+    def broken(_):
+        raise KeyError("boom")
+
+    with pytest.raises(ValueError, match="x.bin: could not be read as ratings \\(KeyError"):
+        rm.load_upload(b"123", "x.bin", broken)
+
+
+def test_history_csv_round_trips():
+    frame = pd.DataFrame({"iteration": [1, 2], "test_rmse": [0.9, 0.8]})
+    assert rm.history_csv(frame).decode().splitlines() == ["iteration,test_rmse", "1,0.9", "2,0.8"]
+
+
+# --- lab -------------------------------------------------------------------------------------
+
+def fake_step(iteration, seconds=0.01, **inner):
+    return SimpleNamespace(iteration=iteration, seconds=seconds, objective=1.0 / iteration,
+                           relative_objective=0.1 / iteration, X=np.eye(2), Y=np.eye(2), inner=inner)
+
+
+def fake_iterate(M, W, k, *, solver, max_iter=3, **options):
+    for t in range(1, max_iter + 1):
+        yield fake_step(t, seconds=0.001 * k * (2 if solver == "exact" else 1) + 0.01 * (solver == "sketched"),
+                        cond_before=np.array([10.0, 100.0]), cond_after=np.array([1.1, 1.2]),
+                        forward_error=np.array([options.get("eps", 1e-6)] * 2))
+
+
+def test_measured_label_says_where_and_when():
+    text = lab.measured_label()
+    assert text.startswith("Measured here, on this machine") and date.today().isoformat() in text
+
+
+@pytest.mark.parametrize("times, expected", [
+    ({2: (1.0, 2.0), 4: (1.0, 2.0)}, None),          # sketched never faster
+    ({2: (1.0, 2.0), 4: (2.0, 1.0), 8: (4.0, 1.0)}, 4),
+    ({2: (2.0, 1.0), 4: (1.0, 2.0), 8: (4.0, 1.0)}, 8),  # faster at 2 by noise, not from 2 on
+    ({2: (2.0, 1.0), 4: (3.0, 1.0)}, 2),
+])
+def test_crossover_is_the_smallest_k_from_which_sketched_stays_faster(times, expected):
+    rows = [{"k": k, "solver": s, "seconds_per_iteration": t}
+            for k, (te, ts) in times.items() for s, t in (("exact", te), ("sketched", ts))]
+    assert lab.crossover(pd.DataFrame(rows)) == expected
+
+
+def test_crossover_needs_both_solvers():
+    table = pd.DataFrame({"k": [2], "solver": ["exact"], "seconds_per_iteration": [1.0]})
+    assert lab.crossover(table) is None
+
+
+def test_k_sweep_reports_progress_and_a_time_per_k_and_solver():
+    out = list(lab.k_sweep(fake_iterate, None, None, [2, 16], ["exact", "sketched"], n_iter=3))
+    assert [f for f, _ in out] == [0.25, 0.5, 0.75, 1.0]
+    rows = pd.DataFrame([r for _, r in out])
+    assert rows.loc[(rows.k == 16) & (rows.solver == "exact"), "seconds_per_iteration"].item() == pytest.approx(0.032)
+    assert lab.crossover(rows) == 16
+
+
+def test_diagnostics_frame_collects_sampled_rows_and_tolerates_missing_ones():
+    steps = [fake_step(1, cond_before=np.array([3.0, 4.0]), cond_after=np.array([1.0, 1.5]),
+                       forward_error=np.array([1e-7, 2e-7])),
+             fake_step(2, cond_before=np.zeros(0), cond_after=np.zeros(0), forward_error=np.zeros(0)),
+             fake_step(3)]
+    d = lab.diagnostics_frame(steps)
+    assert list(d.columns) == ["iteration", "cond_before", "cond_after", "forward_error"]
+    assert d["iteration"].tolist() == [1, 1] and d["cond_after"].tolist() == [1.0, 1.5]
+    assert lab.diagnostics_frame([]).empty
+
+
+def test_diagnostics_vs_eps_runs_the_sketched_solver_once_per_eps():
+    done = []
+    rows, inner = lab.diagnostics_vs_eps(fake_iterate, None, None, 2, [1e-2, 1e-6], max_iter=2, on_done=done.append)
+    assert done == [0.5, 1.0]
+    assert sorted(rows["eps"].unique()) == [1e-6, 1e-2]
+    assert (rows["forward_error"] == rows["eps"]).all()
+    assert len(inner) == 4
+
+
+def test_summary_reports_iterations_and_stop_reason():
+    hist = {"exact": [{"iteration": 1, "seconds": 0.1, "relative_objective": 0.5, "truth_error": 0.3},
+                      {"iteration": 2, "seconds": 0.3, "relative_objective": 0.1, "truth_error": 0.2}],
+            "em": []}
+    table = lab.summary(hist, {"exact": "stalled"})
+    assert table.to_dict("records")[0] | {} == {
+        "solver": "exact", "iterations": 2, "stop reason": "stalled", "median s / iteration": pytest.approx(0.2),
+        "total s": pytest.approx(0.4), "final relative objective": 0.1, "relative error vs truth": 0.2}
+    assert len(table) == 1
+
+
+def test_relative_truth_error():
+    X, Y = np.eye(2), np.eye(2)
+    assert lab.relative_truth_error(X, Y, np.eye(2)) == 0.0
+    assert lab.relative_truth_error(X, Y, 2 * np.eye(2)) == pytest.approx(0.5)
+    assert np.isnan(lab.relative_truth_error(X, Y, None))
+
+
+# --- walkthrough -----------------------------------------------------------------------------
+
+def test_example_is_seeded_and_has_missing_and_wild_weights():
+    a, b = wt.example(seed=3), wt.example(seed=3)
+    assert np.array_equal(a.W, b.W) and np.array_equal(a.M, b.M)
+    assert a.M.shape == (12, 60) and 0.1 < np.mean(a.W == 0) < 0.3
+    w = a.W[a.W > 0]
+    assert w.max() / w.min() > 1e4
+    assert np.linalg.matrix_rank(a.truth) == 3
+
+
+def test_objective_weights_the_squared_residual():
+    M = np.array([[1.0, 2.0]])
+    W = np.array([[2.0, 0.5]])
+    assert wt.objective(M, W, np.array([[1.0]]), np.array([[0.0], [0.0]])) == pytest.approx(2 * 1 + 0.5 * 4)
+
+
+def test_row_problem_uses_only_observed_columns_and_matches_lstsq():
+    ex = wt.example(seed=0)
+    Y = wt.init_Y(ex.M, ex.W, 3)
+    assert np.allclose(Y.T @ Y, np.eye(3))
+    p = wt.row_problem(ex.M, ex.W, Y, 2)
+    assert set(p.cols) == set(np.flatnonzero(ex.W[2] > 0)) and p.A.shape == (p.cols.size, 3)
+    assert np.allclose(wt.exact_solution(p.A, p.b), np.linalg.lstsq(p.A, p.b, rcond=None)[0])
+    X = wt.half_step_exact(ex.M, ex.W, Y)
+    assert np.allclose(X[2], wt.exact_solution(p.A, p.b))
+
+
+def test_srht_rows_are_orthogonal_and_scaled():
+    S = wt.srht_matrix(30, 12, seed=1)
+    assert S.shape == (12, 30)
+    assert np.allclose(S @ S.T, (30 / 12) * np.eye(12))
+    with pytest.raises(ValueError, match="sketch size"):
+        wt.srht_matrix(10, 11)
+
+
+def test_preconditioning_fixes_an_ill_conditioned_row_and_iterating_reaches_the_exact_solution():
+    ex = wt.example(seed=0)
+    Y = wt.init_Y(ex.M, ex.W, 3)
+    p = wt.row_problem(ex.M, ex.W, Y, 2)
+    S = wt.srht_matrix(p.A.shape[0], 24, seed=0)
+    R = wt.preconditioner(S @ p.A)
+    before, after = wt.singular_values(p.A), wt.singular_values(p.A, R)
+    assert before[0] / before[-1] > 20 and after[0] / after[-1] < 2
+    x_star = wt.exact_solution(p.A, p.b)
+    trace = wt.precondition_and_iterate(p.A, p.b, R, x0=wt.sketch_and_solve(S @ p.A, S @ p.b), eps=1e-12)
+    assert trace.forward_error[-1] < 1e-9 and np.allclose(trace.x, x_star)
+    assert trace.residual.size < 40
+    plain = wt.plain_gradient_descent(p.A, p.b, eps=1e-12, max_iter=trace.residual.size)
+    assert plain.forward_error[-1] > 1e3 * trace.forward_error[-1]  # same steps, far behind
+
+
+def test_alternating_objectives_never_increase():
+    ex = wt.example(seed=1)
+    f = wt.alternating_objectives(ex.M, ex.W, 3, n_steps=6)
+    assert f.shape == (6,) and np.all(np.diff(f) <= 1e-9 * f[0])

@@ -1,0 +1,52 @@
+"""AppTest of the How it works page (pages/how_it_works.py)."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "how_it_works.py")
+
+
+def page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def kappas(at: AppTest) -> tuple[float, float]:
+    values = {m.label: float(m.value) for m in at.metric}
+    return values["κ(A_i) before"], values["κ(A_i R⁻¹) after"]
+
+
+def test_defaults_walk_through_every_step_without_error():
+    at = page()
+    assert not at.exception and not at.warning
+    headers = [h.value for h in at.header]
+    assert len(headers) == 8 and headers[0].startswith("1.") and headers[-1].startswith("8.")
+    assert any("W_{ij}" in l.value and "^2" in l.value for l in at.latex)  # weights times squared residual
+    before, after = kappas(at)
+    assert before > 20 and after < 2  # the default row is ill-conditioned; preconditioning fixes it
+    assert any("Measured here" in c.value for c in at.caption)  # the wlra_core run ran
+
+
+def test_a_setting_change_is_reflected():
+    at = page()
+    first = kappas(at)
+    at.slider(key="hiw_row").set_value(0).run()
+    assert not at.exception and kappas(at) != first
+    at.slider(key="hiw_s").set_value(3).run()  # s = k: the smallest sketch, a poor preconditioner
+    assert not at.exception
+    assert kappas(at)[1] > 1.5
+
+
+def test_settings_come_from_the_url():
+    at = page(hiw_k="4", hiw_row="5", hiw_seed="2")
+    assert (at.slider(key="hiw_k").value, at.slider(key="hiw_row").value) == (4, 5)
+    assert at.number_input(key="hiw_seed").value == 2
+    assert not at.exception
+
+
+def test_a_sketch_larger_than_the_row_is_clamped_with_a_note():
+    at = page(hiw_s="60")
+    assert not at.exception
+    assert any("clamped" in i.value for i in at.info)

@@ -1,0 +1,82 @@
+"""AppTest of the Solver lab page (pages/solver_lab.py), on small problems to stay fast."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
+SMALL = {"lab_n": "80", "lab_m": "60", "lab_rank": "3", "lab_k": "3"}
+
+
+def page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    for key, value in {**SMALL, **query}.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_defaults_render_without_error():
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    assert not at.exception and not at.error
+    assert "300 × 200" in at.caption[0].value
+    assert at.number_input(key="lab_n").value == 300  # the documented defaults
+
+
+def test_stepping_runs_every_solver_side_by_side_with_a_truth_error():
+    at = page()
+    at.button(key="lab_step").click().run()
+    at.button(key="lab_step").click().run()
+    assert not at.exception and not at.error
+    runs = at.session_state["lab_runs"].runs
+    assert set(runs) == {"exact", "sketched", "cg", "em"}
+    for run in runs.values():
+        assert [r["iteration"] for r in run.records] == [1, 2]
+        assert 0 < run.records[-1]["truth_error"] < 1
+    table = at.dataframe[0].value
+    assert set(table["solver"]) == set(runs) and (table["iterations"] == 2).all()
+    assert any(c.value.startswith("Measured here, on this machine") for c in at.caption)
+
+
+def test_changing_the_solver_set_and_the_problem_is_reflected():
+    at = page()
+    at.button(key="lab_step").click().run()
+    at.multiselect(key="lab_solvers").set_value(["exact", "sketched"]).run()
+    assert set(at.session_state["lab_runs"].runs) == {"exact", "sketched"}
+    at.selectbox(key="lab_pattern").set_value("bernoulli").run()
+    assert any("changed since these runs started" in w.value for w in at.warning)
+
+
+def test_k_sweep_measures_each_k_and_solver_and_reports_the_crossover():
+    at = page()
+    at.multiselect(key="lab_ks").set_value([2, 4]).run()
+    at.button(key="lab_sweep_run").click().run()
+    assert not at.exception
+    table = at.session_state["lab_sweep_result"]["table"]
+    assert sorted(zip(table["k"], table["solver"])) == [(2, "exact"), (2, "sketched"), (4, "exact"), (4, "sketched")]
+    assert (table["seconds_per_iteration"] > 0).all()
+    said = [m.value for m in (*at.info, *at.success)]
+    assert any("crossover" in s or "faster than the exact one from k" in s for s in said)
+
+
+def test_regression_accuracy_reports_forward_errors_and_condition_numbers():
+    at = page(lab_m="120", lab_p="0.5")  # rows long enough (N_i > s = 4k) to be solved iteratively
+    at.multiselect(key="lab_eps_values").set_value([1e-2, 1e-6]).run()
+    at.button(key="lab_diag_run").click().run()
+    assert not at.exception and not at.error
+    rows = at.session_state["lab_diag_result"]["rows"]
+    assert set(rows["eps"]) == {1e-2, 1e-6} and len(rows) > 0
+    assert (rows["cond_before"] >= 1).all() and (rows["cond_after"] >= 1).all()
+    loose = rows.loc[rows["eps"] == 1e-2, "forward_error"].median()
+    tight = rows.loc[rows["eps"] == 1e-6, "forward_error"].median()
+    assert tight < loose
+    assert any("sampled regressions" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("query, key, value", [
+    ({"lab_pattern": "graded"}, "lab_pattern", "graded"),
+    ({"lab_noise": "0.5"}, "lab_noise", 0.5),
+])
+def test_settings_come_from_the_url(query, key, value):
+    at = page(**query)
+    widget = at.selectbox(key=key) if key == "lab_pattern" else at.number_input(key=key)
+    assert widget.value == value

@@ -27,8 +27,8 @@ st.html(images.image_row(
 ))
 st.caption(f"The camera sample at {example.image.shape[1]}×{example.image.shape[0]} px with "
            f"{100 * example.hidden_fraction:.0f} % of its pixels hidden; {example.iterations} iterations "
-           f"of the exact solver, PSNR on the hidden pixels {example.psnr_hidden:.1f} dB. "
-           "Computed once when the app starts.")
+           f"of the exact solver with ridge {example.ridge:g}, PSNR on the hidden pixels "
+           f"{example.psnr_hidden:.1f} dB. Computed here on first view, then cached.")
 
 st.subheader("Explore")
 cols = st.columns(2)

@@ -2,12 +2,17 @@
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, controls, images, inpainting, loaders, mask, state
+from ui import charts, controls, images, inpainting, loaders, mask, router, state
 from ui.run import RunController, View
+
+router.ensure_app_router()
 
 P = state.INPAINTING
 BOUND = {"bind": "query-params", "persist_state": "session"}
 RESOLUTIONS = [64, 96, 128, 192, 256, 384, 512]
+# k = 12 and eps = 1e-4: on the 256 px samples with text and dropout, higher k without ridge overfits
+# the observed pixels (lower PSNR on the hidden ones) and smaller eps only adds flat iterations.
+DEFAULTS = controls.SolverSettings(k=12, eps=1e-4, solvers=("exact", "sketched"), max_iter=60)
 
 state.init(P)
 runner = RunController(P)
@@ -15,42 +20,52 @@ st.title("Image inpainting")
 st.caption("Hide pixels with weight 0, and a rank-k approximation fitted to the rest fills them in. "
            "Weights between 0 and 1 say how much a pixel is trusted; W multiplies the squared residual.")
 
-# --- 1. the image -----------------------------------------------------------------------------
+# --- the image -------------------------------------------------------------------------------
 loaders.accept_pending_image(P, max_side=st.session_state.get(state.key(P, "res"), 256),
                              image_choice_key=state.key(P, "image"))
 if (message := state.pop_error(P)) is not None:
     st.error(message, icon=":material/error:")
 
-st.subheader("1 · Image")
-left, right = st.columns([2, 3])
+pick_col, res_col, upload_col = st.columns([2, 2, 3], vertical_alignment="bottom")
 upload = state.get(P, "upload")
 choices = loaders.sample_names() + ([loaders.UPLOAD_CHOICE] if upload else [])
-choice = left.selectbox(
+choice = pick_col.selectbox(
     "Image", choices, key=state.key(P, "image"),
     format_func=lambda c: f"uploaded: {upload['name']}" if c == loaders.UPLOAD_CHOICE and upload else c, **BOUND)
-res = left.select_slider("Working resolution (long side, px)", RESOLUTIONS, value=256, key=state.key(P, "res"),
-                         help="The image is downsized to this long side before solving.", **BOUND)
-right.file_uploader(
+res = res_col.select_slider("Working resolution (long side, px)", RESOLUTIONS, value=256, key=state.key(P, "res"),
+                            help="The image is downsized to this long side before solving.", **BOUND)
+upload_col.file_uploader(
     "…or upload an image (PNG, JPEG, WebP)", type=loaders.UPLOAD_TYPES, key=state.key(P, "image_file"),
     on_change=loaders.queue_upload, args=(P, state.key(P, "image_file"), "pending_upload"))
 image, original_shape, image_id = loaders.current_image(P, choice, res)
 h, w = image.shape[:2]
-kind = "colour, matrix [R | G | B]" if image.ndim == 3 else "grey"
-left.caption(f"Original {original_shape[1]}×{original_shape[0]} px · working {w}×{h} px ({kind}: "
-             f"M is {h}×{w * (3 if image.ndim == 3 else 1)})")
-
-# --- 2. the mask ------------------------------------------------------------------------------
-st.subheader("2 · Mask: what the solver may trust")
+kind = "colour, M = [R | G | B]" if image.ndim == 3 else "grey"
+pick_col.caption(f"Original {original_shape[1]}×{original_shape[0]} px · working {w}×{h} px ({kind}, "
+                 f"M is {h}×{w * (3 if image.ndim == 3 else 1)})")
 loaders.accept_pending_mask(P, (h, w))
 if (message := state.pop_error(P)) is not None:
     st.error(message, icon=":material/error:")
-paint_col, preset_col = st.columns(2, gap="large")
-with paint_col:
-    tool_col, clear_col = st.columns([3, 1], vertical_alignment="bottom")
-    tool = tool_col.segmented_control("Tool", list(mask.TOOLS), default="Brush", required=True,
+
+mask_col, run_col = st.columns([5, 6], gap="large")
+
+# --- the mask (left) --------------------------------------------------------------------------
+with mask_col:
+    st.subheader("Mask: what the solver may trust")
+    a, b = st.columns(2)
+    presets = mask.Presets(
+        dropout=a.slider("Random dropout p", 0.0, 0.95, 0.25, 0.05, key=state.key(P, "dropout"), **BOUND),
+        text=b.text_input("Text overlay", "WLRA", max_chars=40, key=state.key(P, "text"), **BOUND),
+        text_size=b.slider("Text size", 0.05, 0.6, 0.3, 0.05, key=state.key(P, "text_size"), **BOUND),
+        scratches=a.slider("Scratches", 0, 20, 0, key=state.key(P, "scratches"), **BOUND),
+        block=a.slider("Centre block (side)", 0.0, 0.6, 0.0, 0.05, key=state.key(P, "block"), **BOUND),
+        seed=b.number_input("Mask seed", 0, 10**6, 0, key=state.key(P, "mask_seed"), **BOUND),
+    )
+    tool_col, clear_col = st.columns([2, 1], vertical_alignment="bottom")
+    tool = tool_col.segmented_control("Paint tool", list(mask.TOOLS), default="Brush", required=True,
                                       key=state.key(P, "tool"), persist_state="session")
-    clear_col.button("Clear painting", key=state.key(P, "clear"), on_click=mask.clear_painting, args=(P,),
-                     help="Remove every stroke (the canvas toolbar also has undo and redo).")
+    clear_col.button("Clear", key=state.key(P, "clear"), on_click=mask.clear_painting, args=(P,),
+                     icon=":material/ink_eraser:", width="stretch",
+                     help="Remove every stroke. Hover the canvas for its toolbar: undo, redo, reset.")
     size_col, weight_col = st.columns(2)
     brush_size = size_col.slider("Brush size (canvas px)", 2, 60, 18, key=state.key(P, "brush"),
                                  persist_state="session")
@@ -58,56 +73,46 @@ with paint_col:
                                      persist_state="session",
                                      help="0 hides the pixels, 1 trusts them fully (an eraser over presets).")
     st.html(mask.scale_legend_html(brush_weight))
-with preset_col:
-    a, b = st.columns(2)
-    presets = mask.Presets(
-        dropout=a.slider("Random dropout p", 0.0, 0.95, 0.2, 0.05, key=state.key(P, "dropout"), **BOUND),
-        text=b.text_input("Text overlay", "WLRA", max_chars=40, key=state.key(P, "text"), **BOUND),
-        text_size=b.slider("Text size", 0.05, 0.6, 0.3, 0.05, key=state.key(P, "text_size"), **BOUND),
-        scratches=a.slider("Scratches", 0, 20, 0, key=state.key(P, "scratches"), **BOUND),
-        block=a.slider("Centre block (side)", 0.0, 0.6, 0.0, 0.05, key=state.key(P, "block"), **BOUND),
-        seed=b.number_input("Mask seed", 0, 10**6, 0, key=state.key(P, "mask_seed"), **BOUND),
-    )
-    st.file_uploader("Mask PNG (white = trusted, black = missing)", type=["png"], key=state.key(P, "mask_file"),
-                     on_change=loaders.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))
 
-uploaded_weights = None
-if (mask_upload := state.get(P, "mask_upload")) is not None:
-    try:
-        uploaded_weights = loaders.decode_mask(mask_upload["bytes"], (h, w))
-    except wc.InputError as exc:
-        state.put(P, "mask_upload", None)
-        st.error(f"The uploaded mask was dropped: {exc}", icon=":material/error:")
-below = mask.combine((h, w), uploaded=uploaded_weights, hidden=mask.preset_hidden((h, w), presets))
-canvas_col, heat_col = st.columns(2, gap="large")
-with canvas_col:
+    uploaded_weights = None
+    if (mask_upload := state.get(P, "mask_upload")) is not None:
+        try:
+            uploaded_weights = loaders.decode_mask(mask_upload["bytes"], (h, w))
+        except wc.InputError as exc:
+            state.put(P, "mask_upload", None)
+            st.error(f"The uploaded mask was dropped: {exc}", icon=":material/error:")
+    hidden_by_presets = mask.preset_hidden((h, w), presets)
+    below = mask.combine((h, w), uploaded=uploaded_weights, hidden=hidden_by_presets)
     painted = mask.painting_canvas(P, images.png_bytes(inpainting.masked_view(image, below)), image.shape,
                                    tool=tool, brush_size=brush_size, brush_weight=brush_weight)
     st.caption("Paint on the image. Polygon: click the corners, then the first corner again to close it.")
-weights = mask.combine((h, w), uploaded=uploaded_weights, hidden=mask.preset_hidden((h, w), presets), painted=painted)
-problem = inpainting.build_problem(image, weights, f"{image_id}@{res}")
-with heat_col:
-    charts.live_chart(charts.weights_heatmap(weights, mask.colorscale()), key=state.key(P, "weights_chart"),
-                      height=mask.canvas_size(image.shape)[1] + 20)
+    weights = mask.combine((h, w), uploaded=uploaded_weights, hidden=hidden_by_presets, painted=painted)
+    problem = inpainting.build_problem(image, weights, f"{image_id}@{res}")
     hidden = int(problem.hidden.sum())
-    st.markdown(f'<span data-testid="hidden-count">Hidden pixels: {hidden}</span> of {h * w} '
+    st.markdown(f'**<span data-testid="hidden-count">Hidden pixels: {hidden}</span>** of {h * w} '
                 f"({100 * hidden / (h * w):.1f} %, weight below {mask.HIDDEN_BELOW})", unsafe_allow_html=True)
-    mask_cols = st.columns(2)
-    mask_cols[0].download_button("Mask PNG", mask.mask_png(weights), file_name="mask.png", mime="image/png",
-                                 key=state.key(P, "download_mask"), icon=":material/download:")
+    st.markdown("**Weights W, as the solver sees them**")
+    charts.live_chart(charts.weights_heatmap(weights, mask.colorscale()), key=state.key(P, "weights_chart"),
+                      height=min(320, mask.canvas_size(image.shape)[1]))
+    up_col, down_col = st.columns([3, 1], vertical_alignment="bottom")
+    up_col.file_uploader("Mask PNG (white = trusted, black = missing)", type=["png"], key=state.key(P, "mask_file"),
+                         on_change=loaders.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))
+    down_col.download_button("Mask PNG", mask.mask_png(weights), file_name="mask.png", mime="image/png",
+                             key=state.key(P, "download_mask"), icon=":material/download:", width="stretch")
     if mask_upload is not None:
-        mask_cols[1].button("Remove uploaded mask", key=state.key(P, "drop_mask"),
-                            on_click=state.put, args=(P, "mask_upload", None))
+        st.button("Remove uploaded mask", key=state.key(P, "drop_mask"), on_click=state.put,
+                  args=(P, "mask_upload", None))
 
-# --- 3. run -----------------------------------------------------------------------------------
-settings = controls.solver_settings(P, k_max=128)
-st.subheader("3 · Run")
-runner.buttons()
-run_error = runner.sync(inpainting.signature(problem, settings), settings.solvers,
-                        inpainting.starter(problem, settings), measure=inpainting.measurer(problem),
-                        context=problem)
-if run_error:
-    st.error(run_error, icon=":material/error:")
+# --- the runs (right) -------------------------------------------------------------------------
+settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS)
+with run_col:
+    st.subheader("Run: every solver from the same start")
+    runner.buttons()
+    run_error = runner.sync(inpainting.signature(problem, settings), settings.solvers,
+                            inpainting.starter(problem, settings), measure=inpainting.measurer(problem),
+                            context=problem)
+    if run_error:
+        st.error(run_error, icon=":material/error:")
 
 
 def render(view: View) -> None:
@@ -116,11 +121,13 @@ def render(view: View) -> None:
         st.info("Settings changed since these runs started: Step or Play starts over with the new ones.",
                 icon=":material/info:")
     iteration = runner.replay_slider(view)
+    if view.runs is None:
+        st.caption("Press **Play** to watch every selected solver fit the masked image, or **Step** "
+                   "for one iteration at a time.")
     st.html(inpainting.status_html(view, iteration, settings.max_iter))
     if view.runs is not None:
         histories = view.runs.histories()
-        chart_left, chart_right = st.columns(2)
-        with chart_left:
+        with st.container():
             axis = st.segmented_control("Objective against", ["iteration", "seconds"], default="iteration",
                                         required=True, key=state.key(P, "axis"), **BOUND)
             x = "elapsed" if axis == "seconds" else "iteration"
@@ -128,29 +135,28 @@ def render(view: View) -> None:
                                         y_title="relative objective f / Σ W M²",
                                         x_title="seconds (wall, since start)" if x == "elapsed" else "iteration",
                                         marker_at=iteration, uirevision=f"{x}|{view.runs.signature}")
-            charts.live_chart(fig, key=state.key(P, "objective_chart"))
-        with chart_right:
-            st.markdown("PSNR on the hidden pixels (higher is better)")
-            fig = charts.history_figure(histories, y="psnr_hidden", y_title="PSNR hidden (dB)",
+            charts.live_chart(fig, key=state.key(P, "objective_chart"), height=280)
+            fig = charts.history_figure(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
                                         marker_at=iteration, uirevision=str(view.runs.signature))
-            charts.live_chart(fig, key=state.key(P, "psnr_chart"))
-    st.html(images.image_row(inpainting.image_items(shown, view.runs, iteration), width=230))
+            charts.live_chart(fig, key=state.key(P, "psnr_chart"), height=240)
+    st.html(images.image_row(inpainting.image_items(shown, view.runs, iteration), width=190))
     if view.runs is not None and not view.playing and view.runs.iterations:
         export(view, shown, iteration)
 
 
 def export(view: View, shown: inpainting.Problem, iteration: int) -> None:
     runs = view.runs
-    cols = st.columns(4, vertical_alignment="bottom")
-    name = cols[0].selectbox("Export solver", list(runs.runs), key=state.key(P, "export_solver"))
-    cols[1].download_button("Reconstruction PNG", lambda: inpainting.reconstruction_png(shown, runs, name, iteration),
-                            file_name=f"reconstruction_{name}_it{iteration}.png", mime="image/png",
-                            key=state.key(P, "download_png"), icon=":material/download:")
-    cols[2].download_button("Factors .npz", lambda: inpainting.factors_npz(shown, runs, settings, iteration),
-                            file_name=f"factors_it{iteration}.npz", mime="application/octet-stream",
-                            key=state.key(P, "download_npz"), icon=":material/download:")
-    cols[3].download_button("History CSV", lambda: inpainting.history_csv(runs), file_name="history.csv",
-                            mime="text/csv", key=state.key(P, "download_csv"), icon=":material/download:")
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        name = st.selectbox("Export", list(runs.runs), key=state.key(P, "export_solver"), width=140)
+        st.download_button("Reconstruction PNG", lambda: inpainting.reconstruction_png(shown, runs, name, iteration),
+                           file_name=f"reconstruction_{name}_it{iteration}.png", mime="image/png",
+                           key=state.key(P, "download_png"), icon=":material/download:")
+        st.download_button("Factors .npz", lambda: inpainting.factors_npz(shown, runs, settings, iteration),
+                           file_name=f"factors_it{iteration}.npz", mime="application/octet-stream",
+                           key=state.key(P, "download_npz"), icon=":material/download:")
+        st.download_button("History CSV", lambda: inpainting.history_csv(runs), file_name="history.csv",
+                           mime="text/csv", key=state.key(P, "download_csv"), icon=":material/download:")
 
 
-runner.live(render, inpainting.signature(problem, settings))
+with run_col:
+    runner.live(render, inpainting.signature(problem, settings))

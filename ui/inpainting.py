@@ -109,41 +109,42 @@ STOP_LABELS = {
 def status_html(view: View, iteration: int, max_iter: int) -> str:
     """'Iteration N' and one row per solver: the numbers at the shown iteration."""
     runs = view.runs
-    header = (f'<div data-testid="iteration-count" style="font-size:1.25rem;font-weight:600">'
-              f"Iteration {iteration}</div>")
     note = "live" if view.playing else ("replaying" if runs and iteration < runs.iterations else "paused")
-    sub = f'<div style="font-size:0.85rem;opacity:0.75">of at most {max_iter} · {note}</div>'
+    header = (
+        '<div style="display:flex;align-items:baseline;gap:12px">'
+        f'<span data-testid="iteration-count" style="font-size:1.3rem;font-weight:600">Iteration {iteration}</span>'
+        f'<span style="font-size:0.85rem;opacity:0.75">of at most {max_iter} · {note}</span></div>'
+    )
     rows = []
     for name, run in (runs.runs.items() if runs else []):
         index = run.at(iteration)
         rec = run.records[index] if index is not None else {}
-        status = STOP_LABELS.get(run.stop_reason, run.stop_reason) if run.done and (
-            index is None or index == len(run.records) - 1) else "running"
+        last = index is None or index == len(run.records) - 1
+        status = STOP_LABELS.get(run.stop_reason, run.stop_reason) if run.done and last else "running"
+        if run.error and last:
+            status = f"failed: {run.error}"
         inner = rec.get("inner_iterations")
-        inner_text = _fmt(inner, ".1f") if inner else "—"
+        esc = html.escape(name)
         rows.append(
-            f'<tr data-testid="solver-row-{html.escape(name)}">'
-            f"<td><b>{html.escape(name)}</b></td>"
-            f'<td data-testid="solver-iteration-{html.escape(name)}">{rec.get("iteration", 0)}</td>'
-            f"<td>{html.escape(status)}</td>"
+            f'<tr data-testid="solver-row-{esc}" style="border-top:1px solid rgba(49,51,63,0.15)">'
+            f'<td><b>{esc}</b> · it <span data-testid="solver-iteration-{esc}">{rec.get("iteration", 0)}</span>'
+            f'<br><span style="font-size:0.75rem;opacity:0.75">{html.escape(status)}</span></td>'
+            f'<td data-testid="psnr-hidden-{esc}">PSNR {esc}: {_fmt(rec.get("psnr_hidden"), ".2f", " dB")}</td>'
+            f'<td data-testid="psnr-all-{esc}">{_fmt(rec.get("psnr_all"), ".2f", " dB")}</td>'
             f'<td>{_fmt(rec.get("relative_objective"), ".3e")}</td>'
-            f'<td data-testid="psnr-hidden-{html.escape(name)}">PSNR {html.escape(name)}: '
-            f'{_fmt(rec.get("psnr_hidden"), ".2f", " dB")}</td>'
-            f'<td data-testid="psnr-all-{html.escape(name)}">{_fmt(rec.get("psnr_all"), ".2f", " dB")}</td>'
-            f'<td>{_fmt(rec.get("seconds", math.nan) * 1000, ".1f", " ms")}</td>'
-            f"<td>{inner_text}</td></tr>"
+            f'<td>{_fmt(rec.get("seconds", math.nan) * 1000, ".0f", " ms")}</td>'
+            f'<td>{_fmt(inner, ".1f") if inner else "—"}</td></tr>'
         )
     table = ""
     if rows:
         table = (
-            '<table data-testid="run-table" style="width:100%;border-collapse:collapse;font-size:0.9rem;'
-            'margin-top:6px"><thead><tr style="text-align:left">'
-            "<th>solver</th><th>iteration</th><th>status</th><th>relative objective</th>"
-            "<th>PSNR hidden pixels</th><th>PSNR all pixels</th><th>time / iteration</th>"
-            "<th>inner iterations (mean per row)</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>"
+            '<table data-testid="run-table" style="width:100%;border-collapse:collapse;font-size:0.85rem;'
+            'margin-top:6px"><thead><tr style="text-align:left;font-size:0.75rem;opacity:0.8">'
+            "<th>solver</th><th>PSNR hidden</th><th>PSNR all</th><th>rel. objective</th>"
+            '<th>time / it</th><th title="sketched and cg: mean inner iterations per row regression">'
+            "inner it.</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         )
-    return f'<div data-testid="run-status">{header}{sub}{table}</div>'
+    return f'<div data-testid="run-status">{header}{table}</div>'
 
 
 def image_items(problem: Problem, runs: RunSet | None, iteration: int) -> list[tuple[str, np.ndarray]]:

@@ -17,13 +17,15 @@ class Example:
     masked: np.ndarray
     reconstruction: np.ndarray
     k: int
+    ridge: float
     iterations: int
     hidden_fraction: float
     psnr_hidden: float
 
 
 @st.cache_resource(show_spinner="Computing the example…")
-def example(sample: str = "camera", max_side: int = 128, k: int = 16, max_iter: int = 15) -> Example:
+def example(sample: str = "camera", max_side: int = 128, k: int = 12, ridge: float = 1.0,
+            max_iter: int = 30) -> Example:
     """A sample with a text overlay and 25 % dropout, reconstructed by the exact solver."""
     image = loaders.load_sample(sample, max_side)
     presets = mask.Presets(dropout=0.25, text="WLRA", text_size=0.35, seed=0)
@@ -32,7 +34,7 @@ def example(sample: str = "camera", max_side: int = 128, k: int = 16, max_iter: 
     M = np.where(W > 0, wc.data.image_to_matrix(image), 0.0)
     with warnings.catch_warnings():  # stopping at max_iter is expected here
         warnings.simplefilter("ignore", wc.ConvergenceWarning)
-        result = wc.solve(M, W, k, solver="exact", eps=1e-5, max_iter=max_iter, seed=0)
+        result = wc.solve(M, W, k, solver="exact", eps=1e-5, max_iter=max_iter, ridge=ridge, seed=0)
     reconstruction = images.reconstruct(result.X, result.Y, image.shape)
     hidden = mask.hidden_pixels(weights)
     return Example(
@@ -40,6 +42,7 @@ def example(sample: str = "camera", max_side: int = 128, k: int = 16, max_iter: 
         masked=images.overlay_missing(image, weights, mask.MISSING_RGB),
         reconstruction=reconstruction,
         k=k,
+        ridge=ridge,
         iterations=len(result.history),
         hidden_fraction=float(hidden.mean()),
         psnr_hidden=wc.metrics.psnr(image, reconstruction, mask=hidden),

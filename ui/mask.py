@@ -29,7 +29,8 @@ from ui import state
 
 MISSING_RGB = (230, 75, 25)   # weight 0
 TRUSTED_RGB = (25, 120, 225)  # weight 1
-CANVAS_LONG_SIDE = 440        # CSS pixels of the painting canvas along the image's long side
+CANVAS_LONG_SIDE = 384        # CSS pixels of the painting canvas along the image's long side
+                              # (fits the page's left column from a 1280 px wide window)
 HIDDEN_BELOW = 0.5            # pixels with weight below this count as hidden (for PSNR and counts)
 
 TOOLS = {"Brush": "freedraw", "Rectangle": "rect", "Polygon": "polygon"}

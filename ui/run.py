@@ -205,17 +205,17 @@ class RunController:
     def buttons(self, container: Any = None) -> None:
         """Play / Pause, Step and Reset; keys `<prefix>_play`, `<prefix>_step`, `<prefix>_reset`."""
         box = container if container is not None else st
-        cols = box.columns([1, 1, 1, 3])
-        if self.playing:
-            cols[0].button("Pause", key=self.key("play"), icon=":material/pause:", type="primary",
-                           on_click=self._queue, args=("pause",), width="stretch")
-        else:
-            cols[0].button("Play", key=self.key("play"), icon=":material/play_arrow:", type="primary",
-                           on_click=self._queue, args=("play",), width="stretch")
-        cols[1].button("Step", key=self.key("step"), icon=":material/skip_next:", on_click=self._queue,
-                       args=("step",), disabled=self.playing, width="stretch")
-        cols[2].button("Reset", key=self.key("reset"), icon=":material/replay:", on_click=self._queue,
-                       args=("reset",), width="stretch")
+        with box.container(horizontal=True, gap="small"):
+            if self.playing:
+                st.button("Pause", key=self.key("play"), icon=":material/pause:", type="primary",
+                          on_click=self._queue, args=("pause",))
+            else:
+                st.button("Play", key=self.key("play"), icon=":material/play_arrow:", type="primary",
+                          on_click=self._queue, args=("play",))
+            st.button("Step", key=self.key("step"), icon=":material/skip_next:", on_click=self._queue,
+                      args=("step",), disabled=self.playing)
+            st.button("Reset", key=self.key("reset"), icon=":material/replay:", on_click=self._queue,
+                      args=("reset",))
 
     # --- commands ---------------------------------------------------------------------------
     def sync(

@@ -222,9 +222,12 @@ class _Loop:
         stats.update(seconds_x=sx, seconds_y=sy)
         f_scale = prob.m_scale ** 2 * prob.w_scale
         ridge = o.ridge * prob.w_scale * prob.m_scale
-        pen = f * f_scale + ridge * (float(np.sum(Xo * Xo)) + float(np.sum(Yo * Yo)))
+        with np.errstate(over="ignore"):      # beyond the float range the objective is inf, honestly
+            pen = f * f_scale + ridge * (float(np.sum(Xo * Xo)) + float(np.sum(Yo * Yo)))
         now = time.perf_counter()
-        return Step(iteration=t, objective=f * f_scale,
+        with np.errstate(over="ignore"):
+            objective = f * f_scale
+        return Step(iteration=t, objective=objective,
                     relative_objective=f / prob.total if prob.total > 0 else 0.0,
                     penalised=pen, seconds=now - t0, elapsed=now - t_start, X=Xo, Y=Yo,
                     inner=MappingProxyType(stats), stop_reason=reason)

@@ -19,7 +19,8 @@ working memory stays within `opts.budget` bytes:
 
   holds (it bounds ‖A_i(x − x*)‖ by about eps·‖b_i‖) or `max_inner` iterations are spent.
   inner="pcg" uses conjugate gradients on the preconditioned system (the labelled variant PAPER.md
-  allows); inner="gd" the paper's gradient descent with step 1, z ← z + R⁻ᵀA_iᵀ(b − A_iR⁻¹z).
+  allows); inner="gd" the paper's gradient descent with step 1, z ← z + R⁻ᵀA_iᵀ(b − A_iR⁻¹z)
+  (with one safeguard: a row whose preconditioned residual grows has its step halved).
   Each iteration costs O(N_i·k + k²) per row: for dense W two n×m×k matrix products in all.
   Rows with N_i ≤ s (the sketch size) gain nothing from a sketch and are solved exactly.
 * "cg": the same iterations without a preconditioner (the approach of the `implicit` library),
@@ -392,6 +393,7 @@ def _iterate(blk, x0, rhs, bnorm, L, o):
         measure = lambda r_, z_: np.einsum("ij,ij->i", r_, z_)
     meas = measure(r, z)
     iters = np.zeros(b, np.int64)
+    gstep = np.ones(b)
     p = z.copy()
     live = np.arange(b)          # rows of the original block that `cur` holds
     cur, Lc = blk, L
@@ -413,7 +415,7 @@ def _iterate(blk, x0, rhs, bnorm, L, o):
         P_ = p[act]
         q = (cur.apply(P_) if sub is None else cur.take(sub).apply(P_)) + o.ridge * P_
         if gd:
-            alpha = np.ones(len(act))
+            alpha = gstep[act]
         else:
             pq = np.einsum("ij,ij->i", P_, q)
             alpha = np.where(pq > 0, rz[act] / np.where(pq > 0, pq, 1.0), 0.0)
@@ -425,6 +427,11 @@ def _iterate(blk, x0, rhs, bnorm, L, o):
         p[act] = z_a + (beta[:, None] * P_ if not gd else 0.0)
         rz[act] = rz_new
         iters[act] += 1
+        if gd:
+            # safeguard: step 1 converges when σ(A R⁻¹)² < 2, which an ε-embedding guarantees; a
+            # row whose preconditioned residual grows (a poor sketch) has its step halved
+            grew = measure(r[act], z_a) > meas[act]
+            gstep[act[grew]] *= 0.5
         meas[act] = measure(r[act], z_a)
         active[act] = (meas[act] > thresh[act]) & (alpha != 0)
     rel = np.sqrt(np.maximum(meas, 0.0)) / np.where(bnorm > 0, bnorm, 1.0)
@@ -460,6 +467,13 @@ class _Stats:
         else:
             G = _unpack(blk.gram(packed), k, packed.iu, packed.ju)
         H = G + ridge * np.eye(k)
+        fine = np.all(np.isfinite(x), axis=1) & np.all(np.isfinite(H), axis=(1, 2))
+        if Rinv is not None:
+            fine &= np.all(np.isfinite(Rinv), axis=(1, 2))
+        H, x, rhs = H[fine], x[fine], rhs[fine]
+        Rinv = None if Rinv is None else Rinv[fine]
+        if not len(H):
+            return
         xs = _solve_pinv(H, rhs)
         ev = np.linalg.eigvalsh(H)
         self.cond_before.extend(_cond(ev))

@@ -14,8 +14,11 @@ Sketches (all with a seeded Generator):
   Cost O(N k log N + s k²) per row.
 * "sparse_sign": a sparse sign embedding, each of the N rows of A_i added with a random sign to
   ζ = min(4, s) random rows of S·A_i (scaled 1/√ζ). Cost O(ζ N k + s k²) per row.
-* "rownorm": length-squared sampling: s rows drawn with probability ∝ ‖(A_i)_j‖² = W_ij ‖Y_j‖²,
-  with replacement, each scaled by 1/√(s p_j). Cost O(N + s k²) per row.
+* "rownorm": row-norm (length-squared) sampling by independent coin flips: row j of A_i is kept
+  with probability π_j = min(1, c·W_ij‖Y_j‖²), c chosen so that about s rows are kept, and scaled
+  by 1/√π_j. Rows carrying a large share of ‖A_i‖_F² are kept for sure, which matters for
+  heavy-tailed weights (sampling with replacement drew them again and again and left the
+  preconditioner near-singular). Cost O(N + s k²) per row.
 * "gaussian": a dense Gaussian S (s × N)/√s. Cost O(s N k) per row: for small problems and teaching.
 """
 from __future__ import annotations
@@ -35,6 +38,20 @@ def _design(Y, idx, w, rows):
     return sw[:, :, None] * Y[idx[rows]]
 
 
+def _inclusion_probabilities(q, s, rounds=8):
+    """π_j = min(1, c·q_j) with c per row such that Σ_j π_j ≈ s (Poisson sampling): entries that
+    carry a large share of the row's mass are kept for sure instead of being drawn again and again."""
+    total = q.sum(axis=1, keepdims=True)
+    c = s / np.where(total > 0, total, 1.0)
+    for _ in range(rounds):
+        pi = np.minimum(1.0, c * q)
+        sure = pi >= 1.0
+        rest = np.where(sure, 0.0, q).sum(axis=1, keepdims=True)
+        need = s - sure.sum(axis=1, keepdims=True)
+        c = np.where((rest > 0) & (need > 0), need / np.where(rest > 0, rest, 1.0), c)
+    return np.minimum(1.0, c * q)
+
+
 def _gram(SA):
     return np.matmul(SA.transpose(0, 2, 1), SA)
 
@@ -46,7 +63,7 @@ def _chunks(b, per_row_bytes, budget):
 
 def _per_row_bytes(kind, N, s, k):
     zeta = min(4, s)
-    return 8 * {"rownorm": 3 * N + 2 * s * k, "srht": 3 * N * k + s * k,
+    return 8 * {"rownorm": 6 * N + 3 * s * k, "srht": 3 * N * k + s * k,
                 "sparse_sign": 2 * N * k + s * k + 3 * zeta * N,
                 "gaussian": N * k + s * N + s * k}[kind]
 
@@ -59,20 +76,17 @@ def sketch_rows(kind, s, Y, idx, w, rows, rng):
         ynorm2 = np.einsum("ij,ij->i", Y, Y)
         wr = w[rows]
         q = wr * (ynorm2[None, :] if idx is None else ynorm2[idx[rows]])
-        total = q.sum(axis=1)
-        total[total == 0] = 1.0
-        c = q.shape[0]
-        cum = np.cumsum(q, axis=1) / total[:, None]
-        cum += np.arange(c)[:, None]          # the rows stacked into one increasing sequence
-        u = rng.random((c, s)) + np.arange(c)[:, None]
-        j = np.searchsorted(cum.ravel(), u.ravel(), side="right").reshape(c, s)
-        j -= (np.arange(c) * N)[:, None]
-        np.clip(j, 0, N - 1, out=j)
-        p = np.take_along_axis(q, j, axis=1) / total[:, None]
-        wj = np.take_along_axis(wr, j, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(p > 0, np.sqrt(wj / (s * p)), 0.0)
-        cols = j if idx is None else np.take_along_axis(idx[rows], j, axis=1)
+        pi = _inclusion_probabilities(q, s)
+        keep = rng.random(q.shape) < pi
+        # gather the kept entries of every row to the front, padded with zero rows
+        cnt = keep.sum(axis=1)
+        width = max(int(cnt.max()), 1)
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+        valid = np.arange(width)[None, :] < cnt[:, None]
+        pj = np.take_along_axis(pi, order, axis=1)
+        wj = np.take_along_axis(wr, order, axis=1)
+        scale = np.where(valid, np.sqrt(wj / np.where(valid, pj, 1.0)), 0.0)
+        cols = order if idx is None else np.take_along_axis(idx[rows], order, axis=1)
         return Y[cols] * scale[:, :, None]
     A = _design(Y, idx, w, rows)
     c = A.shape[0]

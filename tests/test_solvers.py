@@ -1,0 +1,235 @@
+"""The solver contract, once for every solver (STYLE.md §6), and the loop's exits (§4)."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import wlra_core as wc
+
+
+def planted(n=60, m=40, k=3, p=0.5, seed=0, graded=False):
+    rng = np.random.default_rng(seed)
+    truth = rng.standard_normal((n, k)) @ rng.standard_normal((k, m))
+    W = (rng.random((n, m)) < p).astype(float)
+    if graded:
+        W *= rng.uniform(0.05, 1.0, (n, m))
+    return truth, W
+
+
+@pytest.mark.parametrize("solver", wc.SOLVERS)
+class TestContract:
+    def test_shapes_and_finite(self, solver):
+        M, W = planted()
+        res = wc.solve(M, W, 3, solver=solver, max_iter=20)
+        assert res.X.shape == (60, 3) and res.Y.shape == (40, 3)
+        assert np.all(np.isfinite(res.X)) and np.all(np.isfinite(res.Y))
+        assert len(res.history) >= 1
+        assert [s.iteration for s in res.history] == list(range(1, len(res.history) + 1))
+        assert res.objective == pytest.approx(wc.objective(M, W, res.X, res.Y), rel=1e-9, abs=1e-12)
+        assert np.allclose(res.low_rank(), res.X @ res.Y.T)
+
+    def test_same_seed_same_result_bit_for_bit(self, solver):
+        M, W = planted(graded=True)
+        a = wc.solve(M, W, 3, solver=solver, init="random", seed=7, max_iter=8)
+        b = wc.solve(M, W, 3, solver=solver, init="random", seed=7, max_iter=8)
+        assert np.array_equal(a.X, b.X) and np.array_equal(a.Y, b.Y)
+        assert [s.objective for s in a.history] == [s.objective for s in b.history]
+
+    def test_inputs_unchanged(self, solver):
+        M, W = planted()
+        M[W == 0] = np.nan                        # NaN marks missing entries: allowed where W = 0
+        M0, W0 = M.copy(), W.copy()
+        Ws = sp.csr_array(W)
+        Ws0 = Ws.copy()
+        wc.solve(M, W, 3, solver=solver, max_iter=5)
+        wc.solve(np.nan_to_num(M), Ws, 3, solver=solver, max_iter=5)
+        assert np.array_equal(M, M0, equal_nan=True) and np.array_equal(W, W0)
+        assert (Ws != Ws0).nnz == 0
+
+    def test_planted_recovery(self, solver):
+        # the issue's acceptance problem: n=300, m=200, k=5, 40% observed, no noise
+        M, W = planted(300, 200, 5, p=0.4, seed=3)
+        res = wc.solve(M, W, 5, solver=solver, eps=1e-10, max_iter=500)
+        err = np.linalg.norm(res.low_rank() - M) / np.linalg.norm(M)
+        assert err < (1e-3 if solver == "em" else 1e-6)
+        assert res.converged and len(res.history) <= 500
+
+    def test_dense_and_sparse_agree(self, solver):
+        M, W = planted(graded=True, seed=4)
+        eps = 1e-12
+        a = wc.solve(M, W, 3, solver=solver, eps=eps, max_iter=60)
+        b = wc.solve(M, sp.csr_array(W), 3, solver=solver, eps=eps, max_iter=60)
+        c = wc.solve(sp.csr_array(M * (W > 0)), sp.csr_array(W), 3, solver=solver, eps=eps, max_iter=60)
+        La = a.low_rank()
+        tol = 1e-8 if solver in ("exact", "cg", "em") else 1e-6
+        for r in (b, c):
+            assert np.linalg.norm(r.low_rank() - La) / np.linalg.norm(La) < tol
+
+    def test_all_ones_weights_give_truncated_svd(self, solver):
+        rng = np.random.default_rng(5)
+        M = rng.standard_normal((50, 30))
+        s = np.linalg.svd(M, compute_uv=False)
+        res = wc.solve(M, np.ones_like(M), 4, solver=solver, eps=1e-12, max_iter=300)
+        tail = float(np.sum(s[4:] ** 2))
+        assert res.objective == pytest.approx(tail, rel=1e-6)
+
+    def test_empty_and_short_rows_give_no_nan(self, solver):
+        M, W = planted(40, 30, 4, p=0.6, seed=6)
+        W[0] = 0                      # an empty row
+        W[1] = 0
+        W[1, :2] = 1                  # fewer non-zeros than k: under-determined
+        W[:, 0] = 0                   # an empty column
+        res = wc.solve(M, W, 4, solver=solver, max_iter=10)
+        assert np.all(np.isfinite(res.X)) and np.all(np.isfinite(res.Y))
+        assert np.allclose(res.low_rank()[0], 0) or solver == "em" or res.X.shape[0] == 40
+
+    def test_iterate_yields_frozen_steps(self, solver):
+        M, W = planted()
+        steps = list(wc.iterate(M, W, 3, solver=solver, max_iter=4, eps=1e-15))
+        assert len(steps) == 4 and steps[-1].stop_reason == "max_iter reached"
+        assert all(s.stop_reason is None for s in steps[:-1])
+        with pytest.raises(Exception):
+            steps[0].objective = 0.0
+        with pytest.raises(ValueError):
+            steps[0].X[0, 0] = 1.0
+        assert all(s.elapsed >= s.seconds > 0 for s in steps)
+        for key in ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows",
+                    "cond_before", "cond_after", "forward_error", "seconds_x", "seconds_y"):
+            assert key in steps[0].inner
+
+
+def test_exact_objective_never_increases():
+    M, W = planted(80, 60, 4, p=0.3, seed=8, graded=True)
+    M = M + 0.3 * np.random.default_rng(0).standard_normal(M.shape)     # noisy: no exact fit
+    res = wc.solve(M, W, 4, solver="exact", eps=1e-14, max_iter=60, init="random")
+    f = np.array([s.objective for s in res.history])
+    assert np.all(np.diff(f) <= 1e-10 * f[:-1])
+
+
+def test_exact_ridge_penalised_objective_never_increases():
+    M, W = planted(50, 40, 3, p=0.3, seed=9)
+    res = wc.solve(M, W, 3, solver="exact", ridge=0.5, eps=1e-14, max_iter=40, init="random")
+    f = np.array([s.penalised for s in res.history])
+    assert np.all(np.diff(f) <= 1e-10 * f[:-1])
+    assert res.objective == pytest.approx(wc.objective(M, W, res.X, res.Y))
+
+
+def test_em_objective_never_increases():
+    M, W = planted(50, 40, 3, p=0.5, seed=10, graded=True)
+    M = M + 0.1 * np.random.default_rng(1).standard_normal(M.shape)
+    res = wc.solve(M, W * 7.0, 3, solver="em", eps=1e-14, max_iter=40)
+    f = np.array([s.objective for s in res.history])
+    assert np.all(np.diff(f) <= 1e-10 * f[:-1])
+
+
+def test_stop_fit_stalled_and_max_iter_exits():
+    M, W = planted()
+    fit = wc.solve(M, W, 3, solver="exact", eps=1e-6)
+    assert fit.stop_reason == "fit" and fit.converged
+    assert fit.relative_objective <= 1e-12
+    noisy = M + np.random.default_rng(2).standard_normal(M.shape)
+    stalled = wc.solve(noisy, W, 3, solver="exact", eps=1e-3)
+    assert stalled.stop_reason == "stalled" and stalled.converged
+    f = [s.objective for s in stalled.history]
+    assert abs(f[-2] - f[-1]) <= 1e-3 * f[-2]
+    with pytest.warns(wc.ConvergenceWarning, match="max_iter=2"):
+        capped = wc.solve(noisy, W, 3, solver="exact", eps=1e-12, max_iter=2)
+    assert capped.stop_reason == "max_iter reached" and not capped.converged
+
+
+def test_trivial_zero_matrix_returns_zero_fit():
+    W = np.ones((10, 8))
+    res = wc.solve(np.zeros((10, 8)), W, 2, solver="sketched")
+    assert res.objective == 0 and res.stop_reason == "fit" and len(res.history) == 1
+    assert np.allclose(res.low_rank(), 0)
+
+
+def test_values_near_1e150_do_not_overflow():
+    M, W = planted(30, 20, 2, seed=11)
+    res = wc.solve(M * 1e150, W, 2, solver="exact", eps=1e-10, max_iter=200)
+    assert np.all(np.isfinite(res.X)) and np.all(np.isfinite(res.Y))
+    assert np.isfinite(res.objective) and np.isfinite(res.relative_objective)
+    assert np.linalg.norm(res.low_rank() / 1e150 - M) / np.linalg.norm(M) < 1e-8
+
+
+@pytest.mark.parametrize("solver", wc.SOLVERS)
+def test_weights_spanning_1e_minus12_to_1e12_stay_finite(solver):
+    M, W = planted(30, 20, 2, seed=11)
+    W = W * np.exp(np.random.default_rng(3).uniform(np.log(1e-12), np.log(1e12), W.shape))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wc.ConvergenceWarning)
+        res = wc.solve(M, W, 2, solver=solver, eps=1e-8, max_iter=30)
+    assert np.all(np.isfinite(res.X)) and np.all(np.isfinite(res.Y))
+    rel = [s.relative_objective for s in res.history]
+    assert np.all(np.isfinite(rel))
+    # EM is slow when the weights span 24 orders of magnitude; the others fit within 30 steps
+    assert rel[-1] < (0.9 * rel[0] if solver == "em" else 1e-2)
+
+
+def test_keep_factors_false_keeps_only_the_last():
+    M, W = planted()
+    res = wc.solve(M, W, 3, solver="cg", max_iter=5, eps=1e-15, keep_factors=False)
+    assert all(s.X is None for s in res.history[:-1]) and res.history[-1].X is not None
+
+
+def test_seed_generator_accepted():
+    M, W = planted()
+    a = wc.solve(M, W, 3, init="random", seed=np.random.default_rng(3), max_iter=3)
+    b = wc.solve(M, W, 3, init="random", seed=np.random.default_rng(3), max_iter=3)
+    assert np.array_equal(a.X, b.X)
+
+
+@pytest.mark.parametrize("sketch", wc.SKETCHES)
+@pytest.mark.parametrize("inner", wc.INNER)
+def test_every_sketch_and_inner_method_converges(sketch, inner):
+    M, W = planted(80, 60, 3, p=0.6, seed=12, graded=True)
+    res = wc.solve(M, W, 3, solver="sketched", sketch=sketch, inner=inner, sketch_size=24,
+                   eps=1e-9, max_iter=300)
+    assert np.linalg.norm(res.low_rank() - M) / np.linalg.norm(M) < 1e-6
+    st = res.history[1].inner
+    assert st["sketch_size"] == 24 and st["sketch"] == sketch
+    assert st["inner_iterations"] > 0
+
+
+def test_clip_keeps_factors_orthonormal_and_converges():
+    M, W = planted(80, 60, 3, p=0.6, seed=13)
+    res = wc.solve(M, W, 3, solver="exact", clip=True, eps=1e-9, max_iter=300)
+    assert np.allclose(res.X.T @ res.X, np.eye(3), atol=1e-10)
+    assert np.linalg.norm(res.low_rank() - M) / np.linalg.norm(M) < 1e-6
+
+
+def test_sketched_diagnostics_show_preconditioning():
+    # heavy-tailed weights make each row's design ill-conditioned; every sketch must bring
+    # κ(A_i R⁻¹) down to a small constant
+    rng = np.random.default_rng(14)
+    n, m, k = 60, 400, 6
+    M = rng.standard_normal((n, k)) @ rng.standard_normal((k, m))
+    W = rng.pareto(0.5, (n, m))
+    for sketch in wc.SKETCHES:
+        st = next(wc.iterate(M, W, k, solver="sketched", sketch=sketch, sketch_size=8 * k,
+                             eps=1e-10)).inner
+        before, after = st["cond_before"], st["cond_after"]
+        assert len(before) == len(after) > 0
+        assert np.median(after) < 2.5 < 8 < np.median(before), sketch
+        assert np.max(st["forward_error"]) < 1e-5
+
+
+def test_sparse_large_problem_runs_without_densifying():
+    # the acceptance case: 100 000 × 100 000, 2 M observed entries, k = 32 (n·m dense would be 80 GB)
+    import tracemalloc
+    rng = np.random.default_rng(15)
+    n = m = 100_000
+    nnz = 2_000_000
+    rows = rng.integers(0, n, nnz)
+    cols = rng.integers(0, m, nnz)
+    W = sp.csr_array((np.ones(nnz), (rows, cols)), shape=(n, m))
+    W.data[:] = 1.0
+    M = sp.csr_array((rng.standard_normal(W.nnz), W.indices, W.indptr), shape=(n, m))
+    tracemalloc.start()
+    step = next(wc.iterate(M, W, 32, solver="sketched", init="random", eps=1e-4, diagnostics=False,
+                           memory_budget=256 << 20))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert step.X.shape == (n, 32) and np.all(np.isfinite(step.Y))
+    assert peak < 2 << 30            # a dense n×m array alone would be 80 GB

@@ -36,10 +36,17 @@ def library_curves(seed: int, k: int, spread: float, solvers: tuple):
     return pd.DataFrame(rows)
 
 
-def heatmap(z, title, **kw):
+def heatmap(z, title, *, height=260, scale=True, **kw):
     fig = px.imshow(z, aspect="auto", title=title, **kw)
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), coloraxis_showscale=scale)
     return fig
+
+
+def signed(z, title, **kw):
+    """Diverging colours around 0, clipped at the 95th percentile of |z| so one huge entry
+    (a heavy weight) does not wash out the rest."""
+    lim = float(np.nanpercentile(np.abs(z), 95)) or 1.0
+    return heatmap(z, title, color_continuous_scale="RdBu_r", range_color=(-lim, lim), **kw)
 
 
 st.title("How it works")
@@ -73,8 +80,7 @@ c1, c2 = st.columns(2)
 logw = np.where(ex.W > 0, np.log10(np.where(ex.W > 0, ex.W, 1.0)), np.nan)
 c1.plotly_chart(heatmap(logw, "log₁₀ W (blank = missing)", color_continuous_scale="Viridis"),
                 width="stretch")
-c2.plotly_chart(heatmap(np.where(ex.W > 0, ex.M, np.nan), "M where observed",
-                        color_continuous_scale="RdBu_r", color_continuous_midpoint=0.0),
+c2.plotly_chart(signed(np.where(ex.W > 0, ex.M, np.nan), "M where observed"),
                 width="stretch")
 st.markdown(
     f"M is a planted rank-{k} matrix plus noise; weights span "
@@ -86,8 +92,8 @@ st.markdown(
 st.header("2. Alternate: fix Y, solve for X; fix X, solve for Y")
 st.markdown("With Y fixed, f splits into **n independent weighted least-squares problems**, one per row:")
 st.latex(r"x_i \;=\; \arg\min_x \sum_j W_{ij}\,(M_{ij} - \langle x, Y_j\rangle)^2"
-         r"\;=\; \arg\min_x \bigl\| A_i x - b_i \bigr\|^2,\quad "
-         r"A_i = D_{\sqrt{W_i}}\,Y,\;\; b_i = D_{\sqrt{W_i}}\,M_i^\top")
+         r"\;=\; \arg\min_x \bigl\| A_i x - b_i \bigr\|^2")
+st.latex(r"A_i = D_{\sqrt{W_i}}\,Y, \qquad b_i = D_{\sqrt{W_i}}\,M_i^\top")
 st.markdown(
     "Only the columns with W_ij > 0 take part, so A_i has N_i = nnz(W_i) rows and k columns. "
     "Y starts as the top-k right singular vectors of W∘M."
@@ -124,16 +130,17 @@ fig.add_scatter(x=p.cols, y=ex.M[row, p.cols], mode="markers", name="M_ij (size 
 for label, dash in [("exact solve", "solid"), ("sketch-and-solve (rough)", "dot"), ("after iterating", "dash")]:
     d = fit[fit["fit"] == label]
     fig.add_scatter(x=d["column j"], y=d["value"], mode="lines", name=label, line=dict(dash=dash))
-fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="column j",
-                  yaxis_title="value", legend=dict(orientation="h", y=1.12))
+fig.update_layout(height=330, margin=dict(l=10, r=10, t=50, b=10), xaxis_title="column j",
+                  yaxis_title="value", legend=dict(orientation="h", y=1.02, yanchor="bottom"))
+# keep the data in view: the fit may swing far out at columns whose weight is tiny
+lo, hi = ex.M[row, p.cols].min(), ex.M[row, p.cols].max()
+fig.update_yaxes(range=[lo - 0.3 * (hi - lo), hi + 0.3 * (hi - lo)])
 st.plotly_chart(fig, width="stretch")
 st.caption("Big dots pull hard (large weight): the fit ⟨x_i, Y_j⟩ bends towards them and ignores "
            "the light ones. Columns with W_ij = 0 are simply absent.")
-c1, c2, c3 = st.columns([1, 0.35, 2])
-c1.plotly_chart(heatmap(p.A, f"A_i ({N} × {k})", color_continuous_scale="RdBu_r",
-                        color_continuous_midpoint=0.0), width="stretch")
-c2.plotly_chart(heatmap(p.b[:, None], "b_i", color_continuous_scale="RdBu_r",
-                        color_continuous_midpoint=0.0), width="stretch")
+c1, c2, c3 = st.columns([1, 0.5, 2])
+c1.plotly_chart(signed(p.A, f"A_i ({N} × {k})", scale=False), width="stretch")
+c2.plotly_chart(signed(p.b[:, None], "b_i", scale=False).update_xaxes(showticklabels=False), width="stretch")
 c3.markdown(
     f"Solving exactly costs O(N_i k² + k³) per row through the normal equations "
     f"(Aᵀ A) x = Aᵀ b: all n rows together cost **O(nnz(W)·k² + n·k³)**.\n\n"
@@ -144,15 +151,15 @@ c3.markdown(
 
 # 4. sketch -------------------------------------------------------------------------------
 st.header("4. Sketch: compress A_i to s rows")
-st.latex(r"S = \sqrt{N/s}\; P\,H\,D \qquad (D:\ \text{random signs},\ H:\ \text{orthonormal DCT},"
-         r"\ P:\ s \text{ rows sampled at random})")
-c1, c2, c3 = st.columns([2.2, 0.8, 0.8])
-c1.plotly_chart(heatmap(S, f"S ({s_eff} × {N})", color_continuous_scale="RdBu_r",
-                        color_continuous_midpoint=0.0), width="stretch")
-c2.plotly_chart(heatmap(p.A, "A_i", color_continuous_scale="RdBu_r", color_continuous_midpoint=0.0),
-                width="stretch")
-c3.plotly_chart(heatmap(SA, "S·A_i", color_continuous_scale="RdBu_r", color_continuous_midpoint=0.0),
-                width="stretch")
+st.latex(r"S = \sqrt{N/s}\; P\,H\,D")
+st.markdown("D: random signs ±1; H: an orthonormal fast transform (here the DCT); P: keeps s of the N "
+            "rows, chosen at random.")
+c1, c2, c3 = st.columns([2.2, 0.9, 0.9])
+c1.plotly_chart(signed(S, f"S ({s_eff} × {N})", scale=False), width="stretch")
+c2.plotly_chart(signed(p.A, f"A_i ({N} × {k})", scale=False), width="stretch", key="hiw_fig_A_sketch")
+c3.plotly_chart(signed(SA, f"S·A_i ({s_eff} × {k})", scale=False), width="stretch")
+st.caption("Red positive, blue negative; colours clipped at the 95th percentile of |entry| so one heavy "
+           "weight does not wash out the rest.")
 st.markdown(
     "The random signs and the transform spread every row's information over all rows, so "
     "sampling a few keeps the geometry: ‖S A x‖ ≈ ‖A x‖ for every x. Applied with a fast "
@@ -190,7 +197,8 @@ curves = pd.concat([
 curves = curves[curves.iloc[:, 1] > 0]
 fig = px.line(curves, x="inner iteration", y="relative error ‖x − x*‖/‖x*‖", color="method",
               log_y=True, markers=True)
-fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+fig.update_layout(height=330, margin=dict(l=10, r=10, t=50, b=10),
+                  legend=dict(orientation="h", y=1.02, yanchor="bottom", title=None))
 st.plotly_chart(fig, width="stretch")
 if trace.forward_error[-1] > 1e-6:
     st.warning("The preconditioned iteration did not converge here: with a very small sketch, "
@@ -206,11 +214,14 @@ try:
 
     solvers = tuple(sv for sv in ("exact", "sketched") if sv in getattr(wc, "SOLVERS", ()))
     lib = library_curves(int(seed), int(k), float(spread), solvers)
-    fig = px.line(lib, x="iteration", y="relative objective", color="solver", log_y=True, markers=True)
+    fig = px.line(lib, x="iteration", y="relative objective", color="solver", log_y=True, markers=True,
+                  line_dash="solver")
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10))
+    fig.update_yaxes(exponentformat="power")
     st.plotly_chart(fig, width="stretch")
     st.caption(f"{lab.measured_label()} Relative objective f / Σ W_ij M_ij². It levels off at the "
-               "noise floor, not at 0.")
+               "noise floor, not at 0. Where the lines overlap, the sketched solver reached the same "
+               "iterates as the exact one: its regressions are solved to accuracy eps.")
 except Exception as exc:  # the library is optional for the rest of the page
     st.info(f"wlra_core could not run here ({type(exc).__name__}: {exc}).")
 

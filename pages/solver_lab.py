@@ -32,9 +32,9 @@ def fmt_eps(value: float) -> str:
 
 def stamp(fig: go.Figure) -> go.Figure:
     """Every lab figure says where and when it was measured."""
-    fig.add_annotation(text=lab.measured_label(), xref="paper", yref="paper", x=0, y=-0.22,
-                       showarrow=False, font={"size": 10, "color": "#666"}, xanchor="left")
-    fig.update_layout(margin={"l": 60, "r": 10, "t": 40, "b": 80}, template="plotly_white")
+    fig.add_annotation(text=lab.measured_label(), xref="paper", yref="paper", x=0, y=0, yshift=-50,
+                       showarrow=False, font={"size": 10, "color": "#666"}, xanchor="left", yanchor="top")
+    fig.update_layout(margin={"l": 60, "r": 10, "t": 40, "b": 75}, template="plotly_white")
     return fig
 
 
@@ -54,8 +54,9 @@ def render(view: View) -> None:
             title="Objective by iteration", marker_at=view.iteration)), key=f"{P}_fig_iter")
     with c2:
         charts.live_chart(stamp(charts.history_figure(
-            histories, y="relative_objective", x="elapsed", x_title="seconds (wall, incl. start)",
-            log_y=True, y_title="relative objective", title="Objective by time")), key=f"{P}_fig_time")
+            lab.with_cumulative_seconds(histories), y="relative_objective", x="cumulative_seconds",
+            x_title="seconds (sum of this solver's iteration times)", log_y=True,
+            y_title="relative objective", title="Objective by time")), key=f"{P}_fig_time")
     charts.live_chart(stamp(charts.history_figure(
         histories, y="truth_error", log_y=True, y_title="‖XYᵀ − M*‖_F / ‖M*‖_F",
         title="Error against the planted truth", marker_at=view.iteration)), key=f"{P}_fig_truth", height=300)
@@ -142,7 +143,8 @@ with sweep_tab:
                         default=[k for k in (2, 4, 8, 16, 32) if k <= min(n, m)], key=f"{P}_ks", **BIND)
     sweep_solvers = s2.multiselect("solvers", list(wc.SOLVERS), default=["exact", "sketched"],
                                    key=f"{P}_sweep_solvers", **BIND)
-    n_iter = s3.number_input("iterations each", 1, 10, 2, key=f"{P}_sweep_iters", **BIND)
+    n_iter = s3.number_input("iterations each", 1, 10, 3, key=f"{P}_sweep_iters", **BIND,
+                             help="the time per iteration is the median over these")
     sweep_sig = (problem_id, tuple(sorted(ks)), tuple(sweep_solvers), int(n_iter), settings.eps, settings.seed)
     if st.button("Measure the sweep", type="primary", key=f"{P}_sweep_run", disabled=not (ks and sweep_solvers)):
         bar = st.progress(0.0, text="measuring…")
@@ -162,6 +164,7 @@ with sweep_tab:
         fig = px.line(table, x="k", y="seconds_per_iteration", color="solver", markers=True, log_x=True,
                       log_y=True, color_discrete_map=charts.SOLVER_COLORS,
                       labels={"seconds_per_iteration": "seconds per iteration"}, title="Time per iteration")
+        fig.update_xaxes(tickvals=sorted(table["k"].unique()))
         k_cross = lab.crossover(table)
         if k_cross is not None:
             fig.add_vline(x=k_cross, line_dash="dash", line_color="#555",
@@ -218,6 +221,7 @@ with diag_tab:
                          labels={"forward_error": "relative forward error", "eps": "eps"},
                          title="Forward error per regression")
             grid = np.array(sorted(fe["eps"].unique()))
+            fig.update_xaxes(tickvals=grid, ticktext=[fmt_eps(e) for e in grid])
             fig.add_scatter(x=grid, y=grid, mode="lines", name="error = eps", line={"dash": "dash", "color": "#555"})
             c1.plotly_chart(stamp(fig), key=f"{P}_fig_forward")
             cond = pd.concat([
@@ -225,12 +229,16 @@ with diag_tab:
                 pd.DataFrame({"log10 κ": np.log10(rows["cond_after"]), "matrix": "A_i R⁻¹ (after)"}),
             ]).replace([np.inf, -np.inf], np.nan).dropna()
             fig = px.histogram(cond, x="log10 κ", color="matrix", barmode="overlay", nbins=40, opacity=0.6,
-                               title="Condition numbers over the sampled rows")
+                               title="Condition numbers over the sampled rows",
+                               color_discrete_map={"A_i (before)": "#7f7f7f", "A_i R⁻¹ (after)": "#d62728"},
+                               labels={"log10 κ": "log₁₀ κ"})
             c2.plotly_chart(stamp(fig), key=f"{P}_fig_cond")
             fig = px.line(inner.groupby("eps", as_index=False)[["inner_iterations", "inner_iterations_max"]].mean()
                           .melt(id_vars="eps", var_name="statistic", value_name="inner iterations"),
                           x="eps", y="inner iterations", color="statistic", markers=True, log_x=True,
                           title="Inner iterations per regression (mean and max over rows)")
+            fig.update_xaxes(tickvals=sorted(inner["eps"].unique()),
+                             ticktext=[fmt_eps(e) for e in sorted(inner["eps"].unique())])
             st.plotly_chart(stamp(fig), key=f"{P}_fig_inner")
             med = rows[["cond_before", "cond_after"]].median()
             st.caption(f"{len(rows)} sampled regressions. Median κ before {med['cond_before']:.2f}, after "

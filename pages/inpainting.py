@@ -131,12 +131,12 @@ def render(view: View) -> None:
             axis = st.segmented_control("Objective against", ["iteration", "seconds"], default="iteration",
                                         required=True, key=state.key(P, "axis"), **BOUND)
             x = "elapsed" if axis == "seconds" else "iteration"
-            fig = charts.history_figure(histories, x=x, y="relative_objective", log_y=True,
+            fig = charts.history_dict(histories, x=x, y="relative_objective", log_y=True,
                                         y_title="relative objective f / Σ W M²",
                                         x_title="seconds (wall, since start)" if x == "elapsed" else "iteration",
                                         marker_at=iteration, uirevision=f"{x}|{view.runs.signature}")
             charts.live_chart(fig, key=state.key(P, "objective_chart"), height=280)
-            fig = charts.history_figure(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
+            fig = charts.history_dict(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
                                         marker_at=iteration, uirevision=str(view.runs.signature))
             charts.live_chart(fig, key=state.key(P, "psnr_chart"), height=240)
     st.html(images.image_row(inpainting.image_items(shown, view.runs, iteration), width=190))

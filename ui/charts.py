@@ -16,6 +16,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -106,14 +107,31 @@ def _mark_loaded() -> None:
     st.session_state[_LOADED_KEY] = True
 
 
-def live_chart(fig: go.Figure, *, key: str, height: int = 320) -> None:
-    """Show `fig` in a div that is updated in place (Plotly.react): no blank frames, zoom kept.
+def _to_json(fig: go.Figure | Mapping, height: int) -> str:
+    if isinstance(fig, go.Figure):
+        fig.update_layout(height=height)
+        return fig.to_json()
+    layout = {**fig.get("layout", {}), "height": height}
+    return json.dumps({"data": list(fig.get("data", [])), "layout": layout}, default=_json_default)
 
-    Keep `key` fixed for one chart; give the figure's layout a `uirevision` that changes only
-    when the user's zoom should be dropped (ui builders set it from their arguments).
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def live_chart(fig: go.Figure | Mapping, *, key: str, height: int = 320) -> None:
+    """Show a figure in a div that is updated in place (Plotly.react): no blank frames, zoom kept.
+
+    `fig` is a go.Figure or, faster for live updates (no validation), a plain figure dict
+    {"data": [...], "layout": {...}} such as `history_dict` returns. Keep `key` fixed for one
+    chart; give the layout a `uirevision` that changes only when the user's zoom should be
+    dropped (the builders here take it as an argument).
     """
-    fig.update_layout(height=height)
-    figure_json = fig.to_json()
+    figure_json = _to_json(fig, height)
     loaded = bool(st.session_state.get(_LOADED_KEY))
     data = {
         "figure": figure_json,
@@ -142,7 +160,10 @@ def _finite(values: Sequence[float]) -> list[float | None]:
     return [float(v) if v is not None and math.isfinite(v) else None for v in values]
 
 
-def history_figure(
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def history_dict(
     histories: Mapping[str, Sequence[Mapping[str, float]]],
     *,
     y: str,
@@ -154,48 +175,61 @@ def history_figure(
     marker_at: int | None = None,
     reference: tuple[str, float] | None = None,
     uirevision: str = "keep",
-) -> go.Figure:
-    """One line per named run: `y` against `x` over its records.
+) -> dict[str, Any]:
+    """One line per named run, `y` against `x` over its records, as a plain plotly figure dict.
 
-    `marker_at` circles each run's record with that iteration (the replayed one);
-    `reference` = (label, value) draws a dashed horizontal line (e.g. a baseline RMSE).
+    Runs that coincide stay visible: each run has its own colour and dash. `marker_at` circles
+    each run's record with that iteration (the replayed one); `reference` = (label, value)
+    draws a dashed horizontal line (e.g. a baseline RMSE).
     """
-    fig = go.Figure()
+    data: list[dict[str, Any]] = []
     for index, (name, records) in enumerate(histories.items()):
         xs = [r.get(x) for r in records]
         ys = _finite([r.get(y, float("nan")) for r in records])
         if log_y:
             ys = [v if v is not None and v > 0 else None for v in ys]
         color = color_for(name, index)
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=name,
-            line={"color": color, "width": 2}, marker={"size": 5},
-            hovertemplate=f"{name}<br>{x_title or x}: %{{x:.4g}}<br>{y_title}: %{{y:.4g}}<extra></extra>",
-        ))
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "name": name, "x": xs, "y": ys,
+            "line": {"color": color, "width": 2, "dash": DASHES[index % len(DASHES)]},
+            "marker": {"size": 5, "color": color},
+            "hovertemplate": f"{name}<br>{x_title or x}: %{{x:.4g}}<br>{y_title}: %{{y:.4g}}<extra></extra>",
+        })
         if marker_at is not None:
             hit = [r for r in records if r.get("iteration") == marker_at]
-            if hit and hit[0].get(y) is not None and math.isfinite(hit[0][y]):
-                fig.add_trace(go.Scatter(
-                    x=[hit[0].get(x)], y=[hit[0][y]], mode="markers", showlegend=False,
-                    marker={"size": 12, "color": "rgba(0,0,0,0)", "line": {"color": color, "width": 2}},
-                    hoverinfo="skip",
-                ))
+            value = hit[0].get(y) if hit else None
+            if value is not None and math.isfinite(value) and (value > 0 or not log_y):
+                data.append({
+                    "type": "scatter", "mode": "markers", "x": [hit[0].get(x)], "y": [value],
+                    "showlegend": False, "hoverinfo": "skip",
+                    "marker": {"size": 12, "color": "rgba(0,0,0,0)", "line": {"color": color, "width": 2}},
+                })
+    layout: dict[str, Any] = {
+        "margin": {"l": 60, "r": 10, "t": 40 if title else 10, "b": 45},
+        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1.0, "xanchor": "right"},
+        "xaxis": {"title": {"text": x_title or x}, "gridcolor": "#eee", "zeroline": False},
+        "yaxis": {"title": {"text": y_title}, "gridcolor": "#eee", "zeroline": False},
+        "uirevision": uirevision,
+        "plot_bgcolor": "white", "paper_bgcolor": "white",
+        "hovermode": "closest",
+    }
+    if title:
+        layout["title"] = {"text": title, "x": 0.0, "xanchor": "left"}
+    if log_y:
+        layout["yaxis"].update(type="log", exponentformat="power")
     if reference is not None:
         label, value = reference
-        fig.add_hline(y=value, line_dash="dash", line_color="#555", annotation_text=label,
-                      annotation_position="top right")
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"} if title else None,
-        margin={"l": 60, "r": 10, "t": 40 if title else 10, "b": 45},
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1.0, "xanchor": "right"},
-        xaxis_title=x_title or x,
-        yaxis_title=y_title,
-        uirevision=uirevision,
-        template="plotly_white",
-    )
-    if log_y:
-        fig.update_yaxes(type="log", exponentformat="power")
-    return fig
+        layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": value,
+                             "y1": value, "line": {"dash": "dash", "color": "#555", "width": 1.5}}]
+        layout["annotations"] = [{"xref": "paper", "x": 1, "yref": "y", "y": value, "text": label,
+                                  "showarrow": False, "xanchor": "right", "yanchor": "bottom"}]
+    return {"data": data, "layout": layout}
+
+
+def history_figure(histories: Mapping[str, Sequence[Mapping[str, float]]], **kwargs: Any) -> go.Figure:
+    """`history_dict` as a go.Figure, for callers that add to the figure (annotations, …)."""
+    fig = history_dict(histories, **kwargs)
+    return go.Figure(data=fig["data"], layout=fig["layout"])
 
 
 def weights_heatmap(weights: np.ndarray, colorscale: list, *, title: str | None = None,

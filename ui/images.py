@@ -46,17 +46,18 @@ def overlay_missing(image: np.ndarray, weights: np.ndarray, color: Sequence[int]
     return w * img + (1.0 - w) * tint
 
 
-def image_row(items: Sequence[tuple[str, np.ndarray]], *, width: int, test_id: str = "image-row") -> str:
+def image_row(items: Sequence[tuple[str, np.ndarray | str]], *, width: int, test_id: str = "image-row") -> str:
     """HTML for captioned images side by side, each `width` CSS pixels wide (pixelated when enlarged).
 
-    Captions carry data-testid attributes so browser tests can find each picture by its caption.
+    An item's image is an array or an already encoded data URI (for pictures that do not change
+    between live updates). Captions carry data-testid attributes for browser tests.
     """
     figures = []
     for caption, image in items:
         slug = "".join(ch if ch.isalnum() else "-" for ch in caption.lower()).strip("-")
         figures.append(
             f'<figure data-testid="{test_id}-{slug}" style="margin:0;flex:0 0 auto;width:{width}px">'
-            f'<img src="{data_uri(image)}" alt="{html.escape(caption)}" '
+            f'<img src="{image if isinstance(image, str) else data_uri(image)}" alt="{html.escape(caption)}" '
             f'style="width:{width}px;height:auto;image-rendering:pixelated;display:block;'
             f'border:1px solid rgba(49,51,63,0.2);border-radius:4px"/>'
             f'<figcaption style="font-size:0.85rem;text-align:center;margin-top:4px">'

@@ -33,6 +33,8 @@ class Problem:
     M: np.ndarray          # image_to_matrix(image), zero where the weight is 0
     W: np.ndarray          # mask_to_weights(weights)
     identity: str          # which image, at which resolution, under which mask
+    original_uri: str      # the image and the masked input as data URIs, encoded once
+    masked_uri: str
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -45,7 +47,8 @@ def build_problem(image: np.ndarray, weights: np.ndarray, image_identity: str) -
     M = np.where(W > 0, M, 0.0)
     digest = hashlib.md5(np.ascontiguousarray(weights, dtype=np.float64).tobytes()).hexdigest()[:12]
     return Problem(image=image, weights=weights, hidden=mask.hidden_pixels(weights), M=M, W=W,
-                   identity=f"{image_identity}|{image.shape}|mask:{digest}")
+                   identity=f"{image_identity}|{image.shape}|mask:{digest}",
+                   original_uri=images.data_uri(image), masked_uri=images.data_uri(masked_view(image, weights)))
 
 
 def signature(problem: Problem, settings: SolverSettings) -> tuple:
@@ -79,12 +82,8 @@ def measurer(problem: Problem) -> Callable[[object], dict[str, float]]:
     return measure
 
 
-def masked_view(problem_or_image: Problem | np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+def masked_view(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The image as the solver sees it: hidden pixels faded to the 'missing' colour."""
-    if isinstance(problem_or_image, Problem):
-        image, weights = problem_or_image.image, problem_or_image.weights
-    else:
-        image = problem_or_image
     return images.overlay_missing(image, weights, mask.MISSING_RGB)
 
 
@@ -147,8 +146,9 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
     return f'<div data-testid="run-status">{header}{table}</div>'
 
 
-def image_items(problem: Problem, runs: RunSet | None, iteration: int) -> list[tuple[str, np.ndarray]]:
-    items = [("Original", problem.image), ("Masked input", masked_view(problem))]
+def image_items(problem: Problem, runs: RunSet | None, iteration: int) -> list[tuple[str, np.ndarray | str]]:
+    items: list[tuple[str, np.ndarray | str]] = [("Original", problem.original_uri),
+                                                 ("Masked input", problem.masked_uri)]
     if runs is None:
         return items
     for name, run in runs.runs.items():

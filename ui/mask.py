@@ -240,8 +240,9 @@ def painting_canvas(
     """Draw the canvas over the image and return the painted layer on the image grid (or None).
 
     The drawing survives page switches: its json is kept under a non-widget key and passed back
-    as initial_drawing when the canvas remounts; the last stroke PNG is kept too, because after a
-    remount no image_data comes until the next stroke. A new aspect ratio clears the painting.
+    as initial_drawing when the canvas remounts (and unchanged on every run of that mount); the
+    last stroke PNG is kept too, because after a remount no image_data comes until the next
+    stroke. A new aspect ratio clears the painting.
     """
     size = canvas_size(image_shape)
     json_key, paint_key = state.key(prefix, "canvas_json"), state.key(prefix, "paint")
@@ -250,7 +251,14 @@ def painting_canvas(
         clear_painting(prefix)
         paint = None
     widget_key = f"{state.key(prefix, 'canvas')}_{st.session_state.get(state.key(prefix, 'canvas_epoch'), 0)}_{size[0]}x{size[1]}"
-    initial = None if widget_key in st.session_state else st.session_state.get(json_key)
+    # The drawing a mount starts from stays the same for the whole mount: the canvas reloads
+    # (and forgets its undo history) whenever initial_drawing changes, and None would clear it.
+    mount_key = state.key(prefix, "canvas_mount")
+    mount = st.session_state.get(mount_key)
+    if widget_key not in st.session_state or not mount or mount["key"] != widget_key:
+        mount = {"key": widget_key, "initial": st.session_state.get(json_key)}
+        st.session_state[mount_key] = mount
+    initial = mount["initial"]
 
     try:
         from streamlit_drawable_canvas import st_canvas

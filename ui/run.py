@@ -41,7 +41,12 @@ import streamlit as st
 import wlra_core as wc
 
 TICK_SECONDS = 0.05        # run_every while playing (the fragment reruns at most this often)
-TICK_BUDGET_SECONDS = 0.15  # compute time per tick before the screen is updated
+# Compute time per tick before the screen is updated: SCREEN_FACTOR times as long as the last
+# screen update took (render + the browser + the gap to the next tick), within [MIN, MAX]. So
+# when the screen is the bottleneck more iterations go into each tick (every one recorded and
+# plotted), and the solvers get about 60 % of the wall time while the screen still updates
+# every fraction of a second.
+TICK_BUDGET_MIN, TICK_BUDGET_MAX, SCREEN_FACTOR = 0.12, 0.8, 1.5
 
 INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows")
 
@@ -175,7 +180,7 @@ class RunController:
     def __init__(self, prefix: str):
         self.prefix = prefix
         for name, value in (("runs", None), ("playing", False), ("command", None),
-                            ("follow", True), ("signature", None), ("ticks", 0)):
+                            ("follow", True), ("ticks", 0), ("tick_end", None)):
             st.session_state.setdefault(self.key(name), value)
 
     def key(self, name: str) -> str:
@@ -199,6 +204,7 @@ class RunController:
         if command == "play":
             self._set("playing", True)
             self._set("follow", True)
+            self._set("tick_end", None)
         elif command in ("pause", "reset"):
             self._set("playing", False)
 
@@ -276,7 +282,11 @@ class RunController:
             runs = self.runs
             if self.playing and runs is not None:
                 if not runs.done:
-                    runs.advance_for(TICK_BUDGET_SECONDS)
+                    now = time.perf_counter()
+                    last = st.session_state[self.key("tick_end")]
+                    screen = (now - last) if last is not None else 0.0
+                    runs.advance_for(min(TICK_BUDGET_MAX, max(TICK_BUDGET_MIN, SCREEN_FACTOR * screen)))
+                    self._set("tick_end", time.perf_counter())
                     self._set("ticks", st.session_state[self.key("ticks")] + 1)
                 if runs.done:
                     self._set("playing", False)

@@ -29,6 +29,7 @@ PLAIN: dict[str, dict[str, Any]] = {
         "error": None,           # a message for the user, shown once (st.error) then dropped
         "canvas_json": None,     # the canvas drawing (fabric json), restored on remount
         "canvas_epoch": 0,       # bumped by "Clear painting": the canvas remounts empty
+        "canvas_mount": None,    # {"key", "initial"}: the drawing the mounted canvas started from
         "paint": None,           # {"png", "fit", "canvas", "digest"}: the last stroke image
     },
 }

@@ -243,6 +243,8 @@ with diag_tab:
             med = rows[["cond_before", "cond_after"]].median()
             st.caption(f"{len(rows)} sampled regressions. Median κ before {med['cond_before']:.2f}, after "
                        f"{med['cond_after']:.2f}. A preconditioner helps when κ(A_i) is large; on "
-                       "well-conditioned rows (κ near 1) it has nothing to fix and can make κ slightly worse.")
+                       "well-conditioned rows (κ near 1) it has nothing to fix and can make κ slightly worse. "
+                       "Inner iterations are capped by k when the inner solver is preconditioned CG "
+                       "(inner=\"pcg\", the default): CG on a k-dimensional problem ends in at most k steps.")
             st.download_button("Diagnostics (CSV)", rows.to_csv(index=False), "solver_lab_diagnostics.csv",
                                "text/csv", key=f"{P}_dl_diag")

@@ -65,7 +65,7 @@ def recommendations(view: View, prep: rm.Prepared, ratings) -> None:
     ))
     ry, rx = np.nonzero(rated)
     fig.add_scatter(x=[item_ids[j] for j in rx], y=[user_ids[j] for j in ry], mode="markers", name="rated",
-                    marker={"size": 4, "color": "white", "line": {"width": 0.5, "color": "black"}},
+                    marker={"size": 5, "color": "white", "line": {"width": 1, "color": "black"}},
                     hoverinfo="skip")
     fig.update_yaxes(autorange="reversed", title="user", type="category")
     fig.update_xaxes(title="item", type="category")
@@ -183,6 +183,8 @@ with st.sidebar:
                                  "mean plus a bias per user and per item (added back to predict)")
     st.subheader("Solvers")
 settings = controls.solver_settings(P, defaults=DEFAULTS, k_max=min(50, n_users, n_items))
+st.sidebar.caption(f"Ridge λ = {settings.ridge:g} (under *More solver settings*): it keeps users and items "
+                   "with few ratings from overfitting; λ = 0 is the paper's unregularised problem.")
 
 prep = rm.prepare(ratings.M, ratings.W, test_fraction=float(test_fraction), seed=int(split_seed),
                   centring=centring)

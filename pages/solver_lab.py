@@ -98,6 +98,14 @@ with st.sidebar:
     problem_seed = st.number_input("problem seed", 0, 10_000, 0, step=1, key=f"{P}_pseed", **BIND)
     st.subheader("Solvers")
 settings = controls.solver_settings(P, defaults=DEFAULTS, k_max=int(min(128, n, m)))
+with st.sidebar:
+    st.subheader("Sketched solver")
+    sketch = st.selectbox("sketch", ["default", *wc.SKETCHES], key=f"{P}_sketch", **BIND,
+                          help="the random sketch S that builds the preconditioner R (default: the library's choice)")
+    sketch_rows = st.number_input("sketch rows s (0 = 4k)", 0, 4096, 0, step=1, key=f"{P}_s", **BIND,
+                                  help="rows of S·A_i; at least k. Larger s: a better preconditioner, a costlier QR")
+SKETCH = {"sketch": None if sketch == "default" else sketch,
+          "sketch_size": None if sketch_rows == 0 else int(sketch_rows)}
 
 try:
     problem = planted(int(n), int(m), int(rank), float(noise), pattern, float(p), int(problem_seed))
@@ -111,12 +119,12 @@ conv, sweep_tab, diag_tab = st.tabs(["Convergence", "Time per iteration vs k", "
 
 # convergence (live) -----------------------------------------------------------------------
 problem_id = (int(n), int(m), int(rank), float(noise), pattern, float(p), int(problem_seed))
-signature = (problem_id, settings.problem_signature())
+signature = (problem_id, settings.problem_signature(), tuple(SKETCH.values()))
 
 
 def start(name: str, problem=problem, settings=settings):
     return wc.iterate(problem.M, problem.W, settings.k, solver=name, diagnostics=False,
-                      **settings.iterate_kwargs())
+                      **SKETCH, **settings.iterate_kwargs())
 
 
 def measure(step, truth=problem.truth):
@@ -145,12 +153,14 @@ with sweep_tab:
                                    key=f"{P}_sweep_solvers", **BIND)
     n_iter = s3.number_input("iterations each", 1, 10, 3, key=f"{P}_sweep_iters", **BIND,
                              help="the time per iteration is the median over these")
-    sweep_sig = (problem_id, tuple(sorted(ks)), tuple(sweep_solvers), int(n_iter), settings.eps, settings.seed)
+    sweep_sig = (problem_id, tuple(sorted(ks)), tuple(sweep_solvers), int(n_iter), settings.eps, settings.seed,
+                 SKETCH["sketch"])
     if st.button("Measure the sweep", type="primary", key=f"{P}_sweep_run", disabled=not (ks and sweep_solvers)):
         bar = st.progress(0.0, text="measuring…")
         rows = []
         for fraction, row in lab.k_sweep(wc.iterate, problem.M, problem.W, sorted(ks), sweep_solvers,
-                                         n_iter=int(n_iter), eps=settings.eps, seed=settings.seed):
+                                         n_iter=int(n_iter), eps=settings.eps, seed=settings.seed,
+                                         sketch=SKETCH["sketch"]):
             rows.append(row)
             bar.progress(fraction, text=f"k = {row['k']}, {row['solver']}: "
                                         f"{row['seconds_per_iteration'] * 1e3:.1f} ms per iteration")
@@ -194,13 +204,14 @@ with diag_tab:
     eps_values = e1.multiselect("eps values", list(EPS_CHOICES), default=[1e-2, 1e-4, 1e-6, 1e-8],
                                 format_func=fmt_eps, key=f"{P}_eps_values", **BIND)
     diag_iters = e2.number_input("iterations each", 1, 10, 2, key=f"{P}_diag_iters", **BIND)
-    diag_sig = (problem_id, settings.k, tuple(sorted(eps_values)), int(diag_iters), settings.seed)
+    diag_sig = (problem_id, settings.k, tuple(sorted(eps_values)), int(diag_iters), settings.seed,
+                tuple(SKETCH.values()))
     if st.button("Measure regression accuracy", type="primary", key=f"{P}_diag_run", disabled=not eps_values):
         bar = st.progress(0.0, text="measuring…")
         try:
             rows, inner = lab.diagnostics_vs_eps(
                 wc.iterate, problem.M, problem.W, settings.k, sorted(eps_values, reverse=True),
-                max_iter=int(diag_iters), seed=settings.seed,
+                max_iter=int(diag_iters), seed=settings.seed, **SKETCH,
                 on_done=lambda f: bar.progress(f, text=f"{f:.0%} of the eps values done"))
             st.session_state[DIAG] = {"signature": diag_sig, "rows": rows, "inner": inner}
         except wc.InputError as exc:

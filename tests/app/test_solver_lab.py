@@ -80,3 +80,14 @@ def test_settings_come_from_the_url(query, key, value):
     at = page(**query)
     widget = at.selectbox(key=key) if key == "lab_pattern" else at.number_input(key=key)
     assert widget.value == value
+
+
+def test_a_larger_sketch_gives_a_better_preconditioner():
+    medians = []
+    for rows in ("0", "60"):  # 0: the default 4k = 12 rows
+        at = page(lab_m="120", lab_p="0.8", lab_s=rows, lab_sketch="srht")
+        at.multiselect(key="lab_eps_values").set_value([1e-6]).run()
+        at.button(key="lab_diag_run").click().run()
+        assert not at.exception and not at.error
+        medians.append(at.session_state["lab_diag_result"]["rows"]["cond_after"].median())
+    assert medians[1] < medians[0]

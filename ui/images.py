@@ -22,7 +22,8 @@ def reconstruct(X: np.ndarray, Y: np.ndarray, image_shape: tuple[int, ...]) -> n
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+    values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0)
+    return np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -141,7 +141,13 @@ class RunSet:
             except Exception as exc:  # a solver failure ends that run only, with a message
                 run.stop_reason, run.error, run.steps = "error", f"{type(exc).__name__}: {exc}", None
                 continue
-            run.records.append(_record(step, self.measure))
+            if not np.isfinite(step.objective):
+                run.stop_reason, run.steps = "error", None
+                run.error = (f"the objective became {step.objective} at iteration {step.iteration}; "
+                             "the run was stopped (try another k, a ridge, or another solver)")
+                continue
+            with np.errstate(all="ignore"):
+                run.records.append(_record(step, self.measure))
             run.factors.append((np.asarray(step.X, dtype=np.float32), np.asarray(step.Y, dtype=np.float32)))
             if getattr(step, "stop_reason", None):
                 run.stop_reason, run.steps = step.stop_reason, None

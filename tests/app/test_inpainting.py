@@ -1,0 +1,318 @@
+"""AppTest of the inpainting page (pages/inpainting.py) and unit tests of its ui/ helpers.
+
+AppTest cannot upload files, fire run_every timers or render the canvas (see README.md here):
+uploads are injected as bytes through the same session key the uploader's callback fills
+(`inp_pending_upload`, `inp_pending_mask`); Play is checked by the first tick, which runs inside
+the same script run as the click; painting is checked on the mask helpers with a synthetic
+canvas image, and in the browser tests.
+"""
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from ui import mask
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "inpainting.py")
+
+# Settings widgets and the URL parameter each one is bound to (the parameter is the key).
+BOUND_WIDGETS = {
+    "multiselect": ["inp_solvers"],
+    "slider": ["inp_k", "inp_dropout", "inp_text_size", "inp_scratches", "inp_block"],
+    "select_slider": ["inp_eps", "inp_res"],
+    "number_input": ["inp_max_iter", "inp_ridge", "inp_seed", "inp_mask_seed"],
+    "selectbox": ["inp_image"],
+    "text_input": ["inp_text"],
+    "checkbox": ["inp_clip"],
+}
+
+
+def page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def html_bodies(at: AppTest) -> str:
+    return "\n".join(h.proto.body for h in at.get("html"))
+
+
+def shown_iteration(at: AppTest) -> int:
+    match = re.search(r'data-testid="iteration-count"[^>]*>Iteration (\d+)<', html_bodies(at))
+    assert match, "no 'Iteration N' element"
+    return int(match.group(1))
+
+
+def hidden_count(at: AppTest) -> int:
+    match = re.search(r"Hidden pixels: (\d+)", " ".join(m.value for m in at.markdown))
+    assert match
+    return int(match.group(1))
+
+
+def image_caption(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Original "))
+
+
+def runs(at: AppTest) -> dict:
+    rs = at.session_state["inp_runs"]
+    return {} if rs is None else rs.runs
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def step(at: AppTest, times: int = 1) -> AppTest:
+    for _ in range(times):
+        at.button(key="inp_step").click().run()
+    return at
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+def test_defaults_render_sample_mask_and_idle_run():
+    at = page()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="inp_image").value == "camera"
+    assert image_caption(at).startswith("Original 512×512 px · working 256×256 px")
+    assert 0 < hidden_count(at) < 256 * 256
+    assert shown_iteration(at) == 0
+    assert runs(at) == {}
+    assert at.button(key="inp_play").label == "Play"
+
+
+def test_step_twice_advances_every_solver_two_iterations():
+    at = step(page(), 2)
+    assert not at.exception and not at.error
+    assert shown_iteration(at) == 2
+    assert list(runs(at)) == ["exact", "sketched"]
+    for run in runs(at).values():
+        assert [r["iteration"] for r in run.records] == [1, 2]
+        assert len(run.factors) == 2 and run.factors[0][0].shape == (256, 12)
+    body = html_bodies(at)
+    for solver in ("exact", "sketched"):
+        psnr = re.search(rf"PSNR {solver}: ([\d.]+) dB", body)
+        assert psnr and 10 < float(psnr.group(1)) < 60
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Reconstruction PNG", "Factors .npz", "History CSV", "Mask PNG"} <= labels
+
+
+def test_every_solver_starts_from_the_same_initialisation():
+    at = step(page(inp_solvers=["exact", "cg"], inp_eps="1e-08"), 1)
+    exact, cg = runs(at)["exact"].records[0], runs(at)["cg"].records[0]
+    # cg solves the same regressions to eps from the same start: the same first iterate.
+    assert exact["relative_objective"] == pytest.approx(cg["relative_objective"], rel=1e-4)
+
+
+def test_changing_the_solver_set_changes_the_runs():
+    at = step(page(), 2)
+    at.multiselect(key="inp_solvers").set_value(["exact", "cg"]).run()
+    assert not at.exception
+    assert list(runs(at)) == ["exact", "cg"]
+    assert runs(at)["exact"].iterations == 2 and runs(at)["cg"].iterations == 0
+    step(at)
+    assert runs(at)["exact"].iterations == 3 and runs(at)["cg"].iterations == 1
+    at.multiselect(key="inp_solvers").set_value([]).run()
+    step(at)
+    assert any("at least one solver" in e.value for e in at.error)
+
+
+def test_changing_a_setting_marks_runs_stale_and_step_starts_over():
+    at = step(page(inp_solvers=["exact", "cg"]), 3)
+    at.slider(key="inp_k").set_value(8).run()
+    assert any("Settings changed" in i.value for i in at.info)
+    assert runs(at)["exact"].iterations == 3  # kept on screen until the next Step or Play
+    step(at)
+    assert runs(at)["exact"].iterations == 1 and runs(at)["exact"].factors[0][0].shape[1] == 8
+
+
+def test_play_ticks_once_per_script_run_and_pause_stops():
+    at = page(inp_max_iter="3")
+    at.button(key="inp_play").click().run()
+    assert not at.exception
+    # AppTest runs the live fragment once per script run (run_every timers never fire here).
+    assert at.session_state["inp_playing"] in (True, False)
+    assert all(run.iterations >= 1 for run in runs(at).values())
+    if at.session_state["inp_playing"]:
+        assert at.button(key="inp_play").label == "Pause"
+        at.button(key="inp_play").click().run()
+    assert at.session_state["inp_playing"] is False
+    assert at.button(key="inp_play").label == "Play"
+
+
+def test_replay_slider_shows_a_past_iteration():
+    at = step(page(), 3)
+    at.slider(key="inp_replay").set_value(1).run()
+    assert shown_iteration(at) == 1
+    assert "exact · iteration 1" in html_bodies(at)
+    at.slider(key="inp_replay").set_value(3).run()  # back at the newest: follows the run again
+    step(at)
+    assert shown_iteration(at) == 4
+
+
+def test_reset_forgets_the_runs():
+    at = step(page(), 2)
+    at.button(key="inp_reset").click().run()
+    assert runs(at) == {} and shown_iteration(at) == 0
+
+
+def test_impossible_k_shows_the_input_error_and_keeps_previous_results():
+    at = step(page(inp_res="64"), 2)  # camera at 64×64
+    at.slider(key="inp_k").set_value(100).run()
+    step(at)
+    assert not at.exception
+    assert any("k" in e.value and "64" in e.value for e in at.error), [e.value for e in at.error]
+    assert runs(at)["exact"].iterations == 2  # the previous runs stay
+    assert at.session_state["inp_runs"].runs["exact"].factors[0][0].shape == (64, 12)
+
+
+def test_bad_upload_shows_an_error_and_keeps_the_previous_image():
+    at = step(page(), 1)
+    before = image_caption(at)
+    at.session_state["inp_pending_upload"] = ("holiday.png", b"this is not an image")
+    at.run()
+    assert not at.exception
+    assert any("holiday.png" in e.value or "image" in e.value.lower() for e in at.error)
+    assert at.selectbox(key="inp_image").value == "camera"
+    assert image_caption(at) == before
+    assert runs(at)["exact"].iterations == 1
+    at.run()  # the message is shown once
+    assert not at.error
+
+
+def test_good_upload_becomes_the_image():
+    at = page()
+    rng = np.random.default_rng(0)
+    at.session_state["inp_pending_upload"] = ("noise.png", png(rng.integers(0, 255, (120, 300, 3), dtype=np.uint8)))
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="inp_image").value == "upload"
+    assert image_caption(at).startswith("Original 300×120 px · working 256×102 px (colour")
+
+
+def test_mask_upload_sets_the_weights_and_a_wrong_aspect_is_refused():
+    at = page(inp_dropout="0.0", inp_text="")
+    assert hidden_count(at) == 0
+    weights = np.full((512, 512), 255, dtype=np.uint8)
+    weights[:256] = 0  # top half missing, made for the original 512 px image
+    at.session_state["inp_pending_mask"] = ("half.png", png(weights))
+    at.run()
+    assert not at.exception and not at.error
+    assert hidden_count(at) == 128 * 256
+    at.session_state["inp_pending_mask"] = ("wide.png", png(np.zeros((100, 300), dtype=np.uint8)))
+    at.run()
+    assert any("aspect ratio" in e.value for e in at.error)
+    assert hidden_count(at) == 128 * 256  # the previous mask stays
+
+
+def test_settings_come_from_the_url_and_every_setting_is_bound_to_it():
+    at = page(inp_k="7", inp_solvers=["cg", "em"], inp_eps="1e-06", inp_image="coffee", inp_res="128",
+              inp_dropout="0.5", inp_text="", inp_max_iter="9")
+    assert not at.exception
+    assert at.slider(key="inp_k").value == 7
+    assert at.multiselect(key="inp_solvers").value == ["cg", "em"]
+    assert at.select_slider(key="inp_eps").value == 1e-6
+    assert image_caption(at).startswith("Original 600×400 px · working 128×85 px")
+    assert hidden_count(at) == pytest.approx(0.5 * 128 * 85, rel=0.1)
+    step(at)
+    assert list(runs(at)) == ["cg", "em"] and runs(at)["cg"].factors[0][0].shape[1] == 7
+    # The other direction: each settings widget writes its value to the URL parameter named
+    # like its key (the browser does the writing; the widget declares the binding).
+    for kind, keys in BOUND_WIDGETS.items():
+        for key in keys:
+            assert getattr(at, kind)(key=key).proto.query_param_key == key
+
+
+def test_invalid_url_values_are_ignored():
+    at = page(inp_k="abc", inp_solvers=["nonsense"], inp_image="../../etc/passwd")
+    assert not at.exception
+    assert at.slider(key="inp_k").value == 12
+    assert at.selectbox(key="inp_image").value == "camera"
+
+
+# --- the mask helpers -------------------------------------------------------------------------
+
+def canvas_png(size: tuple[int, int], boxes: list[tuple[tuple[int, int, int, int], float]]) -> bytes:
+    """A transparent canvas image with opaque rectangles painted in the brush colour of a weight."""
+    img = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    for (x0, y0, x1, y1), weight in boxes:
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=(*mask.weight_rgb(weight), 255))
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_colour_scale_round_trips_weights():
+    weights = np.linspace(0, 1, 21)
+    rgb = np.array([mask.weight_rgb(w) for w in weights])
+    assert np.allclose(mask.rgb_to_weight(rgb), weights, atol=0.01)
+
+
+@pytest.mark.parametrize("fit", [None, {"scale_x": 1.5, "scale_y": 1.5, "offset_x": 0.0, "offset_y": 0.0}])
+def test_painted_pixels_map_exactly_onto_image_pixels(fit):
+    # A 384 px canvas over a 256 px image: canvas box [30, 60) x [15, 45) is image [20, 40) x [10, 30).
+    layer = mask.paint_layer.__wrapped__(canvas_png((384, 384), [((30, 15, 60, 45), 0.0)]), fit, (384, 384), (256, 256))
+    coverage, weighted = layer
+    expected = np.zeros((256, 256))
+    expected[10:30, 20:40] = 1.0
+    assert np.allclose(coverage, expected, atol=1e-6)
+    assert np.allclose(weighted, 0.0, atol=1e-6)
+    weights = mask.combine((256, 256), painted=layer)
+    assert mask.hidden_pixels(weights).sum() == 20 * 20
+
+
+def test_device_pixel_ratio_two_and_partial_pixels_area_average():
+    # The canvas PNG at twice the CSS size; a box covering half of image pixel column 10.
+    png_bytes = canvas_png((768, 768), [((2 * 15 + 0, 0, 2 * 15 + 3, 768), 0.0)])  # CSS x 15..16.5 = image 10..11
+    coverage, _ = mask.paint_layer.__wrapped__(png_bytes, None, (384, 384), (256, 256))
+    assert np.allclose(coverage[:, 10], 1.0, atol=1e-6) and np.allclose(coverage[:, 11], 0.0, atol=1e-6)
+
+
+def test_layers_combine_upload_then_presets_then_paint():
+    uploaded = np.full((4, 4), 0.5)
+    hidden = np.zeros((4, 4), dtype=bool)
+    hidden[0, 0] = hidden[1, 1] = True
+    coverage = np.zeros((4, 4))
+    coverage[1, 1] = coverage[2, 2] = 1.0
+    weighted = coverage * 1.0  # a weight-1 brush: restores what a preset hid
+    w = mask.combine((4, 4), uploaded=uploaded, hidden=hidden, painted=(coverage, weighted))
+    assert w[0, 0] == 0.0 and w[1, 1] == 1.0 and w[2, 2] == 1.0 and w[3, 3] == 0.5
+
+
+def test_presets_are_deterministic_for_a_seed_and_combine():
+    presets = mask.Presets(dropout=0.3, text="AB", scratches=3, block=0.25, seed=4)
+    a = mask.preset_hidden.__wrapped__((64, 96), presets)
+    b = mask.preset_hidden.__wrapped__((64, 96), presets)
+    assert np.array_equal(a, b)
+    block_only = mask.preset_hidden.__wrapped__((64, 96), mask.Presets(block=0.25))
+    assert block_only.sum() == 16 * 16 and (a >= block_only).all()
+    assert not mask.preset_hidden.__wrapped__((64, 96), mask.Presets()).any()
+
+
+def test_a_diverging_solver_stops_with_a_message_and_the_others_go_on():
+    from ui.run import RunSet
+
+    def start(name):
+        def steps():
+            for i in range(1, 4):
+                value = float("nan") if name == "bad" and i == 2 else 1.0 / i
+                yield type("Step", (), {"iteration": i, "objective": value, "relative_objective": value,
+                                        "seconds": 0.0, "elapsed": 0.0, "X": np.ones((2, 1)),
+                                        "Y": np.ones((2, 1)), "inner": {}, "stop_reason": None})()
+        return steps()
+
+    rs = RunSet.build("sig", ["good", "bad"], start)
+    for _ in range(3):
+        rs.advance()
+    assert rs.runs["good"].iterations == 3
+    assert rs.runs["bad"].iterations == 1 and rs.runs["bad"].stop_reason == "error"
+    assert "nan" in rs.runs["bad"].error

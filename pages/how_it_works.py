@@ -11,6 +11,9 @@ import streamlit as st
 
 from ui import lab
 from ui import walkthrough as wt
+from ui import router
+
+router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
 
 P = "hiw_"  # widget keys double as URL query parameters (bind="query-params")
 BIND = {"bind": "query-params", "persist_state": "session"}

@@ -12,6 +12,9 @@ import streamlit as st
 import wlra_core as wc
 from ui import charts, controls, lab
 from ui.run import RunController, View
+from ui import router
+
+router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
 
 P = "lab"  # key prefix; widget keys double as URL query parameters
 BIND = {"bind": "query-params", "persist_state": "session"}

@@ -179,6 +179,7 @@ svs = pd.DataFrame({
     "matrix": np.repeat(["A_i (before)", "A_i R⁻¹ (after)"], k),
 })
 fig = px.bar(svs, x="index", y="singular value", color="matrix", barmode="group", log_y=True)
+fig.update_yaxes(dtick=1)  # label decades only
 fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), xaxis=dict(dtick=1))
 c1.plotly_chart(fig, width="stretch")
 c2.metric("κ(A_i) before", f"{sv_before[0] / sv_before[-1]:.1f}")

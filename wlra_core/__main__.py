@@ -242,10 +242,8 @@ def _weights_from_missing(M, memory_budget: int):
                 f"{need / 2**30:.1f} GiB > --memory-budget; pass --weights (e.g. the stored pattern) "
                 f"or use --ratings for observed-entries-only data")
         M = M.toarray()
-    M = np.asarray(M, dtype=float)
+    M = np.asarray(M, dtype=float)  # load_matrix has refused +-inf already
     finite = np.isfinite(M)
-    if np.isinf(M).any():
-        raise _CliError("--matrix contains +-inf; only finite values and NaN (missing) are allowed")
     W = finite.astype(float)
     if not finite.all():
         M = np.where(finite, M, 0.0)
@@ -279,7 +277,8 @@ def load_problem(args: argparse.Namespace) -> _Problem:
         return _Problem(M, W, args.rank, f"matrix {args.matrix}")
     if args.ratings is not None:
         M, W, users, items, duplicates = data.load_ratings(args.ratings, duplicates=args.duplicates)
-        note = f", {duplicates} duplicate ratings merged" if duplicates else ""
+        note = (f", {duplicates} repeated (user, item) pairs resolved by {args.duplicates!r}"
+                if duplicates else "")
         return _Problem(M, W, args.rank,
                         f"ratings {args.ratings}: {len(users)} users x {len(items)} items{note}")
     image = data.load_image(args.image, max_side=args.max_side)

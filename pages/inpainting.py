@@ -20,11 +20,13 @@ st.title("Image inpainting")
 st.caption("Hide pixels with weight 0, and a rank-k approximation fitted to the rest fills them in. "
            "Weights between 0 and 1 say how much a pixel is trusted; W multiplies the squared residual.")
 
+# Conditional messages go into containers made on every run, so that showing one never shifts
+# the elements after it (a shift makes the browser mix old and new elements until the run ends).
+messages = st.container()
+
 # --- the image -------------------------------------------------------------------------------
 loaders.accept_pending_image(P, max_side=st.session_state.get(state.key(P, "res"), 256),
                              image_choice_key=state.key(P, "image"))
-if (message := state.pop_error(P)) is not None:
-    st.error(message, icon=":material/error:")
 
 pick_col, res_col, upload_col = st.columns([2, 2, 3], vertical_alignment="bottom")
 upload = state.get(P, "upload")
@@ -44,7 +46,7 @@ pick_col.caption(f"Original {original_shape[1]}×{original_shape[0]} px · worki
                  f"M is {h}×{w * (3 if image.ndim == 3 else 1)})")
 loaders.accept_pending_mask(P, (h, w))
 if (message := state.pop_error(P)) is not None:
-    st.error(message, icon=":material/error:")
+    messages.error(message, icon=":material/error:")
 
 mask_col, run_col = st.columns([5, 6], gap="large")
 
@@ -80,7 +82,7 @@ with mask_col:
             uploaded_weights = loaders.decode_mask(mask_upload["bytes"], (h, w))
         except wc.InputError as exc:
             state.put(P, "mask_upload", None)
-            st.error(f"The uploaded mask was dropped: {exc}", icon=":material/error:")
+            messages.error(f"The uploaded mask was dropped: {exc}", icon=":material/error:")
     hidden_by_presets = mask.preset_hidden((h, w), presets)
     below = mask.combine((h, w), uploaded=uploaded_weights, hidden=hidden_by_presets)
     painted = mask.painting_canvas(P, images.png_bytes(inpainting.masked_view(image, below)), image.shape,
@@ -108,40 +110,44 @@ settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS)
 with run_col:
     st.subheader("Run: every solver from the same start")
     runner.buttons()
+    run_messages = st.container()
     run_error = runner.sync(inpainting.signature(problem, settings), settings.solvers,
                             inpainting.starter(problem, settings), measure=inpainting.measurer(problem),
                             context=problem)
     if run_error:
-        st.error(run_error, icon=":material/error:")
+        run_messages.error(run_error, icon=":material/error:")
 
 
 def render(view: View) -> None:
     shown = view.runs.context if view.runs is not None else problem
+    notes = st.container()  # conditional elements sit in containers: see `messages` above
     if view.stale:
-        st.info("Settings changed since these runs started: Step or Play starts over with the new ones.",
-                icon=":material/info:")
-    iteration = runner.replay_slider(view)
+        notes.info("Settings changed since these runs started: Step or Play starts over with the new ones.",
+                   icon=":material/info:")
+    iteration = runner.replay_slider(view, container=st.container())
     if view.runs is None:
-        st.caption("Press **Play** to watch every selected solver fit the masked image, or **Step** "
-                   "for one iteration at a time.")
+        notes.caption("Press **Play** to watch every selected solver fit the masked image, or **Step** "
+                      "for one iteration at a time.")
     st.html(inpainting.status_html(view, iteration, settings.max_iter))
+    charts_box, pictures, exports = st.container(), st.container(), st.container()
     if view.runs is not None:
         histories = view.runs.histories()
-        with st.container():
+        with charts_box:
             axis = st.segmented_control("Objective against", ["iteration", "seconds"], default="iteration",
                                         required=True, key=state.key(P, "axis"), **BOUND)
-            x = "elapsed" if axis == "seconds" else "iteration"
+            x = "time" if axis == "seconds" else "iteration"
             fig = charts.history_dict(histories, x=x, y="relative_objective", log_y=True,
                                         y_title="relative objective f / Σ W M²",
-                                        x_title="seconds (wall, since start)" if x == "elapsed" else "iteration",
+                                        x_title="seconds computing (initialisation included)" if x == "time" else "iteration",
                                         marker_at=iteration, uirevision=f"{x}|{view.runs.signature}")
             charts.live_chart(fig, key=state.key(P, "objective_chart"), height=280)
             fig = charts.history_dict(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
                                         marker_at=iteration, uirevision=str(view.runs.signature))
             charts.live_chart(fig, key=state.key(P, "psnr_chart"), height=240)
-    st.html(images.image_row(inpainting.image_items(shown, view.runs, iteration), width=190))
+    pictures.html(images.image_row(inpainting.image_items(shown, view.runs, iteration), width=190))
     if view.runs is not None and not view.playing and view.runs.iterations:
-        export(view, shown, iteration)
+        with exports:
+            export(view, shown, iteration)
 
 
 def export(view: View, shown: inpainting.Problem, iteration: int) -> None:

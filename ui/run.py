@@ -54,7 +54,7 @@ INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residu
 @dataclass
 class Run:
     name: str
-    steps: Iterator | None
+    steps: Iterator | None           # None before the first step of a run added later
     records: list[dict[str, Any]] = field(default_factory=list)
     factors: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     stop_reason: str | None = None   # the library's reason, or "error"
@@ -75,13 +75,19 @@ class Run:
         return min(max(iteration, 1), len(self.records)) - 1
 
 
-def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None) -> dict[str, Any]:
+def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None,
+            previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    # "time": compute seconds so far. The first step's `elapsed` includes the initialisation;
+    # later steps add their own `seconds`, because `elapsed` also counts the time the run sat
+    # paused between Steps.
+    time_so_far = float(step.elapsed) if previous is None else previous["time"] + float(step.seconds)
     rec: dict[str, Any] = {
         "iteration": int(step.iteration),
         "objective": float(step.objective),
         "relative_objective": float(step.relative_objective),
         "seconds": float(step.seconds),
         "elapsed": float(step.elapsed),
+        "time": time_so_far,
     }
     inner = getattr(step, "inner", None) or {}
     for name in INNER_KEYS:
@@ -113,11 +119,8 @@ class RunSet:
         return rs
 
     def set_names(self, names: Sequence[str]) -> None:
-        """Keep the runs still selected, start the new ones, in the order given."""
-        runs = {}
-        for name in names:
-            runs[name] = self.runs.get(name) or Run(name=name, steps=self.start(name))
-        self.runs = runs
+        """Keep the runs still selected, add the new ones (started at their first step), in order."""
+        self.runs = {name: self.runs.get(name) or Run(name=name, steps=None) for name in names}
 
     @property
     def done(self) -> bool:
@@ -133,6 +136,8 @@ class RunSet:
             if run.done:
                 continue
             try:
+                if run.steps is None:  # added after the set started: its clock starts now
+                    run.steps = self.start(run.name)
                 step = next(run.steps)
             except StopIteration:
                 run.stop_reason = run.stop_reason or "stopped"
@@ -147,7 +152,7 @@ class RunSet:
                              "the run was stopped (try another k, a ridge, or another solver)")
                 continue
             with np.errstate(all="ignore"):
-                run.records.append(_record(step, self.measure))
+                run.records.append(_record(step, self.measure, run.records[-1] if run.records else None))
             run.factors.append((np.asarray(step.X, dtype=np.float32), np.asarray(step.Y, dtype=np.float32)))
             if getattr(step, "stop_reason", None):
                 run.stop_reason, run.steps = step.stop_reason, None
@@ -264,10 +269,7 @@ class RunController:
             self._set("runs", runs)
             self._set("follow", True)
         elif runs is not None and not stale and list(runs.runs) != list(names):
-            try:
-                runs.set_names(names)
-            except wc.InputError as exc:
-                return str(exc)
+            runs.set_names(names)
         if runs is None or (stale and not wants_run):
             return None
         if command == "step":

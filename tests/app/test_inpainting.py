@@ -316,3 +316,22 @@ def test_a_diverging_solver_stops_with_a_message_and_the_others_go_on():
     assert rs.runs["good"].iterations == 3
     assert rs.runs["bad"].iterations == 1 and rs.runs["bad"].stop_reason == "error"
     assert "nan" in rs.runs["bad"].error
+
+
+def test_upload_honours_exif_orientation_and_reads_webp():
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (20, 40, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display": stored 40×20, shown 20×40
+    buffer = io.BytesIO()
+    img.save(buffer, format="JPEG", exif=exif.tobytes())
+    at = page()
+    at.session_state["inp_pending_upload"] = ("phone.jpg", buffer.getvalue())
+    at.run()
+    assert not at.error
+    assert image_caption(at).startswith("Original 20×40 px")
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((30, 50), dtype=np.uint8)).save(buffer, format="WEBP", lossless=True)
+    at.session_state["inp_pending_upload"] = ("grey.webp", buffer.getvalue())
+    at.run()
+    assert not at.error
+    assert image_caption(at).startswith("Original 50×30 px")  # WebP stores no grey mode: read as RGB

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,7 +56,7 @@ def image_row(items: Sequence[tuple[str, np.ndarray | str]], *, width: int, test
     """
     figures = []
     for caption, image in items:
-        slug = "".join(ch if ch.isalnum() else "-" for ch in caption.lower()).strip("-")
+        slug = re.sub(r"[^a-z0-9]+", "-", caption.lower()).strip("-")
         figures.append(
             f'<figure data-testid="{test_id}-{slug}" style="margin:0;flex:0 0 auto;width:{width}px">'
             f'<img src="{image if isinstance(image, str) else data_uri(image)}" alt="{html.escape(caption)}" '

@@ -335,3 +335,11 @@ def test_upload_honours_exif_orientation_and_reads_webp():
     at.run()
     assert not at.error
     assert image_caption(at).startswith("Original 50×30 px")  # WebP stores no grey mode: read as RGB
+
+
+def test_pictures_carry_stable_test_ids_for_the_browser_tests():
+    at = step(page(), 1)
+    body = html_bodies(at)
+    for test_id in ("image-row-original", "image-row-masked-input", "image-row-exact-iteration-1",
+                    "image-row-sketched-iteration-1", "solver-row-exact", "psnr-hidden-sketched", "psnr-all-exact"):
+        assert f'data-testid="{test_id}"' in body, test_id

@@ -152,20 +152,17 @@ def image_items(problem: Problem, runs: RunSet | None, iteration: int) -> list[t
     if runs is None:
         return items
     for name, run in runs.runs.items():
-        index = run.at(iteration)
-        if index is None:
-            continue
-        X, Y = run.factors[index]
-        items.append((f"{name} · iteration {run.records[index]['iteration']}",
-                      images.reconstruct(X, Y, problem.shape)))
+        kept = run.factors_at(iteration)
+        if kept is not None:
+            shown, X, Y = kept
+            items.append((f"{name} · iteration {shown}", images.reconstruct(X, Y, problem.shape)))
     return items
 
 
 # --- exports ----------------------------------------------------------------------------------
 
 def reconstruction_png(problem: Problem, runs: RunSet, name: str, iteration: int) -> bytes:
-    run = runs.runs[name]
-    X, Y = run.factors[run.at(iteration)]
+    _, X, Y = runs.runs[name].factors_at(iteration)
     return images.png_bytes(images.reconstruct(X, Y, problem.shape))
 
 
@@ -173,12 +170,12 @@ def factors_npz(problem: Problem, runs: RunSet, settings: SolverSettings, iterat
     """X and Y of every solver at the shown iteration (M̂ = X Yᵀ, M = [R | G | B] for colour)."""
     arrays: dict[str, np.ndarray] = {}
     for name, run in runs.runs.items():
-        index = run.at(iteration)
-        if index is None:
+        kept = run.factors_at(iteration)
+        if kept is None:
             continue
-        X, Y = run.factors[index]
+        shown, X, Y = kept
         arrays[f"{name}_X"], arrays[f"{name}_Y"] = X, Y
-        arrays[f"{name}_iteration"] = np.asarray(run.records[index]["iteration"])
+        arrays[f"{name}_iteration"] = np.asarray(shown)
     arrays["image_shape"] = np.asarray(problem.shape)
     arrays["settings"] = np.asarray(json.dumps(settings.as_dict()))
     buffer = io.BytesIO()

@@ -10,7 +10,8 @@ State layout (all in st.session_state, under `<prefix>_…`; see RunController.k
 
 A RunSet holds one Run per name. A Run keeps its live generator (wlra_core.iterate; fine within
 a session, never pickled) and, per iteration, a plain record (numbers only, for charts and CSV)
-and the factors X, Y as float32 (for replay and exports; never images). Every run of a set comes
+and the factors X, Y as float32 (for replay and exports; never images; thinned past
+FACTOR_BUDGET_BYTES, read them with Run.factors_at). Every run of a set comes
 from the same `start(name)` factory, so they share M, W, k, init and seed: the same start.
 
 The page describes the problem by a signature (data identity + settings except the solver
@@ -48,6 +49,11 @@ TICK_SECONDS = 0.05        # run_every while playing (the fragment reruns at mos
 # every fraction of a second.
 TICK_BUDGET_MIN, TICK_BUDGET_MAX, SCREEN_FACTOR = 0.12, 0.8, 1.5
 
+# Factors kept for replay, per run set. Past this budget every other stored iteration is dropped
+# (the newest always stays) and replay shows the nearest kept one at or before the asked one.
+# A 256 px grey image, k = 20, four solvers, 100 iterations is 16 MB.
+FACTOR_BUDGET_BYTES = 256 * 2**20
+
 INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows")
 
 
@@ -56,7 +62,8 @@ class Run:
     name: str
     steps: Iterator | None           # None before the first step of a run added later
     records: list[dict[str, Any]] = field(default_factory=list)
-    factors: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    factors: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)  # per record;
+    # None where dropped to stay within FACTOR_BUDGET_BYTES (see factors_at)
     stop_reason: str | None = None   # the library's reason, or "error"
     error: str | None = None
 
@@ -73,6 +80,17 @@ class Run:
         if not self.records:
             return None
         return min(max(iteration, 1), len(self.records)) - 1
+
+    def factors_at(self, iteration: int) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """(iteration, X, Y) kept for `iteration`, or for the nearest earlier one still kept."""
+        index = self.at(iteration)
+        if index is None:
+            return None
+        for i in range(index, -1, -1):
+            if self.factors[i] is not None:
+                return (self.records[i]["iteration"], *self.factors[i])
+        i = next(i for i, f in enumerate(self.factors) if f is not None)
+        return (self.records[i]["iteration"], *self.factors[i])
 
 
 def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None,
@@ -108,6 +126,7 @@ class RunSet:
     measure: Callable[[Any], Mapping[str, float]] | None = None
     context: Any = None                      # whatever the page needs to draw these runs
     runs: dict[str, Run] = field(default_factory=dict)
+    factor_bytes: int = 0
 
     @classmethod
     def build(cls, signature: Any, names: Sequence[str], start: Callable[[str], Iterator],
@@ -153,9 +172,22 @@ class RunSet:
                 continue
             with np.errstate(all="ignore"):
                 run.records.append(_record(step, self.measure, run.records[-1] if run.records else None))
-            run.factors.append((np.asarray(step.X, dtype=np.float32), np.asarray(step.Y, dtype=np.float32)))
+            X, Y = np.asarray(step.X, dtype=np.float32), np.asarray(step.Y, dtype=np.float32)
+            run.factors.append((X, Y))
+            self.factor_bytes += X.nbytes + Y.nbytes
+            if self.factor_bytes > FACTOR_BUDGET_BYTES:
+                self._thin_factors()
             if getattr(step, "stop_reason", None):
                 run.stop_reason, run.steps = step.stop_reason, None
+
+    def _thin_factors(self) -> None:
+        """Drop every other kept (X, Y) of every run, never a run's newest."""
+        for run in self.runs.values():
+            kept = [i for i, f in enumerate(run.factors) if f is not None][:-1]
+            for i in kept[1::2]:
+                X, Y = run.factors[i]
+                self.factor_bytes -= X.nbytes + Y.nbytes
+                run.factors[i] = None
 
     def advance_for(self, budget: float) -> int:
         """Advance round after round until `budget` seconds are spent (at least one round)."""

@@ -96,7 +96,7 @@ def test_step_twice_advances_every_solver_two_iterations():
     assert list(runs(at)) == ["exact", "sketched"]
     for run in runs(at).values():
         assert [r["iteration"] for r in run.records] == [1, 2]
-        assert len(run.factors) == 2 and run.factors[0][0].shape == (256, 12)
+        assert len(run.factors) == 2 and run.factors_at(1)[1].shape == (256, 12)
     body = html_bodies(at)
     for solver in ("exact", "sketched"):
         psnr = re.search(rf"PSNR {solver}: ([\d.]+) dB", body)
@@ -131,7 +131,7 @@ def test_changing_a_setting_marks_runs_stale_and_step_starts_over():
     assert any("Settings changed" in i.value for i in at.info)
     assert runs(at)["exact"].iterations == 3  # kept on screen until the next Step or Play
     step(at)
-    assert runs(at)["exact"].iterations == 1 and runs(at)["exact"].factors[0][0].shape[1] == 8
+    assert runs(at)["exact"].iterations == 1 and runs(at)["exact"].factors_at(1)[1].shape[1] == 8
 
 
 def test_play_ticks_once_per_script_run_and_pause_stops():
@@ -171,7 +171,7 @@ def test_impossible_k_shows_the_input_error_and_keeps_previous_results():
     assert not at.exception
     assert any("k" in e.value and "64" in e.value for e in at.error), [e.value for e in at.error]
     assert runs(at)["exact"].iterations == 2  # the previous runs stay
-    assert at.session_state["inp_runs"].runs["exact"].factors[0][0].shape == (64, 12)
+    assert at.session_state["inp_runs"].runs["exact"].factors_at(1)[1].shape == (64, 12)
 
 
 def test_bad_upload_shows_an_error_and_keeps_the_previous_image():
@@ -223,7 +223,7 @@ def test_settings_come_from_the_url_and_every_setting_is_bound_to_it():
     assert image_caption(at).startswith("Original 600×400 px · working 128×85 px")
     assert hidden_count(at) == pytest.approx(0.5 * 128 * 85, rel=0.1)
     step(at)
-    assert list(runs(at)) == ["cg", "em"] and runs(at)["cg"].factors[0][0].shape[1] == 7
+    assert list(runs(at)) == ["cg", "em"] and runs(at)["cg"].factors_at(1)[1].shape[1] == 7
     # The other direction: each settings widget writes its value to the URL parameter named
     # like its key (the browser does the writing; the widget declares the binding).
     for kind, keys in BOUND_WIDGETS.items():
@@ -343,3 +343,49 @@ def test_pictures_carry_stable_test_ids_for_the_browser_tests():
     for test_id in ("image-row-original", "image-row-masked-input", "image-row-exact-iteration-1",
                     "image-row-sketched-iteration-1", "solver-row-exact", "psnr-hidden-sketched", "psnr-all-exact"):
         assert f'data-testid="{test_id}"' in body, test_id
+
+
+def fake_steps(n: int, shape=(4, 2)):
+    """A stand-in for wlra_core.iterate: n steps with X filled with the iteration number."""
+    for i in range(1, n + 1):
+        yield type("Step", (), {"iteration": i, "objective": 1.0 / i, "relative_objective": 1.0 / i,
+                                "seconds": 0.01, "elapsed": 0.01 * i, "X": np.full(shape, float(i)),
+                                "Y": np.ones(shape), "inner": {}, "stop_reason": "max_iter reached" if i == n else None})()
+
+
+def test_stored_factors_are_thinned_past_the_budget_and_replay_uses_the_nearest(monkeypatch):
+    from ui import run as run_module
+
+    per_step = 2 * 4 * 2 * 4  # X and Y, 4×2 float32
+    monkeypatch.setattr(run_module, "FACTOR_BUDGET_BYTES", 10 * per_step)
+    rs = run_module.RunSet.build("sig", ["a"], lambda name: fake_steps(40))
+    while not rs.done:
+        rs.advance()
+    run = rs.runs["a"]
+    assert run.iterations == 40 and rs.factor_bytes <= 10 * per_step
+    assert run.factors[-1] is not None  # the newest is always kept
+    kept = [i + 1 for i, f in enumerate(run.factors) if f is not None]
+    for iteration in range(1, 41):
+        shown, X, _ = run.factors_at(iteration)
+        assert shown == max([k for k in kept if k <= iteration] or [kept[0]])
+        assert X[0, 0] == shown
+    assert run.stop_reason == "max_iter reached"
+    assert [r["time"] for r in run.records][:3] == pytest.approx([0.01, 0.02, 0.03])
+
+
+def test_exports_hold_the_shown_iteration():
+    at = step(page(), 3)
+    at.slider(key="inp_replay").set_value(2).run()
+    rs, problem = at.session_state["inp_runs"], at.session_state["inp_runs"].context
+    from ui import controls, inpainting
+
+    npz = np.load(io.BytesIO(inpainting.factors_npz(problem, rs, controls.SolverSettings(k=12), 2)))
+    assert npz["exact_X"].shape == (256, 12) and npz["sketched_Y"].shape == (256, 12)
+    assert int(npz["exact_iteration"]) == 2 and tuple(npz["image_shape"]) == (256, 256)
+    image = Image.open(io.BytesIO(inpainting.reconstruction_png(problem, rs, "exact", 2)))
+    assert image.size == (256, 256) and image.mode == "L"
+    csv = inpainting.history_csv(rs).decode()
+    assert csv.splitlines()[0].startswith("solver,iteration,objective,relative_objective")
+    assert len(csv.splitlines()) == 1 + 2 * 3
+    weights = np.asarray(Image.open(io.BytesIO(mask.mask_png(problem.weights)))) / 255
+    assert np.allclose(weights, problem.weights, atol=1 / 255)

@@ -96,14 +96,14 @@ with mask_col:
     st.markdown("**Weights W, as the solver sees them**")
     charts.live_chart(charts.weights_heatmap(weights, mask.colorscale()), key=state.key(P, "weights_chart"),
                       height=min(320, mask.canvas_size(image.shape)[1]))
-    up_col, down_col = st.columns([3, 1], vertical_alignment="bottom")
-    up_col.file_uploader("Mask PNG (white = trusted, black = missing)", type=["png"], key=state.key(P, "mask_file"),
-                         on_change=loaders.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))
-    down_col.download_button("Mask PNG", mask.mask_png(weights), file_name="mask.png", mime="image/png",
-                             key=state.key(P, "download_mask"), icon=":material/download:", width="stretch")
-    if mask_upload is not None:
-        st.button("Remove uploaded mask", key=state.key(P, "drop_mask"), on_click=state.put,
-                  args=(P, "mask_upload", None))
+    st.file_uploader("Mask PNG (white = trusted, black = missing)", type=["png"], key=state.key(P, "mask_file"),
+                     on_change=loaders.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))
+    with st.container(horizontal=True):
+        st.download_button("Mask PNG", mask.mask_png(weights), file_name="mask.png", mime="image/png",
+                           key=state.key(P, "download_mask"), icon=":material/download:")
+        if mask_upload is not None:
+            st.button(f"Remove uploaded mask ({mask_upload['name']})", key=state.key(P, "drop_mask"),
+                      on_click=state.put, args=(P, "mask_upload", None))
 
 # --- the runs (right) -------------------------------------------------------------------------
 settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS)

@@ -178,11 +178,13 @@ def history_dict(
 ) -> dict[str, Any]:
     """One line per named run, `y` against `x` over its records, as a plain plotly figure dict.
 
-    Runs that coincide stay visible: each run has its own colour and dash. `marker_at` circles
+    Runs that coincide stay visible: each has its own colour and dash, and earlier ones are drawn
+    wider. `marker_at` circles
     each run's record with that iteration (the replayed one); `reference` = (label, value)
     draws a dashed horizontal line (e.g. a baseline RMSE).
     """
     data: list[dict[str, Any]] = []
+    count = len(histories)
     for index, (name, records) in enumerate(histories.items()):
         xs = [r.get(x) for r in records]
         ys = _finite([r.get(y, float("nan")) for r in records])
@@ -191,7 +193,8 @@ def history_dict(
         color = color_for(name, index)
         data.append({
             "type": "scatter", "mode": "lines+markers", "name": name, "x": xs, "y": ys,
-            "line": {"color": color, "width": 2, "dash": DASHES[index % len(DASHES)]},
+            # Earlier runs draw wider, so runs that coincide (same iterates) stay visible.
+            "line": {"color": color, "width": 2 + 1.5 * (count - 1 - index), "dash": DASHES[index % len(DASHES)]},
             "marker": {"size": 5, "color": color},
             "hovertemplate": f"{name}<br>{x_title or x}: %{{x:.4g}}<br>{y_title}: %{{y:.4g}}<extra></extra>",
         })

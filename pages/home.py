@@ -22,12 +22,13 @@ st.markdown(
 example = landing.example()
 st.html(images.image_row(
     [("Original", example.image), ("Masked input (weight 0 in orange)", example.masked),
-     (f"Rank {example.k} reconstruction", example.reconstruction)],
-    width=220, test_id="landing-example",
+     (f"Rank-{example.k} reconstruction X Yᵀ", example.reconstruction),
+     ("Inpainted: hidden pixels from X Yᵀ", example.filled)],
+    width=200, test_id="landing-example",
 ))
 st.caption(f"The camera sample at {example.image.shape[1]}×{example.image.shape[0]} px with "
            f"{100 * example.hidden_fraction:.0f} % of its pixels hidden; {example.iterations} iterations "
-           f"of the exact solver with ridge {example.ridge:g}, PSNR on the hidden pixels "
+           f"of the exact solver (ridge {example.ridge:g}), PSNR on the hidden pixels "
            f"{example.psnr_hidden:.1f} dB. Computed here on first view, then cached.")
 
 st.subheader("Explore")

@@ -144,7 +144,12 @@ def render(view: View) -> None:
             fig = charts.history_dict(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
                                         marker_at=iteration, uirevision=str(view.runs.signature))
             charts.live_chart(fig, key=state.key(P, "psnr_chart"), height=240)
-    pictures.html(images.image_row(inpainting.image_items(shown, view.runs, iteration), width=190))
+    with pictures:
+        filled = view.runs is not None and st.segmented_control(
+            "Pictures show", ["X Yᵀ", "inpainted"], default="X Yᵀ", required=True, key=state.key(P, "pictures"),
+            help="X Yᵀ: the rank-k approximation itself. Inpainted: the original where it is trusted, "
+                 "X Yᵀ where it is hidden (blended by weight).", **BOUND) == "inpainted"
+        st.html(images.image_row(inpainting.image_items(shown, view.runs, iteration, filled=filled), width=190))
     if view.runs is not None and not view.playing and view.runs.iterations:
         with exports:
             export(view, shown, iteration)

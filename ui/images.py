@@ -22,6 +22,15 @@ def reconstruct(X: np.ndarray, Y: np.ndarray, image_shape: tuple[int, ...]) -> n
     return np.clip(wc.data.matrix_to_image(matrix, image_shape), 0.0, 1.0)
 
 
+def fill_in(image: np.ndarray, estimate: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The inpainted picture: each pixel blends the original and the estimate by its weight
+    (weight 1 keeps the original, weight 0 takes the estimate)."""
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, 1.0)
+    if np.ndim(image) == 3:
+        w = w[..., None]
+    return w * image + (1.0 - w) * estimate
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0)
     return np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -146,7 +146,10 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
     return f'<div data-testid="run-status">{header}{table}</div>'
 
 
-def image_items(problem: Problem, runs: RunSet | None, iteration: int) -> list[tuple[str, np.ndarray | str]]:
+def image_items(problem: Problem, runs: RunSet | None, iteration: int,
+                *, filled: bool = False) -> list[tuple[str, np.ndarray | str]]:
+    """Original, masked input, and per solver X Yᵀ (or, `filled`, the original with the hidden
+    pixels taken from X Yᵀ, blended by weight)."""
     items: list[tuple[str, np.ndarray | str]] = [("Original", problem.original_uri),
                                                  ("Masked input", problem.masked_uri)]
     if runs is None:
@@ -155,7 +158,10 @@ def image_items(problem: Problem, runs: RunSet | None, iteration: int) -> list[t
         kept = run.factors_at(iteration)
         if kept is not None:
             shown, X, Y = kept
-            items.append((f"{name} · iteration {shown}", images.reconstruct(X, Y, problem.shape)))
+            estimate = images.reconstruct(X, Y, problem.shape)
+            if filled:
+                estimate = images.fill_in(problem.image, estimate, problem.weights)
+            items.append((f"{name} · iteration {shown}", estimate))
     return items
 
 

@@ -16,6 +16,7 @@ class Example:
     image: np.ndarray
     masked: np.ndarray
     reconstruction: np.ndarray
+    filled: np.ndarray
     k: int
     ridge: float
     iterations: int
@@ -24,7 +25,7 @@ class Example:
 
 
 @st.cache_resource(show_spinner="Computing the example…")
-def example(sample: str = "camera", max_side: int = 128, k: int = 12, ridge: float = 1.0,
+def example(sample: str = "camera", max_side: int = 128, k: int = 8, ridge: float = 0.0,
             max_iter: int = 30) -> Example:
     """A sample with a text overlay and 25 % dropout, reconstructed by the exact solver."""
     image = loaders.load_sample(sample, max_side)
@@ -41,6 +42,7 @@ def example(sample: str = "camera", max_side: int = 128, k: int = 12, ridge: flo
         image=image,
         masked=images.overlay_missing(image, weights, mask.MISSING_RGB),
         reconstruction=reconstruction,
+        filled=images.fill_in(image, reconstruction, weights),
         k=k,
         ridge=ridge,
         iterations=len(result.history),

@@ -24,6 +24,7 @@ PAGE = str(ROOT / "pages" / "inpainting.py")
 BOUND_WIDGETS = {
     "multiselect": ["inp_solvers"],
     "slider": ["inp_k", "inp_dropout", "inp_text_size", "inp_scratches", "inp_block"],
+    "segmented_control": ["inp_init"],
     "select_slider": ["inp_eps", "inp_res"],
     "number_input": ["inp_max_iter", "inp_ridge", "inp_seed", "inp_mask_seed"],
     "selectbox": ["inp_image"],
@@ -389,3 +390,18 @@ def test_exports_hold_the_shown_iteration():
     assert len(csv.splitlines()) == 1 + 2 * 3
     weights = np.asarray(Image.open(io.BytesIO(mask.mask_png(problem.weights)))) / 255
     assert np.allclose(weights, problem.weights, atol=1 / 255)
+
+
+def test_pictures_switch_between_the_approximation_and_the_inpainted_image():
+    at = step(page(), 2)
+    rs = at.session_state["inp_runs"]
+    from ui import inpainting
+
+    raw = dict(inpainting.image_items(rs.context, rs, 2))["exact · iteration 2"]
+    filled = dict(inpainting.image_items(rs.context, rs, 2, filled=True))["exact · iteration 2"]
+    trusted = rs.context.weights == 1
+    assert np.allclose(filled[trusted], rs.context.image[trusted])
+    assert np.allclose(filled[rs.context.weights == 0], raw[rs.context.weights == 0])
+    before = html_bodies(at)
+    at.segmented_control(key="inp_pictures").set_value("inpainted").run()
+    assert not at.exception and html_bodies(at) != before

@@ -15,7 +15,7 @@ def test_landing_page_renders_explanation_picture_and_links():
     assert "squared" in text  # the decision that W multiplies the squared residual
     assert any(r"W_{ij}" in latex.value for latex in at.latex)
     pictures = [h.proto.body for h in at.get("html") if 'data-testid="landing-example"' in h.proto.body]
-    assert len(pictures) == 1 and pictures[0].count("data:image/png;base64,") == 3
+    assert len(pictures) == 1 and pictures[0].count("data:image/png;base64,") == 4
     caption = " ".join(c.value for c in at.caption)
     assert "PSNR on the hidden pixels" in caption
     links = {link.proto.page for link in at.get("page_link")}  # url paths of the routed pages

@@ -94,7 +94,8 @@ with mask_col:
     st.markdown(f'**<span data-testid="hidden-count">Hidden pixels: {hidden}</span>** of {h * w} '
                 f"({100 * hidden / (h * w):.1f} %, weight below {mask.HIDDEN_BELOW})", unsafe_allow_html=True)
     st.markdown("**Weights W, as the solver sees them**")
-    charts.live_chart(charts.weights_heatmap(weights, mask.colorscale()), key=state.key(P, "weights_chart"),
+    charts.live_chart(charts.weights_heatmap(weights, mask.colorscale(), uirevision=image_id + str(image.shape)),
+                      key=state.key(P, "weights_chart"),
                       height=min(320, mask.canvas_size(image.shape)[1]))
     st.file_uploader("Mask PNG (white = trusted, black = missing)", type=["png"], key=state.key(P, "mask_file"),
                      on_change=loaders.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))

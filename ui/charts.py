@@ -66,18 +66,16 @@ export default function (component) {
     window.Plotly.react(div, figure.data, figure.layout, data.config);
     div.dataset.drawn = String(data.revision);
   };
+  // Acknowledge only when Python sent the source (then it stops sending it): a state change
+  // triggers a rerun, so it must not happen on every update.
+  const ack = () => { if (data.plotly_js) setStateValue("plotly_ready", true); };
   if (window.Plotly) {
     draw();
-    setStateValue("plotly_ready", true);
+    ack();
     return;
   }
   const loading = loadPlotly(data.plotly_js);
-  if (loading) {
-    loading.then(() => { draw(); setStateValue("plotly_ready", true); });
-  } else {
-    // No source in this message and none loading: ask Python to send it.
-    setStateValue("plotly_ready", false);
-  }
+  if (loading) loading.then(() => { draw(); ack(); });
 }
 """
 

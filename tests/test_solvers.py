@@ -233,3 +233,20 @@ def test_sparse_large_problem_runs_without_densifying():
     tracemalloc.stop()
     assert step.X.shape == (n, 32) and np.all(np.isfinite(step.Y))
     assert peak < 2 << 30            # a dense n×m array alone would be 80 GB
+
+
+def test_mask_drawn_with_the_solver_seed_does_not_starve_the_sketch():
+    # regression: a dropout mask from default_rng(0) and the sketch's own default_rng(0) shared
+    # their uniforms, so row-norm sampling kept no entry and the preconditioner overflowed
+    rng = np.random.default_rng(0)
+    n, m, k = 64, 256, 4
+    hidden = np.random.default_rng(0).random((n, m)) < 0.25
+    W = (~hidden).astype(float)
+    M = (rng.standard_normal((n, k)) @ rng.standard_normal((k, m))) * W
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        steps = list(wc.iterate(M, W, k, solver="sketched", sketch="rownorm", seed=0, eps=1e-8,
+                                max_iter=50))
+    assert steps[-1].stop_reason == "fit"
+    assert all(s.inner["weak_sketches"] == 0 for s in steps)
+    assert np.median(steps[0].inner["cond_after"]) < 5

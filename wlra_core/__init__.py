@@ -10,9 +10,9 @@ iterations. Pure numpy/scipy; usable without the app.
     M_hat = res.low_rank()
 """
 from . import data, metrics
-from .alternating import INNER, SOLVERS, ConvergenceWarning, Result, Step, iterate, solve
+from .alternating import DEFAULT_SKETCH, INNER, SOLVERS, ConvergenceWarning, Result, Step, iterate, solve
 from .problem import InputError, objective
 from .sketches import SKETCHES
 
-__all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "INNER", "InputError",
+__all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "InputError",
            "ConvergenceWarning", "objective", "data", "metrics"]

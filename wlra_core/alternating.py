@@ -125,11 +125,13 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
 
 def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
             seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
-            diagnostics=True) -> Iterator[Step]:
+            diagnostics=True, keep_factors=True) -> Iterator[Step]:
     """Run the alternating loop lazily, yielding one frozen `Step` per iteration.
 
     Every option is validated before any work (InputError). See the module docstring for the
-    loop, the stopping rule and the meaning of ridge; `solve` documents the options."""
+    loop, the stopping rule and the meaning of ridge; `solve` documents the options. Takes the
+    same keywords as `solve`; every yielded step carries its factors (`keep_factors` only
+    matters to `solve`, which keeps the history)."""
     t_start = time.perf_counter()
     prob, o, max_iter, init, clip, _ = _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed,
                                                 sketch, sketch_size, inner, max_inner, memory_budget,
@@ -163,12 +165,20 @@ def _thread_policy(prob):
     return blas_single_thread
 
 
+def solver_rng(seed):
+    """The solvers' own stream for an integer seed. Not default_rng(seed) itself: a user's mask
+    drawn with default_rng(0) and a sketch drawn with default_rng(0) would use the very same
+    uniforms, and row-norm sampling then kept no entry at all (the inpainting page hit this:
+    dropout kept pixels where u ≥ 0.25, the sketch kept them where u < π ≤ 0.17)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x574C5241,)))
+
+
 class _Loop:
     """The state of the alternating loop between two iterations."""
 
     def __init__(self, prob, o, init, clip, seed):
         self.prob, self.o = prob, o
-        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.rng = seed if isinstance(seed, np.random.Generator) else solver_rng(seed)
         self.Y = _init.initial_factor(prob, init, self.rng)
         self.c_clip = 2.0 * _init.incoherence(self.Y) if clip else None
         self.orth = o.ridge == 0 and o.solver != "em"
@@ -234,7 +244,7 @@ class _Loop:
 
 
 _EM_STATS = {"inner_iterations": 0.0, "inner_iterations_max": 0, "sketch_size": None, "sketch": None,
-             "residual": 0.0, "exact_rows": 0, "iterative_rows": 0, "cond_before": np.zeros(0),
+             "residual": 0.0, "exact_rows": 0, "weak_sketches": 0, "iterative_rows": 0, "cond_before": np.zeros(0),
              "cond_after": np.zeros(0), "forward_error": np.zeros(0)}
 
 
@@ -261,6 +271,7 @@ def _merge(a, b, o):
         "sketch": o.sketch if o.solver == "sketched" else None,
         "residual": max(a["residual"], b["residual"]),
         "exact_rows": a["exact_rows"] + b["exact_rows"],
+        "weak_sketches": a["weak_sketches"] + b["weak_sketches"],
         "iterative_rows": rows,
         "cond_before": np.concatenate([a["cond_before"], b["cond_before"]]),
         "cond_after": np.concatenate([a["cond_after"], b["cond_after"]]),

@@ -136,10 +136,10 @@ def render(view: View) -> None:
         with charts_box:
             axis = st.segmented_control("Objective against", ["iteration", "seconds"], default="iteration",
                                         required=True, key=state.key(P, "axis"), **BOUND)
-            x = "time" if axis == "seconds" else "iteration"
+            x = "cumulative_seconds" if axis == "seconds" else "iteration"
             fig = charts.history_dict(histories, x=x, y="relative_objective", log_y=True,
                                         y_title="relative objective f / Σ W M²",
-                                        x_title="seconds computing (initialisation included)" if x == "time" else "iteration",
+                                        x_title=charts.SECONDS_TITLE if axis == "seconds" else "iteration",
                                         marker_at=iteration, uirevision=f"{x}|{view.runs.signature}")
             charts.live_chart(fig, key=state.key(P, "objective_chart"), height=280)
             fig = charts.history_dict(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",

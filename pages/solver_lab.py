@@ -57,11 +57,10 @@ def render(view: View) -> None:
             title="Objective by iteration", marker_at=view.iteration)), key=f"{P}_fig_iter")
     with c2:
         charts.live_chart(stamp(charts.history_figure(
-            lab.with_cumulative_seconds(histories), y="relative_objective", x="cumulative_seconds",
-            x_title="seconds (sum of this solver's iteration times)", log_y=True,
+            histories, y="relative_objective", x="cumulative_seconds", x_title=charts.SECONDS_TITLE, log_y=True,
             y_title="relative objective", title="Objective by time")), key=f"{P}_fig_time")
     charts.live_chart(stamp(charts.history_figure(
-        histories, y="truth_error", log_y=True, y_title="‖XYᵀ − M*‖_F / ‖M*‖_F",
+        histories, y="truth_error", log_y=True, y_title="‖XYᵀ − M*‖<sub>F</sub> / ‖M*‖<sub>F</sub>",
         title="Error against the planted truth", marker_at=view.iteration)), key=f"{P}_fig_truth", height=300)
     controller.replay_slider(view)
     table = lab.summary(histories, {name: run.stop_reason for name, run in view.runs.runs.items()})

@@ -221,13 +221,6 @@ def test_summary_reports_iterations_and_stop_reason():
     assert len(table) == 1
 
 
-def test_cumulative_seconds_count_only_the_runs_own_iterations():
-    hist = {"a": [{"iteration": 1, "seconds": 0.5, "elapsed": 3.0}, {"iteration": 2, "seconds": 0.25, "elapsed": 9.0}]}
-    out = lab.with_cumulative_seconds(hist)
-    assert [r["cumulative_seconds"] for r in out["a"]] == [0.5, 0.75]
-    assert "cumulative_seconds" not in hist["a"][0]  # the input is not modified
-
-
 def test_relative_truth_error():
     X, Y = np.eye(2), np.eye(2)
     assert lab.relative_truth_error(X, Y, np.eye(2)) == 0.0

@@ -159,6 +159,8 @@ def _finite(values: Sequence[float]) -> list[float | None]:
 
 
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+# The x axis "by seconds" of every page: each run's own compute time (ui/run.py, "cumulative_seconds").
+SECONDS_TITLE = "seconds computing (this solver's own iterations)"
 
 
 def history_dict(
@@ -214,6 +216,10 @@ def history_dict(
         "plot_bgcolor": "white", "paper_bgcolor": "white",
         "hovermode": "closest",
     }
+    if x == "iteration":  # whole iterations only: no "1.5" between two Steps
+        layout["xaxis"]["tickformat"] = "d"
+        if max((len(records) for records in histories.values()), default=0) <= 10:
+            layout["xaxis"]["dtick"] = 1
     if title:
         layout["title"] = {"text": title, "x": 0.0, "xanchor": "left"}
     if log_y:

@@ -41,22 +41,6 @@ def relative_truth_error(X, Y, truth) -> float:
     return float(np.linalg.norm(X @ Y.T - truth) / (np.linalg.norm(truth) or 1.0))
 
 
-def with_cumulative_seconds(histories: dict) -> dict:
-    """Copies of the records with "cumulative_seconds": the run's own iteration times summed.
-
-    Runs shown side by side advance in turns, so a Step's `elapsed` (wall time since the call
-    started) also counts the other runs' iterations; the sum of a run's own `seconds` does not.
-    """
-    out = {}
-    for name, records in histories.items():
-        total, rows = 0.0, []
-        for rec in records:
-            total += float(rec.get("seconds", 0.0))
-            rows.append({**rec, "cumulative_seconds": total})
-        out[name] = rows
-    return out
-
-
 def summary(histories: dict, stop_reasons: dict | None = None) -> pd.DataFrame:
     """Per run: iterations to stop, why it stopped, time per iteration, final errors.
 

@@ -9,7 +9,8 @@ State layout (all in st.session_state, under `<prefix>_…`; see RunController.k
     <prefix>_follow   bool            whether the slider follows the newest iteration
 
 A RunSet holds one Run per name. A Run keeps its live generator (wlra_core.iterate; fine within
-a session, never pickled) and, per iteration, a plain record (numbers only, for charts and CSV)
+a session, never pickled) and, per iteration, a plain record (numbers only, for charts and CSV;
+"cumulative_seconds" is the run's own compute time, see _record)
 and the factors X, Y as float32 (for replay and exports; never images; thinned past
 FACTOR_BUDGET_BYTES, read them with Run.factors_at). Every run of a set comes
 from the same `start(name)` factory, so they share M, W, k, init and seed: the same start.
@@ -95,17 +96,18 @@ class Run:
 
 def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None,
             previous: Mapping[str, Any] | None) -> dict[str, Any]:
-    # "time": compute seconds so far. The first step's `elapsed` includes the initialisation;
-    # later steps add their own `seconds`, because `elapsed` also counts the time the run sat
-    # paused between Steps.
-    time_so_far = float(step.elapsed) if previous is None else previous["time"] + float(step.seconds)
+    # "cumulative_seconds": this run's own compute time so far, the sum of its steps' `seconds`
+    # (the x axis "by seconds"). Not `elapsed`: runs side by side advance in turns, so a step's
+    # `elapsed` (wall time since wlra_core.iterate was called) also counts the other runs' turns
+    # and any pause between Steps. The shared initialisation is in no step's `seconds`.
+    so_far = (previous["cumulative_seconds"] if previous is not None else 0.0) + float(step.seconds)
     rec: dict[str, Any] = {
         "iteration": int(step.iteration),
         "objective": float(step.objective),
         "relative_objective": float(step.relative_objective),
         "seconds": float(step.seconds),
         "elapsed": float(step.elapsed),
-        "time": time_so_far,
+        "cumulative_seconds": so_far,
     }
     inner = getattr(step, "inner", None) or {}
     for name in INNER_KEYS:

@@ -7,6 +7,7 @@ the same script run as the click; painting is checked on the mask helpers with a
 canvas image, and in the browser tests.
 """
 import io
+import json
 import re
 from pathlib import Path
 
@@ -58,6 +59,18 @@ def hidden_count(at: AppTest) -> int:
 
 def image_caption(at: AppTest) -> str:
     return next(c.value for c in at.caption if c.value.startswith("Original "))
+
+
+def component_data(at: AppTest, key: str) -> dict:
+    """The data a Components v2 element (a live chart, the canvas) was sent, by its key."""
+    found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-{key}")]
+    assert len(found) == 1, f"{len(found)} components with key {key}"
+    return json.loads(found[0].proto.json)
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The plotly figure (data, layout) of a live chart."""
+    return json.loads(component_data(at, key)["figure"])
 
 
 def runs(at: AppTest) -> dict:
@@ -371,7 +384,37 @@ def test_stored_factors_are_thinned_past_the_budget_and_replay_uses_the_nearest(
         assert shown == max([k for k in kept if k <= iteration] or [kept[0]])
         assert X[0, 0] == shown
     assert run.stop_reason == "max_iter reached"
-    assert [r["time"] for r in run.records][:3] == pytest.approx([0.01, 0.02, 0.03])
+    assert [r["cumulative_seconds"] for r in run.records][:3] == pytest.approx([0.01, 0.02, 0.03])
+
+
+def test_the_seconds_axis_counts_only_each_solvers_own_iterations():
+    """Runs side by side advance in turns on one clock: a step's `elapsed` also counts the other
+    runs' turns (and the pause between Steps); the x axis "by seconds" must not."""
+    from ui.run import RunSet
+
+    clock = {"now": 0.0}
+    cost = {"fast": 0.01, "slow": 0.5}
+
+    def start(name):
+        t_start = clock["now"]
+
+        def steps():
+            for i in range(1, 4):
+                clock["now"] += cost[name]
+                yield type("Step", (), {"iteration": i, "objective": 1.0 / i, "relative_objective": 1.0 / i,
+                                        "seconds": cost[name], "elapsed": clock["now"] - t_start,
+                                        "X": np.ones((2, 1)), "Y": np.ones((2, 1)), "inner": {},
+                                        "stop_reason": None})()
+        return steps()
+
+    rs = RunSet.build("sig", ["slow", "fast"], start)
+    for _ in range(3):
+        rs.advance()
+        clock["now"] += 10.0  # paused between two Steps
+    fast = rs.runs["fast"].records
+    assert [r["cumulative_seconds"] for r in fast] == pytest.approx([0.01, 0.02, 0.03])
+    assert fast[-1]["elapsed"] > 20  # what the axis must not use
+    assert [r["cumulative_seconds"] for r in rs.runs["slow"].records] == pytest.approx([0.5, 1.0, 1.5])
 
 
 def test_exports_hold_the_shown_iteration():
@@ -405,3 +448,33 @@ def test_pictures_switch_between_the_approximation_and_the_inpainted_image():
     before = html_bodies(at)
     at.segmented_control(key="inp_pictures").set_value("inpainted").run()
     assert not at.exception and html_bodies(at) != before
+
+
+def test_objective_chart_is_log_scale_by_iteration_or_by_each_solvers_own_seconds():
+    at = step(page(), 3)
+    fig = chart(at, "inp_objective_chart")
+    assert fig["layout"]["yaxis"]["type"] == "log"
+    lines = {t["name"]: t for t in fig["data"] if t.get("name")}
+    assert set(lines) == {"exact", "sketched"}
+    for name, run in runs(at).items():
+        assert lines[name]["x"] == [1, 2, 3]
+        assert lines[name]["y"] == pytest.approx([r["relative_objective"] for r in run.records])
+    assert fig["layout"]["xaxis"]["title"]["text"] == "iteration"
+    at.segmented_control(key="inp_axis").set_value("seconds").run()
+    fig = chart(at, "inp_objective_chart")
+    lines = {t["name"]: t for t in fig["data"] if t.get("name")}
+    for name, run in runs(at).items():
+        own = np.cumsum([r["seconds"] for r in run.records])
+        assert lines[name]["x"] == pytest.approx(own)  # not `elapsed`, which counts the other runs' turns
+    assert "own" in fig["layout"]["xaxis"]["title"]["text"]
+    assert fig["layout"]["yaxis"]["type"] == "log"
+
+
+def test_psnr_chart_follows_the_hidden_pixels_of_every_solver():
+    at = step(page(), 2)
+    fig = chart(at, "inp_psnr_chart")
+    lines = {t["name"]: t for t in fig["data"] if t.get("name")}
+    assert set(lines) == {"exact", "sketched"}
+    for name, run in runs(at).items():
+        assert lines[name]["y"] == pytest.approx([r["psnr_hidden"] for r in run.records])
+    assert "hidden" in fig["layout"]["yaxis"]["title"]["text"]

@@ -1,6 +1,8 @@
 """AppTest of the Solver lab page (pages/solver_lab.py), on small problems to stay fast."""
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -91,3 +93,27 @@ def test_a_larger_sketch_gives_a_better_preconditioner():
         assert not at.exception and not at.error
         medians.append(at.session_state["lab_diag_result"]["rows"]["cond_after"].median())
     assert medians[1] < medians[0]
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The plotly figure of a live chart (ui.charts.live_chart), by its key."""
+    found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-{key}")]
+    assert len(found) == 1
+    return json.loads(json.loads(found[0].proto.json)["figure"])
+
+
+def test_objective_by_time_uses_each_solvers_own_seconds_and_every_figure_is_labelled():
+    at = page()
+    for _ in range(3):
+        at.button(key="lab_step").click().run()
+    runs = at.session_state["lab_runs"].runs
+    fig = chart(at, "lab_fig_time")
+    lines = {t["name"]: t for t in fig["data"] if t.get("name")}
+    assert set(lines) == set(runs)
+    for name, run in runs.items():
+        # runs advance in turns: `elapsed` would count the other solvers' iterations too
+        assert lines[name]["x"] == pytest.approx(np.cumsum([r["seconds"] for r in run.records]))
+    assert fig["layout"]["yaxis"]["type"] == "log"
+    for key in ("lab_fig_iter", "lab_fig_time", "lab_fig_truth"):
+        notes = [a["text"] for a in chart(at, key)["layout"].get("annotations", [])]
+        assert any(n.startswith("Measured here, on this machine") for n in notes), key

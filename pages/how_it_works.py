@@ -1,17 +1,15 @@
 """How it works: one alternating step and the sketch preconditioner, with pictures.
 
-The numbers come from ui.walkthrough (a small, readable teaching version); the last figure runs
-the real wlra_core solvers on the same example.
+Every number comes from ui.walkthrough (the sketch and the Gram matrix behind R are wlra_core's
+own); the last figure runs the real wlra_core solvers on the same example. This page only draws.
 """
-import numpy as np
-import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import lab
+import wlra_core as wc
+from ui import charts, lab, router
 from ui import walkthrough as wt
-from ui import router
 
 router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
 
@@ -27,16 +25,8 @@ def build(seed: int, k: int, spread: float):
 
 @st.cache_data(max_entries=16)
 def library_curves(seed: int, k: int, spread: float, solvers: tuple):
-    import wlra_core as wc
-
     ex = wt.example(k=k, spread=spread, seed=seed)
-    rows = []
-    for solver in solvers:
-        for step in wc.iterate(ex.M, ex.W, k, solver=solver, eps=1e-10, max_iter=15, seed=seed,
-                               diagnostics=False):
-            rows.append({"solver": solver, "iteration": step.iteration,
-                         "relative objective": step.relative_objective})
-    return pd.DataFrame(rows)
+    return wt.library_curves(ex.M, ex.W, k, solvers, seed=seed)
 
 
 def heatmap(z, title, *, height=260, scale=True, **kw):
@@ -46,9 +36,8 @@ def heatmap(z, title, *, height=260, scale=True, **kw):
 
 
 def signed(z, title, **kw):
-    """Diverging colours around 0, clipped at the 95th percentile of |z| so one huge entry
-    (a heavy weight) does not wash out the rest."""
-    lim = float(np.nanpercentile(np.abs(z), 95)) or 1.0
+    """Diverging colours around 0 (red positive, blue negative), clipped by wt.colour_limit."""
+    lim = wt.colour_limit(z)
     return heatmap(z, title, color_continuous_scale="RdBu_r", range_color=(-lim, lim), **kw)
 
 
@@ -61,7 +50,8 @@ st.latex(r"f(X, Y) \;=\; \sum_{i,j} W_{ij}\,\bigl(M_{ij} - \langle X_i, Y_j\rang
 st.caption(
     "W = 0 means missing, large W means trusted. (If you think of weights as multiplying the "
     "residual itself, ‖W∘(M − XYᵀ)‖², pass W² instead.) This page walks through one step of the "
-    "alternating minimisation of Song, Ye, Yin, Zhang (arXiv 2306.04169) on a 12 × 60 example."
+    "alternating minimisation of Song, Ye, Yin, Zhang (arXiv 2306.04169) on a 12 × 60 example. "
+    "Change the example in the sidebar: every picture follows."
 )
 
 with st.sidebar:
@@ -71,25 +61,23 @@ with st.sidebar:
     spread = st.slider("weight spread (log-normal σ)", 0.0, 5.0, 3.0, step=0.5, key=P + "spread",
                        help="W_ij = exp(σ·g), g standard normal: larger σ, wilder weights", **BIND)
     row = st.slider("row i to solve", 0, 11, 2, key=P + "row", **BIND)
+    st.subheader("Sketch")
+    kind = st.selectbox("sketch S", list(wt.DRAWABLE_SKETCHES), key=P + "sketch", **BIND,
+                        help="the random matrix that compresses A_i (wlra_core's own sketches)")
     s = st.slider("sketch size s", 1, 60, 24, key=P + "s",
-                  help="rows of S·A; the paper uses s ≈ 4k or more", **BIND)
+                  help="rows of S·A_i; the paper uses s ≈ 4k or more", **BIND)
 
 ex, Y = build(int(seed), int(k), float(spread))
-n, m = ex.M.shape
+decades, missing = wt.weight_summary(ex.W)
 
 # 1. the data -----------------------------------------------------------------------------
 st.header("1. The data: M and W")
 c1, c2 = st.columns(2)
-logw = np.where(ex.W > 0, np.log10(np.where(ex.W > 0, ex.W, 1.0)), np.nan)
-c1.plotly_chart(heatmap(logw, "log₁₀ W (blank = missing)", color_continuous_scale="Viridis"),
+c1.plotly_chart(heatmap(wt.log_weights(ex.W), "log₁₀ W (blank = missing)", color_continuous_scale="Viridis"),
                 width="stretch")
-c2.plotly_chart(signed(np.where(ex.W > 0, ex.M, np.nan), "M where observed"),
-                width="stretch")
-st.markdown(
-    f"M is a planted rank-{k} matrix plus noise; weights span "
-    f"{np.log10(ex.W[ex.W > 0].max() / ex.W[ex.W > 0].min()):.0f} orders of magnitude and "
-    f"{np.mean(ex.W == 0):.0%} of entries are missing."
-)
+c2.plotly_chart(signed(wt.observed(ex.M, ex.W), "M where observed"), width="stretch")
+st.markdown(f"M is a planted rank-{k} matrix plus noise; weights span {decades:.0f} orders of magnitude "
+            f"and {missing:.0%} of entries are missing.")
 
 # 2. alternate ----------------------------------------------------------------------------
 st.header("2. Alternate: fix Y, solve for X; fix X, solve for Y")
@@ -102,45 +90,33 @@ st.markdown(
     "Y starts as the top-k right singular vectors of W∘M."
 )
 
-p = wt.row_problem(ex.M, ex.W, Y, row)
-N = p.A.shape[0]
+N = wt.row_problem(ex.M, ex.W, Y, row).N
 if N < k:
     st.warning(f"Row {row} has only {N} observed entries, fewer than k = {k}: its regression is "
                "under-determined (the solvers add a small ridge). Pick another row or a smaller k.")
     st.stop()
-s_eff = int(min(max(s, k), N))
+s_eff = wt.sketch_size(s, k, N)
 if s_eff != s:
     st.info(f"Sketch size clamped to {s_eff} (it must lie between k = {k} and N_i = {N}).")
-
-x_star = wt.exact_solution(p.A, p.b)
-S = wt.srht_matrix(N, s_eff, seed=int(seed))
-SA, Sb = S @ p.A, S @ p.b
-R = wt.preconditioner(SA)
-x_sketch = wt.sketch_and_solve(SA, Sb)
-trace = wt.precondition_and_iterate(p.A, p.b, R, x0=x_sketch, x_star=x_star, eps=1e-12, max_iter=60)
-plain = wt.plain_gradient_descent(p.A, p.b, x_star=x_star, eps=1e-12, max_iter=60)
+w = wt.walk(ex.M, ex.W, Y, row, s_eff, kind=kind, seed=int(seed))
+p = w.problem
 
 # 3. one row ------------------------------------------------------------------------------
 st.header(f"3. Row {row} as a regression")
-fit = pd.DataFrame({
-    "column j": np.tile(p.cols, 3),
-    "value": np.concatenate([Y[p.cols] @ x_star, Y[p.cols] @ x_sketch, Y[p.cols] @ trace.x]),
-    "fit": np.repeat(["exact solve", "sketch-and-solve (rough)", "after iterating"], N),
-})
+fits = wt.fit_frame(w, Y)
 fig = go.Figure()
 fig.add_scatter(x=p.cols, y=ex.M[row, p.cols], mode="markers", name="M_ij (size ∝ √W_ij)",
-                marker=dict(size=4 + 18 * p.sqrt_w / p.sqrt_w.max(), color="#444", opacity=0.6))
-for label, dash in [("exact solve", "solid"), ("sketch-and-solve (rough)", "dot"), ("after iterating", "dash")]:
-    d = fit[fit["fit"] == label]
+                marker=dict(size=wt.marker_sizes(w), color="#444", opacity=0.6))
+for label, dash in zip(wt.FITS, ("solid", "dot", "dash")):
+    d = fits[fits["fit"] == label]
     fig.add_scatter(x=d["column j"], y=d["value"], mode="lines", name=label, line=dict(dash=dash))
 fig.update_layout(height=330, margin=dict(l=10, r=10, t=50, b=10), xaxis_title="column j",
                   yaxis_title="value", legend=dict(orientation="h", y=1.02, yanchor="bottom"))
-# keep the data in view: the fit may swing far out at columns whose weight is tiny
-lo, hi = ex.M[row, p.cols].min(), ex.M[row, p.cols].max()
-fig.update_yaxes(range=[lo - 0.3 * (hi - lo), hi + 0.3 * (hi - lo)])
+fig.update_yaxes(range=wt.data_range(ex.M, w))
 st.plotly_chart(fig, width="stretch")
 st.caption("Big dots pull hard (large weight): the fit ⟨x_i, Y_j⟩ bends towards them and ignores "
-           "the light ones. Columns with W_ij = 0 are simply absent.")
+           "the light ones; where a weight is tiny the fit may leave the picture. Columns with "
+           "W_ij = 0 are simply absent.")
 c1, c2, c3 = st.columns([1, 0.5, 2])
 c1.plotly_chart(signed(p.A, f"A_i ({N} × {k})", scale=False), width="stretch")
 c2.plotly_chart(signed(p.b[:, None], "b_i", scale=False).update_xaxes(showticklabels=False), width="stretch")
@@ -148,43 +124,36 @@ c3.markdown(
     f"Solving exactly costs O(N_i k² + k³) per row through the normal equations "
     f"(Aᵀ A) x = Aᵀ b: all n rows together cost **O(nnz(W)·k² + n·k³)**.\n\n"
     f"Gradient descent on ‖A_i x − b_i‖² costs only O(N_i k) per step, but its speed depends on "
-    f"the condition number κ(A_i) = σ_max/σ_min, here **{np.linalg.cond(p.A):.1f}**: "
+    f"the condition number κ(A_i) = σ_max/σ_min, here **{w.kappa_before:.1f}**: "
     f"heavy-tailed weights make rows ill-conditioned."
 )
 
 # 4. sketch -------------------------------------------------------------------------------
 st.header("4. Sketch: compress A_i to s rows")
-st.latex(r"S = \sqrt{N/s}\; P\,H\,D")
-st.markdown("D: random signs ±1; H: an orthonormal fast transform (here the DCT); P: keeps s of the N "
-            "rows, chosen at random.")
+formula, note = wt.SKETCH_NOTES[kind]
+st.latex(formula)
+st.markdown(note)
 c1, c2, c3 = st.columns([2.2, 0.9, 0.9])
-c1.plotly_chart(signed(S, f"S ({s_eff} × {N})", scale=False), width="stretch")
+c1.plotly_chart(signed(w.sketch.S, f"S ({s_eff} × {N})", scale=False), width="stretch")
 c2.plotly_chart(signed(p.A, f"A_i ({N} × {k})", scale=False), width="stretch", key="hiw_fig_A_sketch")
-c3.plotly_chart(signed(SA, f"S·A_i ({s_eff} × {k})", scale=False), width="stretch")
+c3.plotly_chart(signed(w.sketch.SA, f"S·A_i ({s_eff} × {k})", scale=False), width="stretch")
 st.caption("Red positive, blue negative; colours clipped at the 95th percentile of |entry| so one heavy "
-           "weight does not wash out the rest.")
-st.markdown(
-    "The random signs and the transform spread every row's information over all rows, so "
-    "sampling a few keeps the geometry: ‖S A x‖ ≈ ‖A x‖ for every x. Applied with a fast "
-    "transform this costs O(N_i log N_i) per column, never forming S (it is drawn here only to look at)."
-)
+           "weight does not wash out the rest. S·A_i is computed by wlra_core's own sketch "
+           f"(`{kind}`); S is drawn here only to look at.")
+st.markdown("A good sketch keeps the geometry: ‖S A_i x‖ ≈ ‖A_i x‖ for every x, with only s rows.")
 
 # 5. precondition -------------------------------------------------------------------------
 st.header("5. Precondition: S·A_i = QR, then use A_i R⁻¹")
-sv_before, sv_after = wt.singular_values(p.A), wt.singular_values(p.A, R)
 c1, c2 = st.columns([2, 1])
-svs = pd.DataFrame({
-    "index": np.tile(np.arange(1, k + 1), 2),
-    "singular value": np.concatenate([sv_before, sv_after]),
-    "matrix": np.repeat(["A_i (before)", "A_i R⁻¹ (after)"], k),
-})
-fig = px.bar(svs, x="index", y="singular value", color="matrix", barmode="group", log_y=True)
+fig = px.bar(wt.singular_value_frame(w), x="index", y="singular value", color="matrix", barmode="group",
+             log_y=True, color_discrete_sequence=["#7f7f7f", "#d62728"])
 fig.update_yaxes(dtick=1)  # label decades only
 fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), xaxis=dict(dtick=1))
 c1.plotly_chart(fig, width="stretch")
-c2.metric("κ(A_i) before", f"{sv_before[0] / sv_before[-1]:.1f}")
-c2.metric("κ(A_i R⁻¹) after", f"{sv_after[0] / sv_after[-1]:.2f}")
-c2.caption("R costs one QR of an s × k matrix: O(s k²).")
+c2.metric("κ(A_i) before", f"{w.kappa_before:.1f}")
+c2.metric("κ(A_i R⁻¹) after", f"{w.kappa_after:.2f}")
+c2.caption("R costs one QR (or a Cholesky of (S A_i)ᵀ S A_i, as wlra_core does) of an s × k matrix: "
+           "O(s k²).")
 
 # 6. iterate ------------------------------------------------------------------------------
 st.header("6. Iterate on the well-conditioned problem")
@@ -192,19 +161,17 @@ st.latex(r"z \leftarrow z + R^{-\top} A_i^\top\,(b_i - A_i R^{-1} z), \qquad x_i
 st.markdown("Starting from the sketch-and-solve answer, each step costs O(N_i k); "
             "with κ(A_i R⁻¹) close to 1 the error shrinks by a large constant factor every step, "
             "so O(log 1/ε) steps reach accuracy ε.")
-curves = pd.concat([
-    pd.DataFrame({"inner iteration": np.arange(trace.forward_error.size),
-                  "relative error ‖x − x*‖/‖x*‖": trace.forward_error, "method": "preconditioned (step 1)"}),
-    pd.DataFrame({"inner iteration": np.arange(plain.forward_error.size),
-                  "relative error ‖x − x*‖/‖x*‖": plain.forward_error, "method": "plain gradient descent (best step)"}),
-])
-curves = curves[curves.iloc[:, 1] > 0]
-fig = px.line(curves, x="inner iteration", y="relative error ‖x − x*‖/‖x*‖", color="method",
-              log_y=True, markers=True)
+fig = px.line(wt.inner_frame(w), x="inner iteration", y=wt.ERROR_COLUMN, color="method", log_y=True,
+              markers=True, color_discrete_sequence=["#d62728", "#7f7f7f"])
+fig.update_yaxes(exponentformat="power")
 fig.update_layout(height=330, margin=dict(l=10, r=10, t=50, b=10),
                   legend=dict(orientation="h", y=1.02, yanchor="bottom", title=None))
 st.plotly_chart(fig, width="stretch")
-if trace.forward_error[-1] > 1e-6:
+st.caption(f"Plain gradient descent, even with its best step, shrinks the error only by a factor "
+           f"(κ² − 1)/(κ² + 1) = {wt.plain_rate(w.kappa_before):.4f} per step here (κ = {w.kappa_before:.1f}); "
+           f"preconditioned, {w.trace.forward_error.size - 1} steps reach "
+           f"{w.trace.forward_error[-1]:.0e}.")
+if not w.converged:
     st.warning("The preconditioned iteration did not converge here: with a very small sketch, "
                "A_i R⁻¹ can have σ_max > √2 and step 1 overshoots. Increase s (s ≈ 4k–8k).")
 
@@ -213,21 +180,13 @@ st.header("7. Repeat: the objective drops")
 st.markdown("Every row of X is solved this way (all at once, vectorised), X is orthonormalised, "
             "then the same for every column with X fixed: one alternating iteration. "
             "Below, wlra_core itself on this example.")
-try:
-    import wlra_core as wc
-
-    solvers = tuple(sv for sv in ("exact", "sketched") if sv in getattr(wc, "SOLVERS", ()))
-    lib = library_curves(int(seed), int(k), float(spread), solvers)
-    fig = px.line(lib, x="iteration", y="relative objective", color="solver", log_y=True, markers=True,
-                  line_dash="solver")
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10))
-    fig.update_yaxes(exponentformat="power")
-    st.plotly_chart(fig, width="stretch")
-    st.caption(f"{lab.measured_label()} Relative objective f / Σ W_ij M_ij². It levels off at the "
-               "noise floor, not at 0. Where the lines overlap, the sketched solver reached the same "
-               "iterates as the exact one: its regressions are solved to accuracy eps.")
-except Exception as exc:  # the library is optional for the rest of the page
-    st.info(f"wlra_core could not run here ({type(exc).__name__}: {exc}).")
+solvers = tuple(sv for sv in ("exact", "sketched") if sv in wc.SOLVERS)
+fig = charts.history_figure(library_curves(int(seed), int(k), float(spread), solvers), y="relative_objective",
+                            log_y=True, y_title="relative objective f / Σ W M²")
+st.plotly_chart(fig.update_layout(height=320), width="stretch")
+st.caption(f"{lab.measured_label()} Relative objective f / Σ W_ij M_ij². It levels off at the "
+           "noise floor, not at 0. Where the lines overlap, the sketched solver reached the same "
+           "iterates as the exact one: its regressions are solved to accuracy eps.")
 
 # 8. honest notes -------------------------------------------------------------------------
 st.header("8. When does sketching pay off?")
@@ -240,7 +199,9 @@ st.markdown(
     "- For **small k** (below about 30 on a CPU), the exact solve is one batched matrix product "
     "and a batched Cholesky, highly optimised: it is usually faster in wall time.\n"
     "- For **short rows** (N_i ≤ s) the sketch buys nothing; such rows are solved exactly.\n"
-    "- The n·k³ term (one small QR or Cholesky per row) is the same for both.\n\n"
+    "- The n·k³ term (one small QR or Cholesky per row) is the same for both.\n"
+    "- wlra_core's sketched solver uses **row-norm sampling** by default (`rownorm`: keep row j of "
+    "A_i with probability ∝ W_ij‖Y_j‖², which suits heavy-tailed weights) in the role the sketches "
+    "drawn above play here.\n\n"
     "The Solver lab page measures where the crossover lies on this machine."
 )
-

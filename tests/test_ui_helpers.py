@@ -239,48 +239,111 @@ def test_example_is_seeded_and_has_missing_and_wild_weights():
     assert np.linalg.matrix_rank(a.truth) == 3
 
 
-def test_objective_weights_the_squared_residual():
-    M = np.array([[1.0, 2.0]])
-    W = np.array([[2.0, 0.5]])
-    assert wt.objective(M, W, np.array([[1.0]]), np.array([[0.0], [0.0]])) == pytest.approx(2 * 1 + 0.5 * 4)
-
-
 def test_row_problem_uses_only_observed_columns_and_matches_lstsq():
     ex = wt.example(seed=0)
     Y = wt.init_Y(ex.M, ex.W, 3)
     assert np.allclose(Y.T @ Y, np.eye(3))
     p = wt.row_problem(ex.M, ex.W, Y, 2)
-    assert set(p.cols) == set(np.flatnonzero(ex.W[2] > 0)) and p.A.shape == (p.cols.size, 3)
+    assert set(p.cols) == set(np.flatnonzero(ex.W[2] > 0)) and p.A.shape == (p.N, 3)
     assert np.allclose(wt.exact_solution(p.A, p.b), np.linalg.lstsq(p.A, p.b, rcond=None)[0])
-    X = wt.half_step_exact(ex.M, ex.W, Y)
-    assert np.allclose(X[2], wt.exact_solution(p.A, p.b))
 
 
-def test_srht_rows_are_orthogonal_and_scaled():
-    S = wt.srht_matrix(30, 12, seed=1)
-    assert S.shape == (12, 30)
-    assert np.allclose(S @ S.T, (30 / 12) * np.eye(12))
-    with pytest.raises(ValueError, match="sketch size"):
-        wt.srht_matrix(10, 11)
+def test_data_summaries_for_the_pictures():
+    W = np.array([[0.0, 1e-3], [10.0, 1.0]])
+    logw = wt.log_weights(W)
+    assert np.isnan(logw[0, 0]) and np.allclose(logw[[0, 1, 1], [1, 0, 1]], [-3, 1, 0])
+    assert wt.weight_summary(W) == (pytest.approx(4.0), 0.25)
+    assert np.isnan(wt.observed(np.ones((2, 2)), W)[0, 0]) and wt.observed(np.ones((2, 2)), W)[1, 1] == 1
+    assert wt.colour_limit(np.r_[-np.ones(99), 1e6]) == pytest.approx(1.0)  # one huge entry ignored
+    assert wt.colour_limit(np.zeros(3)) == 1.0
+
+
+@pytest.mark.parametrize("s, k, N, expected", [(24, 3, 40, 24), (1, 3, 40, 3), (60, 3, 40, 40)])
+def test_sketch_size_is_clamped_between_k_and_the_row_length(s, k, N, expected):
+    assert wt.sketch_size(s, k, N) == expected
+
+
+@pytest.mark.parametrize("kind", wt.DRAWABLE_SKETCHES)
+def test_the_drawn_sketch_is_the_operator_wlra_core_applied(kind):
+    from wlra_core.sketches import sketch_rows
+
+    ex = wt.example(seed=0)
+    Y = wt.init_Y(ex.M, ex.W, 3)
+    p = wt.row_problem(ex.M, ex.W, Y, 2)
+    sk = wt.sketch(kind, 12, Y[p.cols], ex.W[2, p.cols], p.b, seed=5)
+    library = sketch_rows(kind, 12, Y[p.cols], None, ex.W[2, p.cols][None], slice(0, 1),
+                          np.random.default_rng(5))[0]
+    assert sk.S.shape == (12, p.N) and np.array_equal(sk.SA, library)
+    assert np.allclose(sk.S @ p.A, sk.SA, atol=1e-12) and np.allclose(sk.Sb, sk.S @ p.b)
+    if kind == "srht":  # √(N/s)·P·H·D: orthogonal rows of squared norm N/s
+        assert np.allclose(sk.S @ sk.S.T, (p.N / 12) * np.eye(12))
+
+
+def test_only_sketches_that_can_be_drawn_are_offered():
+    assert set(wt.DRAWABLE_SKETCHES) <= set(wc.SKETCHES) and "srht" in wt.DRAWABLE_SKETCHES
+    assert set(wt.SKETCH_NOTES) >= set(wt.DRAWABLE_SKETCHES)
+    with pytest.raises(ValueError, match="rownorm"):
+        wt.sketch("rownorm", 4, np.eye(5), np.ones(5), np.ones(5))
+
+
+def test_preconditioner_is_the_r_of_a_qr_of_the_sketch():
+    SA = np.random.default_rng(0).standard_normal((10, 4))
+    R = wt.preconditioner(SA)
+    assert np.allclose(np.triu(R), R) and np.allclose(R.T @ R, SA.T @ SA)
+    assert np.allclose(np.abs(R), np.abs(np.linalg.qr(SA, mode="r")))
+    singular = np.zeros((5, 2))
+    singular[:, 0] = 1.0
+    assert np.all(np.isfinite(wt.preconditioner(singular)))  # a rank-deficient sketch still gives an R
 
 
 def test_preconditioning_fixes_an_ill_conditioned_row_and_iterating_reaches_the_exact_solution():
     ex = wt.example(seed=0)
     Y = wt.init_Y(ex.M, ex.W, 3)
-    p = wt.row_problem(ex.M, ex.W, Y, 2)
-    S = wt.srht_matrix(p.A.shape[0], 24, seed=0)
-    R = wt.preconditioner(S @ p.A)
-    before, after = wt.singular_values(p.A), wt.singular_values(p.A, R)
-    assert before[0] / before[-1] > 20 and after[0] / after[-1] < 2
-    x_star = wt.exact_solution(p.A, p.b)
-    trace = wt.precondition_and_iterate(p.A, p.b, R, x0=wt.sketch_and_solve(S @ p.A, S @ p.b), eps=1e-12)
-    assert trace.forward_error[-1] < 1e-9 and np.allclose(trace.x, x_star)
-    assert trace.residual.size < 40
-    plain = wt.plain_gradient_descent(p.A, p.b, eps=1e-12, max_iter=trace.residual.size)
-    assert plain.forward_error[-1] > 1e3 * trace.forward_error[-1]  # same steps, far behind
+    w = wt.walk(ex.M, ex.W, Y, 2, 24, kind="srht", seed=0)
+    assert w.kappa_before > 20 and w.kappa_after < 2
+    assert w.kappa_before == pytest.approx(np.linalg.cond(w.problem.A))
+    assert w.converged and np.allclose(w.trace.x, w.x_star)
+    assert w.trace.forward_error[-1] < 1e-9 and w.trace.residual.size < 40
+    assert w.trace.forward_error[0] < 1  # sketch-and-solve starts closer than 0 does
+    plain = wt.plain_gradient_descent(w.problem.A, w.problem.b, eps=1e-12, max_iter=w.trace.residual.size)
+    assert plain.forward_error[-1] > 1e3 * w.trace.forward_error[-1]  # same steps, far behind
+    assert wt.plain_rate(w.kappa_before) == pytest.approx((w.kappa_before ** 2 - 1) / (w.kappa_before ** 2 + 1))
 
 
-def test_alternating_objectives_never_increase():
+def test_a_too_small_sketch_is_reported_as_not_converged():
+    ex = wt.example(seed=0)
+    Y = wt.init_Y(ex.M, ex.W, 3)
+    results = [wt.walk(ex.M, ex.W, Y, row, 3, kind="gaussian", seed=1, max_iter=20) for row in range(12)]
+    assert any(not w.converged for w in results)
+    assert all(w.converged == (w.trace.forward_error[-1] <= 1e-6) for w in results)
+
+
+def test_frames_for_the_figures():
+    ex = wt.example(seed=0)
+    Y = wt.init_Y(ex.M, ex.W, 3)
+    w = wt.walk(ex.M, ex.W, Y, 2, 24)
+    fits = wt.fit_frame(w, Y)
+    exact = fits[fits["fit"] == "exact solve"]
+    assert list(exact["column j"]) == list(w.problem.cols)
+    assert np.allclose(exact["value"], Y[w.problem.cols] @ w.x_star)
+    assert set(fits["fit"]) == set(wt.FITS)
+    lo, hi = wt.data_range(ex.M, w)
+    assert lo < ex.M[2, w.problem.cols].min() and hi > ex.M[2, w.problem.cols].max()
+    sizes = wt.marker_sizes(w)
+    assert sizes.max() == pytest.approx(22.0) and np.argmax(sizes) == np.argmax(ex.W[2, w.problem.cols])
+    svs = wt.singular_value_frame(w)
+    assert len(svs) == 6 and np.allclose(svs["singular value"][:3], np.linalg.svd(w.problem.A, compute_uv=False))
+    inner = wt.inner_frame(w)
+    assert (inner[wt.ERROR_COLUMN] > 0).all()
+    assert set(inner["method"]) == {"preconditioned (step 1)", "plain gradient descent (best step)"}
+
+
+def test_library_curves_run_wlra_core_from_the_same_start():
     ex = wt.example(seed=1)
-    f = wt.alternating_objectives(ex.M, ex.W, 3, n_steps=6)
-    assert f.shape == (6,) and np.all(np.diff(f) <= 1e-9 * f[0])
+    curves = wt.library_curves(ex.M, ex.W, 3, ("exact", "sketched"), seed=1, max_iter=4)
+    assert list(curves) == ["exact", "sketched"]
+    for records in curves.values():
+        assert [r["iteration"] for r in records] == list(range(1, len(records) + 1))
+        assert np.all(np.diff([r["relative_objective"] for r in records]) <= 1e-9)
+    assert curves["exact"][0]["relative_objective"] == pytest.approx(curves["sketched"][0]["relative_objective"],
+                                                                      rel=1e-6)

@@ -1,7 +1,10 @@
 """AppTest of the How it works page (pages/how_it_works.py)."""
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from ui import walkthrough as wt
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "how_it_works.py")
 
@@ -50,3 +53,27 @@ def test_a_sketch_larger_than_the_row_is_clamped_with_a_note():
     at = page(hiw_s="60")
     assert not at.exception
     assert any("clamped" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("kind", wt.DRAWABLE_SKETCHES)
+def test_every_drawable_sketch_of_the_library_preconditions_the_row(kind):
+    at = page(hiw_sketch=kind)
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="hiw_sketch").value == kind
+    assert any(f"`{kind}`" in c.value for c in at.caption)  # S·A_i said to be the library's own
+    before, after = kappas(at)
+    assert before > 20 and after < 2.5
+
+
+def test_a_sketch_too_small_to_precondition_is_called_out():
+    at = page(hiw_s="3")  # s = k
+    assert not at.exception
+    assert any("did not converge" in w.value for w in at.warning)
+
+
+def test_the_contrast_with_plain_gradient_descent_is_quantified():
+    at = page()
+    caption = next(c.value for c in at.caption if c.value.startswith("Plain gradient descent"))
+    before, _ = kappas(at)
+    rate = float(caption.split("= ")[1].split(" ")[0])
+    assert rate == pytest.approx((before ** 2 - 1) / (before ** 2 + 1), abs=1e-4)

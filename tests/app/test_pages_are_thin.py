@@ -1,0 +1,43 @@
+"""Pages hold widgets and plots only (DESIGN.md, issue 3): no linear algebra in pages/ or app.py.
+
+A source check, so that arithmetic creeping back into a page fails a test instead of waiting for
+a review: the computations belong in ui/ (pure, unit-tested) or in wlra_core.
+"""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+LINEAR_ALGEBRA = {"linalg", "svd", "qr", "cholesky", "lstsq", "solve", "inv", "pinv", "cond", "eig", "eigh",
+                  "dot", "matmul", "einsum", "outer", "tensordot", "kron", "norm"}
+
+
+def offences(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            found.append(f"line {node.lineno}: matrix product @")
+        elif isinstance(node, ast.Attribute) and node.attr in LINEAR_ALGEBRA:
+            found.append(f"line {node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.Attribute) and node.attr == "T" and isinstance(node.ctx, ast.Load):
+            found.append(f"line {node.lineno}: transpose .T")
+    return found
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
+def test_pages_hold_no_linear_algebra(path):
+    assert offences(path) == []
+
+
+def test_how_it_works_gets_every_number_from_ui_walkthrough():
+    source = (ROOT / "pages" / "how_it_works.py").read_text(encoding="utf-8")
+    assert "import numpy" not in source and "np." not in source
+
+
+def test_the_checker_finds_what_it_looks_for(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import numpy as np\nS = np.eye(2)\nSA = S @ S\nk = np.linalg.cond(SA)\nx = SA.T\n")
+    assert len(offences(bad)) == 4  # @, .linalg, .cond, .T

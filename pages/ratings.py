@@ -52,7 +52,8 @@ def recommendations(view: View, prep: rm.Prepared, ratings) -> None:
     st.subheader("Predicted ratings")
     solver = st.radio("solver", list(fitted), horizontal=True, key=f"{P}_show")
     run = fitted.get(solver) or next(iter(fitted.values()))
-    X, Y = (np.asarray(a, dtype=float) for a in run.factors[run.at(view.iteration)])
+    shown, X, Y = run.factors_at(view.iteration)  # the nearest kept iterate (factors are thinned)
+    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
     w1, w2 = st.columns(2)
     u0 = w1.slider("first user", 0, max(n_users - WINDOW, 0), 0, key=f"{P}_u0") if n_users > WINDOW else 0
     i0 = w2.slider("first item", 0, max(n_items - WINDOW, 0), 0, key=f"{P}_i0") if n_items > WINDOW else 0
@@ -76,7 +77,7 @@ def recommendations(view: View, prep: rm.Prepared, ratings) -> None:
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
     charts.live_chart(fig, key=f"{P}_fig_heatmap", height=460)
     st.caption(f"Users {user_ids[0]}–{user_ids[-1]} × items {item_ids[0]}–{item_ids[-1]} "
-               f"(iteration {run.at(view.iteration) + 1} of {solver}); dots mark ratings the user gave.")
+               f"(iteration {shown} of {solver}); dots mark ratings the user gave.")
 
     st.subheader("Recommendations")
     t1, t2 = st.columns(2)
@@ -132,7 +133,7 @@ def render(view: View, prep: rm.Prepared, ratings) -> None:
         d1, d2 = st.columns(2)
         d1.download_button("History (CSV)", rm.history_csv(pd.DataFrame(view.runs.history_rows())),
                            "ratings_history.csv", "text/csv", key=f"{P}_dl_history")
-        last = {name: tuple(np.asarray(a, dtype=float) for a in run.factors[run.at(view.iteration)])
+        last = {name: tuple(np.asarray(a, dtype=float) for a in run.factors_at(view.iteration)[1:])
                 for name, run in view.runs.runs.items() if run.records}
         d2.download_button("Held-out predictions (CSV)",
                            rm.history_csv(rm.test_predictions(prep, last, ratings.users, ratings.items)),

@@ -86,3 +86,21 @@ def test_a_bad_upload_shows_an_error_and_keeps_the_previous_data():
     assert "good.csv" in at.caption[0].value  # still the previous data
     at.file_uploader(key="rat_upload").upload("empty.csv", b"").run()
     assert "empty" in at.error[0].value and "good.csv" in at.caption[0].value
+
+
+def test_replay_after_factor_thinning_shows_the_nearest_kept_iterate():
+    """Past its memory budget ui.run drops stored factors (None); the page must go through
+    Run.factors_at, never index run.factors itself."""
+    at = page()
+    for _ in range(4):
+        at.button(key="rat_step").click().run()
+    for run in at.session_state["rat_runs"].runs.values():
+        run.factors[0] = run.factors[2] = None  # as RunSet._thin_factors leaves them
+    at.slider(key="rat_replay").set_value(3).run()
+    assert not at.exception and not at.error
+    assert any("(iteration 2 of exact)" in c.value for c in at.caption)  # 3 was dropped: the one before
+    at.slider(key="rat_replay").set_value(1).run()
+    assert not at.exception
+    assert any("(iteration 2 of exact)" in c.value for c in at.caption)  # nothing kept before: the first kept
+    assert at.dataframe[0].value.shape[0] == 10
+    assert {b.label for b in at.get("download_button")} >= {"History (CSV)", "Held-out predictions (CSV)"}

@@ -191,6 +191,8 @@ def screenshot(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(name: str) -> Path:
+        # Animations are left running: "disabled" would fast-forward the fade Streamlit starts on
+        # elements a live tick has not redrawn yet, and every mid-run shot would look greyed out.
         # Streamlit scrolls its main area inside the page, so full_page=True would stop at the
         # viewport: grow the viewport to the content's height for the shot, then restore it.
         path = SCREENSHOTS / f"{name}.png"
@@ -198,9 +200,13 @@ def screenshot(page):
             "() => Math.max(...['stMain', 'stMainBlockContainer', 'stSidebarContent']"
             ".map(id => document.querySelector(`[data-testid=${id}]`)?.scrollHeight || 0))")
         size = page.viewport_size
-        page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height) + 80, 6000))})
+        wanted = min(int(height) + 80, 6000)
+        if wanted <= size["height"]:  # no resize: a test may have made the page tall enough already
+            page.screenshot(path=str(path))
+            return path
+        page.set_viewport_size({"width": size["width"], "height": wanted})
         try:
-            page.screenshot(path=str(path), animations="disabled")
+            page.screenshot(path=str(path))
         finally:
             page.set_viewport_size(size)
         return path

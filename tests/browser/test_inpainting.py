@@ -48,6 +48,19 @@ SHOWN_ITERATION_JS = """
 }
 """
 ITERATION_SELECTOR = '[data-testid="stMainBlockContainer"] [data-testid="iteration-count"]'
+# True when every solver picture's caption ("exact · iteration 12") shows the counter's iteration,
+# above `above`.
+PICTURES_IN_STEP_JS = """
+(above) => {
+  const el = document.querySelector('[data-testid="stMainBlockContainer"] [data-testid="iteration-count"]');
+  const m = el && el.textContent.match(/Iteration (\\d+)/);
+  if (!m || Number(m[1]) <= above) return false;
+  const shown = [...document.querySelectorAll('[data-testid="image-row"] figcaption')]
+      .map(c => (c.textContent.match(/· iteration (\\d+)/) || [])[1]).filter(Boolean);
+  const stale = document.querySelector('[data-testid="stMainBlockContainer"] [data-stale="true"]');
+  return !stale && shown.length === 2 && shown.every(n => n === m[1]);
+}
+"""
 
 
 def wait_for_iteration_above(page: Page, above: int, timeout_ms: float = 60_000) -> int:
@@ -98,10 +111,14 @@ def test_a_painted_stroke_hides_pixels(page, screenshot):
     print(f"stroke reached the mask {latency:.2f} s after mouse-up; hidden {before} → {after}")
     # The weights heatmap (what the solver sees) was redrawn for the new mask.
     expect(main.locator(".st-key-inp_weights_chart div.wlra-live-chart")).to_have_count(1)
+    expect(main.locator('[data-stale="true"]')).to_have_count(0)
     screenshot("inpainting_mask")
 
 
 def test_play_pause_and_replay(page, screenshot):
+    # Tall enough for the whole page: the mid-run screenshot then needs no resize (which takes
+    # long enough for Streamlit to fade the elements a tick has not redrawn yet).
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": 2400})
     main = open_page(page, LIVE_URL)
     iteration = main.get_by_test_id("iteration-count")
     status = main.get_by_test_id("run-status")
@@ -126,6 +143,10 @@ def test_play_pause_and_replay(page, screenshot):
     assert psnr_now > psnr_1 + 3, f"PSNR hidden {psnr_1} dB at iteration 1, {psnr_now} dB at {third}"
     expect(main.get_by_test_id("psnr-hidden-sketched")).to_contain_text(DB)
     expect(main.get_by_test_id("solver-iteration-sketched")).not_to_have_text("1")
+    # The reconstructions follow the run too (they can be a tick or two behind the counter):
+    # wait until both pictures show the counter's iteration, past the ones seen so far, with
+    # every element of the tick drawn (none marked stale), and take the picture then.
+    page.wait_for_function(PICTURES_IN_STEP_JS, arg=third)
     screenshot("inpainting_running")
 
     # Pause: the button turns back into Play and the page says paused (the same element that
@@ -160,6 +181,7 @@ def test_play_pause_and_replay(page, screenshot):
     # One step forward with the keyboard: iteration 2.
     slider.press("ArrowRight")
     expect(iteration).to_have_text("Iteration 2")
+    expect(main.locator('[data-stale="true"]')).to_have_count(0)  # the rerun has drawn everything
     screenshot("inpainting_replay")
     # Back at the newest iteration the view follows the run again.
     slider.press("End")

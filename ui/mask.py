@@ -54,11 +54,13 @@ def colorscale() -> list[list[Any]]:
 
 
 def rgb_to_weight(rgb: np.ndarray) -> np.ndarray:
-    """Inverse of weight_rgb for (..., 3) arrays: the projection onto the colour segment."""
+    """Inverse of weight_rgb for (..., 3) arrays: the projection onto the colour segment, snapped
+    to hundredths. 8-bit colours carry the weight only to about ±0.002, and without the snap a
+    brush of weight 0.5 came back as 0.499 and counted as hidden (below HIDDEN_BELOW)."""
     c0 = np.asarray(MISSING_RGB, dtype=np.float64)
     d = np.asarray(TRUSTED_RGB, dtype=np.float64) - c0
     t = (np.asarray(rgb, dtype=np.float64) - c0) @ d / float(d @ d)
-    return np.clip(t, 0.0, 1.0)
+    return np.clip(np.round(t, 2), 0.0, 1.0)
 
 
 def scale_legend_html(weight: float) -> str:

@@ -468,6 +468,11 @@ def test_objective_chart_is_log_scale_by_iteration_or_by_each_solvers_own_second
         assert lines[name]["x"] == pytest.approx(own)  # not `elapsed`, which counts the other runs' turns
     assert "own" in fig["layout"]["xaxis"]["title"]["text"]
     assert fig["layout"]["yaxis"]["type"] == "log"
+    # The user's zoom survives updates: plotly keeps it while uirevision stays the same.
+    revision = fig["layout"]["uirevision"]
+    step(at)
+    assert chart(at, "inp_objective_chart")["layout"]["uirevision"] == revision
+    assert len(chart(at, "inp_objective_chart")["data"][0]["x"]) == 4
 
 
 def test_psnr_chart_follows_the_hidden_pixels_of_every_solver():

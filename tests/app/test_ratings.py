@@ -1,6 +1,9 @@
 """AppTest of the Rating matrices page (pages/ratings.py)."""
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -104,3 +107,80 @@ def test_replay_after_factor_thinning_shows_the_nearest_kept_iterate():
     assert any("(iteration 2 of exact)" in c.value for c in at.caption)  # nothing kept before: the first kept
     assert at.dataframe[0].value.shape[0] == 10
     assert {b.label for b in at.get("download_button")} >= {"History (CSV)", "Held-out predictions (CSV)"}
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The plotly figure of a live chart (ui.charts.live_chart), by its key."""
+    found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-{key}")]
+    assert len(found) == 1
+    return json.loads(json.loads(found[0].proto.json)["figure"])
+
+
+def z_values(z) -> np.ndarray:
+    if isinstance(z, dict):  # plotly's typed-array encoding
+        shape = [int(n) for n in str(z["shape"]).split(",")]
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+    return np.asarray(z, dtype=float)
+
+
+def test_charts_show_train_objective_and_test_rmse_per_iteration_against_the_mean_predictor(stepped):
+    at = stepped
+    runs = at.session_state["rat_runs"].runs
+    mean = metrics(at)["mean predictor"]
+    objective, rmse = chart(at, "rat_fig_objective"), chart(at, "rat_fig_rmse")
+    assert objective["layout"]["yaxis"]["type"] == "log"
+    for fig, key in ((objective, "relative_objective"), (rmse, "test_rmse")):
+        lines = {t["name"]: t for t in fig["data"] if t.get("name")}
+        assert set(lines) == {"exact", "sketched"}
+        for name, run in runs.items():
+            assert lines[name]["x"] == [1, 2, 3]
+            assert lines[name]["y"] == pytest.approx([r[key] for r in run.records])
+    line = rmse["layout"]["shapes"][0]
+    assert line["y0"] == line["y1"] == pytest.approx(mean, abs=1e-4)  # the reference line
+    assert rmse["layout"]["annotations"][0]["text"] == "mean predictor"
+
+
+def test_prediction_heatmap_shows_a_window_of_users_by_items(stepped):
+    at = stepped
+    fig = chart(at, "rat_fig_heatmap")
+    z = z_values(fig["data"][0]["z"])
+    assert z.shape == (40, 40)
+    assert 1.0 <= z.min() and z.max() <= 5.0  # clipped to the rating range
+    rated = [t for t in fig["data"] if t.get("name") == "rated"]
+    assert rated and len(rated[0]["x"]) > 0  # dots on the ratings users gave
+    at.slider(key="rat_u0").set_value(100).run()
+    assert not at.exception
+    moved = chart(at, "rat_fig_heatmap")
+    assert moved["data"][0]["y"][0] != fig["data"][0]["y"][0]
+
+
+def test_held_out_fraction_and_split_seed_set_the_test_set():
+    counts = {}
+    for fraction, seed in ((0.1, 0), (0.3, 0), (0.3, 1)):
+        at = page(rat_test=str(fraction), rat_split_seed=str(seed))
+        at.button(key="rat_step").click().run()
+        caption = next(c.value for c in at.caption if "held-out ratings" in c.value)
+        counts[fraction, seed] = int(caption.split()[0])
+        split = at.session_state["rat_runs"].context[0].split
+        assert split.W_test.nnz == counts[fraction, seed]
+        counts[fraction, seed, "keys"] = set(zip(*split.W_test.nonzero()))
+    assert counts[0.1, 0] == pytest.approx(0.1 * 8005, rel=0.15)
+    assert counts[0.3, 0] == pytest.approx(0.3 * 8005, rel=0.15)
+    assert counts[0.3, 0, "keys"] != counts[0.3, 1, "keys"]  # another seed, another split
+
+
+def test_ridge_and_every_solver_setting_reach_wlra_core(monkeypatch):
+    import wlra_core
+
+    calls = []
+    real = wlra_core.iterate
+
+    def spy(M, W, k, **kwargs):
+        calls.append({"k": k, **kwargs})
+        return real(M, W, k, **kwargs)
+
+    monkeypatch.setattr(wlra_core, "iterate", spy)
+    at = page(rat_ridge="2.5", rat_k="3", rat_solvers=["cg"], rat_max_iter="5")
+    at.button(key="rat_step").click().run()
+    assert not at.exception and not at.error
+    assert [(c["solver"], c["k"], c["ridge"], c["max_iter"]) for c in calls] == [("cg", 3, 2.5, 5)]

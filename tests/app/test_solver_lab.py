@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
+DEFAULT_SOLVERS = ("exact", "sketched", "cg", "em")
 SMALL = {"lab_n": "80", "lab_m": "60", "lab_rank": "3", "lab_k": "3"}
 
 
@@ -15,6 +16,14 @@ def page(**query) -> AppTest:
     for key, value in {**SMALL, **query}.items():
         at.query_params[key] = value
     return at.run()
+
+
+def assert_every_plotly_figure_says_measured_here(at: AppTest, count: int) -> None:
+    specs = [json.loads(f.proto.spec) for f in at.get("plotly_chart")]
+    assert len(specs) == count
+    for spec in specs:
+        notes = [a.get("text", "") for a in spec["layout"].get("annotations", [])]
+        assert any(n.startswith("Measured here, on this machine") for n in notes), spec["layout"].get("title")
 
 
 def test_defaults_render_without_error():
@@ -58,6 +67,7 @@ def test_k_sweep_measures_each_k_and_solver_and_reports_the_crossover():
     assert (table["seconds_per_iteration"] > 0).all()
     said = [m.value for m in (*at.info, *at.success)]
     assert any("crossover" in s or "faster than the exact one from k" in s for s in said)
+    assert_every_plotly_figure_says_measured_here(at, count=1)
 
 
 def test_regression_accuracy_reports_forward_errors_and_condition_numbers():
@@ -72,6 +82,10 @@ def test_regression_accuracy_reports_forward_errors_and_condition_numbers():
     tight = rows.loc[rows["eps"] == 1e-6, "forward_error"].median()
     assert tight < loose
     assert any("sampled regressions" in c.value for c in at.caption)
+    assert_every_plotly_figure_says_measured_here(at, count=3)  # forward error, κ histogram, inner iterations
+    histogram = next(json.loads(f.proto.spec) for f in at.get("plotly_chart") if "Condition numbers" in f.proto.spec)
+    assert {t["name"] for t in histogram["data"]} == {"A_i (before)", "A_i R⁻¹ (after)"}
+    assert all(t["type"] == "histogram" for t in histogram["data"])
 
 
 @pytest.mark.parametrize("query, key, value", [
@@ -117,3 +131,11 @@ def test_objective_by_time_uses_each_solvers_own_seconds_and_every_figure_is_lab
     for key in ("lab_fig_iter", "lab_fig_time", "lab_fig_truth"):
         notes = [a["text"] for a in chart(at, key)["layout"].get("annotations", [])]
         assert any(n.startswith("Measured here, on this machine") for n in notes), key
+
+
+def test_the_default_problem_runs_with_one_click():
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    at.button(key="lab_step").click().run()
+    assert not at.exception and not at.error
+    runs = at.session_state["lab_runs"].runs
+    assert set(runs) == set(DEFAULT_SOLVERS) and all(run.iterations == 1 for run in runs.values())

@@ -8,12 +8,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, lab, router
+from ui import charts, lab, router, state
 from ui import walkthrough as wt
 
 router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
 
-P = "hiw_"  # widget keys double as URL query parameters (bind="query-params")
+P = state.HOW_IT_WORKS + "_"  # widget keys double as URL query parameters (bind="query-params")
 BIND = {"bind": "query-params", "persist_state": "session"}
 
 

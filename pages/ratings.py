@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, controls, lab
+from ui import charts, controls, lab, state
 from ui import ratings_model as rm
 from ui.run import RunController, View
 from ui import router
@@ -20,9 +20,8 @@ from ui import router
 router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "ratings" / "sample_ratings.csv"
-P = "rat"  # key prefix; widget keys double as URL query parameters
+P = state.RATINGS  # key prefix; widget keys double as URL query parameters
 BIND = {"bind": "query-params", "persist_state": "session"}
-DATA, UPLOAD_SEEN, UPLOAD_ERROR = f"{P}_data", f"{P}_upload_seen", f"{P}_upload_error"
 DEFAULTS = controls.SolverSettings(k=4, eps=1e-4, solvers=("exact", "sketched"), ridge=1.0, max_iter=30)
 WINDOW = 40  # users × items shown in the heatmap
 
@@ -37,10 +36,15 @@ def take_upload(data: bytes, name: str) -> None:
     try:
         ratings = rm.load_upload(data, name, wc.data.load_ratings)
     except ValueError as exc:
-        st.session_state[UPLOAD_ERROR] = str(exc)
+        state.put(P, "upload_error", str(exc))
         return
-    st.session_state[DATA] = {"name": name, "ratings": ratings, "digest": hashlib.md5(data).hexdigest()}
-    st.session_state[UPLOAD_ERROR] = None
+    state.put(P, "data", {"name": name, "ratings": ratings, "digest": hashlib.md5(data).hexdigest()})
+    state.put(P, "upload_error", None)
+
+
+def use_sample() -> None:
+    state.put(P, "data", None)
+    state.put(P, "upload_error", None)
 
 
 def recommendations(view: View, prep: rm.Prepared, ratings) -> None:
@@ -149,20 +153,21 @@ st.markdown(
 )
 
 # data ----------------------------------------------------------------------------------------
-with st.expander("Data: sample or upload", expanded=bool(st.session_state.get(UPLOAD_ERROR))):
+state.init(P)
+with st.expander("Data: sample or upload", expanded=bool(state.get(P, "upload_error"))):
     upload = st.file_uploader("Upload ratings: one rating per line, user, item, rating (CSV, TSV, "
                               "MovieLens u.data / ratings.csv / ratings.dat)", key=f"{P}_upload")
-    if upload is not None and upload.file_id != st.session_state.get(UPLOAD_SEEN):
-        st.session_state[UPLOAD_SEEN] = upload.file_id
+    if upload is not None and upload.file_id != state.get(P, "upload_seen"):
+        state.put(P, "upload_seen", upload.file_id)
         take_upload(upload.getvalue(), upload.name)
-    if DATA in st.session_state and st.button("Back to the sample data", key=f"{P}_use_sample"):
-        st.session_state.pop(DATA, None)
-if st.session_state.get(UPLOAD_ERROR):
-    st.error(f"Could not use the upload: {st.session_state[UPLOAD_ERROR].rstrip('.')}. "
+    if state.get(P, "data") is not None:
+        st.button("Back to the sample data", key=f"{P}_use_sample", on_click=use_sample)
+if state.get(P, "upload_error"):
+    st.error(f"Could not use the upload: {state.get(P, 'upload_error').rstrip('.')}. "
              "The previous data is kept.")
 
-if DATA in st.session_state:
-    data = st.session_state[DATA]
+data = state.get(P, "data")
+if data is not None:
     data_name, ratings, data_id = data["name"], data["ratings"], data["digest"]
 else:
     data_name, data_id = "sample (synthetic)", "sample"
@@ -173,7 +178,7 @@ st.caption(
     f"**{data_name}**: {n_users} users × {n_items} items, {ratings.W.nnz} ratings "
     f"({ratings.W.nnz / (n_users * n_items):.1%} observed), ratings from {lo:g} to {hi:g}."
     + (" **The sample is synthetic**: made by `scripts/make_sample_ratings.py` from a planted "
-       "low-rank taste model, not real people's ratings." if DATA not in st.session_state else "")
+       "low-rank taste model, not real people's ratings." if data is None else "")
 )
 
 # settings ------------------------------------------------------------------------------------

@@ -10,16 +10,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, controls, lab
+from ui import charts, controls, lab, state
 from ui.run import RunController, View
 from ui import router
 
 router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
 
-P = "lab"  # key prefix; widget keys double as URL query parameters
+P = state.LAB  # key prefix; widget keys double as URL query parameters
 BIND = {"bind": "query-params", "persist_state": "session"}
 DEFAULTS = controls.SolverSettings(k=5, eps=1e-6, solvers=tuple(wc.SOLVERS), max_iter=40)
-SWEEP, DIAG = f"{P}_sweep_result", f"{P}_diag_result"
 K_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128)
 EPS_CHOICES = (1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10)
 
@@ -78,6 +77,7 @@ def render(view: View) -> None:
                            "solver_lab_history.csv", "text/csv", key=f"{P}_dl_history")
 
 
+state.init(P)
 st.title("Solver lab")
 st.markdown(
     "Planted problems with a known truth M*: compare the exact solver (LLR16), the sketched solver "
@@ -167,8 +167,8 @@ with sweep_tab:
             bar.progress(fraction, text=f"k = {row['k']}, {row['solver']}: "
                                         f"{row['seconds_per_iteration'] * 1e3:.1f} ms per iteration")
         bar.empty()
-        st.session_state[SWEEP] = {"signature": sweep_sig, "table": pd.DataFrame(rows)}
-    result = st.session_state.get(SWEEP)
+        state.put(P, "sweep_result", {"signature": sweep_sig, "table": pd.DataFrame(rows)})
+    result = state.get(P, "sweep_result")
     if result is not None:
         if result["signature"] != sweep_sig:
             st.warning("Measured with other settings than those shown: press **Measure the sweep** again.")
@@ -215,11 +215,11 @@ with diag_tab:
                 wc.iterate, problem.M, problem.W, settings.k, sorted(eps_values, reverse=True),
                 max_iter=int(diag_iters), seed=settings.seed, **SKETCH,
                 on_done=lambda f: bar.progress(f, text=f"{f:.0%} of the eps values done"))
-            st.session_state[DIAG] = {"signature": diag_sig, "rows": rows, "inner": inner}
+            state.put(P, "diag_result", {"signature": diag_sig, "rows": rows, "inner": inner})
         except wc.InputError as exc:
             st.error(str(exc))
         bar.empty()
-    result = st.session_state.get(DIAG)
+    result = state.get(P, "diag_result")
     if result is not None:
         if result["signature"] != diag_sig:
             st.warning("Measured with other settings than those shown: press **Measure regression accuracy** again.")

@@ -1,6 +1,7 @@
 """Session-state keys and their initialisation, in one place.
 
-Keys are `<prefix>_<name>`: each page has a prefix ("inp" for inpainting), so pages never share a
+Keys are `<prefix>_<name>`: each page has a prefix ("inp" for inpainting, "rat", "lab", "hiw"), so
+pages never share a
 value by accident. Widget keys double as URL query parameters (widgets bound with
 bind="query-params"), which is why they are short.
 
@@ -17,6 +18,9 @@ from typing import Any
 import streamlit as st
 
 INPAINTING = "inp"
+RATINGS = "rat"
+LAB = "lab"
+HOW_IT_WORKS = "hiw"
 
 # Plain (non-widget) keys per page prefix, with their initial values.
 PLAIN: dict[str, dict[str, Any]] = {
@@ -31,6 +35,15 @@ PLAIN: dict[str, dict[str, Any]] = {
         "canvas_epoch": 0,       # bumped by "Clear painting": the canvas remounts empty
         "canvas_mount": None,    # {"key", "initial"}: the drawing the mounted canvas started from
         "paint": None,           # {"png", "fit", "canvas", "digest"}: the last stroke image
+    },
+    RATINGS: {
+        "data": None,            # {"name", "ratings", "digest"} of the accepted upload; None = the sample
+        "upload_seen": None,     # file id of the upload last handled (an upload is handled once)
+        "upload_error": None,    # why the last upload was refused (shown until the next good one)
+    },
+    LAB: {
+        "sweep_result": None,    # {"signature", "table"} of the last k-sweep
+        "diag_result": None,     # {"signature", "rows", "inner"} of the last regression diagnostics
     },
 }
 

@@ -41,3 +41,33 @@ def test_the_checker_finds_what_it_looks_for(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import numpy as np\nS = np.eye(2)\nSA = S @ S\nk = np.linalg.cond(SA)\nx = SA.T\n")
     assert len(offences(bad)) == 4  # @, .linalg, .cond, .T
+
+
+def session_state_writes(path: Path) -> list[str]:
+    """st.session_state[...] = …, del, .pop/.setdefault/.update/.clear on st.session_state."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else
+            node.targets if isinstance(node, ast.Delete) else [])
+        for target in targets:
+            if isinstance(target, ast.Subscript) and ast.unparse(target.value).endswith("session_state"):
+                found.append(f"line {node.lineno}: {ast.unparse(target)}")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"pop", "setdefault", "update", "clear", "__setitem__"}
+                and ast.unparse(node.func.value).endswith("session_state")):
+            found.append(f"line {node.lineno}: {ast.unparse(node.func)}")
+    return found
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
+def test_pages_keep_their_session_state_through_ui_state(path):
+    """Session-state keys and their initial values live in ui/state.py, once (issue 3, item 1)."""
+    assert session_state_writes(path) == []
+
+
+def test_the_session_state_checker_finds_writes(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import streamlit as st\nst.session_state['a'] = 1\nst.session_state.pop('b')\n"
+                   "del st.session_state['c']\n")
+    assert len(session_state_writes(bad)) == 3

@@ -89,6 +89,8 @@ def test_a_bad_upload_shows_an_error_and_keeps_the_previous_data():
     assert "good.csv" in at.caption[0].value  # still the previous data
     at.file_uploader(key="rat_upload").upload("empty.csv", b"").run()
     assert "empty" in at.error[0].value and "good.csv" in at.caption[0].value
+    at.button(key="rat_use_sample").click().run()
+    assert "sample (synthetic)" in at.caption[0].value and not at.error
 
 
 def test_replay_after_factor_thinning_shows_the_nearest_kept_iterate():

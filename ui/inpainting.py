@@ -95,6 +95,8 @@ def _fmt(value: float | None, spec: str, unit: str = "") -> str:
     return f"{value:{spec}}{unit}"
 
 
+NUMBER = 'style="white-space:nowrap;padding-right:8px"'  # a number and its unit stay on one line
+
 STOP_LABELS = {
     None: "running",
     "fit": "converged (fit below eps)",
@@ -108,7 +110,12 @@ STOP_LABELS = {
 def status_html(view: View, iteration: int, max_iter: int) -> str:
     """'Iteration N' and one row per solver: the numbers at the shown iteration."""
     runs = view.runs
-    note = "live" if view.playing else ("replaying" if runs and iteration < runs.iterations else "paused")
+    if view.playing:
+        note = "live"
+    elif runs and iteration < runs.iterations:
+        note = "replaying"
+    else:
+        note = "finished" if runs and runs.done else "paused"
     header = (
         '<div style="display:flex;align-items:baseline;gap:12px">'
         f'<span data-testid="iteration-count" style="font-size:1.3rem;font-weight:600">Iteration {iteration}</span>'
@@ -128,19 +135,21 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
             f'<tr data-testid="solver-row-{esc}" style="border-top:1px solid rgba(49,51,63,0.15)">'
             f'<td><b>{esc}</b> · it <span data-testid="solver-iteration-{esc}">{rec.get("iteration", 0)}</span>'
             f'<br><span style="font-size:0.75rem;opacity:0.75">{html.escape(status)}</span></td>'
-            f'<td data-testid="psnr-hidden-{esc}">PSNR {esc}: {_fmt(rec.get("psnr_hidden"), ".2f", " dB")}</td>'
-            f'<td data-testid="psnr-all-{esc}">{_fmt(rec.get("psnr_all"), ".2f", " dB")}</td>'
-            f'<td>{_fmt(rec.get("relative_objective"), ".3e")}</td>'
-            f'<td>{_fmt(rec.get("seconds", math.nan) * 1000, ".0f", " ms")}</td>'
-            f'<td>{_fmt(inner, ".1f") if inner else "—"}</td></tr>'
+            f'<td data-testid="psnr-hidden-{esc}" {NUMBER}>{_fmt(rec.get("psnr_hidden"), ".2f", " dB")}</td>'
+            f'<td data-testid="psnr-all-{esc}" {NUMBER}>{_fmt(rec.get("psnr_all"), ".2f", " dB")}</td>'
+            f'<td {NUMBER}>{_fmt(rec.get("relative_objective"), ".3e")}</td>'
+            f'<td {NUMBER}>{_fmt(rec.get("seconds", math.nan) * 1000, ".0f", " ms")}</td>'
+            f'<td {NUMBER}>{_fmt(inner, ".1f") if inner else "—"}</td></tr>'
         )
     table = ""
     if rows:
         table = (
             '<table data-testid="run-table" style="width:100%;border-collapse:collapse;font-size:0.85rem;'
-            'margin-top:6px"><thead><tr style="text-align:left;font-size:0.75rem;opacity:0.8">'
-            "<th>solver</th><th>PSNR hidden</th><th>PSNR all</th><th>rel. objective</th>"
-            '<th>time / it</th><th title="sketched and cg: mean inner iterations per row regression">'
+            'margin-top:6px"><thead><tr style="text-align:left;font-size:0.75rem;opacity:0.8;white-space:nowrap">'
+            '<th>solver</th><th title="PSNR against the original, on the pixels hidden from the solver">'
+            'PSNR hidden</th><th title="PSNR against the original, on every pixel">PSNR all</th>'
+            '<th title="f / Σ W M²">rel. objective</th><th title="this solver\'s time for this iteration">'
+            'time / it</th><th title="sketched and cg: mean inner iterations per row regression">'
             "inner it.</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         )
     return f'<div data-testid="run-status">{header}{table}</div>'

@@ -113,7 +113,7 @@ def test_step_twice_advances_every_solver_two_iterations():
         assert len(run.factors) == 2 and run.factors_at(1)[1].shape == (256, 12)
     body = html_bodies(at)
     for solver in ("exact", "sketched"):
-        psnr = re.search(rf"PSNR {solver}: ([\d.]+) dB", body)
+        psnr = re.search(rf'data-testid="psnr-hidden-{solver}"[^>]*>([\d.]+) dB<', body)
         assert psnr and 10 < float(psnr.group(1)) < 60
     labels = {b.label for b in at.get("download_button")}
     assert {"Reconstruction PNG", "Factors .npz", "History CSV", "Mask PNG"} <= labels
@@ -160,6 +160,21 @@ def test_play_ticks_once_per_script_run_and_pause_stops():
         at.button(key="inp_play").click().run()
     assert at.session_state["inp_playing"] is False
     assert at.button(key="inp_play").label == "Play"
+
+
+def test_status_says_live_paused_replaying_or_finished():
+    from ui import inpainting
+    from ui.run import View
+
+    at = step(page(inp_res="64", inp_max_iter="3"), 2)
+    rs = at.session_state["inp_runs"]
+    status = lambda **kw: re.search(r"of at most \d+ · (\w+)", inpainting.status_html(View(rs, **kw), kw["iteration"], 3)).group(1)
+    assert status(iteration=2, playing=True, stale=False) == "live"
+    assert status(iteration=2, playing=False, stale=False) == "paused"
+    assert status(iteration=1, playing=False, stale=False) == "replaying"
+    step(at)
+    assert at.session_state["inp_runs"].done
+    assert "of at most 3 · finished" in html_bodies(at)
 
 
 def test_replay_slider_shows_a_past_iteration():

@@ -177,6 +177,7 @@ with sweep_tab:
                       log_y=True, color_discrete_map=charts.SOLVER_COLORS,
                       labels={"seconds_per_iteration": "seconds per iteration"}, title="Time per iteration")
         fig.update_xaxes(tickvals=sorted(table["k"].unique()))
+        fig.update_yaxes(minorloglabels="complete")  # 0.02, 0.03 … rather than bare digits
         k_cross = lab.crossover(table)
         if k_cross is not None:
             fig.add_vline(x=k_cross, line_dash="dash", line_color="#555",
@@ -191,7 +192,7 @@ with sweep_tab:
             else:
                 st.success(f"The sketched solver was faster than the exact one from k = {k_cross} on, here.")
         wide = table.pivot_table(index="k", columns="solver", values="seconds_per_iteration")
-        st.dataframe(wide.style.format("{:.4f}"), key=f"{P}_sweep_table")
+        st.dataframe(wide.style.format("{:.4f} s"), key=f"{P}_sweep_table")
         st.download_button("Sweep (CSV)", table.to_csv(index=False), "solver_lab_k_sweep.csv", "text/csv",
                            key=f"{P}_dl_sweep")
 
@@ -236,19 +237,15 @@ with diag_tab:
             grid = np.array(sorted(fe["eps"].unique()))
             fig.update_xaxes(tickvals=grid, ticktext=[fmt_eps(e) for e in grid])
             fig.add_scatter(x=grid, y=grid, mode="lines", name="error = eps", line={"dash": "dash", "color": "#555"})
+            fig.update_yaxes(exponentformat="power")  # 10⁻⁶, not "1μ"
             c1.plotly_chart(stamp(fig), key=f"{P}_fig_forward")
-            cond = pd.concat([
-                pd.DataFrame({"log10 κ": np.log10(rows["cond_before"]), "matrix": "A_i (before)"}),
-                pd.DataFrame({"log10 κ": np.log10(rows["cond_after"]), "matrix": "A_i R⁻¹ (after)"}),
-            ]).replace([np.inf, -np.inf], np.nan).dropna()
-            fig = px.histogram(cond, x="log10 κ", color="matrix", barmode="overlay", nbins=40, opacity=0.6,
+            fig = px.histogram(lab.condition_frame(rows), x="log10 κ", color="matrix", barmode="overlay", nbins=40, opacity=0.6,
                                title="Condition numbers over the sampled rows",
                                color_discrete_map={"A_i (before)": "#7f7f7f", "A_i R⁻¹ (after)": "#d62728"},
                                labels={"log10 κ": "log₁₀ κ"})
             c2.plotly_chart(stamp(fig), key=f"{P}_fig_cond")
-            fig = px.line(inner.groupby("eps", as_index=False)[["inner_iterations", "inner_iterations_max"]].mean()
-                          .melt(id_vars="eps", var_name="statistic", value_name="inner iterations"),
-                          x="eps", y="inner iterations", color="statistic", markers=True, log_x=True,
+            fig = px.line(lab.inner_summary(inner), x="eps", y="inner iterations", color="statistic",
+                          markers=True, log_x=True,
                           title="Inner iterations per regression (mean and max over rows)")
             fig.update_xaxes(tickvals=sorted(inner["eps"].unique()),
                              ticktext=[fmt_eps(e) for e in sorted(inner["eps"].unique())])

@@ -221,6 +221,21 @@ def test_summary_reports_iterations_and_stop_reason():
     assert len(table) == 1
 
 
+def test_condition_frame_is_long_and_drops_infinite_values():
+    rows = pd.DataFrame({"cond_before": [10.0, np.inf, 100.0], "cond_after": [1.0, 2.0, np.nan]})
+    out = lab.condition_frame(rows)
+    assert sorted(out.loc[out["matrix"] == "A_i (before)", "log10 κ"]) == [1.0, 2.0]
+    assert sorted(out.loc[out["matrix"] == "A_i R⁻¹ (after)", "log10 κ"]) == [0.0, pytest.approx(np.log10(2))]
+
+
+def test_inner_summary_averages_each_eps_with_readable_names():
+    inner = pd.DataFrame({"eps": [1e-2, 1e-2, 1e-6], "inner_iterations": [2.0, 4.0, 5.0],
+                          "inner_iterations_max": [3.0, 5.0, 8.0]})
+    out = lab.inner_summary(inner).set_index(["eps", "statistic"])["inner iterations"]
+    assert out[(1e-2, "mean over rows")] == 3.0 and out[(1e-2, "max over rows")] == 4.0
+    assert out[(1e-6, "max over rows")] == 8.0 and len(out) == 4
+
+
 def test_relative_truth_error():
     X, Y = np.eye(2), np.eye(2)
     assert lab.relative_truth_error(X, Y, np.eye(2)) == 0.0

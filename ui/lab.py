@@ -146,3 +146,27 @@ def diagnostics_vs_eps(iterate: Callable, M, W, k: int, eps_values, *, max_iter:
             on_done(j / len(eps_values))
     rows = pd.concat(rows, ignore_index=True) if rows else diagnostics_frame([])
     return rows, pd.DataFrame(inner)
+
+
+CONDITION_LABELS = {"cond_before": "A_i (before)", "cond_after": "A_i R⁻¹ (after)"}
+
+
+def condition_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """log₁₀ κ of the sampled rows before and after preconditioning, long format ("log10 κ",
+    "matrix"), for a histogram; infinite or missing condition numbers are left out."""
+    frames = [pd.DataFrame({"log10 κ": np.log10(rows[column].to_numpy(dtype=float)), "matrix": label})
+              for column, label in CONDITION_LABELS.items()]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = pd.concat(frames, ignore_index=True)
+    return out.replace([np.inf, -np.inf], np.nan).dropna().reset_index(drop=True)
+
+
+INNER_LABELS = {"inner_iterations": "mean over rows", "inner_iterations_max": "max over rows"}
+
+
+def inner_summary(inner: pd.DataFrame) -> pd.DataFrame:
+    """Inner iterations per regression at each eps (averaged over the measured iterations), long
+    format (eps, statistic, inner iterations) with readable statistic names."""
+    means = inner.groupby("eps", as_index=False)[list(INNER_LABELS)].mean()
+    long = means.melt(id_vars="eps", var_name="statistic", value_name="inner iterations")
+    return long.assign(statistic=long["statistic"].map(INNER_LABELS))

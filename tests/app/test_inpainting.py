@@ -498,3 +498,14 @@ def test_psnr_chart_follows_the_hidden_pixels_of_every_solver():
     for name, run in runs(at).items():
         assert lines[name]["y"] == pytest.approx([r["psnr_hidden"] for r in run.records])
     assert "hidden" in fig["layout"]["yaxis"]["title"]["text"]
+
+
+def test_a_tick_runs_several_iterations_while_its_budget_lasts_and_records_every_one():
+    from ui.run import RunSet
+
+    rs = RunSet.build("sig", ["a", "b"], lambda name: fake_steps(50))
+    rounds = rs.advance_for(0.2)  # the fake steps cost nothing: the whole run fits in one tick
+    assert rounds == 50 and rs.done
+    assert all([r["iteration"] for r in run.records] == list(range(1, 51)) for run in rs.runs.values())
+    rs = RunSet.build("sig", ["a"], lambda name: fake_steps(50))
+    assert rs.advance_for(0.0) == 1  # at least one iteration per tick, however short the budget

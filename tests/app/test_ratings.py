@@ -186,3 +186,16 @@ def test_ridge_and_every_solver_setting_reach_wlra_core(monkeypatch):
     at.button(key="rat_step").click().run()
     assert not at.exception and not at.error
     assert [(c["solver"], c["k"], c["ridge"], c["max_iter"]) for c in calls] == [("cg", 3, 2.5, 5)]
+
+
+def test_step_twice_and_changing_the_solver_set():
+    at = page(rat_solvers=["exact"])
+    for _ in range(2):
+        at.button(key="rat_step").click().run()
+    assert [r["iteration"] for r in at.session_state["rat_runs"].runs["exact"].records] == [1, 2]
+    at.multiselect(key="rat_solvers").set_value(["exact", "em"]).run()
+    at.button(key="rat_step").click().run()
+    assert not at.exception and not at.error
+    runs = at.session_state["rat_runs"].runs
+    assert list(runs) == ["exact", "em"] and runs["exact"].iterations == 3 and runs["em"].iterations == 1
+    assert "em: test RMSE" in metrics(at)

@@ -509,3 +509,41 @@ def test_a_tick_runs_several_iterations_while_its_budget_lasts_and_records_every
     assert all([r["iteration"] for r in run.records] == list(range(1, 51)) for run in rs.runs.values())
     rs = RunSet.build("sig", ["a"], lambda name: fake_steps(50))
     assert rs.advance_for(0.0) == 1  # at least one iteration per tick, however short the budget
+
+
+def test_the_download_buttons_deliver_the_files_of_the_shown_iteration(monkeypatch):
+    """What a click on each download button returns, read from Streamlit's media manager."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    files = {}
+    real_add, real_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+    def add(self, data, *args, **kwargs):
+        url = real_add(self, data, *args, **kwargs)
+        files[url] = lambda: data
+        return url
+
+    def add_deferred(self, data_callable, *args, **kwargs):
+        file_id = real_deferred(self, data_callable, *args, **kwargs)
+        files[file_id] = data_callable
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add", add)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    at = step(page(inp_res="64"), 3)
+    at.slider(key="inp_replay").set_value(2).run()
+    buttons = {b.label: b.proto for b in at.get("download_button")}
+    get = lambda label: files[buttons[label].deferred_file_id or buttons[label].url]()
+    rs = at.session_state["inp_runs"]
+
+    picture = np.asarray(Image.open(io.BytesIO(get("Reconstruction PNG"))), dtype=float) / 255
+    _, X, Y = rs.runs["exact"].factors_at(2)
+    from ui import images
+    assert np.allclose(picture, images.reconstruct(X, Y, rs.context.shape), atol=1 / 255)
+    npz = np.load(io.BytesIO(get("Factors .npz")))
+    assert int(npz["exact_iteration"]) == int(npz["sketched_iteration"]) == 2
+    assert np.array_equal(npz["sketched_Y"], rs.runs["sketched"].factors_at(2)[2])
+    history = get("History CSV").decode().splitlines()
+    assert len(history) == 1 + 2 * 3 and "cumulative_seconds" in history[0]
+    weights = np.asarray(Image.open(io.BytesIO(get("Mask PNG"))), dtype=float) / 255
+    assert np.allclose(weights, rs.context.weights, atol=1 / 255)

@@ -199,3 +199,15 @@ def test_step_twice_and_changing_the_solver_set():
     runs = at.session_state["rat_runs"].runs
     assert list(runs) == ["exact", "em"] and runs["exact"].iterations == 3 and runs["em"].iterations == 1
     assert "em: test RMSE" in metrics(at)
+
+
+@pytest.mark.parametrize("name, data", [
+    ("u.data", b"1\t1\t4\t881250949\n1\t2\t3\t881250950\n2\t1\t5\t881250951\n2\t2\t1\t881250952\n3\t2\t2\t881250953\n"),
+    ("ratings.dat", b"1::1::4::978300760\n1::2::3::978300761\n2::1::5::978300762\n2::2::1::978300763\n3::2::2::978300764\n"),
+    ("ratings.csv", b"userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,3.0,2\n2,1,5.0,3\n2,2,1.0,4\n3,2,2.0,5\n"),
+])
+def test_uploads_in_the_movielens_formats_are_read(name, data):
+    at = page()
+    at.file_uploader(key="rat_upload").upload(name, data).run()
+    assert not at.exception and not at.error
+    assert name in at.caption[0].value and "3 users × 2 items, 5 ratings" in at.caption[0].value

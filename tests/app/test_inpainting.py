@@ -225,6 +225,9 @@ def test_good_upload_becomes_the_image():
     assert not at.exception and not at.error
     assert at.selectbox(key="inp_image").value == "upload"
     assert image_caption(at).startswith("Original 300×120 px · working 256×102 px (colour")
+    at.session_state["inp_pending_upload"] = ("grey.png", png(rng.integers(0, 255, (90, 60), dtype=np.uint8)))
+    at.run()
+    assert not at.error and image_caption(at).startswith("Original 60×90 px · working 60×90 px (grey")
 
 
 def test_mask_upload_sets_the_weights_and_a_wrong_aspect_is_refused():

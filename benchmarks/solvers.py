@@ -51,7 +51,7 @@ import wlra_core as wc  # noqa: E402
 EPS = 1e-8
 NOISE = 1e-2
 GRAM = "exact: Gram product only"
-CASE_SHARES = {"dense": 0.3, "sparse": 0.3, "ratings": 0.2, "linearity": 0.2}
+CASE_SHARES = {"dense": 0.3, "lognormal": 0.1, "sparse": 0.25, "ratings": 0.15, "linearity": 0.2}
 CSV_FIELDS = (
     "case", "n", "m", "nnz", "k", "solver", "sketch", "s_per_iter", "ratio_exact", "ratio_gemm",
     "relative_objective", "objective_vs_exact", "iterations", "timed_iterations", "inner_mean",
@@ -87,6 +87,14 @@ class Pattern:
 def dense_pattern(n: int, m: int, p: float, rng: np.random.Generator) -> Pattern:
     W = (rng.random((n, m)) < p).astype(np.float64)
     return Pattern(n, m, f"dense W, Bernoulli p={p:g}, n={n}, m={m}", dense=W)
+
+
+def lognormal_pattern(n: int, m: int, p: float, sigma: float, rng: np.random.Generator) -> Pattern:
+    """Bernoulli(p) support with log-normal weights exp(σ·N(0, 1)): each row's weighted design
+    D_√W_i Y is ill-conditioned (κ in the hundreds at σ = 2.5), the case the preconditioner is for."""
+    W = (rng.random((n, m)) < p) * np.exp(sigma * rng.standard_normal((n, m)))
+    return Pattern(n, m, f"dense W, Bernoulli p={p:g} support, log-normal weights exp({sigma:g}·N(0,1)), "
+                         f"n={n}, m={m}", dense=W)
 
 
 def sparse_rows_pattern(n: int, m: int, per_row: int, rng: np.random.Generator) -> Pattern:
@@ -473,11 +481,13 @@ def cases_for(quick: bool) -> dict:
     if quick:
         return {
             "dense": Case(lambda rng: dense_pattern(200, 160, 0.5, rng), [4, 8]),
+            "lognormal": Case(lambda rng: lognormal_pattern(200, 160, 0.5, 2.5, rng), [4, 8]),
             "sparse": Case(lambda rng: sparse_rows_pattern(1000, 800, 30, rng), [4, 8]),
             "ratings": Case(lambda rng: ratings_pattern(2000, 500, 15_000, rng), [4, 8], ridge=1e-2),
         }
     return {
         "dense": Case(lambda rng: dense_pattern(4096, 4096, 0.5, rng), [16, 32, 64, 128, 256]),
+        "lognormal": Case(lambda rng: lognormal_pattern(2048, 2048, 0.5, 2.5, rng), [16, 64, 128]),
         "sparse": Case(lambda rng: sparse_rows_pattern(20_000, 20_000, 1000, rng), [16, 64, 128]),
         "ratings": Case(lambda rng: ratings_pattern(100_000, 20_000, 5_000_000, rng),
                         [16, 64, 128], ridge=1e-2),
@@ -637,7 +647,7 @@ def parse_args(argv: list) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (well under a minute); writes solvers_quick.md/.csv")
-    parser.add_argument("--cases", default="dense,sparse,ratings,linearity",
+    parser.add_argument("--cases", default="dense,lognormal,sparse,ratings,linearity",
                         help="comma-separated subset of dense, sparse, ratings, linearity")
     parser.add_argument("--ks", default=None,
                         help="ranks for every case, e.g. 16,64 (default per case: dense "

@@ -28,8 +28,10 @@ def em_step(prob: Problem, X, Y):
     side = prob.rows
     k = prob.k
     if isinstance(side, DenseSide):
-        F = X @ Y.T
-        F += side.W * (side.M - F)
+        F = X @ Y.T                        # EM works on the filled n×m matrix: O(n·m) memory
+        for r in side.row_blocks():
+            Wb, Mb = side.block(r)
+            F[r] += Wb * (Mb - F[r])
         if F.size <= EXACT_SVD_ENTRIES:
             u, s, vt = np.linalg.svd(F, full_matrices=False)
             return u[:, :k].copy(), vt[:k].T * s[:k]

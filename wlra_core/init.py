@@ -17,11 +17,46 @@ _EXACT_SVD_ENTRIES = 1_000_000
 
 
 def weighted_matrix(prob: Problem):
-    """W ∘ M of the (scaled) problem as a dense array or a CSR matrix."""
+    """W ∘ M of the (scaled) problem: a dense array for small problems, a CSR matrix for sparse
+    ones, and for large dense ones a linear operator applied in row blocks (never formed)."""
     side = prob.rows
     if isinstance(side, DenseSide):
-        return side.W * side.M
+        if prob.n * prob.m <= _EXACT_SVD_ENTRIES:
+            W, M = side.block(slice(None))
+            return W * M
+        return _BlockedWM(side)
     return sp.csr_array((side.w * side.mv, side.indices, side.indptr), shape=side.shape)
+
+
+class _BlockedWM(spla.LinearOperator):
+    """W ∘ M of a large dense side, applied block by block."""
+
+    def __init__(self, side):
+        self.side = side
+        super().__init__(dtype=np.float64, shape=side.shape)
+
+    def _matmat(self, V):
+        out = np.empty((self.shape[0], V.shape[1]))
+        for r in self.side.row_blocks():
+            W, M = self.side.block(r)
+            out[r] = (W * M) @ V
+        return out
+
+    def _rmatmat(self, V):
+        out = np.zeros((self.shape[1], V.shape[1]))
+        for r in self.side.row_blocks():
+            W, M = self.side.block(r)
+            out += (W * M).T @ V[r]
+        return out
+
+    def _matvec(self, v):
+        return self._matmat(v.reshape(-1, 1)).ravel()
+
+    def _rmatvec(self, v):
+        return self._rmatmat(v.reshape(-1, 1)).ravel()
+
+    def __matmul__(self, V):
+        return self._matmat(np.asarray(V))
 
 
 def initial_factor(prob: Problem, init: str, rng: np.random.Generator) -> np.ndarray:

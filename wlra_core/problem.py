@@ -67,15 +67,31 @@ def check_choice(name, value, choices):
 class DenseSide:
     """Rows of W and M are the regressions: row i regresses M[i] on the other factor with weights W[i].
 
-    M holds 0 wherever W is 0 (so NaN placeholders never propagate)."""
+    M and W are the caller's arrays (or transposed views of them), never copied whole: `block`
+    returns scaled, contiguous copies of a few rows, with M set to 0 wherever W is 0 (so NaN
+    placeholders never propagate). Working memory stays proportional to the block."""
 
     M: np.ndarray
     W: np.ndarray
     counts: np.ndarray  # positive weights per row
+    m_scale: float
+    w_scale: float
 
     @property
     def shape(self):
         return self.W.shape
+
+    def block(self, r):
+        W = np.array(self.W[r], dtype=np.float64, order="C")
+        W /= self.w_scale
+        M = np.where(W > 0, self.M[r], 0.0)
+        M /= self.m_scale
+        return W, M
+
+    def row_blocks(self, target_bytes=32 << 20):
+        b = max(1, min(self.shape[0], target_bytes // (8 * max(self.shape[1], 1))))
+        for r0 in range(0, self.shape[0], b):
+            yield slice(r0, min(r0 + b, self.shape[0]))
 
 
 @dataclass(frozen=True)
@@ -133,11 +149,6 @@ def _check_2d(name, shape):
         raise InputError(f"{name}: found shape {tuple(shape)}, need at least one row and one column.")
 
 
-def _dense_side(M, W):
-    counts = np.count_nonzero(W, axis=1)
-    return DenseSide(M=M, W=W, counts=counts)
-
-
 def validate(M, W, k):
     """Check M, W and k and return a scaled `Problem`. Inputs are never modified."""
     w_sparse = sp.issparse(W)
@@ -187,29 +198,41 @@ def validate(M, W, k):
         cols = _sparse_side(cols_of, rows_of, w, mv, (m, n))
         total = float(np.dot(w, mv * mv))
     else:
-        if not np.all(np.isfinite(W)):
-            raise InputError("W: found non-finite weights (NaN or inf), need finite weights ≥ 0.")
-        if np.any(W < 0):
-            raise InputError(f"W: found a negative weight ({W.min():g}), need weights ≥ 0.")
         if m_sparse:
             M = M.toarray().astype(np.float64)  # W is dense, so n×m storage is already the input's size
-        observed = W > 0
-        if not observed.any():
+        # checked and summarised in row blocks: no input-sized temporaries
+        probe = DenseSide(M=M, W=W, counts=np.zeros(n, np.int64), m_scale=1.0, w_scale=1.0)
+        counts = np.zeros(n, np.int64)
+        col_counts = np.zeros(m, np.int64)
+        w_max = m_max = 0.0
+        for r in probe.row_blocks():
+            Wb = W[r]
+            if not np.all(np.isfinite(Wb)):
+                raise InputError("W: found non-finite weights (NaN or inf), need finite weights ≥ 0.")
+            if np.any(Wb < 0):
+                raise InputError(f"W: found a negative weight ({W.min():g}), need weights ≥ 0.")
+            observed = Wb > 0
+            bad = observed & ~np.isfinite(M[r])
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                i += r.start
+                raise InputError(f"M: found a non-finite value ({M[i, j]}) at ({i}, {j}) where the "
+                                 "weight is positive; NaN is allowed only where W is 0.")
+            counts[r] = observed.sum(axis=1)
+            col_counts += observed.sum(axis=0)
+            if observed.any():
+                w_max = max(w_max, float(Wb.max()))
+                m_max = max(m_max, float(np.abs(np.where(observed, M[r], 0.0)).max()))
+        if w_max == 0:
             raise InputError("W: found no positive weight (nothing is observed), need at least one "
                              "entry with W > 0.")
-        bad = observed & ~np.isfinite(M)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise InputError(f"M: found a non-finite value ({M[i, j]}) at ({i}, {j}) where the weight "
-                             "is positive; NaN is allowed only where W is 0.")
-        w_scale = float(W.max())
-        Mo = np.where(observed, M, 0.0)
-        m_scale = float(np.abs(Mo).max()) or 1.0
-        Mo /= m_scale
-        Ws = W / w_scale
-        rows = _dense_side(Mo, Ws)
-        cols = _dense_side(Mo.T, Ws.T)
-        total = float(np.einsum("ij,ij,ij->", Ws, Mo, Mo))
+        w_scale, m_scale = w_max, (m_max or 1.0)
+        rows = DenseSide(M=M, W=W, counts=counts, m_scale=m_scale, w_scale=w_scale)
+        cols = DenseSide(M=M.T, W=W.T, counts=col_counts, m_scale=m_scale, w_scale=w_scale)
+        total = 0.0
+        for r in rows.row_blocks():
+            Wb, Mb = rows.block(r)
+            total += float(np.einsum("ij,ij,ij->", Wb, Mb, Mb))
     return Problem(rows=rows, cols=cols, n=n, m=m, k=k, m_scale=m_scale, w_scale=w_scale, total=total)
 
 
@@ -246,17 +269,16 @@ def _sparse_side(r, c, w, mv, shape):
 # ----------------------------------------------------------------------------------------------
 # the objective
 
-def side_objective(side, X, Y, block_rows=None):
+def side_objective(side, X, Y):
     """Σ_ij W_ij (M_ij − ⟨X_i, Y_j⟩)² over one side, in row blocks (never forms X Yᵀ whole)."""
     n = side.shape[0]
     k = X.shape[1]
     total = 0.0
     if isinstance(side, DenseSide):
-        m = side.shape[1]
-        b = block_rows or max(1, min(n, (64 << 20) // (8 * max(m, 1))))
-        for r0 in range(0, n, b):
-            R = side.M[r0:r0 + b] - X[r0:r0 + b] @ Y.T
-            total += float(np.einsum("ij,ij,ij->", side.W[r0:r0 + b], R, R))
+        for r in side.row_blocks(16 << 20):
+            Wb, R = side.block(r)
+            R -= X[r] @ Y.T
+            total += float(np.einsum("ij,ij,ij->", Wb, R, R))
         return total
     indptr = side.indptr
     target = max(1, (64 << 20) // (8 * max(k, 1)))

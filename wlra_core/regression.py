@@ -110,11 +110,11 @@ class _PackedOuter:
 
 
 class _DenseBlock:
-    """Rows r0:r1 of a dense side, copied to C order once per half-step when the side is a
-    transposed view (the inner iterations then run on contiguous rows: 2.4× faster, measured)."""
+    """Rows r0:r1 of a dense side: scaled contiguous copies (DenseSide.block), so the inner
+    iterations also run on contiguous rows for the transposed side (2.4× faster, measured)."""
 
     def __init__(self, W, M, Y, counts):
-        self.W, self.M, self.Y, self.counts = np.ascontiguousarray(W), M, Y, counts
+        self.W, self.M, self.Y, self.counts = W, M, Y, counts
 
     def take(self, sel):
         return _DenseBlock(self.W[sel], self.M[sel], self.Y, self.counts[sel])
@@ -220,7 +220,7 @@ def _blocks(side, Y, o, per_row_bytes):
         b = int(max(1, min(n, (o.budget // 2) // max(per_row_bytes, 1))))
         for r0 in range(0, n, b):
             r = slice(r0, min(r0 + b, n))
-            yield r, _DenseBlock(side.W[r], side.M[r], Y, side.counts[r])
+            yield r, _DenseBlock(*side.block(r), Y, side.counts[r])
         return
     counts = side.counts
     order = np.argsort(counts, kind="stable")

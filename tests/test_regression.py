@@ -117,7 +117,7 @@ def test_sketched_gram_is_unbiased_in_the_mean(sketch):
 @pytest.mark.parametrize("solver", ["exact", "sketched", "cg"])
 def test_large_k_paths_match_the_reference(solver):
     # k ≥ 32 takes the syrk Grams and the triangular-inverse preconditioner
-    M, W, Y = problem(n=30, m=400, k=40, p=0.6, seed=7)
+    M, W, Y = problem(n=60, m=400, k=40, p=0.6, seed=7)
     X, _, prob = run(M, W, Y, opts(solver, s=160), sparse=False)
     Xr = reference_half_step(M / prob.m_scale, W / prob.w_scale, Y) * prob.m_scale
     assert np.allclose(X[2:], Xr[2:], atol=1e-7 * np.abs(Xr).max())

@@ -58,10 +58,10 @@ def _fixture_module():
 
 OBSERVER_JS = r"""
 (() => {
-  const log = { counter: [], charts: [], pictures: [], samples: [] };
+  const log = { counter: [], charts: [], pictures: [], samples: [], sliders: [], visibleSliders: [], retained: [] };
   window.__wlraFps = log;
   const CHARTS = ['inp_objective_chart', 'inp_psnr_chart'];
-  let lastCounter = null, lastPictures = null;
+  let lastCounter = null, lastPictures = null, lastSliders = null, lastVisible = null, lastRetained = null;
   const lastDrawn = {};
   const shownIteration = () => {
     const el = document.querySelector('[data-testid="stMainBlockContainer"] [data-testid="iteration-count"]');
@@ -81,6 +81,19 @@ OBSERVER_JS = r"""
     }
     const pics = pictureIterations().join(',');
     if (pics && pics !== lastPictures) { lastPictures = pics; log.pictures.push([now, pics]); }
+    // Replay sliders on screen (more than one: an element kept while its replacement is drawn),
+    // and elements Streamlit keeps on screen as "retained" (an element whose identity changed).
+    const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+    if (main) {
+      const all = [...main.querySelectorAll('[data-testid="stSlider"]')]
+          .filter(el => el.textContent.includes('Replay iteration'));
+      // In the DOM, and visible (Streamlit hides a retained element unless it holds the focus).
+      const sliders = all.length, visible = all.filter(el => el.checkVisibility()).length;
+      if (sliders !== lastSliders) { lastSliders = sliders; log.sliders.push([now, sliders]); }
+      if (visible !== lastVisible) { lastVisible = visible; log.visibleSliders.push([now, visible]); }
+      const retained = main.querySelectorAll('[data-retained]').length;
+      if (retained !== lastRetained) { lastRetained = retained; log.retained.push([now, retained]); }
+    }
   };
   new MutationObserver(observe).observe(document, {
     subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['data-drawn'],
@@ -135,8 +148,28 @@ def load_average() -> str:
         return "?"
 
 
-def analyse(log: dict, t_play: float, t_pause: float) -> dict:
-    """Numbers from the DOM log, restricted to [Play click, Pause click]."""
+def time_at_least(changes: list, start: float, end: float, level: int) -> tuple[float, int]:
+    """(seconds spent at `level` or more, highest value) of a step function logged as
+    [time, value] changes, within [start, end] (ms timestamps)."""
+    value = 0  # the value in force at `start`
+    for t, v in changes:
+        if t > start:
+            break
+        value = v
+    total, peak, since = 0.0, value, start
+    for t, v in changes:
+        if start < t <= end:
+            if value >= level:
+                total += t - since
+            value, since, peak = v, t, max(peak, v)
+    if value >= level:
+        total += end - since
+    return total / 1000.0, peak
+
+
+def analyse(log: dict, t_play: float, t_pause: float, t_settled: float | None = None) -> dict:
+    """Numbers from the DOM log, restricted to [Play click, Pause click] (and, for the elements
+    shown twice, also [Pause click, the page settled after Pause])."""
     counter = [(t, it) for t, it in log["counter"] if t_play <= t <= t_pause]
     if len(counter) < 2:
         raise RuntimeError(f"fewer than two counter updates between Play and Pause: {counter}")
@@ -170,6 +203,13 @@ def analyse(log: dict, t_play: float, t_pause: float) -> dict:
         "pictures_max_lag": max(lagging, default=0),
         "pictures_faded_samples": faded,
         "picture_updates_per_s": len(pictures) / span if span > 0 else float("nan"),
+        # Two replay sliders at once, and Streamlit "retained" elements (identity changed), in s.
+        "sliders_twice_playing": time_at_least(log["sliders"], t_play, t_pause, 2),
+        "sliders_twice_after_pause": time_at_least(log["sliders"], t_pause, t_settled or t_pause, 2),
+        "visible_sliders_twice_playing": time_at_least(log["visibleSliders"], t_play, t_pause, 2),
+        "visible_sliders_twice_after_pause": time_at_least(log["visibleSliders"], t_pause, t_settled or t_pause, 2),
+        "retained_playing": time_at_least(log["retained"], t_play, t_pause, 1),
+        "retained_after_pause": time_at_least(log["retained"], t_pause, t_settled or t_pause, 1),
     }
 
 
@@ -215,8 +255,11 @@ def one_run(page, main, seconds: float, expect) -> dict:
         play.click()
     expect(play).to_contain_text("Play")
     expect(main.get_by_test_id("run-status")).to_contain_text(re.compile(r"paused|converged|stopped|failed"))
+    page.locator('[data-stale="true"]').first.wait_for(state="detached")  # the rerun after Pause is over
+    page.wait_for_timeout(300)  # and whatever it left on screen has been drawn
+    t_settled = page.evaluate("() => performance.now()")
     log = page.evaluate("() => window.__wlraFps")
-    result = analyse(log, t_play, t_pause)
+    result = analyse(log, t_play, t_pause, t_settled)
     # Every iteration is plotted, not only those the counter showed: the objective chart's traces
     # (plotly keeps them on the div as .data) should hold x = 1 … N without a gap.
     result["plotted"] = page.evaluate("""() => {
@@ -227,7 +270,29 @@ def one_run(page, main, seconds: float, expect) -> dict:
     status = main.get_by_test_id("run-status").inner_text()
     result["status"] = status
     result["time_per_it_ms"] = solver_times(page, main)
+    result["row_status_paused"] = row_statuses(main)
+    result["row_status_replaying"] = replay_first(page, main, expect)
     return result
+
+
+ROW_STATUS_JS = """rows => rows.map(row => [
+  row.dataset.testid.replace('solver-row-', ''),
+  row.querySelector('td').innerText.split('\\n').slice(1).join(' ').trim()])"""
+
+
+def row_statuses(main) -> dict[str, str]:
+    """Each solver row's status line (under its name), as shown."""
+    return dict(main.locator('[data-testid^="solver-row-"]').evaluate_all(ROW_STATUS_JS))
+
+
+def replay_first(page, main, expect) -> dict[str, str]:
+    """Take the replay slider to iteration 1 and read each solver row's status there."""
+    slider = main.get_by_test_id("stSlider").filter(has_text="Replay iteration").get_by_role("slider")
+    slider.focus()
+    slider.press("Home")
+    expect(main.get_by_test_id("iteration-count")).to_have_text("Iteration 1")
+    page.locator('[data-stale="true"]').first.wait_for(state="detached")
+    return row_statuses(main)
 
 
 def main_() -> int:
@@ -241,6 +306,7 @@ def main_() -> int:
     parser.add_argument("--eps", default="1e-08", help="as the page's URL writes it (default 1e-08)")
     parser.add_argument("--max-iter", type=int, default=500)
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--server-log", type=Path, help="keep the server's output in this file")
     args = parser.parse_args()
 
     fixture = _fixture_module()
@@ -256,7 +322,7 @@ def main_() -> int:
     load_before = load_average()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = fixture.start_app(Path(tmp) / "server.log")
+        proc, url = fixture.start_app(args.server_log or Path(tmp) / "server.log")
         try:
             with sync_playwright() as playwright:
                 browser = fixture.launch_chromium(playwright)
@@ -308,6 +374,16 @@ def main_() -> int:
          lambda r: f"{r['pictures_lagging_samples']} of {r['samples']} ({r['pictures_max_lag']})"),
         ("picture row updates per second", lambda r: f"{r['picture_updates_per_s']:.2f}"),
         ("samples with the pictures faded (opacity < 0.9)", lambda r: f"{r['pictures_faded_samples']} of {r['samples']}"),
+        ("two replay sliders visible: s while playing / s after Pause",
+         lambda r: f"{r['visible_sliders_twice_playing'][0]:.2f} / {r['visible_sliders_twice_after_pause'][0]:.2f}"),
+        ("two replay sliders in the DOM (one hidden): s while playing / s after Pause",
+         lambda r: f"{r['sliders_twice_playing'][0]:.2f} / {r['sliders_twice_after_pause'][0]:.2f}"),
+        ("elements kept after their identity changed (data-retained): s while playing / s after Pause",
+         lambda r: f"{r['retained_playing'][0]:.2f} / {r['retained_after_pause'][0]:.2f}"),
+        ("row status, paused at the newest iteration",
+         lambda r: "; ".join(f"{n}: {t}" for n, t in r["row_status_paused"].items())),
+        ("row status, replaying iteration 1",
+         lambda r: "; ".join(f"{n}: {t}" for n, t in r["row_status_replaying"].items())),
         ("solver compute time per iteration, median: " + " / ".join(solvers) + " (ms)",
          lambda r: " / ".join(f"{r['time_per_it_ms'].get(s, float('nan')):.0f}" for s in solvers)),
     ]

@@ -26,12 +26,14 @@ current problem is known:
 - Changing only the solver names adds fresh runs and drops deselected ones.
 
 Live updates: `live(render)` is an st.fragment with run_every set while playing; each tick
-advances every unfinished run by at least one iteration, more while the tick's time budget lasts
-(so fast solvers are not held to the screen's pace, and every iteration is still recorded and
-plotted), then calls render. When all runs have stopped it pauses and reruns the whole app.
+first calls render (the iterations made so far), then advances every unfinished run by at least
+one iteration, more while the tick's time budget (TICK_BUDGET) lasts, so fast solvers are not
+held to the screen's pace and every iteration is still recorded and plotted by the next tick.
+When all runs have stopped it pauses and reruns the whole app, which draws the last iterations.
 """
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,12 +45,30 @@ import streamlit as st
 import wlra_core as wc
 
 TICK_SECONDS = 0.05        # run_every while playing (the fragment reruns at most this often)
-# Compute time per tick before the screen is updated: SCREEN_FACTOR times as long as the last
-# screen update took (render + the browser + the gap to the next tick), within [MIN, MAX]. So
-# when the screen is the bottleneck more iterations go into each tick (every one recorded and
-# plotted), and the solvers get about 60 % of the wall time while the screen still updates
-# every fraction of a second.
-TICK_BUDGET_MIN, TICK_BUDGET_MAX, SCREEN_FACTOR = 0.12, 0.8, 1.5
+# Compute time per tick, spent after the tick has drawn (at least one round of iterations). A
+# tick draws what the earlier ticks computed, then computes: the browser draws the update while
+# the solvers work, and no element is stale meanwhile (Streamlit fades elements that stay stale
+# for half a second; computing first, for 1.5 × the last screen update (0.12–0.8 s), left the
+# pictures faded in 12–15 % of samples and gave 1.2–2.3 screen updates per second). With 0.1 s
+# about 5 updates per second reach the screen, 2 iterations each (benchmarks/results/app_fps.md).
+TICK_BUDGET = 0.1
+
+# Streamlit calls gc.collect(2) after every script and fragment run (config runner.postScriptGC).
+# With numpy, scipy, pandas and plotly loaded that walks about 165 000 objects: 100–150 ms after
+# every live tick here, as much as the tick's drawing and computing together. The first live view
+# moves the objects alive by then (modules, mostly) to the collector's permanent generation
+# (gc.freeze), so each collection walks only what was made since (about 1 000 objects, < 1 ms).
+# Measured: app server CPU per screen update 190 → 100 ms, 3.5 → 4.9 updates per second.
+# Frozen objects are still freed by reference counting, only never by the cycle collector.
+_LONG_LIVED_FROZEN = False
+
+
+def _freeze_long_lived_objects() -> None:
+    global _LONG_LIVED_FROZEN
+    if not _LONG_LIVED_FROZEN:
+        gc.freeze()
+        _LONG_LIVED_FROZEN = True
+
 
 # Factors kept for replay, per run set. Past this budget every other stored iteration is dropped
 # (the newest always stays) and replay shows the nearest kept one at or before the asked one.
@@ -225,7 +245,7 @@ class RunController:
     def __init__(self, prefix: str):
         self.prefix = prefix
         for name, value in (("runs", None), ("playing", False), ("command", None),
-                            ("follow", True), ("ticks", 0), ("tick_end", None)):
+                            ("follow", True), ("ticks", 0)):
             st.session_state.setdefault(self.key(name), value)
 
     def key(self, name: str) -> str:
@@ -249,7 +269,6 @@ class RunController:
         if command == "play":
             self._set("playing", True)
             self._set("follow", True)
-            self._set("tick_end", None)
         elif command in ("pause", "reset"):
             self._set("playing", False)
 
@@ -317,23 +336,20 @@ class RunController:
 
     # --- the live fragment ------------------------------------------------------------------
     def live(self, render: Callable[[View], None], signature: Any = None) -> None:
-        """Render the runs; while playing, advance them on a timer first (an st.fragment)."""
+        """Render the runs, then, while playing, advance them (an st.fragment on a timer)."""
         playing = self.playing
+        _freeze_long_lived_objects()
 
         def _body() -> None:
+            render(self.view(signature))
             runs = self.runs
             if self.playing and runs is not None:
                 if not runs.done:
-                    now = time.perf_counter()
-                    last = st.session_state[self.key("tick_end")]
-                    screen = (now - last) if last is not None else 0.0
-                    runs.advance_for(min(TICK_BUDGET_MAX, max(TICK_BUDGET_MIN, SCREEN_FACTOR * screen)))
-                    self._set("tick_end", time.perf_counter())
+                    runs.advance_for(TICK_BUDGET)
                     self._set("ticks", st.session_state[self.key("ticks")] + 1)
                 if runs.done:
                     self._set("playing", False)
                     st.rerun()  # the whole app: Play turns back into a button, run_every stops
-            render(self.view(signature))
 
         st.fragment(_body, run_every=TICK_SECONDS if playing else None)()
 

@@ -177,6 +177,27 @@ def test_status_says_live_paused_replaying_or_finished():
     assert "of at most 3 · finished" in html_bodies(at)
 
 
+def test_a_live_tick_draws_first_then_computes():
+    at = step(page(), 2)
+    at.button(key="inp_play").click().run()
+    assert not at.exception
+    # The tick inside this script run drew iterations 1–2, then computed at least one more round
+    # (the next tick draws them): the browser draws while the solvers work.
+    assert shown_iteration(at) == 2
+    assert all(run.iterations >= 3 for run in runs(at).values())
+    assert at.session_state["inp_playing"]
+    at.button(key="inp_play").click().run()  # Pause: the full run draws the newest iteration
+    assert shown_iteration(at) == runs(at)["exact"].iterations
+
+
+def test_the_first_live_view_freezes_the_long_lived_objects_for_streamlits_collections():
+    """Streamlit runs gc.collect(2) after every run; frozen objects (modules, mostly) are skipped."""
+    import gc
+
+    page()
+    assert gc.get_freeze_count() > 10_000
+
+
 def test_replay_slider_shows_a_past_iteration():
     at = step(page(), 3)
     at.slider(key="inp_replay").set_value(1).run()

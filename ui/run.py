@@ -30,6 +30,15 @@ first calls render (the iterations made so far), then advances every unfinished 
 one iteration, more while the tick's time budget (TICK_BUDGET) lasts, so fast solvers are not
 held to the screen's pace and every iteration is still recorded and plotted by the next tick.
 When all runs have stopped it pauses and reruns the whole app, which draws the last iterations.
+
+The replay slider (1 … newest) exists only while not playing; a tick draws a look-alike in its
+place instead. Streamlit derives a keyed slider's identity from its range: a slider redrawn on
+every tick got a new identity each time, and Streamlit keeps a replaced element in the page
+until the run ends (two sliders in the DOM for most of the run, and 0.3–0.5 s after Pause). A
+slider with a fixed range keeps its identity, but then the browser echoes the values the server
+set on earlier ticks back as moves of the slider (the view jumped back to an old iteration after
+Pause). The look-alike has no identity, so Pause swaps it for a fresh slider at the newest
+iteration.
 """
 from __future__ import annotations
 
@@ -365,22 +374,43 @@ class RunController:
         return View(runs=runs, iteration=iteration, playing=self.playing, stale=stale)
 
     def replay_slider(self, view: View, container: Any = None) -> int:
-        """Slider over past iterations (key `<prefix>_replay`); returns the iteration to show."""
+        """Slider over past iterations (key `<prefix>_replay`); returns the iteration to show.
+
+        Shown from 2 iterations on. While playing, a look-alike without a widget stands in its
+        place (same height, knob at the newest end): see the module docstring."""
         newest = view.runs.iterations if view.runs is not None else 0
         if newest < 2:
             return view.iteration
         box = container if container is not None else st
         replay_key = self.key("replay")
-        if view.playing or st.session_state[self.key("follow")]:
-            st.session_state[replay_key] = newest
-        elif st.session_state.get(replay_key, newest) > newest:
+        if view.playing:
+            box.html(replay_placeholder_html())
+            return view.iteration
+        if st.session_state[self.key("follow")] or st.session_state.get(replay_key, newest) > newest:
             st.session_state[replay_key] = newest
 
         def _moved() -> None:
             self._set("follow", st.session_state[replay_key] >= newest)
 
         value = box.slider("Replay iteration", 1, newest, key=replay_key, on_change=_moved,
-                           disabled=view.playing,
                            help="Show the reconstructions and the chart marker at any past iteration. "
                                 "Back at the newest iteration the view follows the run again.")
         return int(value)
+
+
+MUTED = "rgba(49,51,63,0.4)"  # Streamlit's colour for a disabled widget's label and track
+
+
+def replay_placeholder_html() -> str:
+    """What stands in for the replay slider while playing: its label, a full track and the knob at
+    the newest end, 68 px high like the slider, so that Pause does not move the page. No number:
+    the counter below says which iteration is shown."""
+    return (
+        '<div data-testid="replay-placeholder" title="Pause to replay any iteration so far" '
+        'style="height:68px;position:relative;box-sizing:border-box">'
+        f'<div style="font-size:14px;line-height:22.4px;height:24px;color:{MUTED}">'
+        "Replay iteration · after Pause</div>"
+        f'<div style="position:absolute;left:0;right:0;top:48px;height:4px;border-radius:2px;background:{MUTED}"></div>'
+        f'<div style="position:absolute;right:0;top:42px;width:16px;height:16px;border-radius:50%;'
+        f'background:{MUTED}"></div></div>'
+    )

@@ -177,7 +177,7 @@ def test_status_says_live_paused_replaying_or_finished():
     assert "of at most 3 · finished" in html_bodies(at)
 
 
-def test_a_live_tick_draws_first_then_computes():
+def test_a_live_tick_draws_first_then_computes_and_the_slider_waits_for_pause():
     at = step(page(), 2)
     at.button(key="inp_play").click().run()
     assert not at.exception
@@ -186,8 +186,14 @@ def test_a_live_tick_draws_first_then_computes():
     assert shown_iteration(at) == 2
     assert all(run.iterations >= 3 for run in runs(at).values())
     assert at.session_state["inp_playing"]
-    at.button(key="inp_play").click().run()  # Pause: the full run draws the newest iteration
-    assert shown_iteration(at) == runs(at)["exact"].iterations
+    # While playing, a look-alike without a widget identity stands where the replay slider goes.
+    assert not [s for s in at.slider if s.key == "inp_replay"]
+    assert 'data-testid="replay-placeholder"' in html_bodies(at)
+    at.button(key="inp_play").click().run()  # Pause: the slider comes back, at the newest iteration
+    newest = runs(at)["exact"].iterations
+    assert shown_iteration(at) == newest
+    assert at.slider(key="inp_replay").value == newest and at.slider(key="inp_replay").max == newest
+    assert 'data-testid="replay-placeholder"' not in html_bodies(at)
 
 
 def test_the_first_live_view_freezes_the_long_lived_objects_for_streamlits_collections():

@@ -129,8 +129,14 @@ def render(view: View) -> None:
     if view.runs is None:
         notes.caption("Press **Play** to watch every selected solver fit the masked image, or **Step** "
                       "for one iteration at a time.")
-    st.html(inpainting.status_html(view, iteration, settings.max_iter))
-    charts_box, pictures, exports = st.container(), st.container(), st.container()
+    filled = st.segmented_control(
+        "Pictures show", ["X Yᵀ", "inpainted"], default="X Yᵀ", required=True, key=state.key(P, "pictures"),
+        disabled=view.runs is None,
+        help="X Yᵀ: the rank-k approximation itself. Inpainted: the original where it is trusted, "
+             "X Yᵀ where it is hidden (blended by weight).", **BOUND) == "inpainted"
+    # Counter, solver rows and pictures in one element: drawn together, never out of step.
+    st.html(inpainting.live_html(view, iteration, settings.max_iter, shown, filled=filled, width=190))
+    charts_box, exports = st.container(), st.container()
     if view.runs is not None:
         histories = view.runs.histories()
         with charts_box:
@@ -145,12 +151,6 @@ def render(view: View) -> None:
             fig = charts.history_dict(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
                                         marker_at=iteration, uirevision=str(view.runs.signature))
             charts.live_chart(fig, key=state.key(P, "psnr_chart"), height=240)
-    with pictures:
-        filled = view.runs is not None and st.segmented_control(
-            "Pictures show", ["X Yᵀ", "inpainted"], default="X Yᵀ", required=True, key=state.key(P, "pictures"),
-            help="X Yᵀ: the rank-k approximation itself. Inpainted: the original where it is trusted, "
-                 "X Yᵀ where it is hidden (blended by weight).", **BOUND) == "inpainted"
-        st.html(images.image_row(inpainting.image_items(shown, view.runs, iteration, filled=filled), width=190))
     if view.runs is not None and not view.playing and view.runs.iterations:
         with exports:
             export(view, shown, iteration)

@@ -22,7 +22,7 @@ import pandas as pd
 import wlra_core as wc
 from ui import images, mask
 from ui.controls import SolverSettings
-from ui.run import RunSet, View
+from ui.run import Run, RunSet, View
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,23 @@ STOP_LABELS = {
 }
 
 
+def row_status(run: Run, view: View, iteration: int) -> str:
+    """What one solver row says: the run's state, and while replaying, where the run really is."""
+    index = run.at(iteration)
+    last = index is None or index == len(run.records) - 1
+    if run.error:
+        state = f"failed: {run.error}"
+    elif run.done:
+        state = STOP_LABELS.get(run.stop_reason, run.stop_reason)
+    elif view.playing:
+        return "running"
+    elif not run.records:
+        return "not started"
+    else:
+        state = "paused"
+    return state if last else f"replaying · {state} at iteration {run.iterations}"
+
+
 def status_html(view: View, iteration: int, max_iter: int) -> str:
     """'Iteration N' and one row per solver: the numbers at the shown iteration."""
     runs = view.runs
@@ -125,16 +142,14 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
     for name, run in (runs.runs.items() if runs else []):
         index = run.at(iteration)
         rec = run.records[index] if index is not None else {}
-        last = index is None or index == len(run.records) - 1
-        status = STOP_LABELS.get(run.stop_reason, run.stop_reason) if run.done and last else "running"
-        if run.error and last:
-            status = f"failed: {run.error}"
+        status = row_status(run, view, iteration)
         inner = rec.get("inner_iterations")
         esc = html.escape(name)
         rows.append(
             f'<tr data-testid="solver-row-{esc}" style="border-top:1px solid rgba(49,51,63,0.15)">'
             f'<td><b>{esc}</b> · it <span data-testid="solver-iteration-{esc}">{rec.get("iteration", 0)}</span>'
-            f'<br><span style="font-size:0.75rem;opacity:0.75">{html.escape(status)}</span></td>'
+            f'<br><span data-testid="solver-status-{esc}" style="font-size:0.75rem;opacity:0.75">'
+            f"{html.escape(status)}</span></td>"
             f'<td data-testid="psnr-hidden-{esc}" {NUMBER}>{_fmt(rec.get("psnr_hidden"), ".2f", " dB")}</td>'
             f'<td data-testid="psnr-all-{esc}" {NUMBER}>{_fmt(rec.get("psnr_all"), ".2f", " dB")}</td>'
             f'<td {NUMBER}>{_fmt(rec.get("relative_objective"), ".3e")}</td>'
@@ -153,6 +168,16 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
             "inner it.</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         )
     return f'<div data-testid="run-status">{header}{table}</div>'
+
+
+def live_html(view: View, iteration: int, max_iter: int, problem: Problem, *, filled: bool = False,
+              width: int = 190) -> str:
+    """The counter, the solver rows and the pictures of the shown iteration as one HTML block:
+    one element, so the browser draws them in the same update and the pictures can never lag
+    the counter (as separate elements they trailed it by up to 25 iterations)."""
+    pictures = images.image_row(image_items(problem, view.runs, iteration, filled=filled), width=width)
+    return ('<div style="display:flex;flex-direction:column;gap:12px">'
+            f"{status_html(view, iteration, max_iter)}{pictures}</div>")
 
 
 def image_items(problem: Problem, runs: RunSet | None, iteration: int,

@@ -177,6 +177,38 @@ def test_status_says_live_paused_replaying_or_finished():
     assert "of at most 3 · finished" in html_bodies(at)
 
 
+def test_each_solver_row_says_running_paused_or_replaying_and_where_its_run_is():
+    from ui import inpainting
+    from ui.run import View
+
+    at = step(page(inp_res="64", inp_max_iter="5"), 3)
+
+    def rows(iteration: int, playing: bool) -> list[tuple[str, str]]:
+        body = inpainting.status_html(View(at.session_state["inp_runs"], iteration, playing, False), iteration, 5)
+        return re.findall(r'data-testid="solver-status-(\w+)"[^>]*>([^<]*)<', body)
+
+    assert rows(3, playing=True) == [("exact", "running"), ("sketched", "running")]
+    assert rows(3, playing=False) == [("exact", "paused"), ("sketched", "paused")]
+    # Replaying an earlier iteration: the run is paused further on, not running.
+    assert rows(1, playing=False) == [("exact", "replaying · paused at iteration 3"),
+                                      ("sketched", "replaying · paused at iteration 3")]
+    step(at, 2)
+    assert at.session_state["inp_runs"].done
+    assert rows(5, playing=False) == [("exact", "stopped at max_iter"), ("sketched", "stopped at max_iter")]
+    assert rows(2, playing=False)[0] == ("exact", "replaying · stopped at max_iter at iteration 5")
+
+
+def test_the_counter_the_solver_rows_and_the_pictures_are_one_element():
+    """One st.html for all three: the browser draws them in the same update, so the pictures can
+    never show another iteration than the counter (as separate elements they lagged it)."""
+    at = step(page(), 2)
+    live = [h.proto.body for h in at.get("html") if 'data-testid="iteration-count"' in h.proto.body]
+    assert len(live) == 1
+    for test_id in ("solver-row-exact", "solver-row-sketched", "image-row-original",
+                    "image-row-exact-iteration-2", "image-row-sketched-iteration-2"):
+        assert f'data-testid="{test_id}"' in live[0], test_id
+
+
 def test_a_live_tick_draws_first_then_computes_and_the_slider_waits_for_pause():
     at = step(page(), 2)
     at.button(key="inp_play").click().run()
@@ -400,7 +432,8 @@ def test_pictures_carry_stable_test_ids_for_the_browser_tests():
     at = step(page(), 1)
     body = html_bodies(at)
     for test_id in ("image-row-original", "image-row-masked-input", "image-row-exact-iteration-1",
-                    "image-row-sketched-iteration-1", "solver-row-exact", "psnr-hidden-sketched", "psnr-all-exact"):
+                    "image-row-sketched-iteration-1", "solver-row-exact", "psnr-hidden-sketched", "psnr-all-exact",
+                    "solver-status-exact", "solver-iteration-sketched"):
         assert f'data-testid="{test_id}"' in body, test_id
 
 

@@ -12,6 +12,8 @@ BOUND = {"bind": "query-params", "persist_state": "session"}
 RESOLUTIONS = [64, 96, 128, 192, 256, 384, 512]
 # k = 12 and eps = 1e-4: on the 256 px samples with text and dropout, higher k without ridge overfits
 # the observed pixels (lower PSNR on the hidden ones) and smaller eps only adds flat iterations.
+# Past this many iterations the live charts draw lines without a marker per point (cheaper to redraw).
+MARKERS_UP_TO = 60
 DEFAULTS = controls.SolverSettings(k=12, eps=1e-4, solvers=("exact", "sketched"), max_iter=60)
 
 state.init(P)
@@ -146,10 +148,12 @@ def render(view: View) -> None:
             fig = charts.history_dict(histories, x=x, y="relative_objective", log_y=True,
                                         y_title="relative objective f / Σ W M²",
                                         x_title=charts.SECONDS_TITLE if axis == "seconds" else "iteration",
-                                        marker_at=iteration, uirevision=f"{x}|{view.runs.signature}")
+                                        marker_at=iteration, uirevision=f"{x}|{view.runs.signature}",
+                                        markers_up_to=MARKERS_UP_TO)
             charts.live_chart(fig, key=state.key(P, "objective_chart"), height=280)
             fig = charts.history_dict(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
-                                        marker_at=iteration, uirevision=str(view.runs.signature))
+                                        marker_at=iteration, uirevision=str(view.runs.signature),
+                                        markers_up_to=MARKERS_UP_TO)
             charts.live_chart(fig, key=state.key(P, "psnr_chart"), height=240)
     if view.runs is not None and not view.playing and view.runs.iterations:
         with exports:

@@ -175,11 +175,14 @@ def history_dict(
     marker_at: int | None = None,
     reference: tuple[str, float] | None = None,
     uirevision: str = "keep",
+    markers_up_to: int | None = None,
 ) -> dict[str, Any]:
     """One line per named run, `y` against `x` over its records, as a plain plotly figure dict.
 
     Runs that coincide stay visible: each has its own colour and dash, and earlier ones are drawn
-    wider. `marker_at` circles
+    wider. With `markers_up_to`, a run with more records than that is drawn as a line without a
+    marker per point (every point is still on the line; a marker per point costs the browser an
+    SVG element each, redrawn on every live update). `marker_at` circles
     each run's record with that iteration (the replayed one); `reference` = (label, value)
     draws a dashed horizontal line (e.g. a baseline RMSE).
     """
@@ -191,8 +194,9 @@ def history_dict(
         if log_y:
             ys = [v if v is not None and v > 0 else None for v in ys]
         color = color_for(name, index)
+        markers = markers_up_to is None or len(records) <= markers_up_to
         data.append({
-            "type": "scatter", "mode": "lines+markers", "name": name, "x": xs, "y": ys,
+            "type": "scatter", "mode": "lines+markers" if markers else "lines", "name": name, "x": xs, "y": ys,
             # Earlier runs draw wider, so runs that coincide (same iterates) stay visible.
             "line": {"color": color, "width": 2 + 1.5 * (count - 1 - index), "dash": DASHES[index % len(DASHES)]},
             "marker": {"size": 5, "color": color},

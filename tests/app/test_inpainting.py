@@ -236,6 +236,18 @@ def test_the_first_live_view_freezes_the_long_lived_objects_for_streamlits_colle
     assert gc.get_freeze_count() > 10_000
 
 
+def test_live_charts_drop_the_marker_per_point_past_a_few_dozen_iterations():
+    from ui import charts
+
+    records = [{"iteration": i, "relative_objective": 1.0 / i} for i in range(1, 62)]
+    few = charts.history_dict({"exact": records[:60]}, y="relative_objective", y_title="f", markers_up_to=60)
+    many = charts.history_dict({"exact": records}, y="relative_objective", y_title="f", markers_up_to=60)
+    assert few["data"][0]["mode"] == "lines+markers"
+    assert many["data"][0]["mode"] == "lines" and many["data"][0]["x"] == list(range(1, 62))  # every point
+    default = charts.history_dict({"exact": records}, y="relative_objective", y_title="f")
+    assert default["data"][0]["mode"] == "lines+markers"
+
+
 def test_replay_slider_shows_a_past_iteration():
     at = step(page(), 3)
     at.slider(key="inp_replay").set_value(1).run()

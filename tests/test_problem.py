@@ -84,3 +84,13 @@ def test_sparse_explicit_zero_weights_are_unobserved():
     Mn[0, 0] = np.nan                 # so NaN there is fine
     res = wc.solve(Mn, Ws, 2, solver="exact")
     assert np.all(np.isfinite(res.X))
+
+
+def test_memory_budget_counts_the_sparse_layout():
+    # 200 000 weighted entries take 8 MB of layout; 16 MiB leaves too little to work in
+    rng = np.random.default_rng(0)
+    W = sp.random(2000, 2000, density=0.05, random_state=1, format="csr")
+    with pytest.raises(wc.InputError, match=r"memory_budget: found 16777216 bytes, need at least .* \(40 per entry\)"):
+        wc.solve(W, W, 2, memory_budget=16 << 20)
+    res = wc.solve(W, W, 2, memory_budget=48 << 20, max_iter=2, eps=1e-3)
+    assert np.all(np.isfinite(res.X))

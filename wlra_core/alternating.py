@@ -37,7 +37,7 @@ import numpy as np
 
 from . import init as _init
 from .baselines import em_step
-from .problem import InputError, check_choice, check_float, check_int, side_objective, validate
+from .problem import MIN_WORK_BYTES, InputError, check_choice, check_float, check_int, side_objective, validate
 from .regression import Options, half_step
 from .sketches import SKETCHES
 
@@ -107,14 +107,15 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
         max_inner = check_int("max_inner", max_inner, low=1)
     memory_budget = check_int("memory_budget", memory_budget, low=1 << 20,
                               what=" bytes (at least 1 MiB)")
-    prob = validate(M, W, k)
+    prob = validate(M, W, k, budget=memory_budget)
     k = prob.k
     s = 4 * k if sketch_size is None else check_int("sketch_size", sketch_size, low=k,
                                                     what=f" (at least k = {k})")
     # the problem is scaled (M/m_scale, W/w_scale); with factors scaled by √m_scale each, the ridge
     # of the scaled problem is λ/(w_scale·m_scale)
     o = Options(solver=solver, eps=eps, ridge=ridge / (prob.w_scale * prob.m_scale), sketch=sketch, s=s, inner=inner,
-                max_inner=100 if max_inner is None else max_inner, budget=memory_budget,
+                max_inner=100 if max_inner is None else max_inner,
+                budget=max(memory_budget - prob.layout_bytes, MIN_WORK_BYTES),
                 diagnostics=bool(diagnostics))
     settings = dict(solver=solver, eps=eps, max_iter=max_iter, init=init, ridge=ridge, clip=bool(clip),
                     seed=seed if not isinstance(seed, np.random.Generator) else "Generator",
@@ -301,8 +302,10 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
     sketch, sketch_size, inner, max_inner : the sketched solver's sketch (one of SKETCHES; default
         "rownorm"), its rows (default 4k), its iteration ("pcg" or the paper's "gd") and the cap on
         inner iterations per regression (default 100; also used by "cg").
-    memory_budget : bytes of working memory beyond the inputs (default 1 GiB); work is blocked
-        over rows, and over columns of the Gram products, to stay within it.
+    memory_budget : bytes of memory beyond the inputs (default 1 GiB): the sparse layout (40 bytes
+        per weighted entry; dense inputs are read in place) and the working arrays, blocked over
+        rows and over columns of the Gram products to stay within it. A sparse problem whose
+        layout leaves under 32 MiB to work in is refused with an InputError.
     diagnostics : record condition numbers and forward errors on a sample of rows (sketched, cg).
     keep_factors : keep X, Y in every history step (False keeps them on the last step only).
     """

@@ -88,7 +88,7 @@ class DenseSide:
         M /= self.m_scale
         return W, M
 
-    def row_blocks(self, target_bytes=32 << 20):
+    def row_blocks(self, target_bytes=4 << 20):
         b = max(1, min(self.shape[0], target_bytes // (8 * max(self.shape[1], 1))))
         for r0 in range(0, self.shape[0], b):
             yield slice(r0, min(r0 + b, self.shape[0]))
@@ -123,6 +123,7 @@ class Problem:
     m_scale: float
     w_scale: float
     total: float                      # Σ W M² of the scaled problem (the reference of relative f)
+    layout_bytes: int = 0             # what the sides hold beyond the caller's arrays
 
     @property
     def sparse(self):
@@ -149,8 +150,22 @@ def _check_2d(name, shape):
         raise InputError(f"{name}: found shape {tuple(shape)}, need at least one row and one column.")
 
 
-def validate(M, W, k):
-    """Check M, W and k and return a scaled `Problem`. Inputs are never modified."""
+# below this much working memory the blocks get too small to run at speed
+MIN_WORK_BYTES = 32 << 20
+
+
+def layout_bytes(nnz, n, m):
+    """Bytes of the sparse layout: both orientations of the weighted entries, each with an index,
+    a weight and a value per entry (int32 indices while the shape allows), and the row pointers."""
+    index = 4 if max(n, m) < 2**31 - 1 else 8
+    return 2 * nnz * (index + 16) + 8 * (n + m + 2)
+
+
+def validate(M, W, k, budget=None):
+    """Check M, W and k and return a scaled `Problem`. Inputs are never modified.
+
+    With a memory `budget` (bytes), a sparse problem whose own layout would leave less than
+    MIN_WORK_BYTES of it for working memory is refused before the layout is built."""
     w_sparse = sp.issparse(W)
     m_sparse = sp.issparse(M)
     if not w_sparse:
@@ -165,6 +180,12 @@ def validate(M, W, k):
     k = check_int("k", k, low=1, high=min(n, m), what=f" (the rank, at most min(n, m) = {min(n, m)})")
 
     if w_sparse:
+        need = layout_bytes(W.nnz, n, m) + MIN_WORK_BYTES
+        if budget is not None and need > budget:
+            raise InputError(f"memory_budget: found {budget} bytes, need at least {need} for this "
+                             f"problem: {W.nnz} weighted entries take {layout_bytes(W.nnz, n, m)} bytes "
+                             f"of layout (40 per entry) plus {MIN_WORK_BYTES >> 20} MiB to work in. "
+                             "Raise memory_budget.")
         Wc = sp.csr_array(W, dtype=np.float64)  # a copy: the caller's W is never touched
         Wc.sum_duplicates()
         Wc.sort_indices()
@@ -174,13 +195,20 @@ def validate(M, W, k):
         if np.any(wdata < 0):
             raise InputError(f"W: found a negative weight ({wdata.min():g}), need weights ≥ 0.")
         keep = wdata > 0
-        rows_of = np.repeat(np.arange(n), np.diff(Wc.indptr))[keep]
-        cols_of = Wc.indices[keep]
+        itype = np.int32 if max(n, m) < 2**31 - 1 else np.int64
+        rows_of = np.repeat(np.arange(n, dtype=itype), np.diff(Wc.indptr))[keep]
+        cols_of = Wc.indices[keep].astype(itype, copy=False)
         w = wdata[keep]
         if m_sparse:
             Mc = sp.csr_array(M, dtype=np.float64)
             Mc.sum_duplicates()
-            mv = _values_at(Mc, rows_of, cols_of)
+            Mc.sort_indices()
+            if (keep.all() and np.array_equal(Mc.indptr, Wc.indptr)
+                    and np.array_equal(Mc.indices, Wc.indices)):
+                mv = Mc.data.copy()          # the same pattern (ratings): no search needed
+            else:
+                mv = _values_at(Mc, rows_of, cols_of)
+            del Mc
         else:
             mv = M[rows_of, cols_of]
         if not np.all(np.isfinite(mv)):
@@ -194,8 +222,13 @@ def validate(M, W, k):
         m_scale = float(np.abs(mv).max()) or 1.0
         w = w / w_scale
         mv = mv / m_scale
-        rows = _sparse_side(rows_of, cols_of, w, mv, (n, m))
-        cols = _sparse_side(cols_of, rows_of, w, mv, (m, n))
+        del Wc, wdata, keep
+        # (row, column) order already: the row side is the coordinate lists themselves
+        rows = SparseSide(indptr=_indptr(rows_of, n), indices=cols_of, w=w, mv=mv, shape=(n, m))
+        order = np.argsort(cols_of, kind="stable")      # stable: rows stay sorted within a column
+        cols = SparseSide(indptr=_indptr(cols_of, m), indices=rows_of[order], w=w[order],
+                          mv=mv[order], shape=(m, n))
+        del order, rows_of
         total = float(np.dot(w, mv * mv))
     else:
         if m_sparse:
@@ -233,7 +266,9 @@ def validate(M, W, k):
         for r in rows.row_blocks():
             Wb, Mb = rows.block(r)
             total += float(np.einsum("ij,ij,ij->", Wb, Mb, Mb))
-    return Problem(rows=rows, cols=cols, n=n, m=m, k=k, m_scale=m_scale, w_scale=w_scale, total=total)
+    layout = layout_bytes(len(rows.w), n, m) if w_sparse else 0
+    return Problem(rows=rows, cols=cols, n=n, m=m, k=k, m_scale=m_scale, w_scale=w_scale, total=total,
+                   layout_bytes=layout)
 
 
 def _values_at(A, rows, cols):
@@ -256,14 +291,11 @@ def _values_at(A, rows, cols):
     return out
 
 
-def _sparse_side(r, c, w, mv, shape):
-    """CSR layout sorted by (row, column) from coordinate lists."""
-    order = np.lexsort((c, r))
-    counts = np.bincount(r, minlength=shape[0])
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return SparseSide(indptr=indptr, indices=c[order].astype(np.int64), w=w[order], mv=mv[order],
-                      shape=shape)
+def _indptr(r, n):
+    """CSR row pointers of sorted row indices."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
+    return indptr
 
 
 # ----------------------------------------------------------------------------------------------
@@ -275,13 +307,13 @@ def side_objective(side, X, Y):
     k = X.shape[1]
     total = 0.0
     if isinstance(side, DenseSide):
-        for r in side.row_blocks(16 << 20):
+        for r in side.row_blocks():
             Wb, R = side.block(r)
             R -= X[r] @ Y.T
             total += float(np.einsum("ij,ij,ij->", Wb, R, R))
         return total
     indptr = side.indptr
-    target = max(1, (64 << 20) // (8 * max(k, 1)))
+    target = max(1, (8 << 20) // (8 * max(k, 1)))     # 8 MB per gathered operand
     r0 = 0
     while r0 < n:
         r1 = int(np.searchsorted(indptr, indptr[r0] + target, side="right")) - 1

@@ -6,7 +6,8 @@ matter), with an optional ridge λ‖x‖²:
     x_i = argmin ‖A_i x − b_i‖² + λ‖x‖²,   i.e.   (A_iᵀA_i + λI) x_i = A_iᵀ b_i.
 
 Every solver has ONE signature, `half_step(side, Y, X0, opts)`, and works on blocks of rows so that
-working memory stays within `opts.budget` bytes:
+working memory stays within `opts.budget` bytes (a third for the rows of a block, a quarter for
+the packed outer products of Y, a sixth for sketches, a sixteenth per batch of k×k systems):
 
 * "exact" (LLR16): the normal equations. Dense W: every row's Gram matrix at once, as one matrix
   product of W with the row-wise symmetric outer products of Y (m × k(k+1)/2, in column chunks),
@@ -154,7 +155,7 @@ class _DenseBlock:
 
     @_single_threaded
     def sketch(self, o, rng):
-        return sketch_gram(o.sketch, o.s, self.Y, None, self.W, rng, budget=o.budget // 4)
+        return sketch_gram(o.sketch, o.s, self.Y, None, self.W, rng, budget=o.budget // 6)
 
 
 class _RaggedBlock:
@@ -203,7 +204,7 @@ class _RaggedBlock:
 
     @_single_threaded
     def sketch(self, o, rng):
-        return sketch_gram(o.sketch, o.s, self.Y, self.idx, self.w, rng, budget=o.budget // 4)
+        return sketch_gram(o.sketch, o.s, self.Y, self.idx, self.w, rng, budget=o.budget // 6)
 
 
 def _unpack(P, k, iu, ju):
@@ -218,7 +219,7 @@ def _blocks(side, Y, o, per_row_bytes):
     n = side.shape[0]
     k = Y.shape[1]
     if isinstance(side, DenseSide):
-        b = int(max(1, min(n, (o.budget // 2) // max(per_row_bytes, 1))))
+        b = int(max(1, min(n, (o.budget // 3) // max(per_row_bytes, 1))))
         for r0 in range(0, n, b):
             r = slice(r0, min(r0 + b, n))
             yield r, _DenseBlock(*side.block(r), Y, side.counts[r])
@@ -330,16 +331,16 @@ def half_step(side, Y, X0, o, rng):
 
     dense = isinstance(side, DenseSide)
     # the packed outer products of Y serve every dense Gram product of this half-step
-    packed = _PackedOuter(Y, o.budget // 3) if dense else None
+    packed = _PackedOuter(Y, o.budget // 4) if dense else None
     if o.solver == "exact" and dense:
-        per_row = 8 * (len(packed.iu) + k)
+        per_row = 8 * (len(packed.iu) + 3 * m + 2 * k)     # P, and the block's W, M, W∘M rows
     else:
         per_row = 8 * (3 * m + 3 * k * k + 4 * k) if dense else 0
 
     for rows, blk in _blocks(side, Y, o, per_row):
         rhs = blk.rhs()
         if o.solver == "exact":
-            G = _block_grams(blk, packed, k)
+            G = _block_grams(blk, packed, k, o.budget)
             for sub, Gs in G:
                 X[_at(rows, sub)] = _solve_spd(Gs, rhs[sub], o.ridge, blk.counts[sub], k)
             continue
@@ -348,7 +349,7 @@ def half_step(side, Y, X0, o, rng):
         exact_rows = np.flatnonzero(blk.counts <= cut)
         if len(exact_rows):
             eb = blk.take(exact_rows)
-            for sub, Gs in _block_grams(eb, packed, k):
+            for sub, Gs in _block_grams(eb, packed, k, o.budget):
                 X[_at(rows, exact_rows[sub])] = _solve_spd(Gs, rhs[exact_rows][sub], o.ridge,
                                                            eb.counts[sub], k)
             st.exact_rows += len(exact_rows)
@@ -363,7 +364,7 @@ def half_step(side, Y, X0, o, rng):
             # near-singular preconditioner: such rows take their exact Gram matrix instead
             weak = ~(np.trace(Gs, axis1=1, axis2=2) >= 1e-3 * ib.trace())
             if weak.any():
-                for sub, Ge in _block_grams(ib.take(np.flatnonzero(weak)), packed, k):
+                for sub, Ge in _block_grams(ib.take(np.flatnonzero(weak)), packed, k, o.budget):
                     Gs[np.flatnonzero(weak)[sub]] = Ge
                 st.weak_sketches += int(weak.sum())
             L = _preconditioner(Gs + o.ridge * np.eye(k))
@@ -390,14 +391,14 @@ def _global_rows(rows, sub):
     return _at(rows, sub)
 
 
-def _block_grams(blk, packed, k):
+def _block_grams(blk, packed, k, budget=1 << 30):
     """Yield (sub-batch, its Gram matrices (c, k, k)): unpacked in sub-batches to bound memory."""
     b = len(blk.counts)
     if isinstance(blk, _RaggedBlock):
         yield slice(0, b), blk.full_gram()
         return
     P = blk.gram(packed)
-    step = max(1, (64 << 20) // (8 * k * k))
+    step = max(1, budget // (16 * 8 * k * k))       # G and the solve's copies of it
     for r0 in range(0, b, step):
         sub = slice(r0, min(r0 + step, b))
         yield sub, _unpack(P[sub], k, packed.iu, packed.ju)

@@ -25,10 +25,11 @@ current problem is known:
   is returned for st.error. While playing, a changed signature restarts at once.
 - Changing only the solver names adds fresh runs and drops deselected ones.
 
-Live updates: `live(render)` is an st.fragment with run_every set while playing; each tick
-first calls render (the iterations made so far), then advances every unfinished run by at least
-one iteration, more while the tick's time budget (TICK_BUDGET) lasts, so fast solvers are not
-held to the screen's pace and every iteration is still recorded and plotted by the next tick.
+Live updates: `live(render)` is an st.fragment; while playing, each tick first calls render (the
+iterations made so far), then advances every unfinished run by at least one iteration, more
+while the tick's time budget (TICK_BUDGET) lasts, so fast solvers are not held to the screen's
+pace and every iteration is still recorded and plotted by the next tick. The browser starts the
+next tick when it has painted this one (see _pacer); run_every is only a slow fallback.
 When all runs have stopped it pauses and reruns the whole app, which draws the last iterations.
 
 The replay slider (1 … newest) exists only while not playing; a tick draws a look-alike in its
@@ -53,7 +54,14 @@ import streamlit as st
 
 import wlra_core as wc
 
-TICK_SECONDS = 0.05        # run_every while playing (the fragment reruns at most this often)
+# While playing, the browser paces the ticks: a tiny component (_pacer) acknowledges each tick once
+# the browser has painted it, and the acknowledgement reruns the live fragment. With a timer alone
+# (run_every = 0.05 s) the server ran ticks as fast as it could make them whatever the browser
+# managed to draw; on a loaded machine the browser fell behind, Pause and the last updates took
+# seconds to show, and once 500 messages waited in Streamlit's send queue the session was
+# dropped (the page then stayed faded, "running", for good). The timer stays as a slow fallback
+# in case an acknowledgement is lost.
+TICK_SECONDS = 1.0
 # Compute time per tick, spent after the tick has drawn (at least one round of iterations). A
 # tick draws what the earlier ticks computed, then computes: the browser draws the update while
 # the solvers work, and no element is stale meanwhile (Streamlit fades elements that stay stale
@@ -77,6 +85,26 @@ def _freeze_long_lived_objects() -> None:
     if not _LONG_LIVED_FROZEN:
         gc.freeze()
         _LONG_LIVED_FROZEN = True
+
+
+_PACER_JS = """
+// Acknowledges a live tick once the browser has painted it (two animation frames after its data
+// arrived, and after every element the tick drew before it): the trigger reruns the live
+// fragment, so the next tick starts when the browser has caught up. Once per tick.
+const acked = {};
+export default function (component) {
+  const { data, setTriggerValue } = component;
+  if (!data || !data.active || acked[data.key] === data.tick) return;
+  acked[data.key] = data.tick;
+  requestAnimationFrame(() => requestAnimationFrame(() => setTriggerValue("drawn", data.tick)));
+}
+"""
+
+_pacer = st.components.v2.component("wlra_explorer.tick_pacer", js=_PACER_JS, html="")
+
+
+def _ignore() -> None:
+    """The acknowledgement needs no callback: the rerun it causes is the point."""
 
 
 # Factors kept for replay, per run set. Past this budget every other stored iteration is dropped
@@ -350,15 +378,25 @@ class RunController:
         _freeze_long_lived_objects()
 
         def _body() -> None:
+            if self.playing != playing or st.session_state[self.key("command")] is not None:
+                # A Play / Pause / Step / Reset click that arrived with a rerun of this fragment
+                # only: the browser sends widget updates made in the same moment as one batch,
+                # scoped to the first one's fragment, and a tick's acknowledgement may be that
+                # one. Only a full run redraws the buttons and carries out the command.
+                st.rerun()
             render(self.view(signature))
             runs = self.runs
-            if self.playing and runs is not None:
-                if not runs.done:
-                    runs.advance_for(TICK_BUDGET)
-                    self._set("ticks", st.session_state[self.key("ticks")] + 1)
-                if runs.done:
-                    self._set("playing", False)
-                    st.rerun()  # the whole app: Play turns back into a button, run_every stops
+            ticking = self.playing and runs is not None and not runs.done
+            tick = st.session_state[self.key("ticks")] + ticking
+            # Last element of the tick: the browser acknowledges it after drawing all the others.
+            _pacer(key=self.key("pacer"), data={"key": self.prefix, "tick": tick, "active": ticking},
+                   on_drawn_change=_ignore, height=0)
+            if ticking:
+                self._set("ticks", tick)
+                runs.advance_for(TICK_BUDGET)
+            if self.playing and runs is not None and runs.done:
+                self._set("playing", False)
+                st.rerun()  # the whole app: Play turns back into a button, run_every stops
 
         st.fragment(_body, run_every=TICK_SECONDS if playing else None)()
 

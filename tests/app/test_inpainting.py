@@ -218,6 +218,10 @@ def test_a_live_tick_draws_first_then_computes_and_the_slider_waits_for_pause():
     assert shown_iteration(at) == 2
     assert all(run.iterations >= 3 for run in runs(at).values())
     assert at.session_state["inp_playing"]
+    # The tick's last element asks the browser to acknowledge it once painted (which starts the
+    # next tick), so the server never runs ahead of what the browser can draw.
+    pacer = component_data(at, "inp_pacer")
+    assert pacer["active"] is True and pacer["tick"] == at.session_state["inp_ticks"] >= 1
     # While playing, a look-alike without a widget identity stands where the replay slider goes.
     assert not [s for s in at.slider if s.key == "inp_replay"]
     assert 'data-testid="replay-placeholder"' in html_bodies(at)
@@ -226,6 +230,7 @@ def test_a_live_tick_draws_first_then_computes_and_the_slider_waits_for_pause():
     assert shown_iteration(at) == newest
     assert at.slider(key="inp_replay").value == newest and at.slider(key="inp_replay").max == newest
     assert 'data-testid="replay-placeholder"' not in html_bodies(at)
+    assert component_data(at, "inp_pacer")["active"] is False
 
 
 def test_the_first_live_view_freezes_the_long_lived_objects_for_streamlits_collections():

@@ -100,7 +100,10 @@ export default function (component) {
 }
 """
 
-_pacer = st.components.v2.component("wlra_explorer.tick_pacer", js=_PACER_JS, html="")
+# Nothing to see: its element takes no room (no gap after the fragment's last element either).
+_pacer = st.components.v2.component(
+    "wlra_explorer.tick_pacer", js=_PACER_JS, html='<div class="wlra-tick-pacer"></div>',
+    css=".stElementContainer:has(.wlra-tick-pacer) { display: none; }", isolate_styles=False)
 
 
 def _ignore() -> None:

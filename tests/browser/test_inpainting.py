@@ -1,8 +1,10 @@
 """The inpainting page in a real browser: what AppTest cannot see.
 
 - a stroke painted on the mask canvas reaches the solver's mask (the hidden-pixel count grows);
-- Play advances the runs on a timer (iteration count and PSNR rise on screen), Pause stops them,
-  and the replay slider shows an old iteration with the numbers it had then.
+- Play advances the runs on a timer (iteration count and PSNR rise on screen), with the pictures
+  at the counter's iteration in every frame and no replay slider twice; Pause stops them, and the
+  replay slider shows an old iteration with the numbers it had then, each row saying where its
+  run is.
 
 Selectors (see pages/inpainting.py, ui/inpainting.py, ui/run.py): data-testid "hidden-count",
 "iteration-count", "run-status", "psnr-hidden-<solver>", "solver-iteration-<solver>"; the
@@ -61,6 +63,42 @@ PICTURES_IN_STEP_JS = """
   return !stale && shown.length === 2 && shown.every(n => n === m[1]);
 }
 """
+
+
+# Watches the page at every animation frame for `ms` milliseconds and returns what went wrong:
+# frames where a solver picture showed another iteration than the counter, and frames with more
+# than one replay slider (or a look-alike next to a slider) in the page.
+WATCH_JS = """
+(ms) => new Promise(resolve => {
+  const out = { frames: 0, pictures_off: [], sliders: 0, placeholders: 0 };
+  const end = performance.now() + ms;
+  const frame = () => {
+    const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+    const el = main.querySelector('[data-testid="iteration-count"]');
+    const m = el && el.textContent.match(/Iteration (\\d+)/);
+    const shown = [...main.querySelectorAll('[data-testid="image-row"] figcaption')]
+        .map(c => (c.textContent.match(/· iteration (\\d+)/) || [])[1]).filter(Boolean);
+    if (m && shown.some(n => n !== m[1])) out.pictures_off.push([m[1], shown.join(',')]);
+    const sliders = [...main.querySelectorAll('[data-testid="stSlider"]')]
+        .filter(s => s.textContent.includes('Replay iteration')).length;
+    const placeholders = main.querySelectorAll('[data-testid="replay-placeholder"]').length;
+    out.sliders = Math.max(out.sliders, sliders);
+    out.placeholders = Math.max(out.placeholders, placeholders);
+    if (sliders + placeholders > 1) out.both = true;
+    out.frames += 1;
+    if (performance.now() < end) requestAnimationFrame(frame); else resolve(out);
+  };
+  requestAnimationFrame(frame);
+})
+"""
+
+
+def watch(page: Page, ms: int) -> dict:
+    return page.evaluate(WATCH_JS, ms)
+
+
+def row_statuses(main: Locator) -> dict[str, str]:
+    return {solver: main.get_by_test_id(f"solver-status-{solver}").inner_text() for solver in ("exact", "sketched")}
 
 
 def wait_for_iteration_above(page: Page, above: int, timeout_ms: float = 60_000) -> int:
@@ -143,9 +181,13 @@ def test_play_pause_and_replay(page, screenshot):
     assert psnr_now > psnr_1 + 3, f"PSNR hidden {psnr_1} dB at iteration 1, {psnr_now} dB at {third}"
     expect(main.get_by_test_id("psnr-hidden-sketched")).to_contain_text(DB)
     expect(main.get_by_test_id("solver-iteration-sketched")).not_to_have_text("1")
-    # The reconstructions follow the run too (they can be a tick or two behind the counter):
-    # wait until both pictures show the counter's iteration, past the ones seen so far, with
-    # every element of the tick drawn (none marked stale), and take the picture then.
+    assert row_statuses(main) == {"exact": "running", "sketched": "running"}
+    # The reconstructions are drawn with the counter (one element), so at every frame they show
+    # its iteration; while playing a look-alike stands where the replay slider goes, never both.
+    seen = watch(page, 1500)
+    assert seen["frames"] > 10 and not seen["pictures_off"], seen
+    assert seen["sliders"] == 0 and seen["placeholders"] == 1 and not seen.get("both"), seen
+    # The screenshot when every element of a tick is drawn (none marked stale).
     page.wait_for_function(PICTURES_IN_STEP_JS, arg=third)
     screenshot("inpainting_running")
 
@@ -154,8 +196,10 @@ def test_play_pause_and_replay(page, screenshot):
     # watched for 3 s, in the browser at every frame: while running it changes several times
     # a second (and Pause lands within about a second, NOTES-UI.md).
     play_button(page).click()
+    after_pause = watch(page, 1500)  # from the click on: one slider at most, never two
     expect(play_button(page)).to_contain_text("Play")
     expect(status).to_contain_text("paused")
+    assert after_pause["sliders"] <= 1 and not after_pause.get("both"), after_pause
     paused_at = int(number(status, ITERATION))
     assert paused_at > third
     try:
@@ -166,6 +210,8 @@ def test_play_pause_and_replay(page, screenshot):
     expect(status).to_contain_text(f"Iteration {paused_at}")
     expect(status).to_contain_text("paused")
     expect(main.locator(".st-key-inp_step button")).to_be_enabled()
+    assert row_statuses(main) == {"exact": "paused", "sketched": "paused"}
+    expect(main.locator("[data-retained]")).to_have_count(0)  # no element kept twice
 
     # Replay: the slider takes the view back to iteration 1, with the numbers it had then.
     slider = main.get_by_test_id("stSlider").filter(has_text="Replay iteration").get_by_role("slider")
@@ -178,6 +224,9 @@ def test_play_pause_and_replay(page, screenshot):
     expect(psnr).to_contain_text(f"{psnr_1:.2f} dB")
     expect(main.get_by_test_id("psnr-all-exact")).to_have_text(psnr_all_1)
     expect(main.get_by_text("exact · iteration 1", exact=True)).to_be_visible()
+    # Each row says where its run really is, not "running".
+    expect(main.get_by_test_id("solver-status-exact")).to_have_text(f"replaying · paused at iteration {paused_at}")
+    expect(main.get_by_test_id("solver-status-sketched")).to_have_text(f"replaying · paused at iteration {paused_at}")
     # One step forward with the keyboard: iteration 2.
     slider.press("ArrowRight")
     expect(iteration).to_have_text("Iteration 2")

@@ -62,10 +62,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(log_path: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+def start_app(log_path: Path, port: int | None = None, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
     """Start the app on a free loopback port; return (process, base url) once it is healthy.
 
-    Shared with benchmarks/app_fps.py. The server's output goes to `log_path`.
+    Shared with benchmarks/app_fps.py (which may start another checkout's app: `root`). The
+    server's output goes to `log_path`.
     """
     port = port or free_port()
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
@@ -79,7 +80,7 @@ def start_app(log_path: Path, port: int | None = None) -> tuple[subprocess.Popen
         "--server.fileWatcherType", "none",
     ]
     log = open(log_path, "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()  # the child keeps its own handle
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_SECONDS

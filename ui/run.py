@@ -62,13 +62,15 @@ import wlra_core as wc
 # dropped (the page then stayed faded, "running", for good). The timer stays as a slow fallback
 # in case an acknowledgement is lost.
 TICK_SECONDS = 1.0
+
 # Compute time per tick, spent after the tick has drawn (at least one round of iterations). A
 # tick draws what the earlier ticks computed, then computes: the browser draws the update while
 # the solvers work, and no element is stale meanwhile (Streamlit fades elements that stay stale
 # for half a second; computing first, for 1.5 × the last screen update (0.12–0.8 s), left the
-# pictures faded in 12–15 % of samples and gave 1.2–2.3 screen updates per second). With 0.1 s
-# about 5 updates per second reach the screen, 2 iterations each (benchmarks/results/app_fps.md).
-TICK_BUDGET = 0.1
+# pictures faded in 12–15 % of samples and gave 1.2–2.3 screen updates per second). Measured
+# with benchmarks/app_fps.py, alternating: 0.06 s gave 8.1 screen updates per second and 15.6
+# iterations per second, 0.1 s 6.6 and 21.4 (results/app_fps.md has the final figures).
+TICK_BUDGET = 0.06
 
 # Streamlit calls gc.collect(2) after every script and fragment run (config runner.postScriptGC).
 # With numpy, scipy, pandas and plotly loaded that walks about 165 000 objects: 100–150 ms after

@@ -389,8 +389,10 @@ class RunController:
                 # scoped to the first one's fragment, and a tick's acknowledgement may be that
                 # one. Only a full run redraws the buttons and carries out the command.
                 st.rerun()
-            render(self.view(signature))
             runs = self.runs
+            if self.playing and runs is not None and not runs.done and runs.iterations == 0:
+                runs.advance_for(TICK_BUDGET)  # just started: nothing to draw yet (empty charts)
+            render(self.view(signature))
             ticking = self.playing and runs is not None and not runs.done
             tick = st.session_state[self.key("ticks")] + ticking
             # Last element of the tick: the browser acknowledges it after drawing all the others.

@@ -233,6 +233,15 @@ def test_a_live_tick_draws_first_then_computes_and_the_slider_waits_for_pause():
     assert component_data(at, "inp_pacer")["active"] is False
 
 
+def test_play_from_scratch_draws_its_first_iterations_not_empty_charts():
+    at = page()
+    at.button(key="inp_play").click().run()
+    assert not at.exception
+    assert shown_iteration(at) >= 1
+    lines = [t for t in chart(at, "inp_objective_chart")["data"] if t.get("name")]
+    assert lines and all(len(t["x"]) >= 1 for t in lines)
+
+
 def test_the_first_live_view_freezes_the_long_lived_objects_for_streamlits_collections():
     """Streamlit runs gc.collect(2) after every run; frozen objects (modules, mostly) are skipped."""
     import gc

@@ -94,3 +94,13 @@ def test_memory_budget_counts_the_sparse_layout():
         wc.solve(W, W, 2, memory_budget=16 << 20)
     res = wc.solve(W, W, 2, memory_budget=48 << 20, max_iter=2, eps=1e-3)
     assert np.all(np.isfinite(res.X))
+
+
+def test_sparse_m_with_another_pattern_is_read_at_the_weighted_entries():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((30, 20))
+    Wt = (rng.random((30, 20)) < 0.5) * 1.0
+    Ms = sp.csr_array(A * (rng.random((30, 20)) < 0.8))     # stores entries W does not weight
+    X, Y = rng.standard_normal((30, 2)), rng.standard_normal((20, 2))
+    direct = float(np.sum(Wt * (Ms.toarray() - X @ Y.T) ** 2))
+    assert wc.objective(Ms, sp.csr_array(Wt), X, Y) == pytest.approx(direct, rel=1e-12)

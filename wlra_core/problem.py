@@ -272,22 +272,19 @@ def validate(M, W, k, budget=None):
 
 
 def _values_at(A, rows, cols):
-    """Values of the CSR matrix A at (rows, cols), 0 where A stores nothing; O(nnz log)."""
+    """Values of the CSR matrix A at (rows, cols), 0 where A stores nothing: one search over keys
+    row·m + column, which are sorted in a canonical CSR matrix. O((nnz + len(rows)) log nnz)."""
     A = sp.csr_array(A)
     A.sort_indices()
     out = np.zeros(len(rows))
-    starts = A.indptr[rows]
-    ends = A.indptr[rows + 1]
-    # global search: entries of row r live in [starts, ends); offset keys by row to search once
-    key_a = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr)).astype(np.int64) * A.shape[1] + A.indices
-    key_q = rows.astype(np.int64) * A.shape[1] + cols
-    pos = np.searchsorted(key_a, key_q)
-    pos_c = np.minimum(pos, max(len(key_a) - 1, 0))
-    hit = (pos < len(key_a)) & (len(key_a) > 0)
-    if len(key_a):
-        hit &= key_a[pos_c] == key_q
-        out[hit] = A.data[pos_c[hit]]
-    del starts, ends
+    if not A.nnz:
+        return out
+    m = A.shape[1]
+    key_a = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr)) * m + A.indices
+    key_q = rows.astype(np.int64) * m + cols
+    pos = np.minimum(np.searchsorted(key_a, key_q), len(key_a) - 1)
+    hit = key_a[pos] == key_q
+    out[hit] = A.data[pos[hit]]
     return out
 
 

@@ -390,7 +390,7 @@ def half_step(side, Y, X0, o, rng):
         X[_at(rows, it_rows)] = x
         st.add_iterations(iters, res)
         if diag_rows:
-            glob = _global_rows(rows, it_rows)
+            glob = _at(rows, it_rows)
             pick = np.flatnonzero([g in diag_rows for g in glob])
             if len(pick):
                 st.add_diagnostics(ib.take(pick), packed, x[pick], rhs[it_rows][pick],
@@ -402,10 +402,6 @@ def _at(rows, sub):
     if isinstance(rows, slice):
         return np.arange(rows.start, rows.stop)[sub]
     return rows[sub]
-
-
-def _global_rows(rows, sub):
-    return _at(rows, sub)
 
 
 def _block_grams(blk, packed, k, budget=1 << 30):

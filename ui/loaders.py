@@ -122,15 +122,21 @@ def queue_upload(prefix: str, widget_key: str, pending: str) -> None:
     state.put(prefix, pending, (file.name, file.getvalue()))
 
 
+def _take_pending(prefix: str, key: str):
+    """The queued (name, bytes) upload under `key`, removed from the queue; None if there is none."""
+    pending = state.get(prefix, key)
+    if pending is not None:
+        state.put(prefix, key, None)
+    return pending
+
+
 def accept_pending_image(prefix: str, *, max_side: int, image_choice_key: str) -> None:
     """Validate a queued image upload; on success select it, on failure keep everything and flash."""
-    pending = state.get(prefix, "pending_upload")
+    pending = _take_pending(prefix, "pending_upload")
     if pending is None:
         return
-    state.put(prefix, "pending_upload", None)
-    name, data = pending
     try:
-        accept_image_bytes(prefix, name, data, max_side)
+        accept_image_bytes(prefix, *pending, max_side)
     except wc.InputError as exc:
         state.flash_error(prefix, str(exc))
     else:
@@ -139,13 +145,11 @@ def accept_pending_image(prefix: str, *, max_side: int, image_choice_key: str) -
 
 def accept_pending_mask(prefix: str, shape: tuple[int, int]) -> None:
     """Validate a queued mask upload against the current image grid (same rules as above)."""
-    pending = state.get(prefix, "pending_mask")
+    pending = _take_pending(prefix, "pending_mask")
     if pending is None:
         return
-    state.put(prefix, "pending_mask", None)
-    name, data = pending
     try:
-        accept_mask_bytes(prefix, name, data, shape)
+        accept_mask_bytes(prefix, *pending, shape)
     except wc.InputError as exc:
         state.flash_error(prefix, str(exc))
 

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+from _apptest import run_page
 from streamlit.testing.v1 import AppTest
 
 from ui import walkthrough as wt
@@ -10,10 +11,7 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "how_it_works.py")
 
 
 def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+    return run_page(PAGE, 60, **query)
 
 
 def kappas(at: AppTest) -> tuple[float, float]:

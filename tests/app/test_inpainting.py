@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from _apptest import run_page
 from streamlit.testing.v1 import AppTest
 
 from ui import mask
@@ -35,10 +36,7 @@ BOUND_WIDGETS = {
 
 
 def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+    return run_page(PAGE, 120, **query)
 
 
 def html_bodies(at: AppTest) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from _apptest import run_page
 from streamlit.testing.v1 import AppTest
 
 import wlra_core
@@ -77,10 +78,7 @@ def canvas(monkeypatch) -> FakeCanvas:
 
 
 def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+    return run_page(PAGE, 120, **query)
 
 
 def hidden_count(at: AppTest) -> int:

@@ -5,16 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _apptest import run_page
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "ratings.py")
 
 
 def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+    return run_page(PAGE, 60, **query)
 
 
 def metrics(at: AppTest) -> dict:

@@ -104,3 +104,30 @@ def test_sparse_m_with_another_pattern_is_read_at_the_weighted_entries():
     X, Y = rng.standard_normal((30, 2)), rng.standard_normal((20, 2))
     direct = float(np.sum(Wt * (Ms.toarray() - X @ Y.T) ** 2))
     assert wc.objective(Ms, sp.csr_array(Wt), X, Y) == pytest.approx(direct, rel=1e-12)
+
+
+# --- the per-problem size cap (wlra_core.limits) ------------------------------------------------
+
+def test_a_dense_problem_above_max_entries_is_refused_before_any_work():
+    M = np.zeros((300, 200))
+    with pytest.raises(wc.InputError, match=r"max_entries: found a dense 300×200 problem \(60,000 entries\), "
+                                         r"need at most 59,999 entries"):
+        wc.solve(M, np.ones_like(M), 2, max_entries=59_999)
+    wc.solve(M + 1, np.ones_like(M), 1, max_entries=60_000, max_iter=1)  # at the cap: accepted
+
+
+def test_a_sparse_problem_is_counted_by_its_weighted_entries_and_its_factors():
+    W = sp.random(2000, 3000, density=0.001, format="csr", random_state=0)  # 6 000 entries
+    with pytest.raises(wc.InputError, match=r"sparse 2,000×3,000 problem with 6,000 weighted entries, need at most 5,999"):
+        wc.solve(W, W, 1, max_entries=5_999)
+    # rank 3: the factors hold (2000 + 3000)·3 = 15 000 entries, more than the data
+    with pytest.raises(wc.InputError, match=r"factors hold \(n \+ m\)·k = 15,000 entries, need at most 10,000"):
+        wc.solve(W, W, 3, max_entries=10_000)
+
+
+def test_the_default_cap_is_the_documented_one_and_none_lifts_it():
+    import inspect
+    assert inspect.signature(wc.solve).parameters["max_entries"].default == wc.limits.MAX_ENTRIES == 2**25
+    with pytest.raises(wc.InputError, match="max_entries: found 0"):
+        wc.solve(np.ones((4, 4)), np.ones((4, 4)), 1, max_entries=0)
+    assert np.isfinite(wc.solve(np.ones((4, 4)), np.ones((4, 4)), 1, max_entries=None, max_iter=1).objective)

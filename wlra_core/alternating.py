@@ -39,6 +39,7 @@ from . import init as _init
 from .baselines import em_step
 from .problem import MIN_WORK_BYTES, InputError, check_choice, check_float, check_int, side_objective, validate
 from .regression import Options, half_step
+from .limits import MAX_ENTRIES
 from .sketches import SKETCHES
 
 SOLVERS = ("exact", "sketched", "cg", "em")
@@ -87,7 +88,7 @@ class Result:
 
 
 def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner,
-             max_inner, memory_budget, diagnostics):
+             max_inner, memory_budget, diagnostics, max_entries):
     """Validate every option before any work; returns (problem, options, settings)."""
     check_choice("solver", solver, SOLVERS)
     eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
@@ -107,7 +108,9 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
         max_inner = check_int("max_inner", max_inner, low=1)
     memory_budget = check_int("memory_budget", memory_budget, low=1 << 20,
                               what=" bytes (at least 1 MiB)")
-    prob = validate(M, W, k, budget=memory_budget)
+    if max_entries is not None:
+        max_entries = check_int("max_entries", max_entries, low=1)
+    prob = validate(M, W, k, budget=memory_budget, max_entries=max_entries)
     k = prob.k
     s = 4 * k if sketch_size is None else check_int("sketch_size", sketch_size, low=k,
                                                     what=f" (at least k = {k})")
@@ -126,7 +129,7 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
 
 def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
             seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
-            diagnostics=True, keep_factors=True) -> Iterator[Step]:
+            diagnostics=True, keep_factors=True, max_entries=MAX_ENTRIES) -> Iterator[Step]:
     """Run the alternating loop lazily, yielding one frozen `Step` per iteration.
 
     Every option is validated before any work (InputError). See the module docstring for the
@@ -136,7 +139,7 @@ def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", r
     t_start = time.perf_counter()
     prob, o, max_iter, init, clip, _ = _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed,
                                                 sketch, sketch_size, inner, max_inner, memory_budget,
-                                                diagnostics)
+                                                diagnostics, max_entries)
     return _loop(prob, o, max_iter, init, clip, seed, t_start)
 
 
@@ -282,7 +285,7 @@ def _merge(a, b, o):
 
 def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
           seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
-          diagnostics=True, keep_factors=True) -> Result:
+          diagnostics=True, keep_factors=True, max_entries=MAX_ENTRIES) -> Result:
     """Weighted low-rank approximation: X (n×k), Y (m×k) minimising Σ W_ij (M_ij − (X Yᵀ)_ij)².
 
     Parameters
@@ -306,6 +309,9 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
         per weighted entry; dense inputs are read in place) and the working arrays, blocked over
         rows and over columns of the Gram products to stay within it. A sparse problem whose
         layout leaves under 32 MiB to work in is refused with an InputError.
+    max_entries : the size cap of one problem (default limits.MAX_ENTRIES = 2**25), counted as n·m
+        for dense W, nnz(W) for sparse W, and (n + m)·k for the factors; a larger problem is
+        refused with an InputError before anything is allocated. None: no cap.
     diagnostics : record condition numbers and forward errors on a sample of rows (sketched, cg).
     keep_factors : keep X, Y in every history step (False keeps them on the last step only).
     """
@@ -314,7 +320,7 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
     last = None
     prob, o, max_iter, init, clip, settings = _options(M, W, k, solver, eps, max_iter, init, ridge, clip,
                                                        seed, sketch, sketch_size, inner, max_inner,
-                                                       memory_budget, diagnostics)
+                                                       memory_budget, diagnostics, max_entries)
     for step in _loop(prob, o, max_iter, init, clip, seed, t0):
         if last is not None and not keep_factors:
             history[-1] = replace(history[-1], X=None, Y=None)

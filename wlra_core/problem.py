@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from . import limits
+
 
 class InputError(ValueError):
     """Bad input: the message names the input, what was found and what is needed."""
@@ -161,11 +163,23 @@ def layout_bytes(nnz, n, m):
     return 2 * nnz * (index + 16) + 8 * (n + m + 2)
 
 
-def validate(M, W, k, budget=None):
+def check_size(n, m, nnz, k, max_entries):
+    """Refuse a problem above `max_entries` (see limits.problem_entries) before any allocation."""
+    if max_entries is None:
+        return
+    count, what = limits.problem_entries(n, m, nnz, k)
+    if count > max_entries:
+        raise InputError(f"max_entries: found {what}, need at most {max_entries:,} entries per "
+                         "problem. Use a smaller matrix (or rank), or raise max_entries.")
+
+
+def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
     """Check M, W and k and return a scaled `Problem`. Inputs are never modified.
 
-    With a memory `budget` (bytes), a sparse problem whose own layout would leave less than
-    MIN_WORK_BYTES of it for working memory is refused before the layout is built."""
+    A problem above `max_entries` (n·m dense, nnz(W) sparse, (n + m)·k for the factors; None for
+    no cap) is refused first. With a memory `budget` (bytes), a sparse problem whose own layout
+    would leave less than MIN_WORK_BYTES of it for working memory is refused before the layout is
+    built."""
     w_sparse = sp.issparse(W)
     m_sparse = sp.issparse(M)
     if not w_sparse:
@@ -178,6 +192,7 @@ def validate(M, W, k, budget=None):
         raise InputError(f"W: found shape {tuple(W.shape)}, need the shape of M {tuple(M.shape)}.")
     n, m = M.shape
     k = check_int("k", k, low=1, high=min(n, m), what=f" (the rank, at most min(n, m) = {min(n, m)})")
+    check_size(n, m, W.nnz if w_sparse else None, k, max_entries)
 
     if w_sparse:
         need = layout_bytes(W.nnz, n, m) + MIN_WORK_BYTES

@@ -12,7 +12,7 @@ import scipy.io
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageFile
 
 from wlra_core.data import (
     PATTERNS,
@@ -778,3 +778,90 @@ def test_make_ratings_is_deterministic_and_scalable():
 def test_make_ratings_validates_arguments(kwargs, match):
     with pytest.raises(InputError, match=match):
         make_ratings(**kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# size caps (wlra_core.limits): refused before decoding or allocating
+
+@pytest.mark.parametrize("kind", ["bytes", "path", "file"])
+def test_every_loader_refuses_a_file_above_max_bytes(tmp_path, kind):
+    data = noise_png(64)
+    path = tmp_path / "big.png"
+    path.write_bytes(data)
+    source = {"bytes": data, "path": path, "file": io.BytesIO(data)}[kind]
+    cap = len(data) - 1
+    with pytest.raises(InputError, match=rf"image: found a file of 0\.0 MB, need at most .* MB \(the size cap"):
+        load_image(source, max_bytes=cap)
+    for loader, what in ((lambda s: load_mask(s, (64, 64), max_bytes=cap), "mask"),
+                         (lambda s: load_ratings(s, max_bytes=cap), "ratings"),
+                         (lambda s: load_matrix(s, max_bytes=cap), "matrix")):
+        source = {"bytes": data, "path": path, "file": io.BytesIO(data)}[kind]
+        with pytest.raises(InputError, match=rf"^{what}: found a file of .* MB, need at most"):
+            loader(source)
+    assert load_image(data, max_bytes=len(data)).shape == (64, 64, 3)  # at the cap: read
+
+
+def test_a_file_object_above_the_cap_is_not_read_whole():
+    class Counting(io.BytesIO):
+        asked: list = []
+
+        def read(self, size=-1):
+            self.asked.append(size)
+            return super().read(size)
+
+    stream = Counting(b"1,2,3\n" * 1000)
+    with pytest.raises(InputError, match="ratings: found a file"):
+        load_ratings(stream, max_bytes=100)
+    assert stream.asked == [101]
+
+
+def test_load_image_refuses_more_pixels_than_max_pixels_from_the_header(monkeypatch):
+    data = noise_png(100)
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self))
+    with pytest.raises(InputError, match=r"image: found a 100×100 image \(10,000 pixels\), need at most "
+                                         r"9,999 pixels \(the size cap of one image"):
+        load_image(data, max_pixels=9_999)
+    with pytest.raises(InputError, match=r"mask: found a 100×100 image .* need at most 9,999 pixels"):
+        load_mask(data, (100, 100), max_pixels=9_999)
+    assert decoded == []  # refused from the header, nothing decoded
+    with pytest.raises(InputError, match="max_pixels: found 0"):
+        load_image(data, max_pixels=0)
+
+
+def test_load_ratings_refuses_more_lines_than_max_entries_before_parsing():
+    text = "".join(f"{u},{u % 7},{u % 5 + 1}\n" for u in range(50)).encode()
+    with pytest.raises(InputError, match=r"ratings: found 51 lines \(up to one rating each\), need at most 40 entries"):
+        load_ratings(text, max_entries=40)
+    assert load_ratings(text, max_entries=51).W.nnz == 50
+
+
+def test_load_matrix_npy_refuses_a_declared_shape_above_max_entries_without_reading_the_data():
+    # a header declaring 100 000 × 100 000 float64 (80 GB) followed by 8 bytes: judged by the header
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (100_000, 100_000)})
+    data = buffer.getvalue() + b"\x00" * 8
+    with pytest.raises(InputError, match=r"matrix: found a 100,000×100,000 array \(10,000,000,000 entries\), "
+                                         r"need at most 33,554,432 entries"):
+        load_matrix(data)
+
+
+def test_load_matrix_mtx_and_text_refuse_more_entries_than_max_entries():
+    coordinate = b"%%MatrixMarket matrix coordinate real general\n3 3 3\n1 1 1\n2 2 2\n3 3 3\n"
+    with pytest.raises(InputError, match="matrix: found a Matrix Market file declaring 3 entries, need at most 2"):
+        load_matrix(coordinate, max_entries=2)
+    assert load_matrix(coordinate, max_entries=3).nnz == 3
+    array = b"%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n"
+    with pytest.raises(InputError, match=r"found a dense 2×2 Matrix Market array \(4 entries\), need at most 3"):
+        load_matrix(array, max_entries=3)
+    with pytest.raises(InputError, match=r"found 2 rows of 3 values \(6 entries\), need at most 5"):
+        load_matrix(b"1,2,3\n4,5,6\n", name="m.csv", max_entries=5)
+
+
+def test_planted_refuses_more_entries_than_max_entries_before_drawing():
+    with pytest.raises(InputError, match=r"planted: found 100×100 = 10,000 entries, need at most 9,999"):
+        planted(100, 100, 2, max_entries=9_999)
+    with pytest.raises(InputError, match=r"planted: found about 1,200 entries \(0.1 of 100×100\), need at most 1,000"):
+        planted(100, 100, 2, p=0.1, sparse=True, max_entries=1_000)
+    assert planted(100, 100, 2, p=0.1, sparse=True, max_entries=1_200).W.nnz <= 1_200

@@ -31,6 +31,7 @@ import scipy.io
 import scipy.sparse as sp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import limits
 from .problem import InputError
 
 __all__ = [
@@ -70,13 +71,30 @@ _CHUNK = 2**18
 # Reading sources
 # --------------------------------------------------------------------------------------------
 
-def _read_source(src: Source, what: str) -> tuple[bytes, str | None]:
-    """Return the raw bytes of ``src`` and its file name (None when it has none)."""
+def _too_large(what: str, found: int, max_bytes: int) -> InputError:
+    return InputError(f"{what}: found a file of {found / 2**20:.1f} MB, need at most "
+                      f"{max_bytes / 2**20:g} MB (the size cap of one file, wlra_core.limits); "
+                      "use a smaller file or pass a larger max_bytes")
+
+
+def _read_source(src: Source, what: str, max_bytes: int | None = limits.MAX_FILE_BYTES) -> tuple[bytes, str | None]:
+    """Return the raw bytes of ``src`` and its file name (None when it has none).
+
+    A source above ``max_bytes`` is refused without reading it whole (a path by its size on disk,
+    a file object by reading one byte past the cap)."""
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer))
+                                  or max_bytes < 1):
+        raise InputError(f"max_bytes: found {max_bytes!r}, need a positive integer or None")
     if isinstance(src, (bytes, bytearray, memoryview)):
+        if max_bytes is not None and len(src) > max_bytes:
+            raise _too_large(what, len(src), max_bytes)
         return bytes(src), None
     if isinstance(src, (str, os.PathLike)):
         path = Path(src)
         try:
+            size = path.stat().st_size
+            if max_bytes is not None and size > max_bytes:
+                raise _too_large(what, size, max_bytes)
             return path.read_bytes(), path.name
         except FileNotFoundError:
             raise InputError(f"{what}: found no file at {str(path)!r}, need an existing file") from None
@@ -86,15 +104,25 @@ def _read_source(src: Source, what: str) -> tuple[bytes, str | None]:
             raise InputError(f"{what}: could not read {str(path)!r} ({exc}), need a readable file") from None
     read = getattr(src, "read", None)
     if callable(read):
-        data = read()
+        data = read() if max_bytes is None else read(max_bytes + 1)
         if isinstance(data, str):
             raise InputError(f"{what}: found a text-mode file object, need a binary one "
                              "(open the file with mode 'rb')")
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise InputError(f"{what}: .read() returned {type(data).__name__}, need bytes")
+        if max_bytes is not None and len(data) > max_bytes:
+            raise _too_large(what, len(data), max_bytes)
         name = getattr(src, "name", None)
         return bytes(data), (Path(name).name if isinstance(name, str) else None)
     raise InputError(f"{what}: found {type(src).__name__}, need a path, bytes or a binary file object")
+
+
+def _check_entries(what: str, count: int, described: str, max_entries: int | None) -> None:
+    """Refuse data that would hold more than ``max_entries`` entries, before it is allocated."""
+    if max_entries is not None and count > max_entries:
+        raise InputError(f"{what}: found {described}, need at most {max_entries:,} entries (the size "
+                         "cap of one problem, wlra_core.limits); use a smaller matrix or pass a "
+                         "larger max_entries")
 
 
 def _decode_text(data: bytes, what: str, *, strict: bool) -> str:
@@ -164,11 +192,18 @@ def _read_table(text: str, sep: str | None, what: str, empty: str, **kwargs) -> 
 # Images and masks
 # --------------------------------------------------------------------------------------------
 
-def _open_image(data: bytes, what: str) -> Image.Image:
+def _check_pixels(max_pixels) -> None:
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
+                                   or max_pixels < 1):
+        raise InputError(f"max_pixels: found {max_pixels!r}, need a positive integer or None")
+
+
+def _open_image(data: bytes, what: str, max_pixels: int | None = limits.MAX_IMAGE_PIXELS) -> Image.Image:
     """Decode the first frame of an image, with its EXIF orientation applied.
 
     Pillow's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``) is respected: an image above
-    it (warning or error level) is refused.
+    it (warning or error level) is refused. So is an image above ``max_pixels``, from the size in
+    its header, before anything is decoded.
     """
     if not data:
         raise InputError(f"{what}: found an empty file (0 bytes), need {_IMAGE_FORMATS}")
@@ -182,6 +217,10 @@ def _open_image(data: bytes, what: str) -> Image.Image:
             img = Image.open(io.BytesIO(data))
             if limit and img.size[0] * img.size[1] > limit:
                 raise InputError(f"{bomb} (found {img.size[0]}×{img.size[1]})")
+            if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:
+                raise InputError(f"{what}: found a {img.size[0]:,}×{img.size[1]:,} image "
+                                 f"({img.size[0] * img.size[1]:,} pixels), need at most {max_pixels:,} "
+                                 "pixels (the size cap of one image, wlra_core.limits); downsize it first")
             img.load()  # the first frame; animated images are not advanced
             return ImageOps.exif_transpose(img)
     except InputError:  # a ValueError: keep it from the handler for damaged data below
@@ -241,7 +280,8 @@ def _scaled_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def load_image(src: Source, max_side: int | None = None) -> np.ndarray:
+def load_image(src: Source, max_side: int | None = None, *, max_bytes: int | None = limits.MAX_FILE_BYTES,
+               max_pixels: int | None = limits.MAX_IMAGE_PIXELS) -> np.ndarray:
     """Load an image as float64 in [0, 1]: shape (h, w) for grey, (h, w, 3) for colour.
 
     * The EXIF orientation tag is applied (a phone photo comes out upright).
@@ -257,14 +297,17 @@ def load_image(src: Source, max_side: int | None = None) -> np.ndarray:
       images are never enlarged.
     * Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) applies and is never
       disabled: larger images are refused with an InputError.
+    * Size caps (wlra_core.limits): a file above ``max_bytes`` or an image above ``max_pixels``
+      (read from its header) is refused before it is decoded; None lifts a cap.
 
     Raises InputError on an empty, truncated or unreadable file, or on a bad ``max_side``.
     """
     if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer))
                                  or max_side < 1):
         raise InputError(f"max_side: found {max_side!r}, need a positive integer or None")
-    data, _ = _read_source(src, "image")
-    img = _open_image(data, "image")
+    _check_pixels(max_pixels)
+    data, _ = _read_source(src, "image", max_bytes)
+    img = _open_image(data, "image", max_pixels)
     palette = img.mode in ("P", "PA")
     img = _normalise_mode(img, "image")
     if max_side is not None and max(img.size) > max_side:
@@ -306,7 +349,8 @@ def _grey_and_alpha(img: Image.Image, what: str) -> tuple[np.ndarray, np.ndarray
     return arr, alpha
 
 
-def load_mask(src: Source, shape: tuple[int, ...]) -> np.ndarray:
+def load_mask(src: Source, shape: tuple[int, ...], *, max_bytes: int | None = limits.MAX_FILE_BYTES,
+              max_pixels: int | None = limits.MAX_IMAGE_PIXELS) -> np.ndarray:
     """Load a weight mask: float64 weights in [0, 1] of shape ``shape[:2]`` (the image's h, w).
 
     Which channel carries the weight:
@@ -327,8 +371,9 @@ def load_mask(src: Source, shape: tuple[int, ...]) -> np.ndarray:
             raise ValueError
     except (TypeError, ValueError):
         raise InputError(f"shape: found {shape!r}, need the image's shape (h, w) or (h, w, 3)") from None
-    data, _ = _read_source(src, "mask")
-    img = _open_image(data, "mask")
+    _check_pixels(max_pixels)
+    data, _ = _read_source(src, "mask", max_bytes)
+    img = _open_image(data, "mask", max_pixels)
     if (img.size[1], img.size[0]) != (h, w):
         raise InputError(f"mask: found shape ({img.size[1]}, {img.size[0]}), need the image's "
                          f"shape ({h}, {w}); resize the mask to the image")
@@ -439,7 +484,8 @@ def _ids(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return rank[codes], ids[order]
 
 
-def load_ratings(src: Source, *, duplicates: str = "mean") -> Ratings:
+def load_ratings(src: Source, *, duplicates: str = "mean", max_bytes: int | None = limits.MAX_FILE_BYTES,
+                 max_entries: int | None = limits.MAX_ENTRIES) -> Ratings:
     """Load (user, item, rating) triplets into sparse M and W (see :class:`Ratings`).
 
     Formats, detected from the content:
@@ -461,17 +507,22 @@ def load_ratings(src: Source, *, duplicates: str = "mean") -> Ratings:
     raises InputError.  ``Ratings.duplicates`` reports how many pairs were repeated.
 
     A rating of 0 is kept as an explicitly stored entry of M (its W is 1).
+    Size caps (wlra_core.limits): a file above ``max_bytes``, or with more lines than
+    ``max_entries`` (each line is at most one rating), is refused before it is parsed.
+
     Raises InputError on an empty or header-only file, a wrong column count, an empty id, a
     non-numeric or non-finite rating, or duplicates under ``"error"``.
     """
     if duplicates not in DUPLICATE_POLICIES:
         raise InputError(f"duplicates: found {duplicates!r}, need one of {DUPLICATE_POLICIES}")
     need = "lines 'user, item, rating[, timestamp]'"
-    data, _ = _read_source(src, "ratings")
+    data, _ = _read_source(src, "ratings", max_bytes)
     text = _decode_text(data, "ratings", strict=False)
     first = _first_line(text)
     if first is None:
         raise InputError(f"ratings: found an empty file, need {need}")
+    lines = text.count("\n") + 1
+    _check_entries("ratings", lines, f"{lines:,} lines (up to one rating each)", max_entries)
     first_number, line = first
     if "::" in line:
         text = text.replace("::", "\t")
@@ -575,7 +626,7 @@ def _check_finite(values: np.ndarray, what: str) -> None:
         raise InputError(f"{what}: found infinite values, need finite numbers (NaN marks a missing entry)")
 
 
-def _load_npy(data: bytes, what: str) -> np.ndarray:
+def _load_npy(data: bytes, what: str, max_entries: int | None) -> np.ndarray:
     stream = io.BytesIO(data)
     try:
         version = np.lib.format.read_magic(stream)
@@ -592,6 +643,8 @@ def _load_npy(data: bytes, what: str) -> np.ndarray:
         _check_npy_dtype(dtype, what)
         if len(shape) != 2:
             raise InputError(f"{what}: found a {len(shape)}-D array of shape {shape}, need a 2-D matrix")
+        _check_entries(what, shape[0] * shape[1], f"a {shape[0]:,}×{shape[1]:,} array "
+                       f"({shape[0] * shape[1]:,} entries)", max_entries)
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as exc:
@@ -615,9 +668,9 @@ def _check_npy_dtype(dtype: np.dtype, what: str) -> None:
         raise InputError(f"{what}: found dtype {dtype}, need a real numeric array (bool, int or float)")
 
 
-def _load_mtx(data: bytes, what: str) -> sp.csr_matrix:
+def _load_mtx(data: bytes, what: str, max_entries: int | None) -> sp.csr_matrix:
     try:
-        rows, cols, _, fmt, field, _ = scipy.io.mminfo(io.BytesIO(data))
+        rows, cols, entries, fmt, field, _ = scipy.io.mminfo(io.BytesIO(data))
         if field == "complex":
             raise InputError(f"{what}: found a complex Matrix Market file, need real values")
         if rows < 1 or cols < 1:
@@ -625,6 +678,12 @@ def _load_mtx(data: bytes, what: str) -> sp.csr_matrix:
         if max(rows, cols) > _MAX_SIDE or (fmt == "array" and rows * cols > _MAX_DENSE):
             raise InputError(f"{what}: found a declared size of {rows:,}×{cols:,}, need at most "
                              f"{_MAX_SIDE:,} rows and columns ({_MAX_DENSE:,} entries when dense)")
+        if fmt == "array":
+            _check_entries(what, rows * cols, f"a dense {rows:,}×{cols:,} Matrix Market array "
+                           f"({rows * cols:,} entries)", max_entries)
+        else:
+            _check_entries(what, entries, f"a Matrix Market file declaring {entries:,} entries",
+                           max_entries)
         result = scipy.io.mmread(io.BytesIO(data))
         mat = sp.csr_matrix(result, dtype=np.float64)
     except InputError:
@@ -636,7 +695,7 @@ def _load_mtx(data: bytes, what: str) -> sp.csr_matrix:
     return mat
 
 
-def _load_dense_text(data: bytes, what: str) -> np.ndarray:
+def _load_dense_text(data: bytes, what: str, max_entries: int | None) -> np.ndarray:
     text = _decode_text(data, what, strict=True)
     first = _first_line(text)
     if first is None:
@@ -648,6 +707,9 @@ def _load_dense_text(data: bytes, what: str) -> np.ndarray:
     lines = [ln for ln in text.splitlines()[first_number - 1 + header:] if ln.strip()]
     if not lines:
         raise InputError(f"{what}: found only a header line, need at least one row of numbers")
+    width = len(_split(lines[0], sep))
+    _check_entries(what, len(lines) * width, f"{len(lines):,} rows of {width:,} values "
+                   f"({len(lines) * width:,} entries)", max_entries)
     widths = np.array([len(_split(ln, sep)) for ln in lines])
     if np.any(widths != widths[0]):
         bad = int(np.flatnonzero(widths != widths[0])[0])
@@ -666,7 +728,8 @@ def _load_dense_text(data: bytes, what: str) -> np.ndarray:
     return values
 
 
-def load_matrix(src: Source, name: str | None = None) -> np.ndarray | sp.csr_matrix:
+def load_matrix(src: Source, name: str | None = None, *, max_bytes: int | None = limits.MAX_FILE_BYTES,
+                max_entries: int | None = limits.MAX_ENTRIES) -> np.ndarray | sp.csr_matrix:
     """Load a matrix: dense float64 ndarray, or ``scipy.sparse.csr_matrix`` for Matrix Market.
 
     The format comes from the file name's suffix (the path, else ``name``, else the file object's
@@ -680,18 +743,21 @@ def load_matrix(src: Source, name: str | None = None) -> np.ndarray | sp.csr_mat
       is skipped as a header when it holds a non-numeric field. Empty cells, ``NaN`` and ``NA``
       read as NaN.
     * NaN is allowed everywhere (it marks a missing entry); ±inf is refused.
+    * Size caps (wlra_core.limits): a file above ``max_bytes``, or a matrix above ``max_entries``
+      entries (dense: rows × columns; Matrix Market coordinate: the declared entries), is refused
+      from its header (.npy, .mtx) or its line count (text) before the matrix is allocated.
     """
     what = "matrix"
-    data, file_name = _read_source(src, what)
+    data, file_name = _read_source(src, what, max_bytes)
     if not data:
         raise InputError(f"{what}: found an empty file (0 bytes), need a .npy, CSV/TSV or .mtx matrix")
     fmt = _matrix_format(data, name or file_name)
     if fmt == "npy":
-        mat = _load_npy(data, what)
+        mat = _load_npy(data, what, max_entries)
     elif fmt == "mtx":
-        return _load_mtx(data, what)
+        return _load_mtx(data, what, max_entries)
     else:
-        mat = _load_dense_text(data, what)
+        mat = _load_dense_text(data, what, max_entries)
     if mat.size == 0:
         raise InputError(f"{what}: found an empty matrix of shape {mat.shape}, need at least one entry")
     _check_finite(mat, what)
@@ -823,7 +889,8 @@ def _low_rank_at(U: np.ndarray, V: np.ndarray, rows: np.ndarray, cols: np.ndarra
 
 
 def planted(n: int, m: int, k: int, *, noise: float = 0.0, pattern: str = "bernoulli",
-            p: float = 0.4, seed: int | None = 0, sparse: bool = False) -> Planted:
+            p: float = 0.4, seed: int | None = 0, sparse: bool = False,
+            max_entries: int | None = limits.MAX_ENTRIES) -> Planted:
     """A planted rank-k problem with known truth.
 
     U (n×k) and V (m×k) have i.i.d. Gaussian entries of standard deviation k^(-1/4), so the
@@ -848,6 +915,8 @@ def planted(n: int, m: int, k: int, *, noise: float = 0.0, pattern: str = "berno
     only when n·m ≤ 2**24, else None (use U and V). For one seed both agree exactly at the stored
     entries. Randomness comes from ``np.random.default_rng(seed)`` (with independent child streams
     for the factors, the support, the weights and the noise).
+    ``max_entries`` (wlra_core.limits) caps the stored entries before anything is drawn: n·m
+    when dense or for the "full" and "blocks" patterns, about p·n·m otherwise.
     """
     n, m, k = _check_count(n, "n"), _check_count(m, "m"), _check_count(k, "k")
     if k > min(n, m):
@@ -861,6 +930,12 @@ def planted(n: int, m: int, k: int, *, noise: float = 0.0, pattern: str = "berno
     _check_seed(seed)
     if not isinstance(sparse, (bool, np.bool_)):
         raise InputError(f"sparse: found {sparse!r}, need True or False")
+    if not sparse or pattern in ("full", "blocks"):
+        _check_entries("planted", n * m, f"{n:,}×{m:,} = {n * m:,} entries", max_entries)
+    else:  # expected entries; the cover of empty rows and columns adds at most n + m
+        expected = math.ceil(p * n * m) + n + m
+        _check_entries("planted", expected, f"about {expected:,} entries ({p:g} of {n:,}×{m:,})",
+                       max_entries)
 
     rng_factors, rng_support, rng_weights, rng_noise = np.random.default_rng(seed).spawn(4)
     scale = k ** -0.25

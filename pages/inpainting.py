@@ -44,7 +44,8 @@ upload_col.file_uploader(
 image, original_shape, image_id = loaders.current_image(P, choice, res)
 h, w = image.shape[:2]
 kind = "colour, M = [R | G | B]" if image.ndim == 3 else "grey"
-pick_col.caption(f"Original {original_shape[1]}×{original_shape[0]} px · working {w}×{h} px ({kind}, "
+scaled = "downscaled to" if original_shape != (h, w) else "worked on at"
+pick_col.caption(f"Original {original_shape[1]}×{original_shape[0]} px, {scaled} {w}×{h} px ({kind}, "
                  f"M is {h}×{w * (3 if image.ndim == 3 else 1)})")
 loaders.accept_pending_mask(P, (h, w))
 if (message := state.pop_error(P)) is not None:

@@ -3,6 +3,7 @@
 Data handling and all arithmetic live in ui.ratings_model; runs go through the shared run
 controller (ui.run); this page holds widgets and plots.
 """
+import functools
 import hashlib
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def load_sample(path: str, mtime: float):
 def take_upload(data: bytes, name: str) -> None:
     """Make an uploaded file the page's data; on failure keep the old data and keep a message."""
     try:
-        ratings = rm.load_upload(data, name, wc.data.load_ratings)
+        ratings = rm.load_upload(data, name, functools.partial(wc.data.load_ratings,
+                                                               max_entries=state.APP_MAX_ENTRIES))
     except ValueError as exc:
         state.put(P, "upload_error", str(exc))
         return

@@ -16,6 +16,7 @@ from PIL import Image, ImageFile
 
 from wlra_core.data import (
     PATTERNS,
+    image_size,
     image_to_matrix,
     load_image,
     load_mask,
@@ -865,3 +866,16 @@ def test_planted_refuses_more_entries_than_max_entries_before_drawing():
     with pytest.raises(InputError, match=r"planted: found about 1,200 entries \(0.1 of 100×100\), need at most 1,000"):
         planted(100, 100, 2, p=0.1, sparse=True, max_entries=1_000)
     assert planted(100, 100, 2, p=0.1, sparse=True, max_entries=1_200).W.nnz <= 1_200
+
+
+def test_image_size_reads_the_header_only_and_applies_exif_orientation(monkeypatch):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = encode(Image.fromarray(np.zeros((20, 40, 3), dtype=np.uint8)), "JPEG", exif=exif)
+    plain = encode(Image.fromarray(np.zeros((20, 40), dtype=np.uint8)))
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded pixels"))
+    assert image_size(rotated) == (40, 20) and image_size(plain) == (20, 40)
+    with pytest.raises(InputError, match="image: found 5 bytes that are not an image"):
+        image_size(b"hello")
+    with pytest.raises(InputError, match="image: found an empty file"):
+        image_size(b"")

@@ -40,9 +40,11 @@ class SolverSettings:
     clip: bool = False
 
     def iterate_kwargs(self) -> dict[str, Any]:
-        """Keywords for wlra_core.iterate, one solver excluded (pass solver= yourself)."""
+        """Keywords for wlra_core.iterate, one solver excluded (pass solver= yourself); with the
+        app's per-problem size cap."""
         return {"eps": self.eps, "max_iter": self.max_iter, "init": self.init,
-                "ridge": self.ridge, "clip": self.clip, "seed": self.seed}
+                "ridge": self.ridge, "clip": self.clip, "seed": self.seed,
+                "max_entries": state.APP_MAX_ENTRIES}
 
     def problem_signature(self) -> tuple:
         """Everything that changes the iterates, except which solvers run."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from PIL import Image, ImageOps
+from PIL import Image
 
 import wlra_core as wc
 from ui import state
@@ -21,7 +21,8 @@ from ui import state
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp"]
-MAX_UPLOAD_BYTES = 20 * 2**20
+# One file: the library's cap, which .streamlit/config.toml's server.maxUploadSize repeats in MB.
+MAX_UPLOAD_BYTES = wc.limits.MAX_FILE_BYTES
 UPLOAD_CHOICE = "upload"  # the image selector's value for the uploaded image
 
 
@@ -58,9 +59,9 @@ def decode_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
     image while the page works at a lower resolution) is area-averaged onto the grid.
     """
     h, w = shape
-    with Image.open(io.BytesIO(data)) as probe:
-        native = ImageOps.exif_transpose(probe).size  # (width, height) as the loader sees it
-    weights = wc.data.load_mask(io.BytesIO(data), (native[1], native[0]))
+    native_h, native_w = wc.data.image_size(data)  # as the loader sees it; from the header only
+    native = (native_w, native_h)
+    weights = wc.data.load_mask(io.BytesIO(data), (native_h, native_w))
     if weights.shape == (h, w):
         return weights
     if abs(native[0] / native[1] - w / h) > 0.02 * (w / h):
@@ -74,11 +75,11 @@ def decode_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
 
 def _check_bytes(name: str, data: bytes, what: str) -> None:
     if not data:
-        raise wc.InputError(f"{what} {name!r} is empty; upload a PNG, JPEG or WebP file.")
+        raise wc.InputError(f"{what} {name!r}: found an empty file (0 bytes), need a PNG, JPEG or WebP image.")
     if len(data) > MAX_UPLOAD_BYTES:
         raise wc.InputError(
-            f"{what} {name!r} has {len(data) / 2**20:.1f} MB; at most {MAX_UPLOAD_BYTES // 2**20} MB "
-            "is accepted. Downscale it first."
+            f"{what} {name!r}: found {len(data) / 2**20:.1f} MB, need at most {MAX_UPLOAD_BYTES // 2**20} MB "
+            "(the upload limit). Downscale it first."
         )
 
 
@@ -154,11 +155,17 @@ def accept_pending_mask(prefix: str, shape: tuple[int, int]) -> None:
         state.flash_error(prefix, str(exc))
 
 
-def current_image(prefix: str, choice: str, max_side: int) -> tuple[np.ndarray, tuple[int, ...], str]:
-    """(working image, original shape, identity) for the selector's choice."""
+def current_image(prefix: str, choice: str, max_side: int) -> tuple[np.ndarray, tuple[int, int], str]:
+    """(working image, original (height, width), identity) for the selector's choice."""
     if choice == UPLOAD_CHOICE and state.get(prefix, "upload"):
         upload = state.get(prefix, "upload")
-        original = decode_image(upload["bytes"], None).shape
-        return decode_image(upload["bytes"], max_side), original, f"upload:{upload['digest']}"
+        image = decode_image(upload["bytes"], max_side)
+        return image, original_size(upload["bytes"]), f"upload:{upload['digest']}"
     name = choice if choice in sample_names() else sample_names()[0]
-    return load_sample(name, max_side), load_sample(name, None).shape, f"sample:{name}"
+    return load_sample(name, max_side), original_size(sample_path(name).read_bytes()), f"sample:{name}"
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def original_size(data: bytes) -> tuple[int, int]:
+    """(height, width) of an image file from its header: a large original is never decoded whole."""
+    return wc.data.image_size(data)

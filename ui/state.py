@@ -17,6 +17,11 @@ from typing import Any
 
 import streamlit as st
 
+# The size cap of one problem in one session (n·m dense, nnz sparse, (n + m)·k factors; see
+# wlra_core.limits): stricter than the library's default of 2**25 because a classroom server holds
+# many sessions in one process. 2**22 (4.2 M) entries is a sparse layout of 168 MB.
+APP_MAX_ENTRIES = 2**22
+
 INPAINTING = "inp"
 RATINGS = "rat"
 LAB = "lab"

@@ -40,6 +40,7 @@ __all__ = [
     "PATTERNS",
     "DUPLICATE_POLICIES",
     "load_image",
+    "image_size",
     "load_mask",
     "load_ratings",
     "load_matrix",
@@ -325,6 +326,29 @@ def load_image(src: Source, max_side: int | None = None, *, max_bytes: int | Non
             and np.array_equal(arr[..., 0], arr[..., 2]):
         arr = arr[..., 0]
     return np.ascontiguousarray(np.clip(arr, 0.0, 1.0))
+
+
+def image_size(src: Source, *, max_bytes: int | None = limits.MAX_FILE_BYTES) -> tuple[int, int]:
+    """(height, width) of an image as :func:`load_image` would return it (EXIF orientation
+    applied), read from the file's header: nothing is decoded, whatever the image's size.
+
+    Raises InputError on an empty or unreadable file or one above ``max_bytes``."""
+    data, _ = _read_source(src, "image", max_bytes)
+    if not data:
+        raise InputError(f"image: found an empty file (0 bytes), need {_IMAGE_FORMATS}")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            w, h = img.size
+            # EXIF Orientation (5-8 swap the sides). A PNG keeps EXIF in an eXIf chunk, which
+            # Pillow finds only by decoding when the chunk follows the pixels: look only if it has one.
+            has_exif = img.format != "PNG" or (b"eXIf" in data and w * h <= limits.MAX_IMAGE_PIXELS)
+            orientation = img.getexif().get(0x0112, 1) if has_exif else 1
+    except UnidentifiedImageError:
+        raise InputError(f"image: found {len(data)} bytes that are not an image Pillow can read "
+                         f"(starting {data[:16]!r}), need {_IMAGE_FORMATS}") from None
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"image: the image header is damaged ({exc}); need a complete image file") from None
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
 
 
 def _grey_and_alpha(img: Image.Image, what: str) -> tuple[np.ndarray, np.ndarray | None]:

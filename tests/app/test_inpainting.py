@@ -94,7 +94,7 @@ def test_defaults_render_sample_mask_and_idle_run():
     at = page()
     assert not at.exception and not at.error
     assert at.selectbox(key="inp_image").value == "camera"
-    assert image_caption(at).startswith("Original 512×512 px · working 256×256 px")
+    assert image_caption(at).startswith("Original 512×512 px, downscaled to 256×256 px")
     assert 0 < hidden_count(at) < 256 * 256
     assert shown_iteration(at) == 0
     assert runs(at) == {}
@@ -307,10 +307,10 @@ def test_good_upload_becomes_the_image():
     at.run()
     assert not at.exception and not at.error
     assert at.selectbox(key="inp_image").value == "upload"
-    assert image_caption(at).startswith("Original 300×120 px · working 256×102 px (colour")
+    assert image_caption(at).startswith("Original 300×120 px, downscaled to 256×102 px (colour")
     at.session_state["inp_pending_upload"] = ("grey.png", png(rng.integers(0, 255, (90, 60), dtype=np.uint8)))
     at.run()
-    assert not at.error and image_caption(at).startswith("Original 60×90 px · working 60×90 px (grey")
+    assert not at.error and image_caption(at).startswith("Original 60×90 px, worked on at 60×90 px (grey")
 
 
 def test_mask_upload_sets_the_weights_and_a_wrong_aspect_is_refused():
@@ -335,7 +335,7 @@ def test_settings_come_from_the_url_and_every_setting_is_bound_to_it():
     assert at.slider(key="inp_k").value == 7
     assert at.multiselect(key="inp_solvers").value == ["cg", "em"]
     assert at.select_slider(key="inp_eps").value == 1e-6
-    assert image_caption(at).startswith("Original 600×400 px · working 128×85 px")
+    assert image_caption(at).startswith("Original 600×400 px, downscaled to 128×85 px")
     assert hidden_count(at) == pytest.approx(0.5 * 128 * 85, rel=0.1)
     step(at)
     assert list(runs(at)) == ["cg", "em"] and runs(at)["cg"].factors_at(1)[1].shape[1] == 7

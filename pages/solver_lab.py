@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, controls, lab, state
+from ui import charts, controls, lab, loaders, state
+from ui import matrix_upload
 from ui.run import RunController, View
 from ui import router
 
@@ -25,7 +26,8 @@ EPS_CHOICES = (1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10)
 
 @st.cache_data(max_entries=4, show_spinner="Drawing the planted problem…")
 def planted(n: int, m: int, rank: int, noise: float, pattern: str, p: float, seed: int):
-    return wc.data.planted(n, m, rank, noise=noise, pattern=pattern, p=p, seed=seed, sparse=True)
+    return wc.data.planted(n, m, rank, noise=noise, pattern=pattern, p=p, seed=seed, sparse=True,
+                           max_entries=state.APP_MAX_ENTRIES)
 
 
 def fmt_eps(value: float) -> str:
@@ -58,11 +60,14 @@ def render(view: View) -> None:
         charts.live_chart(stamp(charts.history_figure(
             histories, y="relative_objective", x="cumulative_seconds", x_title=charts.SECONDS_TITLE, log_y=True,
             y_title="relative objective", title="Objective by time")), key=f"{P}_fig_time")
-    charts.live_chart(stamp(charts.history_figure(
-        histories, y="truth_error", log_y=True, y_title="‖XYᵀ − M*‖<sub>F</sub> / ‖M*‖<sub>F</sub>",
-        title="Error against the planted truth", marker_at=view.iteration)), key=f"{P}_fig_truth", height=300)
+    if view.runs.context is not None:  # a planted problem: its truth is known
+        charts.live_chart(stamp(charts.history_figure(
+            histories, y="truth_error", log_y=True, y_title="‖XYᵀ − M*‖<sub>F</sub> / ‖M*‖<sub>F</sub>",
+            title="Error against the planted truth", marker_at=view.iteration)), key=f"{P}_fig_truth", height=300)
     controller.replay_slider(view)
     table = lab.summary(histories, {name: run.stop_reason for name, run in view.runs.runs.items()})
+    if view.runs.context is None:
+        table = table.drop(columns=["relative error vs truth"], errors="ignore")
     st.markdown("**Iterations to converge** (stopping rule: objective below eps² relative, or its relative "
                 "decrease below eps; `max_iter reached` means it did not converge)")
     st.dataframe(table, hide_index=True, column_config={
@@ -80,13 +85,34 @@ def render(view: View) -> None:
 state.init(P)
 st.title("Solver lab")
 st.markdown(
-    "Planted problems with a known truth M*: compare the exact solver (LLR16), the sketched solver "
-    "(SYYZ), unpreconditioned conjugate gradients and EM. Every number on this page is **measured "
-    "here, on this machine**, when you press a button; nothing is copied from the paper."
+    "Planted problems with a known truth M*, or your own matrix: compare the exact solver (LLR16), "
+    "the sketched solver (SYYZ), unpreconditioned conjugate gradients and EM. Every number on this "
+    "page is **measured here, on this machine**, when you press a button; nothing is copied from "
+    "the paper."
 )
+messages = st.container()
+matrix_upload.accept_pending()
+if (message := state.pop_error(P)) is not None:
+    messages.error(message, icon=":material/error:")
 
 with st.sidebar:
-    st.subheader("Planted problem")
+    source = st.radio("Problem", ["planted", "upload"], horizontal=True, key=f"{P}_source", **BIND,
+                      help="planted: a random low-rank matrix with a known truth; upload: your own "
+                           "matrix and, optionally, its weights")
+    if source == "upload":
+        st.subheader("Your matrix")
+        st.file_uploader(
+            "Matrix M (.npy, CSV/TSV, Matrix Market .mtx)", type=matrix_upload.MATRIX_TYPES,
+            key=f"{P}_matrix_file", on_change=loaders.queue_upload, args=(P, f"{P}_matrix_file", "pending_matrix"),
+            help="Dense: one row per line (or a 2-D .npy); an empty cell or NaN marks a missing entry. "
+                 "Matrix Market: the stored entries are the observed ones.")
+        st.file_uploader(
+            "Weights W (optional, same shape, ≥ 0)", type=matrix_upload.MATRIX_TYPES, key=f"{P}_weights_file",
+            on_change=loaders.queue_upload, args=(P, f"{P}_weights_file", "pending_weights"),
+            help="Without W every observed entry of M has weight 1.")
+        if state.get(P, "weights") is not None:
+            st.button("Use no weights file", key=f"{P}_clear_weights", on_click=matrix_upload.clear_weights)
+    st.subheader("Planted problem" if source == "planted" else "Planted problem (not used)")
     n = st.number_input("rows n", 10, 5000, 300, step=50, key=f"{P}_n", **BIND)
     m = st.number_input("columns m", 10, 5000, 200, step=50, key=f"{P}_m", **BIND)
     rank = st.slider("true rank", 1, 50, 5, key=f"{P}_rank", **BIND)
@@ -99,6 +125,9 @@ with st.sidebar:
     p = st.slider("observed fraction p", 0.05, 1.0, 0.3, step=0.05, key=f"{P}_p", **BIND)
     problem_seed = st.number_input("problem seed", 0, 10_000, 0, step=1, key=f"{P}_pseed", **BIND)
     st.subheader("Solvers")
+uploaded = matrix_upload.current() if source == "upload" else None
+if uploaded is not None:
+    n, m = uploaded.shape
 settings = controls.solver_settings(P, defaults=DEFAULTS, k_max=int(min(128, n, m)))
 with st.sidebar:
     st.subheader("Sketched solver")
@@ -109,18 +138,28 @@ with st.sidebar:
 SKETCH = {"sketch": None if sketch == "default" else sketch,
           "sketch_size": None if sketch_rows == 0 else int(sketch_rows)}
 
-try:
-    problem = planted(int(n), int(m), int(rank), float(noise), pattern, float(p), int(problem_seed))
-except wc.InputError as exc:
-    st.error(f"Cannot build this planted problem: {exc}")
-    st.stop()
-st.caption(f"M is {n} × {m} with {problem.W.nnz:,} weighted entries ({problem.W.nnz / (n * m):.0%}), "
-           f"truth of rank {rank}, noise σ = {noise:g}; fitting rank k = {settings.k}.")
+if source == "upload":
+    if uploaded is None:
+        st.info("Upload a matrix M in the sidebar (.npy, CSV/TSV or Matrix Market), and optionally its "
+                "weights W, to run the solvers on it.")
+        st.stop()
+    problem = wc.data.Planted(uploaded.M, uploaded.W, None, None, None)
+    problem_id = ("upload", uploaded.identity)
+    st.caption(f"**{uploaded.name}**: M is {n} × {m} with {uploaded.observed:,} weighted entries "
+               f"({uploaded.observed / (n * m):.1%}), no known truth; fitting rank k = {settings.k}.")
+else:
+    try:
+        problem = planted(int(n), int(m), int(rank), float(noise), pattern, float(p), int(problem_seed))
+    except wc.InputError as exc:
+        st.error(f"Cannot build this planted problem: {exc}")
+        st.stop()
+    problem_id = (int(n), int(m), int(rank), float(noise), pattern, float(p), int(problem_seed))
+    st.caption(f"M is {n} × {m} with {problem.W.nnz:,} weighted entries ({problem.W.nnz / (n * m):.0%}), "
+               f"truth of rank {rank}, noise σ = {noise:g}; fitting rank k = {settings.k}.")
 
 conv, sweep_tab, diag_tab = st.tabs(["Convergence", "Time per iteration vs k", "Regression accuracy"])
 
 # convergence (live) -----------------------------------------------------------------------
-problem_id = (int(n), int(m), int(rank), float(noise), pattern, float(p), int(problem_seed))
 signature = (problem_id, settings.problem_signature(), tuple(SKETCH.values()))
 
 
@@ -136,7 +175,9 @@ def measure(step, truth=problem.truth):
 with conv:
     controller = RunController(P)
     controller.buttons()
-    message = controller.sync(signature, settings.solvers, start, measure=measure)
+    # the context says whether the runs' problem has a truth (planted) or not (uploaded)
+    message = controller.sync(signature, settings.solvers, start, measure=None if uploaded else measure,
+                              context=None if uploaded else "planted")
     if message:
         st.error(message)
     controller.live(render, signature)

@@ -76,7 +76,11 @@ def solver_settings(
             key=state.key(prefix, "solvers"), help="\n\n".join(f"**{s}**: {SOLVER_HELP.get(s, '')}" for s in choices),
             **common,
         )
-        k = st.slider("Rank k", 1, int(k_max), min(defaults.k, int(k_max)), key=state.key(prefix, "k"),
+        k_key = state.key(prefix, "k")
+        if st.session_state.get(k_key, 1) > int(k_max):
+            # a smaller matrix than the k kept from before (or from the URL): the largest k it takes
+            st.session_state[k_key] = int(k_max)
+        k = st.slider("Rank k", 1, int(k_max), min(defaults.k, int(k_max)), key=k_key,
                       help="Number of columns of X and Y: M̂ = X Yᵀ has rank k.", **common)
         eps = st.select_slider(
             "Tolerance eps", options=list(EPS_CHOICES), value=defaults.eps, format_func=_fmt_eps,

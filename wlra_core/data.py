@@ -44,6 +44,7 @@ __all__ = [
     "load_mask",
     "load_ratings",
     "load_matrix",
+    "matrix_problem",
     "image_to_matrix",
     "matrix_to_image",
     "mask_to_weights",
@@ -786,6 +787,49 @@ def load_matrix(src: Source, name: str | None = None, *, max_bytes: int | None =
         raise InputError(f"{what}: found an empty matrix of shape {mat.shape}, need at least one entry")
     _check_finite(mat, what)
     return mat
+
+
+def matrix_problem(M: np.ndarray | sp.spmatrix, W: np.ndarray | sp.spmatrix | None = None
+                   ) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray | sp.csr_matrix]:
+    """(M, W) ready for :func:`wlra_core.solve` from a loaded matrix and optional weights.
+
+    Without ``W``, the observed entries get weight 1: for a dense M its finite entries (NaN marks a
+    missing one, replaced by 0 in the returned copy of M); for a sparse M (Matrix Market) its
+    stored entries, as in a rating matrix (an unstored entry is missing, not a zero). With ``W``:
+    the same shape as M (both named in the error), finite, ≥ 0; NaN in M where W > 0 is refused.
+    Inputs are never modified.
+    """
+    if W is None:
+        if sp.issparse(M):
+            M = sp.csr_matrix(M, dtype=np.float64)
+            M.sum_duplicates()
+            W = M.copy()
+            W.data = np.ones_like(W.data)
+            return M, W
+        M = np.asarray(M, dtype=np.float64)
+        finite = np.isfinite(M)
+        return np.where(finite, M, 0.0), finite.astype(np.float64)
+    if W.shape != M.shape:
+        raise InputError(f"weights: found shape {W.shape[0]}×{W.shape[1]}, need the shape of the "
+                         f"matrix, {M.shape[0]}×{M.shape[1]}")
+    values = W.data if sp.issparse(W) else np.asarray(W)
+    if not np.all(np.isfinite(values)):
+        raise InputError("weights: found NaN or infinite weights, need finite weights ≥ 0 "
+                         "(0 marks a missing entry)")
+    if values.size and values.min() < 0:
+        raise InputError(f"weights: found a negative weight ({values.min():g}), need weights ≥ 0")
+    if not sp.issparse(M):
+        M = np.asarray(M, dtype=np.float64)
+        Wd = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+        bad = np.argwhere(~np.isfinite(M) & (Wd > 0))
+        if bad.size:
+            i, j = bad[0]
+            raise InputError(f"matrix: found a missing value (NaN) at row {i + 1}, column {j + 1} where "
+                             f"the weight is {Wd[i, j]:g}; need a value wherever the weight is positive")
+        M = np.where(np.isfinite(M), M, 0.0)
+        return M, (sp.csr_matrix(W, dtype=np.float64) if sp.issparse(W) else Wd.astype(np.float64))
+    return sp.csr_matrix(M, dtype=np.float64), (sp.csr_matrix(W, dtype=np.float64) if sp.issparse(W)
+                                                 else np.asarray(W, dtype=np.float64))
 
 
 # --------------------------------------------------------------------------------------------

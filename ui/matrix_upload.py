@@ -1,0 +1,93 @@
+"""The solver lab's own matrix: an uploaded M (.npy, CSV/TSV, Matrix Market) and optional weights W.
+
+Uploads follow the inpainting page's pattern (ui/loaders.py): the uploader's on_change callback
+queues (file name, bytes) under `lab_pending_matrix` / `lab_pending_weights`; `accept_pending`
+validates them on the next run. A bad file, or weights that do not fit the matrix, leave the
+previous matrix and weights in place and flash a message naming the file, what was found and what
+is needed. Files are parsed by wlra_core.data.load_matrix (never with pickle) under the app's
+per-problem cap, and the pair is checked by wlra_core.data.matrix_problem.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+import streamlit as st
+
+import wlra_core as wc
+from ui import loaders, state
+
+P = state.LAB
+MATRIX_TYPES = ["npy", "csv", "tsv", "txt", "mtx"]
+
+
+class Uploaded(NamedTuple):
+    """The lab's problem from uploads: what the solvers and the page need."""
+
+    M: Any
+    W: Any
+    name: str            # for captions: "ratings.mtx" or "M.npy, weights W.npy"
+    identity: str        # digests of the files: the run signature's data part
+    observed: int        # entries with positive weight
+    shape: tuple[int, int]
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the matrix…")
+def _load(data: bytes, name: str):
+    return wc.data.load_matrix(io.BytesIO(data), name=name, max_bytes=loaders.MAX_UPLOAD_BYTES,
+                               max_entries=state.APP_MAX_ENTRIES)
+
+
+def _entry(name: str, data: bytes) -> dict:
+    return {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()}
+
+
+def _take(key: str):
+    pending = state.get(P, key)
+    if pending is not None:
+        state.put(P, key, None)
+    return pending
+
+
+def _build(matrix: dict | None, weights: dict | None) -> Uploaded | None:
+    if matrix is None:
+        return None
+    M = _load(matrix["bytes"], matrix["name"])
+    W = _load(weights["bytes"], weights["name"]) if weights is not None else None
+    M, W = wc.data.matrix_problem(M, W)
+    observed = int((W.data > 0).sum()) if sp.issparse(W) else int(np.count_nonzero(W > 0))
+    name = matrix["name"] + (f", weights {weights['name']}" if weights is not None else "")
+    identity = matrix["digest"] + (f"+{weights['digest']}" if weights is not None else "")
+    return Uploaded(M, W, name, identity, observed, tuple(M.shape))
+
+
+def accept_pending() -> None:
+    """Validate queued uploads; accept a file only if it reads and fits the other one."""
+    for key, slot, what in (("pending_matrix", "matrix", "Matrix"), ("pending_weights", "weights", "Weights")):
+        pending = _take(key)
+        if pending is None:
+            continue
+        name, data = pending
+        candidate = {"matrix": state.get(P, "matrix"), "weights": state.get(P, "weights")}
+        candidate[slot] = _entry(name, data)
+        try:
+            _build(candidate["matrix"], candidate["weights"])
+        except wc.InputError as exc:
+            state.flash_error(P, f"{what} file {name!r}: {exc}. The previous data is kept.")
+        except Exception as exc:  # any other parser failure: a message, never a traceback
+            state.flash_error(P, f"{what} file {name!r} could not be read ({type(exc).__name__}: {exc}). "
+                                 "The previous data is kept.")
+        else:
+            state.put(P, slot, candidate[slot])
+
+
+def clear_weights() -> None:
+    state.put(P, "weights", None)
+
+
+def current() -> Uploaded | None:
+    """The accepted matrix and weights as a problem (None before a matrix is uploaded)."""
+    return _build(state.get(P, "matrix"), state.get(P, "weights"))

@@ -23,6 +23,7 @@ from wlra_core.data import (
     load_matrix,
     load_ratings,
     make_ratings,
+    matrix_problem,
     mask_to_weights,
     matrix_to_image,
     planted,
@@ -879,3 +880,37 @@ def test_image_size_reads_the_header_only_and_applies_exif_orientation(monkeypat
         image_size(b"hello")
     with pytest.raises(InputError, match="image: found an empty file"):
         image_size(b"")
+
+
+# ------------------------------------------------------------------------------------------------
+# matrix_problem: a loaded matrix (and weights) as (M, W) for the solvers
+
+def test_matrix_problem_weights_the_observed_entries_and_leaves_the_inputs_alone():
+    M = np.array([[1.0, np.nan], [3.0, 4.0]])
+    original = M.copy()
+    Mp, W = matrix_problem(M)
+    np.testing.assert_array_equal(W, [[1, 0], [1, 1]])
+    np.testing.assert_array_equal(Mp, [[1, 0], [3, 4]])
+    np.testing.assert_array_equal(M, original)  # NaN still there: a copy was filled
+    S = sp.csr_matrix(np.array([[0.0, 2.0], [0.0, 0.0]]))
+    S_data = S.data.copy()
+    Ms, Ws = matrix_problem(S)
+    assert sp.issparse(Ws) and Ws.nnz == 1 and Ws[0, 1] == 1  # unstored entries are missing
+    np.testing.assert_array_equal(S.data, S_data)
+
+
+@pytest.mark.parametrize("W, match", [
+    (np.ones((3, 2)), r"weights: found shape 3×2, need the shape of the matrix, 2×2"),
+    (np.array([[1.0, 0.0], [-1.0, 1.0]]), r"weights: found a negative weight \(-1\), need weights ≥ 0"),
+    (np.array([[1.0, 0.0], [np.inf, 1.0]]), r"weights: found NaN or infinite weights"),
+    (np.ones((2, 2)), r"matrix: found a missing value \(NaN\) at row 1, column 2 where the weight is 1"),
+])
+def test_matrix_problem_refuses_weights_that_do_not_fit(W, match):
+    with pytest.raises(InputError, match=match):
+        matrix_problem(np.array([[1.0, np.nan], [3.0, 4.0]]), W)
+
+
+def test_matrix_problem_accepts_zero_weight_where_m_is_missing():
+    M, W = matrix_problem(np.array([[1.0, np.nan]]), np.array([[2.0, 0.0]]))
+    np.testing.assert_array_equal(M, [[1.0, 0.0]])
+    np.testing.assert_array_equal(W, [[2.0, 0.0]])

@@ -914,3 +914,13 @@ def test_matrix_problem_accepts_zero_weight_where_m_is_missing():
     M, W = matrix_problem(np.array([[1.0, np.nan]]), np.array([[2.0, 0.0]]))
     np.testing.assert_array_equal(M, [[1.0, 0.0]])
     np.testing.assert_array_equal(W, [[2.0, 0.0]])
+
+
+def test_load_ratings_of_a_single_user_gives_one_row_that_solves_at_rank_one():
+    ratings = load_ratings(b"alice,1,4\nalice,2,3\nalice,3,5\n")
+    assert ratings.M.shape == (1, 3) and list(ratings.users) == ["alice"]
+    import wlra_core as wc
+    with pytest.raises(InputError, match=r"k: found 2, need an integer ≤ 1"):
+        wc.solve(ratings.M, ratings.W, 2)
+    result = wc.solve(ratings.M, ratings.W, 1, solver="exact", max_iter=3)
+    np.testing.assert_allclose(result.low_rank(), [[4, 3, 5]], atol=1e-8)

@@ -18,7 +18,7 @@ EVERY_OPTION = (
     "--matrix", "--weights", "--ratings", "--image", "--mask", "--max-side", "--planted",
     "--duplicates", "--pattern", "--p", "--noise", "--sparse", "--rank", "--solver", "--eps", "--max-iter", "--init",
     "--ridge", "--clip", "--seed", "--sketch", "--sketch-size", "--inner", "--max-inner",
-    "--memory-budget", "--no-diagnostics", "--quiet", "--out",
+    "--memory-budget", "--max-file-size", "--max-entries", "--no-diagnostics", "--quiet", "--out",
 )
 
 
@@ -200,6 +200,8 @@ def test_max_iter_is_a_stop_reason_not_an_error(capsys):
     (["--planted", "20", "10", "2", "--solver", "exact", "--sketch", "srht"], "sketched"),
     (["--matrix", "x.npy"], "--rank"),
     ([], "one of the arguments"),
+    (["--planted", "20", "10", "2", "--max-entries", "199"], "planted: found 20×10 = 200 entries, need at most 199"),
+    (["--planted", "20", "10", "2", "--max-entries", "0"], "must be a positive integer"),
 ])
 def test_bad_input_exits_2_with_one_clear_line(argv, match, capsys):
     assert main(argv) == 2
@@ -229,3 +231,14 @@ def test_weights_of_another_shape_are_rejected(tmp_path, capsys):
                  "-k", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "(5, 6)" in err and "(6, 5)" in err
+
+
+def test_the_size_caps_apply_to_files_and_can_be_raised(tmp_path, capsys):
+    path = tmp_path / "m.npy"
+    np.save(path, low_rank(30, 20, 2, seed=3))
+    assert main(["--matrix", str(path), "-k", "2", "--max-file-size", "100", "-q"]) == 2
+    assert "matrix: found a file of 0.0 MB, need at most" in capsys.readouterr().err
+    assert main(["--matrix", str(path), "-k", "2", "--max-entries", "599", "-q"]) == 2
+    assert "found a 30×20 array (600 entries), need at most 599 entries" in capsys.readouterr().err
+    assert main(["--matrix", str(path), "-k", "2", "--max-entries", "600", "--max-file-size", "1M", "-q",
+                 "--solver", "exact"]) == 0

@@ -178,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     solver.add_argument("--memory-budget", type=parse_size, default="1G", metavar="SIZE",
                         help="bytes the solver may use for its row blocks; accepts 512M, 1G, ... "
                              "(binary multiples)")
+    solver.add_argument("--max-file-size", type=parse_size, default=str(wc.limits.MAX_FILE_BYTES),
+                        metavar="SIZE", help="largest input file read (default 50M, "
+                                             "wlra_core.limits.MAX_FILE_BYTES); accepts 200M, 1G, ...")
+    solver.add_argument("--max-entries", type=_positive_int, default=wc.limits.MAX_ENTRIES, metavar="N",
+                        help="largest problem: n·m entries when dense, nnz when sparse, (n + m)·k for "
+                             f"the factors (default {wc.limits.MAX_ENTRIES:,}, wlra_core.limits)")
     solver.add_argument("--no-diagnostics", action="store_true",
                         help="skip the per-iteration diagnostics (forward error, condition "
                              "numbers on sampled rows), which cost extra time")
@@ -258,35 +264,37 @@ def load_problem(args: argparse.Namespace) -> _Problem:
     import wlra_core as wc
     from wlra_core import data
 
+    caps = {"max_bytes": args.max_file_size, "max_entries": args.max_entries}
     if args.planted is not None:
         n, m, k_true = args.planted
         M, W, _truth, U, V = data.planted(n, m, k_true, noise=args.noise, pattern=args.pattern,
-                                          p=args.p, seed=args.seed, sparse=args.sparse)
+                                          p=args.p, seed=args.seed, sparse=args.sparse,
+                                          max_entries=args.max_entries)
         k = args.rank if args.rank is not None else k_true
         return _Problem(M, W, k, f"planted {n} x {m}, rank {k_true}, pattern {args.pattern} "
                         f"p={args.p:g}, noise {args.noise:g}", truth=(U, V))
     if args.matrix is not None:
-        M = data.load_matrix(args.matrix)
+        M = data.load_matrix(args.matrix, **caps)
         if args.weights is None:
             M, W = _weights_from_missing(M, args.memory_budget)
         else:
-            W = data.load_matrix(args.weights)
+            W = data.load_matrix(args.weights, **caps)
             if W.shape != M.shape:
                 raise wc.InputError(f"--weights {args.weights} has shape {W.shape} but --matrix "
                                     f"{args.matrix} has shape {M.shape}; they must be equal")
         return _Problem(M, W, args.rank, f"matrix {args.matrix}")
     if args.ratings is not None:
-        M, W, users, items, duplicates = data.load_ratings(args.ratings, duplicates=args.duplicates)
+        M, W, users, items, duplicates = data.load_ratings(args.ratings, duplicates=args.duplicates, **caps)
         note = (f", {duplicates} repeated (user, item) pairs resolved by {args.duplicates!r}"
                 if duplicates else "")
         return _Problem(M, W, args.rank,
                         f"ratings {args.ratings}: {len(users)} users x {len(items)} items{note}")
-    image = data.load_image(args.image, max_side=args.max_side)
+    image = data.load_image(args.image, max_side=args.max_side, max_bytes=args.max_file_size)
     M = data.image_to_matrix(image)
     if args.mask is None:
         W = np.ones(M.shape)
     else:
-        mask = data.load_mask(args.mask, image.shape)
+        mask = data.load_mask(args.mask, image.shape, max_bytes=args.max_file_size)
         W = data.mask_to_weights(mask, image.shape)
     return _Problem(M, W, args.rank, f"image {args.image} {image.shape}", image_shape=image.shape)
 
@@ -399,7 +407,7 @@ def run(args: argparse.Namespace) -> int:
     options = dict(solver=args.solver, eps=args.eps, max_iter=args.max_iter, init=args.init,
                    ridge=args.ridge, clip=args.clip, seed=args.seed, inner=args.inner,
                    max_inner=args.max_inner, memory_budget=args.memory_budget,
-                   diagnostics=not args.no_diagnostics)
+                   max_entries=args.max_entries, diagnostics=not args.no_diagnostics)
     if args.solver == "sketched":
         options.update(sketch=args.sketch, sketch_size=args.sketch_size)
     say = (lambda text: None) if args.quiet else (lambda text: print(text, flush=True))

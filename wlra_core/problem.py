@@ -201,9 +201,7 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
                              f"problem: {W.nnz} weighted entries take {layout_bytes(W.nnz, n, m)} bytes "
                              f"of layout (40 per entry) plus {MIN_WORK_BYTES >> 20} MiB to work in. "
                              "Raise memory_budget.")
-        Wc = sp.csr_array(W, dtype=np.float64)  # a copy: the caller's W is never touched
-        Wc.sum_duplicates()
-        Wc.sort_indices()
+        Wc = _canonical_csr(W)
         wdata = Wc.data
         if not np.all(np.isfinite(wdata)):
             raise InputError("W: found non-finite weights (NaN or inf), need finite weights ≥ 0.")
@@ -215,9 +213,7 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
         cols_of = Wc.indices[keep].astype(itype, copy=False)
         w = wdata[keep]
         if m_sparse:
-            Mc = sp.csr_array(M, dtype=np.float64)
-            Mc.sum_duplicates()
-            Mc.sort_indices()
+            Mc = _canonical_csr(M)
             if (keep.all() and np.array_equal(Mc.indptr, Wc.indptr)
                     and np.array_equal(Mc.indices, Wc.indices)):
                 mv = Mc.data.copy()          # the same pattern (ratings): no search needed
@@ -286,11 +282,31 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
                    layout_bytes=layout)
 
 
+def _canonical_csr(A):
+    """A as a float64 CSR array with sorted indices and no duplicates, never sharing a mutated
+    array with the caller. `sp.csr_array(A)` of a float64 CSR input shares its index arrays, and
+    sorting those in place reordered the caller's `indices` and `data` (found by the property
+    tests: a CSR W with unsorted indices came back changed). Canonical inputs are read in place;
+    anything else is copied first."""
+    C = sp.csr_array(A, dtype=np.float64)
+    if not C.has_canonical_format:
+        C = C.copy() if _shares(C, A) else C
+        C.sum_duplicates()                       # sorts the indices too
+    return C
+
+
+def _shares(C, A):
+    """Whether C holds any array of A (a CSR input converted without a copy, even when only its
+    dtype changed: the index arrays are still the caller's)."""
+    theirs = [a for a in (getattr(A, name, None) for name in ("data", "indices", "indptr"))
+              if isinstance(a, np.ndarray)]
+    return any(np.shares_memory(a, b) for a in theirs for b in (C.data, C.indices, C.indptr))
+
+
 def _values_at(A, rows, cols):
     """Values of the CSR matrix A at (rows, cols), 0 where A stores nothing: one search over keys
     row·m + column, which are sorted in a canonical CSR matrix. O((nnz + len(rows)) log nnz)."""
-    A = sp.csr_array(A)
-    A.sort_indices()
+    A = _canonical_csr(A)
     out = np.zeros(len(rows))
     if not A.nnz:
         return out

@@ -37,7 +37,8 @@ import numpy as np
 
 from . import init as _init
 from .baselines import em_step
-from .problem import MIN_WORK_BYTES, InputError, check_choice, check_float, check_int, side_objective, validate
+from .problem import (MIN_WORK_BYTES, InputError, check_choice, check_float, check_int, side_objective,
+                      unscale, validate)
 from .regression import Options, half_step
 from .limits import MAX_ENTRIES
 from .sketches import SKETCHES
@@ -234,13 +235,12 @@ class _Loop:
         Xo.flags.writeable = False
         Yo.flags.writeable = False
         stats.update(seconds_x=sx, seconds_y=sy)
-        f_scale = prob.m_scale ** 2 * prob.w_scale
-        ridge = o.ridge * prob.w_scale * prob.m_scale
-        with np.errstate(over="ignore"):      # beyond the float range the objective is inf, honestly
-            pen = f * f_scale + ridge * (float(np.sum(Xo * Xo)) + float(np.sum(Yo * Yo)))
+        # in the caller's units, inf only beyond the float range (problem.unscale); the ridge
+        # terms of the scaled factors scale the same way as f
+        objective = unscale(f, prob.m_scale, prob.w_scale)
+        pen = f + o.ridge * (float(np.sum(X * X)) + float(np.sum(Yt * Yt))) if o.ridge else f
+        pen = unscale(pen, prob.m_scale, prob.w_scale)
         now = time.perf_counter()
-        with np.errstate(over="ignore"):
-            objective = f * f_scale
         return Step(iteration=t, objective=objective,
                     relative_objective=f / prob.total if prob.total > 0 else 0.0,
                     penalised=pen, seconds=now - t0, elapsed=now - t_start, X=Xo, Y=Yo,

@@ -16,6 +16,7 @@ orientation: the rows of a side are the independent regressions of one half-step
 """
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -355,6 +356,26 @@ def side_objective(side, X, Y):
     return total
 
 
+def unscale(f, m_scale, w_scale):
+    """f · m_scale² · w_scale: a value of the scaled problem in the caller's units.
+
+    Multiplied as mantissas and exponents, so no intermediate overflows: the result is finite
+    whenever f·m_scale²·w_scale itself is a float (m_scale ** 2 alone raised OverflowError for
+    values above 1.3e154, and m_scale²·w_scale was inf for values 1e150 with weights 1e12 even
+    when the objective was 1e290). Beyond the float range the result is inf, without a warning:
+    the relative objective stays the finite measure of the fit."""
+    f = float(f)
+    if f == 0.0 or not math.isfinite(f):
+        return f
+    mf, ef = math.frexp(f)
+    mm, em = math.frexp(m_scale)
+    mw, ew = math.frexp(w_scale)
+    try:
+        return math.ldexp(mf * mm * mm * mw, ef + 2 * em + ew)
+    except OverflowError:
+        return math.copysign(math.inf, f)
+
+
 def objective(M, W, X, Y):
     """f(X, Y) = Σ_ij W_ij (M_ij − (X Yᵀ)_ij)², for dense or sparse W (entries with W = 0 ignored)."""
     X = _as_float_array("X", X)
@@ -365,4 +386,4 @@ def objective(M, W, X, Y):
         raise InputError(f"X, Y: found shapes {X.shape} and {Y.shape}, need ({M.shape[0]}, k) and "
                          f"({M.shape[1]}, k) to match M {tuple(M.shape)}.")
     prob = validate(M, W, X.shape[1]) if X.shape[1] <= min(M.shape) else validate(M, W, 1)
-    return side_objective(prob.rows, X / prob.m_scale, Y) * prob.m_scale ** 2 * prob.w_scale
+    return unscale(side_objective(prob.rows, X / prob.m_scale, Y), prob.m_scale, prob.w_scale)

@@ -41,7 +41,11 @@ def _design(Y, idx, w, rows):
 
 def _inclusion_probabilities(q, s, rounds=8):
     """π_j = min(1, c·q_j) with c per row such that Σ_j π_j ≈ s (Poisson sampling): entries that
-    carry a large share of the row's mass are kept for sure instead of being drawn again and again."""
+    carry a large share of the row's mass are kept for sure instead of being drawn again and again.
+    q is first divided by its row maximum (π does not change): a row of subnormal mass, which a
+    factor shrunk by a large ridge gives, made s / Σq overflow."""
+    top = q.max(axis=1, keepdims=True)
+    q = q / np.where(top > 0, top, 1.0)
     total = q.sum(axis=1, keepdims=True)
     c = s / np.where(total > 0, total, 1.0)
     n_sure = None

@@ -20,8 +20,12 @@ the packed outer products of Y, a sixth for sketches, a sixteenth per batch of k
 
   holds (it bounds ‖A_i(x − x*)‖ by about eps·‖b_i‖) or `max_inner` iterations are spent.
   inner="pcg" uses conjugate gradients on the preconditioned system (the labelled variant PAPER.md
-  allows); inner="gd" the paper's gradient descent with step 1, z ← z + R⁻ᵀA_iᵀ(b − A_iR⁻¹z)
-  (with one safeguard: a row whose preconditioned residual grows has its step halved).
+  allows); inner="gd" the paper's gradient descent with step 1, z ← z + R⁻ᵀA_iᵀ(b − A_iR⁻¹z),
+  with one safeguard: where step 1 overshoots the minimum along the step, the step is that
+  minimum's, ‖g‖²/gᵀCg with g = R⁻ᵀA_iᵀ(b − A_ix), C = R⁻ᵀA_iᵀA_iR⁻¹ (so never longer than 1, and
+  exactly 1 for a perfect embedding). Step 1 diverges when σ_max(A_iR⁻¹)² ≥ 2, which a sketch of
+  s = 4k rows allows; the former safeguard (halve the step when the residual grows) left rows with
+  σ_max² just under 2/step converging by 0.998 per iteration (5 000 iterations for eps = 1e-3).
   Each iteration costs O(N_i·k + k²) per row: for dense W two n×m×k matrix products in all.
   Rows with N_i ≤ s (the sketch size) gain nothing from a sketch and are solved exactly.
 * "cg": the same iterations without a preconditioner (the approach of the `implicit` library),
@@ -443,7 +447,6 @@ def _iterate(blk, x0, rhs, bnorm, L, o):
         measure = lambda r_, z_: np.einsum("ij,ij->i", r_, z_)
     meas = measure(r, z)
     iters = np.zeros(b, np.int64)
-    gstep = np.ones(b)
     p = z.copy()
     live = np.arange(b)          # rows of the original block that `cur` (and Lc) hold
     cur, Lc = blk, L
@@ -468,11 +471,10 @@ def _iterate(blk, x0, rhs, bnorm, L, o):
             P_, q, Lb = P_live[pos], Q_live[pos], (None if Lc is None else Lc[pos])
         if o.ridge:
             q = q + o.ridge * P_
-        if gd:
-            alpha = gstep[act]
-        else:
-            pq = np.einsum("ij,ij->i", P_, q)
-            alpha = np.where(pq > 0, rz[act] / np.where(pq > 0, pq, 1.0), 0.0)
+        pq = np.einsum("ij,ij->i", P_, q)
+        alpha = np.where(pq > 0, rz[act] / np.where(pq > 0, pq, 1.0), 0.0)
+        if gd:                                   # step 1, or shorter where 1 overshoots
+            alpha = np.minimum(alpha, 1.0)
         x[act] += alpha[:, None] * P_
         r[act] -= alpha[:, None] * q
         z_a = precond(r[act], Lb)
@@ -481,11 +483,6 @@ def _iterate(blk, x0, rhs, bnorm, L, o):
         p[act] = z_a + (beta[:, None] * P_ if not gd else 0.0)
         rz[act] = rz_new
         iters[act] += 1
-        if gd:
-            # safeguard: step 1 converges when σ(A R⁻¹)² < 2, which an ε-embedding guarantees; a
-            # row whose preconditioned residual grows (a poor sketch) has its step halved
-            grew = measure(r[act], z_a) > meas[act]
-            gstep[act[grew]] *= 0.5
         meas[act] = measure(r[act], z_a)
         active[act] = (meas[act] > thresh[act]) & (alpha != 0)
     rel = np.sqrt(np.maximum(meas, 0.0)) / np.where(bnorm > 0, bnorm, 1.0)

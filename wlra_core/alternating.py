@@ -202,6 +202,11 @@ class _Loop:
         t0 = time.perf_counter()
         if o.solver == "em":
             if t == 1:                        # M̂_0 = (W∘M) Y0 Y0ᵀ, the start shared with the others
+                # ... with Y0 zero on columns that have no weight: EM keeps M̂ wherever nothing is
+                # observed, so a random start left arbitrary values (up to 1.5 on a planted
+                # problem) in empty columns for good; the regressions give them 0 (their minimum-
+                # norm fit), and so does EM now
+                self.Y = np.where((prob.cols.counts > 0)[:, None], self.Y, 0.0)
                 self.X = _init.weighted_matrix(prob) @ self.Y
             X, Yt = em_step(prob, self.X, self.Y)
             stats = dict(_EM_STATS)

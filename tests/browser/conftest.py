@@ -62,16 +62,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(log_path: Path, port: int | None = None, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+def start_app(log_path: Path, port: int | None = None, root: Path = ROOT,
+              launcher: Path | None = None) -> tuple[subprocess.Popen, str]:
     """Start the app on a free loopback port; return (process, base url) once it is healthy.
 
-    Shared with benchmarks/app_fps.py (which may start another checkout's app: `root`). The
-    server's output goes to `log_path`.
+    Shared with benchmarks/app_fps.py (which may start another checkout's app: `root`) and
+    benchmarks/load.py. The server's output goes to `log_path`.
+
+    `launcher`: a Python file run instead of `python -m streamlit`, with the same arguments
+    (`run app.py --server...`); it may prepare the process (tests/browser/faulty_server.py patches
+    the solver) and then hands over to Streamlit's command line. app.py stays the main script, so
+    st.navigation resolves pages/ as usual.
     """
     port = port or free_port()
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    entry = [str(launcher)] if launcher is not None else ["-m", "streamlit"]
     cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
+        sys.executable, *entry, "run", "app.py",
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
@@ -128,10 +135,10 @@ def chromium_path() -> str:
 
 
 class App:
-    """The running server: its base URL and its log (stdout and stderr of streamlit)."""
+    """The running server: its base URL, its log (stdout and stderr of streamlit) and its PID."""
 
-    def __init__(self, url: str, log_path: Path):
-        self.url, self.log_path = url, log_path
+    def __init__(self, url: str, log_path: Path, pid: int | None = None):
+        self.url, self.log_path, self.pid = url, log_path, pid
 
     def log_size(self) -> int:
         return self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -147,7 +154,7 @@ def app(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     proc, url = start_app(log_path)
     try:
-        yield App(url, log_path)
+        yield App(url, log_path, proc.pid)
     finally:
         stop_app(proc)
 

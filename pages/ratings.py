@@ -3,8 +3,6 @@
 Data handling and all arithmetic live in ui.ratings_model; runs go through the shared run
 controller (ui.run); this page holds widgets and plots.
 """
-import functools
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, controls, lab, state
+from ui import charts, controls, lab, loaders, state
 from ui import ratings_model as rm
 from ui.run import RunController, View
 from ui import router
@@ -30,18 +28,6 @@ WINDOW = 40  # users × items shown in the heatmap
 @st.cache_data(max_entries=2, show_spinner=False)
 def load_sample(path: str, mtime: float):
     return wc.data.load_ratings(path)
-
-
-def take_upload(data: bytes, name: str) -> None:
-    """Make an uploaded file the page's data; on failure keep the old data and keep a message."""
-    try:
-        ratings = rm.load_upload(data, name, functools.partial(wc.data.load_ratings,
-                                                               max_entries=state.APP_MAX_ENTRIES))
-    except ValueError as exc:
-        state.put(P, "upload_error", str(exc))
-        return
-    state.put(P, "data", {"name": name, "ratings": ratings, "digest": hashlib.md5(data).hexdigest()})
-    state.put(P, "upload_error", None)
 
 
 def use_sample() -> None:
@@ -156,12 +142,11 @@ st.markdown(
 
 # data ----------------------------------------------------------------------------------------
 state.init(P)
+loaders.accept_pending_ratings(P, max_entries=state.APP_MAX_ENTRIES)
 with st.expander("Data: sample or upload", expanded=bool(state.get(P, "upload_error"))):
-    upload = st.file_uploader("Upload ratings: one rating per line, user, item, rating (CSV, TSV, "
-                              "MovieLens u.data / ratings.csv / ratings.dat)", key=f"{P}_upload")
-    if upload is not None and upload.file_id != state.get(P, "upload_seen"):
-        state.put(P, "upload_seen", upload.file_id)
-        take_upload(upload.getvalue(), upload.name)
+    st.file_uploader("Upload ratings: one rating per line, user, item, rating (CSV, TSV, "
+                     "MovieLens u.data / ratings.csv / ratings.dat)", key=f"{P}_upload",
+                     on_change=loaders.queue_upload, args=(P, f"{P}_upload", "pending_upload"))
     if state.get(P, "data") is not None:
         st.button("Back to the sample data", key=f"{P}_use_sample", on_click=use_sample)
 if state.get(P, "upload_error"):

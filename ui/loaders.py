@@ -1,12 +1,15 @@
-"""Cached loaders: sample images from assets/, uploaded images and masks.
+"""Cached loaders: sample images from assets/, uploaded images, masks and rating files.
 
 Uploads go through one path that takes bytes, so it can be tested without a browser:
 the uploader's on_change callback (or a test, by writing `<prefix>_pending_upload` into session
-state) queues (file name, bytes); `accept_pending_uploads` validates them on the next run. A bad
-file leaves the previous image and mask in place and queues an error message for the page.
+state) queues (file name, bytes); `accept_pending_image`, `accept_pending_mask` and
+`accept_pending_ratings` validate them on the next run. A bad file leaves the previous image, mask
+or ratings in place and leaves a message for the page that names the file, what was found in it
+and what is needed.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from pathlib import Path
@@ -16,6 +19,7 @@ import streamlit as st
 from PIL import Image
 
 import wlra_core as wc
+from ui import ratings_model as rm
 from ui import state
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -73,14 +77,19 @@ def decode_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
     return np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)
 
 
+def check_upload_size(name: str, data: bytes, what: str) -> None:
+    """Refuse an upload above the upload limit (also Streamlit's, for uploads from a browser)."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise wc.InputError(
+            f"{what} {name!r}: found {len(data):,} bytes ({len(data) / 2**20:.1f} MB), need at most "
+            f"{MAX_UPLOAD_BYTES:,} bytes ({MAX_UPLOAD_BYTES / 2**20:g} MB, the upload limit); use a smaller file."
+        )
+
+
 def _check_bytes(name: str, data: bytes, what: str) -> None:
     if not data:
         raise wc.InputError(f"{what} {name!r}: found an empty file (0 bytes), need a PNG, JPEG or WebP image.")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise wc.InputError(
-            f"{what} {name!r}: found {len(data) / 2**20:.1f} MB, need at most {MAX_UPLOAD_BYTES // 2**20} MB "
-            "(the upload limit). Downscale it first."
-        )
+    check_upload_size(name, data, what)
 
 
 def _as_input_error(exc: Exception, name: str, what: str) -> wc.InputError:
@@ -142,6 +151,24 @@ def accept_pending_image(prefix: str, *, max_side: int, image_choice_key: str) -
         state.flash_error(prefix, str(exc))
     else:
         st.session_state[image_choice_key] = UPLOAD_CHOICE
+
+
+def accept_pending_ratings(prefix: str, *, max_entries: int) -> None:
+    """Validate a queued ratings upload: on success it becomes the page's data (`<prefix>_data`),
+    on failure the previous data stays and the reason is kept in `<prefix>_upload_error`."""
+    pending = _take_pending(prefix, "pending_upload")
+    if pending is None:
+        return
+    name, data = pending
+    loader = functools.partial(wc.data.load_ratings, max_bytes=MAX_UPLOAD_BYTES, max_entries=max_entries)
+    try:
+        check_upload_size(name, data, "Ratings")
+        ratings = rm.load_upload(data, name, loader)
+    except ValueError as exc:  # wc.InputError is a ValueError
+        state.put(prefix, "upload_error", str(exc))
+        return
+    state.put(prefix, "data", {"name": name, "ratings": ratings, "digest": hashlib.md5(data).hexdigest()})
+    state.put(prefix, "upload_error", None)
 
 
 def accept_pending_mask(prefix: str, shape: tuple[int, int]) -> None:

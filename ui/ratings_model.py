@@ -194,11 +194,11 @@ def load_upload(data: bytes, filename: str, loader):
     keeps its previous data.
     """
     if not data:
-        raise ValueError(f"{filename}: the file is empty.")
+        raise ValueError(f"{filename}: the file is empty (0 bytes), need lines 'user, item, rating[, timestamp]'.")
     try:
         ratings = loader(bytes(data))
-    except ValueError as exc:  # wlra_core.InputError is a ValueError
-        raise ValueError(f"{filename}: {exc}") from exc
+    except ValueError as exc:  # wlra_core.InputError is a ValueError; it names the input "ratings"
+        raise ValueError(f"{filename}: {str(exc).removeprefix('ratings: ')}") from exc
     except Exception as exc:  # a parser error of another kind: still a message, no traceback
         raise ValueError(f"{filename}: could not be read as ratings ({type(exc).__name__}: {exc})") from exc
     if ratings.W.nnz == 0:

@@ -39,7 +39,7 @@ choice = pick_col.selectbox(
 res = res_col.select_slider("Working resolution (long side, px)", RESOLUTIONS, value=256, key=state.key(P, "res"),
                             help="The image is downsized to this long side before solving.", **BOUND)
 upload_col.file_uploader(
-    "…or upload an image (PNG, JPEG, WebP)", type=loaders.UPLOAD_TYPES, key=state.key(P, "image_file"),
+    "…or upload an image (PNG, JPEG, GIF, WebP)", type=loaders.UPLOAD_TYPES, key=state.key(P, "image_file"),
     on_change=loaders.queue_upload, args=(P, state.key(P, "image_file"), "pending_upload"))
 image, original_shape, image_id = loaders.current_image(P, choice, res)
 h, w = image.shape[:2]

@@ -24,7 +24,9 @@ from ui import state
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp"]
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "webp"]  # a GIF or APNG is read at its first frame
+IMAGE_FORMATS = "a PNG, JPEG, GIF or WebP image"
+MASK_FORMAT = "a PNG image of the image's size or aspect ratio (white = trusted, black = missing)"
 # One file: the library's cap, which .streamlit/config.toml's server.maxUploadSize repeats in MB.
 MAX_UPLOAD_BYTES = wc.limits.MAX_FILE_BYTES
 UPLOAD_CHOICE = "upload"  # the image selector's value for the uploaded image
@@ -70,7 +72,7 @@ def decode_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
         return weights
     if abs(native[0] / native[1] - w / h) > 0.02 * (w / h):
         raise wc.InputError(
-            f"Mask: found {native[0]}×{native[1]} px, need the image's aspect ratio "
+            f"mask: found {native[0]}×{native[1]} px, need the image's aspect ratio "
             f"({w}×{h} px at this resolution); resize the mask to the image."
         )
     resized = Image.fromarray(weights.astype(np.float32)).resize((w, h), Image.BOX)
@@ -86,37 +88,41 @@ def check_upload_size(name: str, data: bytes, what: str) -> None:
         )
 
 
-def _check_bytes(name: str, data: bytes, what: str) -> None:
+def _check_bytes(name: str, data: bytes, what: str, need: str) -> None:
     if not data:
-        raise wc.InputError(f"{what} {name!r}: found an empty file (0 bytes), need a PNG, JPEG or WebP image.")
+        raise wc.InputError(f"{what} {name!r}: found an empty file (0 bytes), need {need}.")
     check_upload_size(name, data, what)
 
 
-def _as_input_error(exc: Exception, name: str, what: str) -> wc.InputError:
+def _as_input_error(exc: Exception, name: str, what: str, need: str) -> wc.InputError:
+    """A loader's failure as a message that names the uploaded file: "Image 'x.png': found …"."""
     if isinstance(exc, wc.InputError):
-        return exc
-    return wc.InputError(
-        f"{what} {name!r} could not be read as a PNG, JPEG or WebP image ({type(exc).__name__}: {exc})."
-    )
+        # The loaders name the input by its kind ("image: found …", "mask: found …"); the user
+        # knows it by its file name.
+        text = str(exc)
+        for kind in ("image: ", "mask: "):
+            text = text.removeprefix(kind)
+        return wc.InputError(f"{what} {name!r}: {text}")
+    return wc.InputError(f"{what} {name!r}: could not be read ({type(exc).__name__}: {exc}); need {need}.")
 
 
 def accept_image_bytes(prefix: str, name: str, data: bytes, max_side: int) -> None:
     """Validate an uploaded image and make it the current one; raises wc.InputError if bad."""
-    _check_bytes(name, data, "Image")
+    _check_bytes(name, data, "Image", IMAGE_FORMATS)
     try:
         decode_image(data, max_side)
     except Exception as exc:  # any decoder failure becomes a message, never a traceback
-        raise _as_input_error(exc, name, "Image") from None
+        raise _as_input_error(exc, name, "Image", IMAGE_FORMATS) from None
     state.put(prefix, "upload", {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()})
 
 
 def accept_mask_bytes(prefix: str, name: str, data: bytes, shape: tuple[int, int]) -> None:
     """Validate an uploaded mask PNG and make it the current base layer; raises wc.InputError."""
-    _check_bytes(name, data, "Mask")
+    _check_bytes(name, data, "Mask", MASK_FORMAT)
     try:
         decode_mask(data, shape)
     except Exception as exc:
-        raise _as_input_error(exc, name, "Mask") from None
+        raise _as_input_error(exc, name, "Mask", MASK_FORMAT) from None
     state.put(prefix, "mask_upload", {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()})
 
 

@@ -1,4 +1,6 @@
 """Image inpainting: pick an image, paint what is missing, press Play and watch the solvers fill it in."""
+import dataclasses
+
 import streamlit as st
 
 import wlra_core as wc
@@ -111,6 +113,11 @@ with mask_col:
 
 # --- the runs (right) -------------------------------------------------------------------------
 settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS)
+if settings.k > (rank_limit := min(problem.M.shape)):  # a small image: the rank is at most min(n, m)
+    messages.warning(f"Rank k = {settings.k} is more than this image allows (at most min(n, m) = {rank_limit} "
+                     f"for its {problem.M.shape[0]}×{problem.M.shape[1]} matrix M): k = {rank_limit} is used.",
+                     icon=":material/warning:")
+    settings = dataclasses.replace(settings, k=rank_limit)
 with run_col:
     st.subheader("Run: every solver from the same start")
     runner.buttons()

@@ -3,6 +3,7 @@
 Data handling and all arithmetic live in ui.ratings_model; runs go through the shared run
 controller (ui.run); this page holds widgets and plots.
 """
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -178,7 +179,14 @@ with st.sidebar:
                             help="subtract a baseline before the low-rank fit: the global mean, or the "
                                  "mean plus a bias per user and per item (added back to predict)")
     st.subheader("Solvers")
-settings = controls.solver_settings(P, defaults=DEFAULTS, k_max=min(50, n_users, n_items))
+# The rank is at most min(users, items); a slider needs two values, so one user (or item) gets a
+# slider of 1–2 and the rank is capped below.
+rank_limit = min(n_users, n_items)
+settings = controls.solver_settings(P, defaults=DEFAULTS, k_max=max(2, min(50, rank_limit)))
+if settings.k > rank_limit:
+    st.warning(f"Rank k = {settings.k} is more than these ratings allow (at most min(users, items) = "
+               f"{rank_limit}): k = {rank_limit} is used.")
+    settings = dataclasses.replace(settings, k=rank_limit)
 st.sidebar.caption(f"Ridge λ = {settings.ridge:g} (under *More solver settings*): it keeps users and items "
                    "with few ratings from overfitting; λ = 0 is the paper's unregularised problem.")
 

@@ -276,14 +276,15 @@ def test_reset_forgets_the_runs():
     assert runs(at) == {} and shown_iteration(at) == 0
 
 
-def test_impossible_k_shows_the_input_error_and_keeps_previous_results():
+def test_k_above_the_images_rank_is_capped_with_a_warning():
     at = step(page(inp_res="64"), 2)  # camera at 64×64
     at.slider(key="inp_k").set_value(100).run()
+    assert not at.exception and not at.error
+    assert any("k = 64 is used" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert runs(at)["exact"].iterations == 2  # the previous runs stay until the next Step
     step(at)
-    assert not at.exception
-    assert any("k" in e.value and "64" in e.value for e in at.error), [e.value for e in at.error]
-    assert runs(at)["exact"].iterations == 2  # the previous runs stay
-    assert at.session_state["inp_runs"].runs["exact"].factors_at(1)[1].shape == (64, 12)
+    assert not at.exception and not at.error
+    assert runs(at)["exact"].iterations == 1 and runs(at)["exact"].factors_at(1)[1].shape == (64, 64)
 
 
 def test_bad_upload_shows_an_error_and_keeps_the_previous_image():

@@ -4,6 +4,7 @@ Data handling and all arithmetic live in ui.ratings_model; runs go through the s
 controller (ui.run); this page holds widgets and plots.
 """
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,11 @@ WINDOW = 40  # users × items shown in the heatmap
 @st.cache_data(max_entries=2, show_spinner=False)
 def load_sample(path: str, mtime: float):
     return wc.data.load_ratings(path)
+
+
+def rmse_text(value: float) -> str:
+    """An RMSE for a metric; "—" when it is undefined (nothing held out to measure it on)."""
+    return f"{value:.4f}" if math.isfinite(value) else "—"
 
 
 def use_sample() -> None:
@@ -92,15 +98,16 @@ def render(view: View, prep: rm.Prepared, ratings) -> None:
         st.warning("The settings changed since these runs started: press **Play** or **Step** to start over.")
     histories = view.runs.histories()
     cols = st.columns(len(histories) + 2)
-    cols[0].metric("mean predictor", f"{prep.mean_rmse:.4f}",
+    cols[0].metric("mean predictor", rmse_text(prep.mean_rmse),
                    help="test RMSE of predicting every rating by the training mean: the reference line")
-    cols[1].metric(f"baseline ({prep.centring.mode})", f"{prep.baseline_rmse:.4f}",
+    cols[1].metric(f"baseline ({prep.centring.mode})", rmse_text(prep.baseline_rmse),
                    help="test RMSE of the centring alone, before any low-rank fit")
     for col, (name, run) in zip(cols[2:], view.runs.runs.items()):
         if run.records:
             rec = run.records[run.at(view.iteration)]
-            col.metric(f"{name}: test RMSE", f"{rec['test_rmse']:.4f}",
-                       delta=f"{rec['test_rmse'] - prep.mean_rmse:+.4f} vs mean", delta_color="inverse",
+            gain = rec["test_rmse"] - prep.mean_rmse
+            col.metric(f"{name}: test RMSE", rmse_text(rec["test_rmse"]),
+                       delta=f"{gain:+.4f} vs mean" if math.isfinite(gain) else None, delta_color="inverse",
                        help=f"iteration {rec['iteration']}" + (f", stopped: {run.stop_reason}" if run.done else ""))
         elif run.error:
             col.error(f"{name}: {run.error}")
@@ -111,7 +118,9 @@ def render(view: View, prep: rm.Prepared, ratings) -> None:
                                                 marker_at=view.iteration), key=f"{P}_fig_objective")
     with c2:
         charts.live_chart(charts.history_figure(histories, y="test_rmse", y_title="RMSE on held-out ratings",
-                                                title="Test RMSE", reference=("mean predictor", prep.mean_rmse),
+                                                title="Test RMSE",
+                                                reference=("mean predictor", prep.mean_rmse)
+                                                if math.isfinite(prep.mean_rmse) else None,
                                                 marker_at=view.iteration), key=f"{P}_fig_rmse")
     short = ""
     sketched = view.runs.runs.get("sketched")
@@ -167,6 +176,8 @@ st.caption(
     f"({ratings.W.nnz / (n_users * n_items):.1%} observed), ratings from {lo:g} to {hi:g}."
     + (" **The sample is synthetic**: made by `scripts/make_sample_ratings.py` from a planted "
        "low-rank taste model, not real people's ratings." if data is None else "")
+    + (f" {ratings.duplicates} (user, item) pairs were rated more than once: each counts once, with "
+       "the mean of its ratings." if ratings.duplicates else "")
 )
 
 # settings ------------------------------------------------------------------------------------

@@ -77,11 +77,15 @@ def solver_settings(
             **common,
         )
         k_key = state.key(prefix, "k")
-        if st.session_state.get(k_key, 1) > int(k_max):
+        slider_max = max(2, int(k_max))  # Streamlit's slider needs two values; k = 2 > k_max is capped below
+        if st.session_state.get(k_key, 1) > slider_max:
             # a smaller matrix than the k kept from before (or from the URL): the largest k it takes
-            st.session_state[k_key] = int(k_max)
-        k = st.slider("Rank k", 1, int(k_max), min(defaults.k, int(k_max)), key=k_key,
+            st.session_state[k_key] = slider_max
+        k = st.slider("Rank k", 1, slider_max, min(defaults.k, slider_max), key=k_key,
                       help="Number of columns of X and Y: M̂ = X Yᵀ has rank k.", **common)
+        if k > k_max:
+            st.caption(f"Rank k = {k} is more than this matrix allows: k = {k_max} is used.")
+            k = int(k_max)
         eps = st.select_slider(
             "Tolerance eps", options=list(EPS_CHOICES), value=defaults.eps, format_func=_fmt_eps,
             key=state.key(prefix, "eps"),

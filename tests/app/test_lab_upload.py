@@ -244,3 +244,13 @@ def test_k_is_capped_to_the_uploaded_matrix():
     at = step(at)
     assert not at.exception and not errors(at)
     assert all(np.isfinite(r[0]["objective"]) for r in records(at).values())
+
+
+def test_a_single_column_matrix_runs_at_rank_one():
+    at = run_page(PAGE, **UPLOAD)
+    at = upload(at, "column.npy", npy(np.arange(1.0, 7.0).reshape(6, 1)))
+    assert not at.exception and not errors(at)
+    assert at.slider(key="lab_k").max == 2  # a slider needs two values; k = 2 is capped to 1
+    at = step(at)
+    assert not at.exception and not errors(at)
+    assert all(r[0]["relative_objective"] < 1e-12 for r in records(at).values())  # rank 1 fits exactly

@@ -833,9 +833,10 @@ def test_load_image_refuses_more_pixels_than_max_pixels_from_the_header(monkeypa
 
 def test_load_ratings_refuses_more_lines_than_max_entries_before_parsing():
     text = "".join(f"{u},{u % 7},{u % 5 + 1}\n" for u in range(50)).encode()
-    with pytest.raises(InputError, match=r"ratings: found 51 lines \(up to one rating each\), need at most 40 entries"):
+    with pytest.raises(InputError, match=r"ratings: found 50 lines \(up to one rating each\), need at most 40 entries"):
         load_ratings(text, max_entries=40)
-    assert load_ratings(text, max_entries=51).W.nnz == 50
+    assert load_ratings(text, max_entries=50).W.nnz == 50
+    assert load_ratings(text.rstrip(b"\n"), max_entries=50).W.nnz == 50
 
 
 def test_load_matrix_npy_refuses_a_declared_shape_above_max_entries_without_reading_the_data():

@@ -81,7 +81,9 @@ def solver_settings(
         if st.session_state.get(k_key, 1) > slider_max:
             # a smaller matrix than the k kept from before (or from the URL): the largest k it takes
             st.session_state[k_key] = slider_max
-        k = st.slider("Rank k", 1, slider_max, min(defaults.k, slider_max), key=k_key,
+        # the default only for a slider not yet in the session (else Streamlit warns about both)
+        default = {} if k_key in st.session_state else {"value": min(defaults.k, slider_max)}
+        k = st.slider("Rank k", 1, slider_max, key=k_key, **default,
                       help="Number of columns of X and Y: M̂ = X Yᵀ has rank k.", **common)
         if k > k_max:
             st.caption(f"Rank k = {k} is more than this matrix allows: k = {k_max} is used.")

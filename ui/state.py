@@ -43,10 +43,17 @@ PLAIN: dict[str, dict[str, Any]] = {
     },
     RATINGS: {
         "data": None,            # {"name", "ratings", "digest"} of the accepted upload; None = the sample
-        "upload_seen": None,     # file id of the upload last handled (an upload is handled once)
+        "pending_upload": None,  # (file name, bytes) waiting to be validated (see ui/loaders.py)
+        "seen_uploads": (),      # uploader file ids already handled (an upload is handled once)
         "upload_error": None,    # why the last upload was refused (shown until the next good one)
     },
     LAB: {
+        "matrix": None,          # {"name", "bytes", "digest"} of the accepted matrix upload (ui/matrix_upload.py)
+        "weights": None,         # the same for the optional weights
+        "pending_matrix": None,  # (file name, bytes) waiting to be validated
+        "pending_weights": None,
+        "seen_uploads": (),
+        "error": None,           # a message for the user, shown once
         "sweep_result": None,    # {"signature", "table"} of the last k-sweep
         "diag_result": None,     # {"signature", "rows", "inner"} of the last regression diagnostics
     },

@@ -546,7 +546,7 @@ def load_ratings(src: Source, *, duplicates: str = "mean", max_bytes: int | None
     first = _first_line(text)
     if first is None:
         raise InputError(f"ratings: found an empty file, need {need}")
-    lines = text.count("\n") + 1
+    lines = text.count("\n") + (not text.endswith("\n"))
     _check_entries("ratings", lines, f"{lines:,} lines (up to one rating each)", max_entries)
     first_number, line = first
     if "::" in line:

@@ -254,3 +254,16 @@ def test_a_single_column_matrix_runs_at_rank_one():
     at = step(at)
     assert not at.exception and not errors(at)
     assert all(r[0]["relative_objective"] < 1e-12 for r in records(at).values())  # rank 1 fits exactly
+
+
+def test_empty_rows_and_columns_get_finite_factors_and_the_rest_is_fitted():
+    M = low_rank(seed=7, missing=0.0)
+    M[4, :] = np.nan   # a row with nothing observed
+    M[:, 9] = np.nan   # and a column
+    at = step(with_a_run(data=npy(M)))
+    runs = at.session_state["lab_runs"]
+    for name, run in runs.runs.items():
+        assert run.records, name
+        _, X, Y = run.factors_at(run.iterations)
+        assert np.isfinite(X).all() and np.isfinite(Y).all(), name
+        assert run.records[-1]["relative_objective"] < 1e-6, name  # the observed part is rank 3

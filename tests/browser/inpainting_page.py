@@ -39,11 +39,23 @@ def open_inpainting(page: Page, url: str) -> Locator:
 
 
 def upload_image(page: Page, path: Path) -> None:
-    """Upload `path` as the image and wait until the page shows it (a new original, nothing stale)."""
+    """Upload `path` as the image and wait until the page shows it (a new original, nothing stale).
+
+    Under load a file set on the input is now and then ignored (the input holds it, but no upload
+    starts and the uploader lists nothing; seen with 8 sessions loading at once): the file is set
+    again until the uploader lists it."""
     main = main_block(page)
     original = main.get_by_test_id("image-row-original").locator("img")
     before = original.get_attribute("src")
-    main.get_by_test_id("stFileUploaderDropzoneInput").nth(0).set_input_files(str(path))
+    uploader = main.get_by_test_id("stFileUploader").nth(0)
+    for attempt in range(3):
+        main.get_by_test_id("stFileUploaderDropzoneInput").nth(0).set_input_files(str(path))
+        try:
+            expect(uploader).to_contain_text(path.name, timeout=15_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     expect(main.get_by_role("combobox", name="Image")).to_have_value(f"uploaded: {path.name}")
     expect(original).not_to_have_attribute("src", before)
     expect(page.locator('[data-stale="true"]')).to_have_count(0)

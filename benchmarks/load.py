@@ -133,7 +133,7 @@ def serve_traced() -> int:
             text = real_html(view, iteration, *args, **kwargs)
             sid, name = who()
             emit(e="html", sid=sid, name=name, t0=t0, t1=time.time(), cpu=time.thread_time() - c0,
-                 it=iteration, playing=view.playing)
+                 it=iteration, playing=view.playing, pacer=repr(st.session_state.get("inp_pacer"))[:120])
             return text
 
         run.RunSet.advance_for, inpainting.live_html = advance_for, live_html
@@ -565,6 +565,17 @@ def trace_breakdown(s: Session, records: list[dict], seconds: float) -> dict:
     out["advance_cpu"] = [r["cpu"] for r in window if r["e"] == "advance"]
     out["html_wall"] = [r["t1"] - r["t0"] for r in window if r["e"] == "html"]
     out["html_cpu"] = [r["cpu"] for r in window if r["e"] == "html"]
+    # Which live ticks the browser's acknowledgement started (the pacer's trigger value is set in
+    # that run only) and which the run_every fallback timer did.
+    tick_html = [r for r in window if r["e"] == "html" and r.get("playing")
+                 and any(a["t"] <= r["t0"] <= b["t"] for a, b in ticks)]
+    out["ticks_by_timer"] = sum(1 for r in tick_html if "drawn" not in r.get("pacer", ""))
+    out["ticks_seen"] = len(tick_html)
+    if first_run:
+        a, b = first_run
+        inside = [r for r in mine if r["e"] in ("advance", "html") and a["t"] <= r["t0"] <= b["t"]]
+        out["first_run_solver_cpu"] = sum(r["cpu"] for r in inside if r["e"] == "advance")
+        out["first_run_html_cpu"] = sum(r["cpu"] for r in inside if r["e"] == "html")
     out["script_cpu"] = sum(b["cpu"] - a["cpu"] for a, b in runs)
     return out
 
@@ -592,11 +603,17 @@ def breakdown_rows(m: dict) -> list[list[str]]:
         ["… run start → iteration ≥ 1 drawn by the server (s)", q("start_to_drawn")],
         ["… drawn by the server → shown in the page (s)", q("drawn_to_screen")],
         ["that first run: wall / its thread's CPU (s)", f"{q('first_run_wall')} · {q('first_run_cpu')}"],
+        ["… of its CPU: solvers (init + iterations) / counter and pictures (s)",
+         f"{q('first_run_solver_cpu')} · {q('first_run_html_cpu')}"],
         ["live tick (fragment run): wall (s)", q("tick_wall")],
         ["live tick: its thread's CPU (s)", q("tick_cpu")],
         ["… solvers in a tick (advance_for): wall / CPU (s)", f"{q('advance_wall')} · {q('advance_cpu')}"],
         ["… counter and pictures (live_html): wall / CPU (s)", f"{q('html_wall')} · {q('html_cpu')}"],
         ["tick end → next tick start: the browser paints and acknowledges (s)", q("between_ticks")],
+        ["… waits of 0.9 s or more (no acknowledgement: the 1 s run_every fallback)",
+         f"{sum(1 for v in values('between_ticks') if v >= 0.9)} of {len(values('between_ticks'))}"],
+        ["live ticks started by the run_every timer (it fires every 1 s, acknowledged or not)",
+         f"{sum(p.get('ticks_by_timer', 0) for p in parts)} of {sum(p.get('ticks_seen', 0) for p in parts)}"],
         ["script threads' CPU over the window, all sessions (cores)", f"{script_cpu / m['cpu']['window_s']:.2f}"],
     ]
 

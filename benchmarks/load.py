@@ -307,7 +307,7 @@ class Session:
     error: str | None = None
     ready_s: float = float("nan")     # page open → upload shown (s)
     hidden_text: str = ""
-    upload_retries: int = 0           # the file set again on the input (see drive)
+    upload_retries: int = 0           # uploads lost by Streamlit and retried (see drive)
 
 
 async def drive(session: Session, browser, url: str, query: list, viewport: dict, timeout_ms: int,
@@ -326,9 +326,11 @@ async def drive(session: Session, browser, url: str, query: list, viewport: dict
         await expect(main.get_by_test_id("iteration-count")).to_have_text("Iteration 0", timeout=timeout_ms)
         original = main.get_by_test_id("image-row-original").locator("img")
         before = await original.get_attribute("src")
-        # Under load a file set on the input is now and then ignored (the input holds it, but
-        # no upload starts and the uploader lists nothing; 0 to 4 of 8 sessions loading at
-        # once): set it again until the uploader lists it (counted as "uploads set again").
+        # Streamlit 1.67 loses an upload now and then: its answer with the upload URLs is queued,
+        # and a script run starting before the queue is sent clears it (ForwardMsgQueue.clear keeps
+        # lifecycle messages only); the uploader then waits for good. When it has not listed the
+        # file in 30 s, reload the page (a new session; the settings are in the URL) and set the file
+        # again ("uploads retried").
         uploader = main.get_by_test_id("stFileUploader").nth(0)
         for attempt in range(3):
             await main.get_by_test_id("stFileUploaderDropzoneInput").nth(0).set_input_files(str(session.image_path))
@@ -339,6 +341,8 @@ async def drive(session: Session, browser, url: str, query: list, viewport: dict
                 session.upload_retries += 1
                 if attempt == 2:
                     raise
+                await page.reload()
+                await expect(main.get_by_test_id("hidden-count")).to_contain_text("Hidden pixels", timeout=timeout_ms)
         await expect(main.get_by_role("combobox", name="Image")).to_have_value(
             f"uploaded: {session.image_path.name}", timeout=timeout_ms)
         # The run that accepted the upload has drawn everything: a new original, nothing stale.
@@ -785,7 +789,7 @@ def summary_rows(runs: list[dict]) -> list[list[str]]:
         ["iterations per second on screen, per session (median)"] + col(lambda m: fmt(m["pooled"]["iter_per_s"], ".1f")),
         ["screen updates per second, all sessions together"]
         + col(lambda m: fmt(m["pooled"]["updates"] / m["cpu"]["window_s"], ".1f")),
-        ["sessions failing to load or run / uploads set again"]
+        ["sessions failing to load or run / uploads retried (page reloaded)"]
         + col(lambda m: f"{m['pooled']['failed']} / {m['pooled']['upload_retries']}"),
         ["page open → upload shown: median / max (s)"] + col(lambda m: f"{fmt(m['ready_s'][0])} / {fmt(m['ready_s'][2])}"),
         ["server memory: idle / sessions loaded / peak while playing, VmRSS (MiB)"]
@@ -862,11 +866,12 @@ def main_() -> int:
 
     summary = markdown(summary_rows(runs))
     print("\n" + summary)
-    worst = max(quantiles(m["pooled"]["first_values"])[2] for m in runs)
+    worsts = [quantiles(m["pooled"]["first_values"])[2] for m in runs]
+    worst = max((w for w in worsts if w == w), default=float("nan"))
     leaks = sum(len(m["pooled"]["foreign"]) + len(m["pooled"]["text_problems"])
                 + (not m["pooled"]["original_exact"]) for m in runs)
     failed = sum(m["pooled"]["failed"] for m in runs)
-    responsive = "meets" if worst <= FIRST_ITERATION_LIMIT and not failed else "MISSES"
+    responsive = "meets" if worst <= FIRST_ITERATION_LIMIT and not failed else "MISSES"  # nan: MISSES
     isolated = "no session showed another's data" if not leaks else f"{leaks} ISOLATION PROBLEM(S)"
     verdict = (f"longest wait for a first iteration {worst:.2f} s ({responsive} the limit of "
                f"{FIRST_ITERATION_LIMIT:g} s{f'; {failed} session(s) did not run' if failed else ''}); {isolated}")

@@ -6,6 +6,7 @@ import contextlib
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.linalg import solve_triangular
 
 from .problem import DenseSide, Problem
 
@@ -90,20 +91,50 @@ def _randomized_right_vectors(A, k, rng, oversample=10, power=4):
 
 
 def orthonormalise(X, rng):
-    """Q of a thin QR of X; columns that X does not span are refilled with random orthonormal
-    directions so the factor keeps rank k (LLR16 needs an orthonormal basis)."""
+    """Q with orthonormal columns spanning X (n×k); columns that X does not span are refilled with
+    random orthonormal directions so the factor keeps rank k (LLR16 needs an orthonormal basis).
+
+    Q = X R⁻¹ with R from a Householder QR of X, not Householder's own Q: that one is accurate only
+    to ε_mach·‖X‖ entry by entry, so a row of X far smaller than the others came out as 0 or as
+    round-off (3e-17 for a zero row), and a row of the other side observed only there was then
+    fitted with a coefficient of 1e15–1e18 or lost its fit (the exact solver's objective rose
+    from 0.02 to 3e7; found by the property tests). X R⁻¹ is accurate row by row and exactly zero
+    on zero rows; its columns are orthonormal to about κ·ε_mach, so a second pass (QR of Q, and
+    Q R₂⁻¹) follows when they are not to 1e-10."""
     from .regression import blas_single_thread
+    n, k = X.shape
     # a thin QR is small work; two BLAS threads on two busy cores made it 20× slower (measured)
-    with blas_single_thread() if X.shape[0] * X.shape[1] ** 2 < 5e8 else contextlib.nullcontext():
-        Q, R = np.linalg.qr(X)
-    d = np.abs(np.diag(R))
-    dead = d <= max(d.max(initial=0.0), 1.0) * X.shape[0] * np.finfo(float).eps
+    with blas_single_thread() if n * k ** 2 < 5e8 else contextlib.nullcontext():
+        R = np.linalg.qr(X, mode="r")
+        # column j is dead when X adds nothing to the span of its earlier columns: |R_jj| at
+        # round-off relative to that column's own norm (Householder QR is accurate column by
+        # column). Relative to the largest column, as before, a column of norm 1 beside one of
+        # 1e16 was replaced by a random direction: the factor no longer spanned X̃, and the exact
+        # solver's objective rose from 2e-4·T to 2e-2·T (found by the property tests).
+        d = np.abs(np.diag(R))
+        dead = d <= np.linalg.norm(X, axis=0) * n * np.finfo(float).eps
+        live = X[:, ~dead] if dead.any() else X
+        if dead.all():
+            Q = np.zeros((n, 0))
+        else:
+            Q = _right_solve(live, np.linalg.qr(live, mode="r") if dead.any() else R)
+        for _ in range(2):
+            if Q.shape[1] == 0 or np.abs(Q.T @ Q - np.eye(Q.shape[1])).max() <= 1e-10:
+                break
+            Q = _right_solve(Q, np.linalg.qr(Q, mode="r"))
+        else:
+            if Q.shape[1] and np.abs(Q.T @ Q - np.eye(Q.shape[1])).max() > 1e-6:
+                Q = np.linalg.qr(live)[0]    # not even two passes: Householder's Q after all
     if dead.any():
-        Z = rng.standard_normal((X.shape[0], int(dead.sum())))
-        live = Q[:, ~dead]
-        Z -= live @ (live.T @ Z)
-        Q = np.concatenate([live, np.linalg.qr(Z)[0]], axis=1)
+        Z = rng.standard_normal((n, int(dead.sum())))
+        Z -= Q @ (Q.T @ Z)
+        Q = np.concatenate([Q, np.linalg.qr(Z)[0]], axis=1)
     return Q
+
+
+def _right_solve(X, R):
+    """X R⁻¹ for an upper-triangular R, row by row accurate."""
+    return solve_triangular(R, X.T, trans="T", lower=False, check_finite=False).T
 
 
 def incoherence(Q):

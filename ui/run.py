@@ -1,12 +1,14 @@
 """The run controller: Play / Pause / Step / Reset over a dict of named solver runs.
 
-State layout (all in st.session_state, under `<prefix>_…`; see RunController.key):
+State layout (in st.session_state, under `<prefix>_…`; see RunController.key):
 
-    <prefix>_runs     RunSet | None   the runs on screen
-    <prefix>_playing  bool            Play pressed and not yet paused or finished
-    <prefix>_command  str | None      "step" / "play" / "reset", queued by a button callback
-    <prefix>_replay   int             the iteration shown (slider; follows the newest while playing)
-    <prefix>_follow   bool            whether the slider follows the newest iteration
+    <prefix>_controls  Controls        the runs, playing, follow and the commands not yet carried
+                                       out: one object, changed under its lock (see below)
+    <prefix>_runs      RunSet | None   the runs on screen (a copy of Controls.runs, for readers)
+    <prefix>_playing   bool            Play pressed and not yet paused or finished (a copy too)
+    <prefix>_clicks    click recorder  the browser's log of button clicks (see "Rapid clicks")
+    <prefix>_replay    int             the iteration shown (slider; follows the newest while playing)
+    <prefix>_ticks     int             live ticks so far (the pacer's tick number)
 
 A RunSet holds one Run per name. A Run keeps its live generator (wlra_core.iterate; fine within
 a session, never pickled) and, per iteration, a plain record (numbers only, for charts and CSV;
@@ -16,14 +18,47 @@ FACTOR_BUDGET_BYTES, read them with Run.factors_at). Every run of a set comes
 from the same `start(name)` factory, so they share M, W, k, init and seed: the same start.
 
 The page describes the problem by a signature (data identity + settings except the solver
-names). Buttons only queue a command; `sync` carries it out during the page's run, when the
-current problem is known:
-- Step: advance every unfinished run by one iteration;
+names). Buttons only record a command; `sync` carries the commands out, in click order, during
+the page's run, when the current problem is known, and then draws the buttons (so they show the
+state the commands left):
+- Step: advance every unfinished run by one iteration, once per click;
 - Play: start ticking; Pause: stop; Reset: forget the runs;
 - Step or Play with a changed signature (or no runs yet) builds a new RunSet first. If building
   fails (wlra_core.InputError: an impossible k, …) the old runs stay on screen and the message
   is returned for st.error. While playing, a changed signature restarts at once.
 - Changing only the solver names adds fresh runs and drops deselected ones.
+- When every run has stopped and the settings are unchanged, Play is disabled (Reset, or a
+  changed setting, enables it again); a Play click made just before does nothing, and Step
+  leaves stopped runs as they are.
+
+Rapid clicks. Measured in Chromium on this machine (2 shared cores, loaded), ten fast clicks on
+Step gave 1 to 9 iterations, and a Pause clicked as the runs finished restarted them (13 times
+in 14). Three mechanisms lose or misread clicks:
+1. Streamlit's browser code sends the clicks made while the page is busy as one batch: several
+   clicks on one button become one event (10 clicks, 4 to 7 events sent).
+2. With runner.fastReruns, each event stops the running script and starts a new one at once;
+   an event whose new run is stopped before it reaches the button callbacks is dropped, and a
+   command kept as one value was overwritten by the next click's before `sync` carried it out.
+   The stopped run also goes on until its next Streamlit call, in another thread: two threads
+   advanced the same generators ("ValueError: generator already executing" ended a run).
+3. Play and Pause are one button (key `<prefix>_play`, which the tests and benchmarks use), so
+   the server reads a click with the label it drew last, not the one the user saw: a Pause
+   clicked as the runs finished arrived as Play, and Play on stopped runs started them over.
+Hence:
+- A click recorder (a hidden Components v2 element, `_click_recorder`) numbers every click on
+  this page's Play/Pause, Step and Reset in the browser, with what a Play/Pause click asked for
+  (the label it had), and keeps the last CLICK_LOG of them in one state value. State values
+  travel with every later event, so the newest event that reaches a run brings every click
+  before it; `sync` carries out each number once, in order (Controls.clicks_done). Without the
+  log (AppTest, or a click before the recorder loaded) the button callbacks' commands are
+  queued in order instead (Controls.queue). Play and Pause are explicit: a click asks for the
+  state its label names, so a double click on Play plays, and Pause on a paused page does
+  nothing. Play never starts stopped runs over (it is disabled then: see above).
+- Callbacks make no Streamlit call (nothing can interrupt them); all run state lives in one
+  Controls object and changes under its lock, one command at a time, with a possible stop only
+  between commands (and between rounds of iterations). RunSet.advance holds the set's lock for
+  a whole round, so two threads never advance one generator and every run gains one record per
+  round: histories stay 1, 2, …, n and runs side by side keep the same count.
 
 Live updates: `live(render)` is an st.fragment; while playing, each tick first calls render (the
 iterations made so far), then advances every unfinished run by at least one iteration, more
@@ -43,7 +78,10 @@ iteration.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -191,6 +229,10 @@ class RunSet:
     context: Any = None                      # whatever the page needs to draw these runs
     runs: dict[str, Run] = field(default_factory=dict)
     factor_bytes: int = 0
+    # Held for a whole round of `advance` (and by set_names): a run stopped by a newer click goes on
+    # in its own thread until its next Streamlit call, and two threads must never advance one
+    # generator or interleave their rounds.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def build(cls, signature: Any, names: Sequence[str], start: Callable[[str], Iterator],
@@ -203,7 +245,8 @@ class RunSet:
 
     def set_names(self, names: Sequence[str]) -> None:
         """Keep the runs still selected, add the new ones (started at their first step), in order."""
-        self.runs = {name: self.runs.get(name) or Run(name=name, steps=None) for name in names}
+        with self.lock:
+            self.runs = {name: self.runs.get(name) or Run(name=name, steps=None) for name in names}
 
     @property
     def done(self) -> bool:
@@ -214,7 +257,18 @@ class RunSet:
         return max((run.iterations for run in self.runs.values()), default=0)
 
     def advance(self) -> None:
-        """One iteration of every unfinished run (each step recorded before anything else happens)."""
+        """One iteration of every unfinished run (each step recorded before anything else happens).
+
+        The whole round holds the set's lock: no other thread advances these runs meanwhile."""
+        with self.lock:
+            self._advance()
+
+    def wait_idle(self) -> None:
+        """Return once no round is in progress (one a stopped script run may still be finishing)."""
+        with self.lock:
+            pass
+
+    def _advance(self) -> None:
         for run in self.runs.values():
             if run.done:
                 continue
@@ -253,14 +307,19 @@ class RunSet:
                 self.factor_bytes -= X.nbytes + Y.nbytes
                 run.factors[i] = None
 
-    def advance_for(self, budget: float) -> int:
-        """Advance round after round until `budget` seconds are spent (at least one round)."""
+    def advance_for(self, budget: float, between: Callable[[], None] | None = None) -> int:
+        """Advance round after round until `budget` seconds are spent (at least one round).
+
+        `between` is called after each round but the last: the live tick passes a Streamlit call
+        there, so a tick superseded by a click stops at the end of a round, not of its budget."""
         start, rounds = time.perf_counter(), 0
         while not self.done:
             self.advance()
             rounds += 1
             if time.perf_counter() - start >= budget:
                 break
+            if between is not None:
+                between()
         return rounds
 
     def histories(self) -> dict[str, list[dict[str, Any]]]:
@@ -269,6 +328,114 @@ class RunSet:
     def history_rows(self) -> list[dict[str, Any]]:
         """All records, one row per (solver, iteration), for CSV export."""
         return [{"solver": name, **rec} for name, run in self.runs.items() for rec in run.records]
+
+
+# --- rapid clicks (see the module docstring) ----------------------------------------------------
+
+COMMANDS = ("play", "pause", "step", "reset")
+
+# Clicks kept in the browser's log: any more between two runs of the page would be lost (the log
+# numbers them, so `sync` would see the gap; ten a second for six seconds without one full run).
+CLICK_LOG = 64
+
+_RECORDER_JS = """
+// Numbers every click on a page's Play/Pause, Step and Reset buttons (Streamlit keys <prefix>_play,
+// _step, _reset), with what it asked for: "play" or "pause" is the label the user clicked, not
+// the one the server drew last. The last CLICK_LOG clicks go to the server as one state value,
+// which Streamlit sends with every later event: clicks it merges or drops still arrive, in order.
+// One listener per tab; logs live on window, so that a re-imported module keeps counting, and
+// restart when the server's session (epoch) changes.
+const store = (window.__wlraClickRecorder ??= { logs: {}, send: {}, listening: false });
+function kindOf(button, prefix) {
+  if (button.closest(`.st-key-${prefix}_step`)) return "step";
+  if (button.closest(`.st-key-${prefix}_reset`)) return "reset";
+  if (button.closest(`.st-key-${prefix}_play`)) return button.textContent.includes("Pause") ? "pause" : "play";
+  return null;
+}
+function record(event) {
+  const button = event.target instanceof Element ? event.target.closest("button") : null;
+  if (!button || button.disabled) return;   // Streamlit ignores a disabled button: so do we
+  for (const [prefix, send] of Object.entries(store.send)) {
+    const kind = kindOf(button, prefix);
+    if (!kind) continue;
+    const log = store.logs[prefix];
+    log.n += 1;
+    log.entries = [...log.entries, [log.n, kind]].slice(-LOG_LENGTH);
+    send("clicks", { epoch: log.epoch, log: log.entries });
+  }
+}
+export default function (component) {
+  const { data, setStateValue } = component;
+  if (!data) return;
+  if (store.logs[data.prefix]?.epoch !== data.epoch) store.logs[data.prefix] = { epoch: data.epoch, n: 0, entries: [] };
+  store.send[data.prefix] = setStateValue;
+  if (!store.listening) {
+    // Capture phase: before Streamlit's own handler, so the state value and the button's event
+    // leave in the same batch.
+    document.addEventListener("click", record, true);
+    store.listening = true;
+  }
+}
+""".replace("LOG_LENGTH", str(CLICK_LOG))
+
+_click_recorder = st.components.v2.component(
+    "wlra_explorer.click_recorder", js=_RECORDER_JS, html='<div class="wlra-click-recorder"></div>',
+    css=".stElementContainer:has(.wlra-click-recorder) { display: none; }", isolate_styles=False)
+
+
+@dataclass(eq=False)
+class Controls:
+    """One page's run state in one session: what the buttons asked for and the runs it acts on.
+
+    Everything here changes under `lock`, in plain Python (no Streamlit call, so a newer click
+    cannot stop a change half-way): button callbacks `push`, `sync` carries commands out one at a
+    time, the live tick pauses at the end. `epoch` names this object for the click recorder."""
+
+    epoch: str = field(default_factory=lambda: secrets.token_hex(8))
+    runs: RunSet | None = None
+    playing: bool = False
+    follow: bool = True             # the view follows the newest iteration
+    queue: list[str] = field(default_factory=list)   # callbacks' commands, used without a click log
+    clicks_done: int = 0            # the click log's numbers carried out so far
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def push(self, command: str) -> None:
+        """A button's on_click."""
+        with self.lock:
+            self.queue.append(command)
+
+    def click_log(self, recorded: Any) -> list[tuple[int, str]] | None:
+        """The recorder's state as [(number, command)] in click order; None if it is missing or
+        comes from another session (epoch)."""
+        if not isinstance(recorded, Mapping) or recorded.get("epoch") != self.epoch:
+            return None
+        entries = []
+        for entry in recorded.get("log") or ():
+            try:
+                number, command = int(entry[0]), str(entry[1])
+            except (TypeError, ValueError, IndexError, KeyError):
+                continue
+            if command in COMMANDS:
+                entries.append((number, command))
+        return sorted(entries)
+
+    def next_command(self, log: list[tuple[int, str]] | None) -> tuple[str, int | None] | None:
+        """The oldest command not carried out: (command, click number), or (command, None) from the
+        queue. With a click log the queue is dropped: it holds the same clicks, minus the ones
+        Streamlit merged or dropped."""
+        if log is not None:
+            self.queue.clear()
+            return next(((command, number) for number, command in log if number > self.clicks_done), None)
+        return (self.queue[0], None) if self.queue else None
+
+    def mark_done(self, number: int | None) -> None:
+        if number is None:
+            self.queue.pop(0)
+        else:
+            self.clicks_done = max(self.clicks_done, number)
+
+    def pending(self, log: list[tuple[int, str]] | None) -> bool:
+        return bool(self.queue) or (log is not None and any(n > self.clicks_done for n, _ in log))
 
 
 @dataclass(frozen=True)
@@ -286,47 +453,85 @@ class RunController:
 
     def __init__(self, prefix: str):
         self.prefix = prefix
-        for name, value in (("runs", None), ("playing", False), ("command", None),
-                            ("follow", True), ("ticks", 0)):
+        if self.key("controls") not in st.session_state:
+            st.session_state[self.key("controls")] = Controls()
+        for name, value in (("runs", None), ("playing", False), ("ticks", 0)):
             st.session_state.setdefault(self.key(name), value)
+        self._box: Any = None          # where `buttons` reserved their place
+        self._drawn = False
+        self._log: list[tuple[int, str]] | None = None   # this run's click log
 
     def key(self, name: str) -> str:
         return f"{self.prefix}_{name}"
 
     # --- state ------------------------------------------------------------------------------
     @property
+    def controls(self) -> Controls:
+        return st.session_state[self.key("controls")]
+
+    @property
     def runs(self) -> RunSet | None:
-        return st.session_state[self.key("runs")]
+        return self.controls.runs
 
     @property
     def playing(self) -> bool:
-        return bool(st.session_state[self.key("playing")])
+        return self.controls.playing
 
     def _set(self, name: str, value: Any) -> None:
         st.session_state[self.key(name)] = value
 
-    # --- buttons (outside the fragment: changing run_every needs a full rerun) -----------------
-    def _queue(self, command: str) -> None:
-        self._set("command", command)
-        if command == "play":
-            self._set("playing", True)
-            self._set("follow", True)
-        elif command in ("pause", "reset"):
-            self._set("playing", False)
+    def _publish(self, controls: Controls) -> None:
+        """Copy the runs and playing where readers (tests, other modules) look for them."""
+        self._set("runs", controls.runs)
+        self._set("playing", controls.playing)
 
+    def _checkpoint(self) -> None:
+        """A Streamlit call: where a run superseded by a newer click stops (StopException)."""
+        st.session_state.get(self.key("controls"))
+
+    def _recorded_log(self, controls: Controls) -> list[tuple[int, str]] | None:
+        """The click log as this run received it, read from session state (inside the fragment)."""
+        try:
+            recorded = st.session_state[self.key("clicks")]
+        except (KeyError, AttributeError):
+            return None
+        return controls.click_log(recorded.get("clicks") if isinstance(recorded, Mapping) else None)
+
+    # --- buttons (outside the fragment: changing run_every needs a full rerun) -----------------
     def buttons(self, container: Any = None) -> None:
-        """Play / Pause, Step and Reset; keys `<prefix>_play`, `<prefix>_step`, `<prefix>_reset`."""
-        box = container if container is not None else st
-        with box.container(horizontal=True, gap="small"):
-            if self.playing:
+        """Reserve the place of Play / Pause, Step and Reset (keys `<prefix>_play`, `_step`,
+        `_reset`) and read the click log. `sync` draws the buttons once the commands are carried
+        out (drawn before, they showed the state before the click)."""
+        controls = self.controls
+        with container if container is not None else contextlib.nullcontext():
+            self._box = st.container(horizontal=True, gap="small")
+            recorded = _click_recorder(key=self.key("clicks"), on_clicks_change=_ignore, height=0,
+                                       data={"prefix": self.prefix, "epoch": controls.epoch})
+        self._drawn = False
+        self._log = controls.click_log(recorded.get("clicks"))
+
+    def _draw_buttons(self, finished: bool = False) -> None:
+        """The buttons for the state the commands left. `finished`: every run has stopped and the
+        settings are those they ran with, so Play has nothing to do (disabled: a Pause clicked as
+        the runs stopped used to land on Play and start them over). Step stays enabled, a click
+        leaves stopped runs as they are (the rows say why they stopped). No `help` on these: a
+        button with help is drawn twice in the DOM (tooltip target and measure), which breaks the
+        tests' `.st-key-<prefix>_play button` locators."""
+        if self._box is None or self._drawn:
+            return
+        self._drawn = True
+        controls = self.controls
+        playing = controls.playing
+        with self._box:
+            if playing:
                 st.button("Pause", key=self.key("play"), icon=":material/pause:", type="primary",
-                          on_click=self._queue, args=("pause",))
+                          on_click=controls.push, args=("pause",))
             else:
                 st.button("Play", key=self.key("play"), icon=":material/play_arrow:", type="primary",
-                          on_click=self._queue, args=("play",))
-            st.button("Step", key=self.key("step"), icon=":material/skip_next:", on_click=self._queue,
-                      args=("step",), disabled=self.playing)
-            st.button("Reset", key=self.key("reset"), icon=":material/replay:", on_click=self._queue,
+                          on_click=controls.push, args=("play",), disabled=finished)
+            st.button("Step", key=self.key("step"), icon=":material/skip_next:", on_click=controls.push,
+                      args=("step",), disabled=playing)
+            st.button("Reset", key=self.key("reset"), icon=":material/replay:", on_click=controls.push,
                       args=("reset",))
 
     # --- commands ---------------------------------------------------------------------------
@@ -339,39 +544,78 @@ class RunController:
         measure: Callable[[Any], Mapping[str, float]] | None = None,
         context: Any = None,
     ) -> str | None:
-        """Carry out the queued command for the current problem; returns an error message or None."""
-        command = st.session_state[self.key("command")]
-        self._set("command", None)
-        runs = self.runs
+        """Carry out the commands not yet carried out, in click order, for the current problem;
+        then draw the buttons. Returns an error message or None."""
+        controls, log = self.controls, self._log
+        messages: list[str] = []
+        while True:
+            with controls.lock:
+                command = controls.next_command(log)
+                if command is None:
+                    break
+                message = self._carry_out(controls, command[0], signature, names, start, measure, context)
+                controls.mark_done(command[1])
+            if message and message not in messages:
+                messages.append(message)
+            self._checkpoint()  # a newer click stops this run here, never inside a command
+        with controls.lock:
+            runs = controls.runs
+            stale = runs is None or runs.signature != signature
+            if controls.playing and stale and names:  # settings changed while playing: start over
+                message = self._build(controls, signature, names, start, measure, context)
+                if message and message not in messages:
+                    messages.append(message)
+            elif runs is not None and not stale and names and list(runs.runs) != list(names):
+                runs.set_names(names)
+            runs = controls.runs
+        if runs is not None:
+            runs.wait_idle()  # a stopped tick finishing its round: draw after it
+            messages += [f"{run.name}: {run.error}" for run in runs.runs.values() if run.error]
+        self._publish(controls)
+        self._draw_buttons(finished=runs is not None and runs.done and not self.is_stale(signature))
+        return "; ".join(messages) or None
+
+    @staticmethod
+    def _build(controls: Controls, signature: Any, names: Sequence[str], start: Callable[[str], Iterator],
+               measure: Callable[[Any], Mapping[str, float]] | None, context: Any) -> str | None:
+        try:
+            controls.runs = RunSet.build(signature, names, start, measure, context)
+        except wc.InputError as exc:
+            controls.playing = False
+            return str(exc)
+        controls.follow = True
+        return None
+
+    def _carry_out(self, controls: Controls, command: str, signature: Any, names: Sequence[str],
+                   start: Callable[[str], Iterator], measure: Callable[[Any], Mapping[str, float]] | None,
+                   context: Any) -> str | None:
+        """One command, under controls.lock, without Streamlit calls."""
         if command == "reset":
-            self._set("runs", None)
-            self._set("follow", True)
+            controls.runs, controls.playing, controls.follow = None, False, True
+            return None
+        if command == "pause":
+            controls.playing = False
             return None
         if not names:
-            if command in ("step", "play"):
-                self._set("playing", False)
-                return "Select at least one solver to run."
-            return None
-        stale = runs is None or runs.signature != signature
-        wants_run = command in ("step", "play") or (self.playing and stale)
-        restart = stale or (command == "play" and runs.done)  # Play on finished runs starts over
-        if restart and wants_run:
-            try:
-                runs = RunSet.build(signature, names, start, measure, context)
-            except wc.InputError as exc:
-                self._set("playing", False)
-                return str(exc)
-            self._set("runs", runs)
-            self._set("follow", True)
-        elif runs is not None and not stale and list(runs.runs) != list(names):
+            controls.playing = False
+            return "Select at least one solver to run."
+        runs = controls.runs
+        if runs is None or runs.signature != signature:  # no runs yet, or a new problem: start over
+            if (message := self._build(controls, signature, names, start, measure, context)) is not None:
+                return message
+        elif list(runs.runs) != list(names):
             runs.set_names(names)
-        if runs is None or (stale and not wants_run):
+        elif runs.done:
+            # Nothing left to run. Play is drawn disabled then, so a Play click here was made just
+            # before the runs stopped (or as a Step finished them): starting over threw the
+            # finished runs away. Reset starts over.
             return None
-        if command == "step":
-            runs.advance()
-            self._set("follow", True)
-        errors = [f"{run.name}: {run.error}" for run in runs.runs.values() if run.error]
-        return "; ".join(errors) or None
+        controls.follow = True
+        if command == "play":
+            controls.playing = True
+        else:
+            controls.runs.advance()
+        return None
 
     def is_stale(self, signature: Any) -> bool:
         return self.runs is not None and self.runs.signature != signature
@@ -379,44 +623,52 @@ class RunController:
     # --- the live fragment ------------------------------------------------------------------
     def live(self, render: Callable[[View], None], signature: Any = None) -> None:
         """Render the runs, then, while playing, advance them (an st.fragment on a timer)."""
-        playing = self.playing
+        self._draw_buttons()  # in case the page did not call sync
+        controls = self.controls
+        playing = controls.playing
         _freeze_long_lived_objects()
 
         def _body() -> None:
-            if self.playing != playing or st.session_state[self.key("command")] is not None:
-                # A Play / Pause / Step / Reset click that arrived with a rerun of this fragment
-                # only: the browser sends widget updates made in the same moment as one batch,
-                # scoped to the first one's fragment, and a tick's acknowledgement may be that
-                # one. Only a full run redraws the buttons and carries out the command.
+            if controls.playing != playing or controls.pending(self._recorded_log(controls)):
+                # A click that arrived with a rerun of this fragment only: the browser sends
+                # widget updates made in the same moment as one batch, scoped to the first one's
+                # fragment, and a tick's acknowledgement may be that one. Only a full run redraws
+                # the buttons and carries out the command.
                 st.rerun()
-            runs = self.runs
-            if self.playing and runs is not None and not runs.done and runs.iterations == 0:
-                runs.advance_for(TICK_BUDGET)  # just started: nothing to draw yet (empty charts)
+            runs = controls.runs
+            if controls.playing and runs is not None and not runs.done and runs.iterations == 0:
+                runs.advance_for(TICK_BUDGET, between=self._checkpoint)  # just started: nothing to draw yet
             render(self.view(signature))
-            ticking = self.playing and runs is not None and not runs.done
+            ticking = controls.playing and runs is not None and not runs.done
             tick = st.session_state[self.key("ticks")] + ticking
             # Last element of the tick: the browser acknowledges it after drawing all the others.
             _pacer(key=self.key("pacer"), data={"key": self.prefix, "tick": tick, "active": ticking},
                    on_drawn_change=_ignore, height=0)
             if ticking:
                 self._set("ticks", tick)
-                runs.advance_for(TICK_BUDGET)
-            if self.playing and runs is not None and runs.done:
-                self._set("playing", False)
-                st.rerun()  # the whole app: Play turns back into a button, run_every stops
+                runs.advance_for(TICK_BUDGET, between=self._checkpoint)
+            if controls.playing and runs is not None and runs.done:
+                with controls.lock:
+                    finished = controls.playing and controls.runs is runs
+                    if finished:
+                        controls.playing = False
+                if finished:
+                    self._publish(controls)
+                    st.rerun()  # the whole app: Play turns back into a button, run_every stops
 
         st.fragment(_body, run_every=TICK_SECONDS if playing else None)()
 
     def view(self, signature: Any = None) -> View:
-        runs = self.runs
+        controls = self.controls
+        runs = controls.runs
         newest = runs.iterations if runs is not None else 0
         replay_key = self.key("replay")
-        if self.playing or st.session_state[self.key("follow")] or replay_key not in st.session_state:
+        if controls.playing or controls.follow or replay_key not in st.session_state:
             iteration = newest
         else:
             iteration = min(int(st.session_state[replay_key]), newest)
         stale = runs is not None and signature is not None and runs.signature != signature
-        return View(runs=runs, iteration=iteration, playing=self.playing, stale=stale)
+        return View(runs=runs, iteration=iteration, playing=controls.playing, stale=stale)
 
     def replay_slider(self, view: View, container: Any = None) -> int:
         """Slider over past iterations (key `<prefix>_replay`); returns the iteration to show.
@@ -431,11 +683,12 @@ class RunController:
         if view.playing:
             box.html(replay_placeholder_html())
             return view.iteration
-        if st.session_state[self.key("follow")] or st.session_state.get(replay_key, newest) > newest:
+        controls = self.controls
+        if controls.follow or st.session_state.get(replay_key, newest) > newest:
             st.session_state[replay_key] = newest
 
         def _moved() -> None:
-            self._set("follow", st.session_state[replay_key] >= newest)
+            controls.follow = st.session_state[replay_key] >= newest
 
         value = box.slider("Replay iteration", 1, newest, key=replay_key, on_change=_moved,
                            help="Show the reconstructions and the chart marker at any past iteration. "

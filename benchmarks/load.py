@@ -584,6 +584,7 @@ def trace_breakdown(s: Session, records: list[dict], seconds: float) -> dict:
     out["tick_wall"] = [b["t"] - a["t"] for a, b in ticks]
     out["tick_cpu"] = [b["cpu"] - a["cpu"] for a, b in ticks]
     out["between_ticks"] = [c["t"] - b["t"] for (_, b), (c, _) in zip(ticks, ticks[1:])]
+    out["ticks_interrupted"] = sum(1 for _, b in ticks if b["e"] == "SCRIPT_STOPPED_FOR_RERUN")
     window = [r for r in mine if r["e"] in ("advance", "html") and click <= r["t0"] <= end]
     out["advance_wall"] = [r["t1"] - r["t0"] for r in window if r["e"] == "advance"]
     out["advance_cpu"] = [r["cpu"] for r in window if r["e"] == "advance"]
@@ -636,6 +637,8 @@ def breakdown_rows(m: dict) -> list[list[str]]:
         ["tick end → next tick start: the browser paints and acknowledges (s)", q("between_ticks")],
         ["… waits of 0.9 s or more (no acknowledgement: the 1 s run_every fallback)",
          f"{sum(1 for v in values('between_ticks') if v >= 0.9)} of {len(values('between_ticks'))}"],
+        ["live ticks stopped before their end by a newer rerun (timer or acknowledgement)",
+         f"{sum(p.get('ticks_interrupted', 0) for p in parts)} of {len(values('tick_wall'))}"],
         ["live ticks started by the run_every timer (it fires every 1 s, acknowledged or not)",
          f"{sum(p.get('ticks_by_timer', 0) for p in parts)} of {sum(p.get('ticks_seen', 0) for p in parts)}"],
         ["script threads' CPU over the window, all sessions (cores)", f"{script_cpu / m['cpu']['window_s']:.2f}"],
@@ -754,6 +757,14 @@ def reading(m: dict) -> str:
     cpu, wall, solver = med("first_run_cpu"), med("first_run_wall"), med("first_run_solver_cpu")
     burst_cores, burst_s = m["burst"][2], m["burst"][1] - m["burst"][0]
     need = sum(p["first_run_cpu"] for p in parts)
+    if burst_cores != burst_cores:
+        verdict = ""
+    elif burst_cores < 0.8:
+        verdict = ("A server held back by its own GIL would use about 1 core then; well below that, its "
+                   "threads were mostly waiting for a core (the machine was oversubscribed).")
+    else:
+        verdict = ("About 1 core: the server's Python work, serialised by the GIL, was the limit, more "
+                   "than the machine's other load.")
     return f"""## Where the wait for the first iteration goes ({m['n']} sessions)
 
 The run a Play click starts (the whole page, with the live fragment inside it) needed
@@ -761,11 +772,10 @@ The run a Play click starts (the whole page, with the live fragment inside it) n
 first iterations) but took {wall:.2f} s of wall time: {wall / cpu:.0f}× its CPU time, so the thread
 spent most of the run waiting. All {len(parts)} Play runs together needed {need:.2f} CPU seconds;
 from the first click to the last first iteration on screen ({burst_s:.2f} s) the server process
-used {burst_cores:.2f} cores. A server held back by its own GIL would use about 1 core then; far
-less means its threads waited for a core, taken by the browser ({m['cpu']['chromium']:.2f} cores
-over the window) and by other work on the machine ({m['runnable'][0]:.0f} tasks runnable on
-{os.cpu_count()} cores, median). With the cores to itself, the GIL alone would hold the last of
-{len(parts)} simultaneous Play runs back by about {need:.1f} s.
+used {burst_cores:.2f} cores. {verdict} The browser took {m['cpu']['chromium']:.2f} cores over the
+window, and {m['runnable'][0]:.0f} tasks (median) were runnable on the machine's {os.cpu_count()} cores.
+With the cores to itself, the GIL alone would hold the last of {len(parts)} simultaneous Play runs
+back by about {need:.1f} s (their CPU seconds, one after another).
 
 """
 
@@ -882,7 +892,7 @@ def main_() -> int:
         per_session = "\n\n".join(
             f"### {m['n']} session{'s' if m['n'] > 1 else ''}\n\n" + markdown(session_table(m["results"], m["pooled"]))
             + ("\n\nWhere the time went (server trace, all sessions pooled):\n\n"
-               + markdown([["part (median / p95 / max)", "seconds"]] + breakdown_rows(m)) if breakdown_rows(m) else "")
+               + markdown([["part (median / p95 / max)", "value"]] + breakdown_rows(m)) if breakdown_rows(m) else "")
             for m in runs)
         niced = (f" Chromium's threads at nice {args.browser_nice} once the pages were loaded (the server "
                  "gets the cores first, as if the browsers were on other machines)." if args.browser_nice else "")
@@ -926,7 +936,9 @@ Measured by `benchmarks/load.py` on {started:%Y-%m-%d %H:%M %Z}: `.venv/bin/pyth
 Reading it: one Chromium draws every session's page, on the same two cores as the server, and
 each page asks for its next live tick only after it has painted the last one (ui/run.py), so the
 update rate is shared between the browser and the server; a real classroom has one browser per
-user on other machines.
+user on other machines. "Uploads retried": Streamlit 1.67 sometimes drops its answer with the
+upload URLs (a script run starting before the answer is sent clears the queue), and the uploader
+then waits for good; the script reloads such a page and uploads again.
 """
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)

@@ -720,8 +720,10 @@ def measure(fixture, pictures, n: int, args, query: list, image_paths: list[Path
         memory.mark("after")
         hwm = sum(status_kib(p, "VmHWM") for p in process_tree(proc.pid))
     finally:
-        memory.stop()
-        fixture.stop_app(proc)
+        try:
+            memory.stop()
+        finally:
+            fixture.stop_app(proc)  # whatever happened, the server does not outlive the run
     references = [pictures.session_image(i).astype(np.float64) for i in range(len(image_paths))]
     burst = (float("nan"),) * 3
     results = [analyse_session(s, args.seconds, references, pictures) for s in out["sessions"]]

@@ -375,8 +375,11 @@ def measure(fixture, tree: Path, args, query: list, server_log: Path) -> tuple[l
             expect(main.get_by_test_id("iteration-count")).to_have_text("Iteration 0", timeout=120_000)
             # The settings really came from the URL.
             expect(main.get_by_role("combobox", name="Image")).to_have_value(args.image)
-            caption = main.get_by_text(re.compile(r"working \d+×\d+ px")).inner_text()
-            size = re.search(r"working (\d+)×(\d+) px", caption).group(0)
+            # the working size: "working 256×256 px" in older checkouts (--before), now
+            # "downscaled to 256×256 px" or "worked on at 256×256 px"
+            working = r"(?:working|downscaled to|worked on at) (\d+)×(\d+) px"
+            caption = main.get_by_text(re.compile(working)).inner_text()
+            size = "working " + "×".join(re.search(working, caption).groups()) + " px"
             hidden = main.get_by_test_id("hidden-count").inner_text()
             expect(page.locator(".st-key-inp_k")).to_contain_text(str(args.k))
             expect(page.locator(".st-key-inp_eps")).to_contain_text(f"{float(args.eps):.0e}")

@@ -13,7 +13,7 @@ State layout (in st.session_state, under `<prefix>_…`; see RunController.key):
 A RunSet holds one Run per name. A Run keeps its live generator (wlra_core.iterate; fine within
 a session, never pickled) and, per iteration, a plain record (numbers only, for charts and CSV;
 "cumulative_seconds" is the run's own compute time, see _record)
-and the factors X, Y as float32 (for replay and exports; never images; thinned past
+and the factors X, Y as float32 (float64 beyond its range; for replay and exports; never images; thinned past
 FACTOR_BUDGET_BYTES, read them with Run.factors_at). Every run of a set comes
 from the same `start(name)` factory, so they share M, W, k, init and seed: the same start.
 
@@ -219,6 +219,13 @@ def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None,
     return rec
 
 
+def _kept(A: np.ndarray) -> np.ndarray:
+    """A factor as kept for replay: float32 (half the memory) unless its values are beyond float32's
+    range (data near 1e150 has factors near 1e75), then float64."""
+    A = np.asarray(A)
+    return A.astype(np.float32) if not A.size or np.abs(A).max() < 1e37 else A.astype(np.float64)
+
+
 @dataclass
 class RunSet:
     """Named runs of one problem, started by `start(name) -> iterator of wlra_core.Step`."""
@@ -283,14 +290,16 @@ class RunSet:
             except Exception as exc:  # a solver failure ends that run only, with a message
                 run.stop_reason, run.error, run.steps = "error", f"{type(exc).__name__}: {exc}", None
                 continue
-            if not np.isfinite(step.objective):
+            # the relative objective: the objective itself may be inf for finite, huge data (values
+            # near 1e150 with large weights: beyond the float range, though the fit is fine)
+            if not np.isfinite(step.relative_objective):
                 run.stop_reason, run.steps = "error", None
                 run.error = (f"the objective became {step.objective} at iteration {step.iteration}; "
                              "the run was stopped (try another k, a ridge, or another solver)")
                 continue
             with np.errstate(all="ignore"):
                 run.records.append(_record(step, self.measure, run.records[-1] if run.records else None))
-            X, Y = np.asarray(step.X, dtype=np.float32), np.asarray(step.Y, dtype=np.float32)
+            X, Y = _kept(step.X), _kept(step.Y)
             run.factors.append((X, Y))
             self.factor_bytes += X.nbytes + Y.nbytes
             if self.factor_bytes > FACTOR_BUDGET_BYTES:

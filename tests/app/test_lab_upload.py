@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 import pickle
 from pathlib import Path
 
@@ -267,3 +268,13 @@ def test_empty_rows_and_columns_get_finite_factors_and_the_rest_is_fitted():
         _, X, Y = run.factors_at(run.iterations)
         assert np.isfinite(X).all() and np.isfinite(Y).all(), name
         assert run.records[-1]["relative_objective"] < 1e-6, name  # the observed part is rank 3
+
+
+def test_factors_of_huge_values_are_kept_for_replay_without_overflow():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        at = with_a_run(data=npy(low_rank(seed=3) * 1e150))
+    for name, run in at.session_state["lab_runs"].runs.items():
+        _, X, Y = run.factors_at(1)
+        assert np.isfinite(X).all() and np.isfinite(Y).all(), name
+        assert np.isfinite(X @ Y.T).all() and np.abs(X @ Y.T).max() > 1e149

@@ -152,8 +152,10 @@ def _ignore() -> None:
 
 # Factors kept for replay, per run set. Past this budget every other stored iteration is dropped
 # (the newest always stays) and replay shows the nearest kept one at or before the asked one.
-# A 256 px grey image, k = 20, four solvers, 100 iterations is 16 MB.
-FACTOR_BUDGET_BYTES = 256 * 2**20
+# A 256 px grey image, k = 20, four solvers, 100 iterations is 16 MB. It is per session, and a
+# classroom server holds thirty or more (plus closed tabs, which Streamlit keeps for two minutes
+# for a reconnect): 64 MiB each keeps that within a few GB.
+FACTOR_BUDGET_BYTES = 64 * 2**20
 
 INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows")
 

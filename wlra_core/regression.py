@@ -234,8 +234,10 @@ class _RaggedBlock:
 
 def _unpack(P, k, iu, ju):
     """Lower triangles of the Gram matrices from their packed upper parts: every consumer
-    (LAPACK's Cholesky solves, eigh, eigvalsh) reads the lower triangle only."""
-    G = np.empty((P.shape[0], k, k))
+    (LAPACK's Cholesky solves, eigh, eigvalsh) reads the lower triangle only. The upper triangle
+    is zero, not uninitialised: G + λI reads it, and stale memory holding a signalling NaN made
+    that addition raise "invalid value encountered" (found by the property tests)."""
+    G = np.zeros((P.shape[0], k, k))
     G[:, ju, iu] = P
     return G
 

@@ -92,10 +92,11 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
              max_inner, memory_budget, diagnostics, max_entries):
     """Validate every option before any work; returns (problem, options, settings)."""
     check_choice("solver", solver, SOLVERS)
-    eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
-    max_iter = check_int("max_iter", max_iter, low=1)
+    eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True,
+                      what=" (the tolerance, in the open interval (0, 1))")
+    max_iter = check_int("max_iter", max_iter, low=1, what=" (alternating iterations at most)")
     check_choice("init", init, _init.INITS)
-    ridge = check_float("ridge", ridge, low=0.0)
+    ridge = check_float("ridge", ridge, low=0.0, what=" (the ridge λ; 0 for none)")
     if not isinstance(clip, (bool, np.bool_)):
         raise InputError(f"clip: found {clip!r}, need True or False.")
     if clip and ridge > 0:

@@ -57,9 +57,9 @@ class Step:
     """One alternating iteration. M̂ = X @ Y.T; the arrays are read-only."""
 
     iteration: int
-    objective: float            # Σ W (M − X Yᵀ)², the data term
-    relative_objective: float   # objective / Σ W M²
-    penalised: float            # objective + ridge (‖X‖² + ‖Y‖²)
+    objective: float            # Σ W (M − X Yᵀ)², the data term; inf only when it exceeds 1.8e308
+    relative_objective: float   # objective / Σ W M², always finite (computed on the scaled problem)
+    penalised: float            # objective + ridge (‖X‖² + ‖Y‖²); inf likewise
     seconds: float              # wall time of this iteration
     elapsed: float              # wall time since the call started, initialisation included
     X: np.ndarray | None

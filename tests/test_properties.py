@@ -169,6 +169,7 @@ def _found(max_iter, **recipe):
 @_found(2, n=13, m=3, k=2, kind="span", density=0.5, seed=0)        # 7e-6 → 0.12
 @_found(2, n=8, m=4, k=2, kind="mask", density=0.375, seed=1)       # 1.5e-3 → 2.5e-2
 @_found(2, n=33, m=25, k=1, kind="mask", density=0.0625, seed=0)    # 1.02 → 1.38
+@_found(2, n=15, m=28, k=2, kind="mask", density=0.0703125, rank=8, seed=3)   # 33 → 160 (SVD round-off)
 def test_exact_solver_never_increases_what_it_minimises(case, init, seed, ridge, max_iter):
     """What is guaranteed: each half-step solves its regressions exactly, so
 
@@ -189,8 +190,8 @@ def test_exact_solver_never_increases_what_it_minimises(case, init, seed, ridge,
       so the normal equations do not fit them (weights spanning many orders of magnitude).
     These slacks were found ≥ 10 times the largest increase over 4 000 random examples, while the
     bugs these tests found (normal equations on Gram matrices with κ ≈ 1e17, a live column dropped
-    by the orthonormalisation, round-off in zero rows fitted with 1e15 coefficients, tiny entries
-    of the orthonormal factor rounded to 0) raised f by 1e-4·T … 1e9×.
+    by the orthonormalisation, round-off in zero rows or in the SVD start fitted with 1e15
+    coefficients, tiny entries of the orthonormal factor rounded to 0) raised f by 1e-4·T … 1e9×.
 
     Weights span 1e-6 … 1e6 here, not 1e-12 … 1e12: with 24 orders of magnitude and rows observed
     about k times, the exact minimiser needs coefficients near 1e20, the orthonormal factor then

@@ -372,11 +372,19 @@ def _lstsq(A, b, ridge):
     try:
         u, sv, vt = np.linalg.svd(A, full_matrices=False)
     except np.linalg.LinAlgError:             # one matrix of the batch did not converge: row by row
-        return np.stack([np.linalg.lstsq(Ai, bi, rcond=None)[0] for Ai, bi in zip(A, b)]) if c else np.zeros((0, k))
+        return np.stack([_lstsq_row(Ai, bi) for Ai, bi in zip(A, b)]) if c else np.zeros((0, k))
     cut = sv[:, :1] * max(A.shape[1], k) * np.finfo(float).eps
     inv = np.where(sv > cut, 1.0 / np.where(sv > cut, sv, 1.0), 0.0)
     coef = np.einsum("cnr,cn->cr", u, b) * inv
     return np.einsum("crk,cr->ck", vt, coef)
+
+
+def _lstsq_row(A, b):
+    """numpy's lstsq of one row; 0 (the minimum-norm answer to no information) if its SVD fails."""
+    try:
+        return np.linalg.lstsq(A, b, rcond=None)[0]
+    except np.linalg.LinAlgError:
+        return np.zeros(A.shape[1])
 
 
 def _solve_exact(blk, sub, G, rhs, ridge, k):
@@ -526,7 +534,16 @@ def _iterate(blk, x0, rhs, bnorm, L, o):
     have met the stopping rule dropped from the block as they converge."""
     b, k = x0.shape
     x = x0.copy()
-    r = rhs - blk.apply(x) - o.ridge * x
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = rhs - blk.apply(x) - o.ridge * x
+        # φ(x) = xᵀ(AᵀA + λ)x − 2xᵀrhs = −xᵀ(rhs + r): a warm start worse than x = 0 (φ > 0) is
+        # dropped. With a large ridge (values 1e-149, weights 1e-12, λ = 1: 1e161 on the scaled
+        # problem) an O(1) start made (AᵀA + λ)p overflow, NaN reached the factors, and the next
+        # SVD raised LinAlgError (found by the fuzzing).
+        worse = ~(np.einsum("ij,ij->i", x, rhs + r) >= 0)
+    if worse.any():
+        x[worse] = 0.0
+        r[worse] = rhs[worse]
     gd = o.inner == "gd" and L is not None
 
     @_single_threaded
@@ -569,21 +586,30 @@ def _iterate(blk, x0, rhs, bnorm, L, o):
         else:
             pos = np.searchsorted(live, act)
             P_, q, Lb = P_live[pos], Q_live[pos], (None if Lc is None else Lc[pos])
-        if o.ridge:
-            q = q + o.ridge * P_
-        pq = np.einsum("ij,ij->i", P_, q)
-        alpha = np.where(pq > 0, rz[act] / np.where(pq > 0, pq, 1.0), 0.0)
-        if gd:                                   # step 1, or shorter where 1 overshoots
-            alpha = np.minimum(alpha, 1.0)
-        x[act] += alpha[:, None] * P_
-        r[act] -= alpha[:, None] * q
-        z_a = precond(r[act], Lb)
-        rz_new = np.einsum("ij,ij->i", r[act], z_a)
+        with np.errstate(over="ignore", invalid="ignore"):   # a row that overflows stops below
+            if o.ridge:
+                q = q + o.ridge * P_
+            pq = np.einsum("ij,ij->i", P_, q)
+            alpha = np.where(pq > 0, rz[act] / np.where(pq > 0, pq, 1.0), 0.0)
+            if gd:                               # step 1, or shorter where 1 overshoots
+                alpha = np.minimum(alpha, 1.0)
+            x_a = x[act] + alpha[:, None] * P_
+            r_a = r[act] - alpha[:, None] * q
+            z_a = precond(r_a, Lb)
+            rz_new = np.einsum("ij,ij->i", r_a, z_a)
+            meas_a = measure(r_a, z_a)
+        ok = np.isfinite(x_a).all(axis=1) & np.isfinite(z_a).all(axis=1) & np.isfinite(meas_a)
+        if not ok.all():                         # keep the last finite iterate of such rows
+            active[act[~ok]] = False
+            act, alpha, P_, x_a, r_a, z_a, rz_new, meas_a = (
+                act[ok], alpha[ok], P_[ok], x_a[ok], r_a[ok], z_a[ok], rz_new[ok], meas_a[ok])
+        x[act] = x_a
+        r[act] = r_a
         beta = 0.0 if gd else np.where(rz[act] > 0, rz_new / np.where(rz[act] > 0, rz[act], 1.0), 0.0)
         p[act] = z_a + (beta[:, None] * P_ if not gd else 0.0)
         rz[act] = rz_new
         iters[act] += 1
-        meas[act] = measure(r[act], z_a)
+        meas[act] = meas_a
         active[act] = (meas[act] > thresh[act]) & (alpha != 0)
     rel = np.sqrt(np.maximum(meas, 0.0)) / np.where(bnorm > 0, bnorm, 1.0)
     if L is None:

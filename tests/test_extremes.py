@@ -295,3 +295,18 @@ def test_bad_option_names_are_refused_before_the_problem_is_looked_at():
         wc.solve(A, ONES, 2, solver="als", max_entries=1)
     with pytest.raises(wc.InputError, match=r"^max_entries: found a dense 4×3 problem"):
         wc.solve(A, ONES, 2, max_entries=1)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("init", ["svd", "random"])
+@pytest.mark.parametrize("solver", ["exact", "sketched", "cg"])
+def test_a_ridge_that_outweighs_tiny_values_gives_zero_factors_without_overflow(solver, init, layout):
+    # values 1e-150 with weights 1e-12: ridge = 1 is 1e161 on the scaled problem, so the minimiser
+    # of f + λ(‖X‖² + ‖Y‖²) is X = Y = 0. Regression: a warm start of size 1 made (AᵀA + λ)p
+    # overflow inside "cg", NaN reached the factors, and the next SVD raised LinAlgError.
+    M, W = planted(40, 19, 4, p=0.6, seed=28)
+    res = _solve(M * 1e-150, W * 1e-12, 4, layout, solver=solver, init=init, ridge=1.0, eps=1e-10,
+                 max_iter=10)
+    assert _finite(res) and math.isfinite(res.objective) and math.isfinite(res.history[-1].penalised)
+    assert np.abs(res.low_rank()).max() < 1e-200
+    assert res.relative_objective == pytest.approx(1.0, abs=1e-12)

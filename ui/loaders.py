@@ -106,6 +106,11 @@ def _as_input_error(exc: Exception, name: str, what: str, need: str) -> wc.Input
     return wc.InputError(f"{what} {name!r}: could not be read ({type(exc).__name__}: {exc}); need {need}.")
 
 
+def upload_entry(name: str, data: bytes) -> dict:
+    """How an accepted upload is kept: its name, its bytes and their digest (the data's identity)."""
+    return {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()}
+
+
 def accept_image_bytes(prefix: str, name: str, data: bytes, max_side: int) -> None:
     """Validate an uploaded image and make it the current one; raises wc.InputError if bad."""
     _check_bytes(name, data, "Image", IMAGE_FORMATS)
@@ -113,7 +118,7 @@ def accept_image_bytes(prefix: str, name: str, data: bytes, max_side: int) -> No
         decode_image(data, max_side)
     except Exception as exc:  # any decoder failure becomes a message, never a traceback
         raise _as_input_error(exc, name, "Image", IMAGE_FORMATS) from None
-    state.put(prefix, "upload", {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()})
+    state.put(prefix, "upload", upload_entry(name, data))
 
 
 def accept_mask_bytes(prefix: str, name: str, data: bytes, shape: tuple[int, int]) -> None:
@@ -123,7 +128,7 @@ def accept_mask_bytes(prefix: str, name: str, data: bytes, shape: tuple[int, int
         decode_mask(data, shape)
     except Exception as exc:
         raise _as_input_error(exc, name, "Mask", MASK_FORMAT) from None
-    state.put(prefix, "mask_upload", {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()})
+    state.put(prefix, "mask_upload", upload_entry(name, data))
 
 
 def queue_upload(prefix: str, widget_key: str, pending: str) -> None:
@@ -138,7 +143,7 @@ def queue_upload(prefix: str, widget_key: str, pending: str) -> None:
     state.put(prefix, pending, (file.name, file.getvalue()))
 
 
-def _take_pending(prefix: str, key: str):
+def take_pending(prefix: str, key: str):
     """The queued (name, bytes) upload under `key`, removed from the queue; None if there is none."""
     pending = state.get(prefix, key)
     if pending is not None:
@@ -148,7 +153,7 @@ def _take_pending(prefix: str, key: str):
 
 def accept_pending_image(prefix: str, *, max_side: int, image_choice_key: str) -> None:
     """Validate a queued image upload; on success select it, on failure keep everything and flash."""
-    pending = _take_pending(prefix, "pending_upload")
+    pending = take_pending(prefix, "pending_upload")
     if pending is None:
         return
     try:
@@ -162,7 +167,7 @@ def accept_pending_image(prefix: str, *, max_side: int, image_choice_key: str) -
 def accept_pending_ratings(prefix: str, *, max_entries: int) -> None:
     """Validate a queued ratings upload: on success it becomes the page's data (`<prefix>_data`),
     on failure the previous data stays and the reason is kept in `<prefix>_upload_error`."""
-    pending = _take_pending(prefix, "pending_upload")
+    pending = take_pending(prefix, "pending_upload")
     if pending is None:
         return
     name, data = pending
@@ -179,7 +184,7 @@ def accept_pending_ratings(prefix: str, *, max_entries: int) -> None:
 
 def accept_pending_mask(prefix: str, shape: tuple[int, int]) -> None:
     """Validate a queued mask upload against the current image grid (same rules as above)."""
-    pending = _take_pending(prefix, "pending_mask")
+    pending = take_pending(prefix, "pending_mask")
     if pending is None:
         return
     try:

@@ -9,7 +9,6 @@ per-problem cap, and the pair is checked by wlra_core.data.matrix_problem.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 from typing import Any, NamedTuple
 
@@ -41,17 +40,6 @@ def _load(data: bytes, name: str):
                                max_entries=state.APP_MAX_ENTRIES)
 
 
-def _entry(name: str, data: bytes) -> dict:
-    return {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()}
-
-
-def _take(key: str):
-    pending = state.get(P, key)
-    if pending is not None:
-        state.put(P, key, None)
-    return pending
-
-
 def _build(matrix: dict | None, weights: dict | None) -> Uploaded | None:
     if matrix is None:
         return None
@@ -67,12 +55,12 @@ def _build(matrix: dict | None, weights: dict | None) -> Uploaded | None:
 def accept_pending() -> None:
     """Validate queued uploads; accept a file only if it reads and fits the other one."""
     for key, slot, what in (("pending_matrix", "matrix", "Matrix"), ("pending_weights", "weights", "Weights")):
-        pending = _take(key)
+        pending = loaders.take_pending(P, key)
         if pending is None:
             continue
         name, data = pending
         candidate = {"matrix": state.get(P, "matrix"), "weights": state.get(P, "weights")}
-        candidate[slot] = _entry(name, data)
+        candidate[slot] = loaders.upload_entry(name, data)
         try:
             _build(candidate["matrix"], candidate["weights"])
         except wc.InputError as exc:

@@ -1,9 +1,11 @@
 # `make run` and `make test` do all set-up on a fresh machine (python3 3.11 and make are all they need).
 VENV ?= .venv
+VENV_BENCH ?= .venv-bench
 PYTHON3 ?= python3
 PY = $(VENV)/bin/python
+PY_BENCH = $(VENV_BENCH)/bin/python
 
-.PHONY: all test run bench clean
+.PHONY: all test run bench bench-env bench-peers clean
 
 all: test
 
@@ -29,6 +31,19 @@ run: $(VENV)/.installed-run
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/solvers.py
+
+# The peer libraries (scikit-surprise, implicit) live in their own venv so they never become app dependencies.
+$(VENV_BENCH)/.installed: requirements.txt requirements-dev.txt requirements-bench.txt
+	test -x $(PY_BENCH) || $(PYTHON3) -m venv $(VENV_BENCH)
+	$(PY_BENCH) -m pip install --quiet --upgrade pip
+	$(PY_BENCH) -m pip install -r requirements-bench.txt
+	touch $@
+
+bench-env: $(VENV_BENCH)/.installed
+
+# Extra options through PEERS_ARGS, e.g. `make bench-peers PEERS_ARGS="--cases 100k"`.
+bench-peers: $(VENV_BENCH)/.installed
+	$(PY_BENCH) benchmarks/peers.py $(PEERS_ARGS)
 
 clean:
 	rm -rf $(VENV)

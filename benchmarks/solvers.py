@@ -1,35 +1,34 @@
-"""Time per alternating iteration of the WLRA solvers, in one run, against the matrix-product floor.
+"""Time per alternating iteration and time to accuracy of the WLRA solvers, against the product floors.
 
-For every case (dense W, sparse rows, rating-like rows) and rank k this script builds one planted
-problem (seeded), then, back to back in one process so that the ratios are fair on a noisy machine:
+For every case and rank k this script builds one planted problem (seeded) and then, back to back in
+one process so that the ratios are fair on a noisy machine:
 
-1. times one plain product -- dense: the n x m by m x k GEMM ``M @ Y`` (the n*m*k work floor);
-   sparse: ``W @ Y`` (the nnz*k floor) -- median of 3 after a warm-up, before and after the solvers;
-2. times the exact solver's Gram product alone: ``W @ P(Y)`` and ``W.T @ P(X)``, P the row-wise
-   symmetric outer products (k(k+1)/2 columns), in column chunks -- one iteration's Gram work;
-3. runs ``wlra_core.iterate`` for exact, sketched (every sketch in ``wlra_core.SKETCHES``) and cg,
-   all from the same init (same seed) at the same regression accuracy eps = 1e-8: one untimed
-   first iteration (it includes the init), then ``--iters`` timed ones; s/iter is their median
-   wall time.
+1. times the floors: one plain product (dense: ``M @ Y``, the n*m*k work; sparse: ``W @ Y``, the
+   nnz*k work), median of 3 before and 3 after the solvers, and the exact solver's Gram product
+   alone, ``W @ P(Y) + W.T @ P(X)`` with P the row-wise symmetric outer products;
+2. runs ``exact`` until its stopping rule holds (or ``--max-iter``); its final objective is f*;
+3. runs every other solver (sketched with every sketch, the default one first; cg; auto when
+   wlra_core has it) from the same init and seed at the same eps, until its objective is within
+   ``--target`` of f*, its own stopping rule holds, or ``--max-iter``.
 
-Peak memory is the tracemalloc peak over the init and the first iteration: allocations made after
-the inputs existed (numpy arrays, so the solver's own copies count, the caller's inputs do not);
-BLAS-internal buffers are not seen. The timed iterations run with tracemalloc off.
+Per iteration: the median of ``step.seconds`` over the iterations after the first (the first
+includes the init), with their min-max. Time to accuracy: ``step.elapsed`` (init included) at the
+first iteration with (f - f*)/f* <= target; exact's own is measured against its own final f*.
 
-Time plan: the run is capped at ``--max-minutes`` (36, so that with problem building the whole
-run stays under about 40 minutes), shared between the cases (dense 30%,
-sparse 30%, ratings 20%, linearity 20%); each configuration gets a budget from what is left of
-its case's share (at most ``--budget`` s). A configuration predicted to take more than twice its
-budget for one iteration is skipped and its prediction shown with ``~``; one that runs over its
-budget stops early, and if not even one timed iteration fits, its untimed first iteration is
-reported with ``~``. The notes column says which.
+With ``--quick`` (tiny sizes) every case and solver runs to its iteration cap whatever the machine's
+load: no clock decides what runs. Full runs have a per-configuration budget (``--budget``) so that
+the large ranks cannot run for hours: a configuration predicted to need more than the budget for
+two iterations is skipped (its prediction shown with ``~``), one that runs past it stops early,
+and the notes say which.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import datetime as _dt
 import gc
+import inspect
 import math
 import os
 import platform
@@ -51,11 +50,17 @@ import wlra_core as wc  # noqa: E402
 EPS = 1e-8
 NOISE = 1e-2
 GRAM = "exact: Gram product only"
-CASE_SHARES = {"dense": 0.3, "lognormal": 0.1, "sparse": 0.25, "ratings": 0.15, "linearity": 0.2}
+FLOOR = "floor: plain product"
+DEFAULT_SKETCH = getattr(wc, "DEFAULT_SKETCH", wc.SKETCHES[0])
+HAS_AUTO = "auto" in wc.SOLVERS
+ITERATE_PARAMS = inspect.signature(wc.iterate).parameters
+HAS_INNER_EPS = "inner_eps" in ITERATE_PARAMS
 CSV_FIELDS = (
-    "case", "n", "m", "nnz", "k", "solver", "sketch", "s_per_iter", "ratio_exact", "ratio_gemm",
-    "relative_objective", "objective_vs_exact", "iterations", "timed_iterations", "inner_mean",
-    "exact_rows_pct", "peak_mb", "gemm_s", "estimate", "note",
+    "case", "n", "m", "nnz", "k", "solver", "sketch", "s_per_iter", "s_min", "s_max",
+    "timed_iterations", "ratio_exact", "ratio_floor", "exact_rows_pct", "inner_mean", "iterations",
+    "stop", "tta_s", "tta_iteration", "tta_status", "tta_ratio_exact", "objective_vs_exact",
+    "compared_at", "relative_objective", "f_star_relative", "floor_s", "estimate", "peak_mb",
+    "choice", "inner_eps", "note", "per_nnz",
 )
 
 
@@ -65,7 +70,7 @@ CSV_FIELDS = (
 
 @dataclass
 class Pattern:
-    """Where W is non-zero: a dense 0/1 array, or CSR index arrays (weights all 1)."""
+    """Where W is non-zero and its weights: a dense array, or CSR index arrays (weights all 1)."""
 
     n: int
     m: int
@@ -84,17 +89,21 @@ class Pattern:
         return self.n * self.m if self.dense is not None else self.nnz
 
 
-def dense_pattern(n: int, m: int, p: float, rng: np.random.Generator) -> Pattern:
-    W = (rng.random((n, m)) < p).astype(np.float64)
-    return Pattern(n, m, f"dense W, Bernoulli p={p:g}, n={n}, m={m}", dense=W)
+def bounded_pattern(n: int, m: int, p: float, rng: np.random.Generator) -> Pattern:
+    W = (rng.random((n, m)) < p) * rng.uniform(0.1, 1.0, (n, m))
+    return Pattern(n, m, f"dense, W = U(0.1, 1)·Bernoulli({p:g}), n={n}, m={m}", dense=W)
 
 
 def lognormal_pattern(n: int, m: int, p: float, sigma: float, rng: np.random.Generator) -> Pattern:
-    """Bernoulli(p) support with log-normal weights exp(σ·N(0, 1)): each row's weighted design
-    D_√W_i Y is ill-conditioned (κ in the hundreds at σ = 2.5), the case the preconditioner is for."""
+    """Log-normal weights make each row's weighted design ill-conditioned: the preconditioner's case."""
     W = (rng.random((n, m)) < p) * np.exp(sigma * rng.standard_normal((n, m)))
-    return Pattern(n, m, f"dense W, Bernoulli p={p:g} support, log-normal weights exp({sigma:g}·N(0,1)), "
-                         f"n={n}, m={m}", dense=W)
+    return Pattern(n, m, f"dense, W = exp({sigma:g}·N(0, 1))·Bernoulli({p:g}), n={n}, m={m}",
+                   dense=W)
+
+
+def binary_pattern(n: int, m: int, p: float, rng: np.random.Generator, what: str) -> Pattern:
+    W = (rng.random((n, m)) < p).astype(np.float64)
+    return Pattern(n, m, f"{what}, W = Bernoulli({p:g}) 0/1, n={n}, m={m}", dense=W)
 
 
 def sparse_rows_pattern(n: int, m: int, per_row: int, rng: np.random.Generator) -> Pattern:
@@ -109,8 +118,8 @@ def sparse_rows_pattern(n: int, m: int, per_row: int, rng: np.random.Generator) 
         stop = min(start + block, n)
         indices[start:stop] = low + (rng.random((stop - start, per_row)) * width).astype(np.int64)
     indptr = np.arange(n + 1, dtype=np.int64) * per_row
-    return Pattern(n, m, f"sparse W, {per_row} non-zeros in every row (one uniform column per "
-                         f"stratum of width m/{per_row}), n={n}, m={m}",
+    return Pattern(n, m, f"sparse, {per_row} non-zeros in every row (one uniform column per "
+                         f"stratum of width m/{per_row}), 0/1 weights, n={n}, m={m}",
                    indptr=indptr, indices=indices.ravel())
 
 
@@ -130,17 +139,25 @@ def ratings_pattern(n: int, m: int, nnz: int, rng: np.random.Generator) -> Patte
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     per = np.diff(indptr)
-    return Pattern(n, m, f"rating-like W, n={n}, m={m}, log-normal row counts (median "
-                         f"{int(np.median(per))}, max {int(per.max())}), Zipf(0.8) item popularity",
+    return Pattern(n, m, f"rating-like sparse, log-normal row counts (median {int(np.median(per))}, "
+                         f"max {int(per.max())}), Zipf(0.8) item popularity, 0/1 weights, n={n}, m={m}",
                    indptr=indptr, indices=cols)
 
 
-def planted(pattern: Pattern, k: int, seed: int):
-    """(M, W): M = U V^T + noise on the pattern (entries of U V^T ~ N(0, 1)), W its 0/1 weights.
+def planted(pattern: Pattern, k: int, seed: int, values: str = "gaussian"):
+    """(M, W) with M of rank k plus noise on the pattern.
 
-    Sparse: M and W are CSR with the pattern's structure; the values are computed in chunks of
-    entries, O(nnz k), never through a dense matrix."""
+    "gaussian": M = U V^T + 1e-2 N(0, 1), entries of U V^T ~ N(0, 1). "image": smooth rank-k
+    profiles scaled into [0.1, 0.9] plus 0.02 N(0, 1), clipped to [0, 1] (what the app's pictures
+    look like to the solver). Sparse: CSR values computed in chunks, never through a dense matrix."""
     rng = np.random.default_rng([seed, k])
+    if values == "image":
+        U = np.cumsum(rng.standard_normal((pattern.n, k)), axis=0) / math.sqrt(pattern.n)
+        V = np.cumsum(rng.standard_normal((pattern.m, k)), axis=0) / math.sqrt(pattern.m)
+        L = U @ V.T
+        L = 0.1 + 0.8 * (L - L.min()) / max(L.max() - L.min(), 1e-300)
+        M = np.clip(L + 0.02 * rng.standard_normal(L.shape), 0.0, 1.0)
+        return M, pattern.dense
     U = rng.standard_normal((pattern.n, k))
     V = rng.standard_normal((pattern.m, k)) / math.sqrt(k)
     if pattern.dense is not None:
@@ -149,16 +166,15 @@ def planted(pattern: Pattern, k: int, seed: int):
         return M, pattern.dense
     nnz = pattern.indices.size
     rows = np.repeat(np.arange(pattern.n, dtype=np.int64), np.diff(pattern.indptr))
-    values = np.empty(nnz)
+    vals = np.empty(nnz)
     chunk = max(1, 2**22 // k)
     for start in range(0, nnz, chunk):
         stop = min(start + chunk, nnz)
-        values[start:stop] = np.einsum("ij,ij->i", U[rows[start:stop]],
-                                       V[pattern.indices[start:stop]])
+        vals[start:stop] = np.einsum("ij,ij->i", U[rows[start:stop]], V[pattern.indices[start:stop]])
     del rows
-    values += NOISE * rng.standard_normal(nnz)
+    vals += NOISE * rng.standard_normal(nnz)
     shape = (pattern.n, pattern.m)
-    M = sp.csr_matrix((values, pattern.indices, pattern.indptr), shape=shape)
+    M = sp.csr_matrix((vals, pattern.indices, pattern.indptr), shape=shape)
     W = sp.csr_matrix((np.ones(nnz), pattern.indices, pattern.indptr), shape=shape)
     return M, W
 
@@ -167,8 +183,8 @@ def planted(pattern: Pattern, k: int, seed: int):
 # Floors: one plain product, and the exact solver's Gram product alone
 # ----------------------------------------------------------------------------------------------
 
-def time_gemm(M, W, k: int, repeats: int = 3) -> float:
-    """Median seconds of M @ Y (dense: the n*m*k floor) or W @ Y (sparse: the nnz*k floor)."""
+def time_gemm(M, W, k: int, repeats: int = 3) -> list:
+    """Seconds of M @ Y (dense: the n*m*k floor) or W @ Y (sparse: the nnz*k floor), each repeat."""
     A = W if sp.issparse(W) else M
     Y = np.random.default_rng(1).standard_normal((A.shape[1], k))
     A @ Y  # warm-up
@@ -177,18 +193,16 @@ def time_gemm(M, W, k: int, repeats: int = 3) -> float:
         start = time.perf_counter()
         A @ Y
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
 
 
 def _gram_half(W, F: np.ndarray, chunk_bytes: int, deadline: float) -> tuple[float, int, int]:
-    """Seconds of W @ P(F) in column chunks; past ``deadline`` it stops and extrapolates by columns.
-
-    The first chunk is small, later ones are sized from the measured rate to end near the deadline
-    (and to stay within ``chunk_bytes``), so a slow product cannot overrun its budget by much."""
+    """Seconds of W @ P(F) in column chunks; past ``deadline`` (full runs only) it stops and
+    extrapolates by columns, the chunks sized from the measured rate so as not to overrun much."""
     a, b = np.triu_indices(F.shape[1])
     total = a.size
     widest = max(1, min(total, chunk_bytes // (8 * max(F.shape[0], W.shape[0]))))
-    chunk = min(widest, 8)
+    chunk = widest if math.isinf(deadline) else min(widest, 8)
     done, seconds = 0, 0.0
     while done < total:
         stop = min(done + chunk, total)
@@ -197,6 +211,8 @@ def _gram_half(W, F: np.ndarray, chunk_bytes: int, deadline: float) -> tuple[flo
         W @ P
         seconds += time.perf_counter() - start
         done = stop
+        if math.isinf(deadline):
+            continue
         left = deadline - time.perf_counter()
         if left <= 0:
             break
@@ -205,7 +221,8 @@ def _gram_half(W, F: np.ndarray, chunk_bytes: int, deadline: float) -> tuple[flo
 
 
 def time_gram(W, k: int, budget: float, chunk_bytes: int = 2**27) -> tuple[float, str]:
-    """Seconds of one iteration's Gram products (both half-steps); extrapolated past ``budget``."""
+    """Seconds of one iteration's Gram products (both half-steps); extrapolated past ``budget``
+    (math.inf: never)."""
     n, m = W.shape
     rng = np.random.default_rng(2)
     Y = np.linalg.qr(rng.standard_normal((m, k)))[0]
@@ -235,109 +252,158 @@ def rng_rate() -> float:
 class Run:
     solver: str
     sketch: str = ""
-    s_per_iter: float = math.nan
-    relative_objective: float = math.nan
-    iterations: int = 0
-    timed_iterations: int = 0
-    inner_mean: float = math.nan
-    exact_rows_pct: float = math.nan
+    trace: list = field(default_factory=list)  # (iteration, f, relative, seconds, elapsed)
+    inner_weighted: float = 0.0
+    iterative_rows: int = 0
+    exact_rows: int = 0
+    choices: collections.Counter = field(default_factory=collections.Counter)
+    stop: str = ""            # the solver's stop_reason, "target", "budget" or "failed"
     peak_mb: float = math.nan
-    estimate: str = ""  # "" measured; else how s_per_iter was estimated
+    predicted: float = math.nan
+    estimate: str = ""        # "" when measured; else how s_per_iter was predicted
     notes: list = field(default_factory=list)
 
+    @property
+    def timed(self) -> list:
+        return [t[3] for t in self.trace[1:]]
 
-def run_solver(M, W, k: int, solver: str, sketch: str | None, *, iters: int, budget: float,
-               init: str, ridge: float, memory_budget: int, seed: int) -> Run:
-    """One untimed first iteration (init included, tracemalloc on), then up to ``iters`` timed
-    ones, stopping once the next one would end past ``budget`` seconds."""
-    run = Run(solver, sketch or "")
-    options = dict(solver=solver, eps=EPS, max_iter=1 + iters, init=init, ridge=ridge, seed=seed,
-                   memory_budget=memory_budget, diagnostics=False)
+    @property
+    def s_per_iter(self) -> float:
+        if self.timed:
+            return statistics.median(self.timed)
+        return self.predicted
+
+    @property
+    def iterations(self) -> int:
+        return self.trace[-1][0] if self.trace else 0
+
+    def f_at(self, iteration: int) -> float:
+        return next((t[1] for t in self.trace if t[0] == iteration), math.nan)
+
+
+def solver_options(args, solver: str, sketch: str, ridge: float, max_iter: int) -> dict:
+    options = dict(solver=solver, eps=EPS, max_iter=max_iter, init=args.init, ridge=ridge,
+                   seed=args.seed, memory_budget=args.memory_budget, diagnostics=False)
     if solver == "sketched":
-        options.update(sketch=sketch, inner="pcg")
-    n, m = W.shape
+        options["sketch"] = sketch
+        if "inner" in ITERATE_PARAMS:
+            options["inner"] = "pcg"
+    # exact (and em) have no inner loop, and exact refuses an inner_eps
+    if args.inner_eps is not None and solver not in ("exact", "em"):
+        options["inner_eps"] = args.inner_eps
+    return options
+
+
+def run_solver(M, W, k: int, solver: str, sketch: str, args, *, ridge: float, max_iter: int,
+               f_star: float | None, budget: float) -> Run:
+    """Iterate until the solver stops, ``max_iter``, (f - f*)/f* <= target once at least
+    ``--min-iters`` ran (f_star given), or past ``budget`` seconds (math.inf in --quick runs)."""
+    run = Run(solver, sketch)
     gc.collect()
-    started = time.perf_counter()
-    first = math.nan
-    times, inner, exact_rows, last = [], [], [], None
-    tracemalloc.start()
+    steps = None
     try:
-        steps = wc.iterate(M, W, k, **options)
-        while True:
-            before = time.perf_counter()
-            try:
-                step = next(steps)
-            except StopIteration:
+        steps = wc.iterate(M, W, k, **solver_options(args, solver, sketch, ridge, max_iter))
+        for step in steps:
+            f = float(getattr(step, "penalised", step.objective) if ridge else step.objective)
+            run.trace.append((step.iteration, f, float(step.relative_objective),
+                              float(step.seconds), float(step.elapsed)))
+            stats = step.inner or {}
+            if step.iteration > 1:  # the timed iterations
+                rows = int(stats.get("iterative_rows") or 0)
+                run.iterative_rows += rows
+                run.inner_weighted += rows * float(stats.get("inner_iterations") or 0.0)
+                run.exact_rows += int(stats.get("exact_rows") or 0)
+            if stats.get("choice") is not None:
+                run.choices[_choice_text(stats["choice"])] += 1
+            reason = getattr(step, "stop_reason", None)
+            if reason is not None:
+                run.stop = reason
                 break
-            spent = time.perf_counter() - before
-            if tracemalloc.is_tracing():
-                run.peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
-                tracemalloc.stop()
-                first = spent
-            else:
-                times.append(spent)
-                stats = step.inner or {}
-                if stats.get("inner_iterations") is not None and stats.get("iterative_rows", 1):
-                    inner.append(float(stats["inner_iterations"]))
-                if stats.get("exact_rows") is not None:
-                    exact_rows.append(100.0 * float(stats["exact_rows"]) / (n + m))
-            last = step
-            if len(times) < iters and time.perf_counter() - started + spent > budget:
-                run.notes.append(f"stopped after {len(times)} timed iteration(s): "
-                                 f"{spent:.1f} s/iter against a {budget:.0f} s budget")
-                steps.close()
+            if (f_star is not None and step.iteration >= args.min_iters
+                    and reached(f, f_star, args.target)):
+                run.stop = "target"
+                break
+            # not before the second iteration: s/iter needs one after the first (the skip rule
+            # keeps configurations whose iterations alone exceed the budget from starting)
+            if step.iteration >= 2 and step.elapsed + step.seconds > budget:
+                run.stop = "budget"
+                run.notes.append(f"budget: stopped after {step.elapsed:.0f} s of its {budget:.0f} s")
                 break
     except Exception as exc:  # noqa: BLE001 -- a failing solver is a row in the table, not the end
+        run.stop = "failed"
         run.notes.append(f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
     finally:
-        if tracemalloc.is_tracing():
-            tracemalloc.stop()
-    if last is not None:
-        run.iterations = last.iteration
-        run.relative_objective = float(last.relative_objective)
-        reason = getattr(last, "stop_reason", None)
-        if reason and reason != "max_iter reached":
-            run.notes.append(f"stopped by the solver ({reason}) at iteration {last.iteration}")
-    run.timed_iterations = len(times)
-    if times:
-        run.s_per_iter = statistics.median(times)
-    elif math.isfinite(first):
-        run.s_per_iter = first
-        run.estimate = "first iteration (includes the init, no warm start)"
-    if inner:
-        run.inner_mean = statistics.fmean(inner)
-    if exact_rows:
-        run.exact_rows_pct = statistics.fmean(exact_rows)
+        if steps is not None and hasattr(steps, "close"):
+            steps.close()
     return run
 
 
+def _choice_text(choice) -> str:
+    if isinstance(choice, (tuple, list)):  # one per half-step
+        return "/".join(map(str, choice))
+    if isinstance(choice, dict):
+        return ", ".join(f"{key}={value}" for key, value in choice.items())
+    return str(choice)
+
+
+def warm_up(args) -> None:
+    """Two iterations of every configuration on tiny dense, sparse and ridge problems, untimed, so
+    that JIT compilation and other first-call costs stay out of the first configuration's times."""
+    rng = np.random.default_rng(12345)
+    problems = [(bounded_pattern(40, 30, 0.6, rng), 0.0), (sparse_rows_pattern(60, 50, 12, rng), 0.0),
+                (sparse_rows_pattern(60, 50, 12, rng), 1e-2)]
+    for pattern, ridge in problems:
+        M, W = planted(pattern, 3, args.seed)
+        for solver, sketch in configurations(args):
+            try:
+                for _ in wc.iterate(M, W, 3, **solver_options(args, solver, sketch, ridge, 2)):
+                    pass
+            except Exception:  # noqa: BLE001 -- the timed run reports failures
+                pass
+
+
+def peak_memory(M, W, k: int, solver: str, sketch: str, args, ridge: float) -> float:
+    """tracemalloc peak (MiB) over the init and one iteration, in a run of its own so that the
+    tracing does not slow the timed runs."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for _ in wc.iterate(M, W, k, **solver_options(args, solver, sketch, ridge, 1)):
+            pass
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    except Exception:  # noqa: BLE001 -- the timed run reports the failure
+        return math.nan
+    finally:
+        tracemalloc.stop()
+
+
+def inner_eps_text(args) -> str:
+    """The inner accuracy the regressions ran at: '' when the keyword does not exist (then = eps)."""
+    if not HAS_INNER_EPS:
+        return ""
+    return str(args.inner_eps if args.inner_eps is not None else ITERATE_PARAMS["inner_eps"].default)
+
+
+def reached(f: float, f_star: float, target: float) -> bool:
+    return f - f_star <= target * abs(f_star) if f_star > 0 else f <= f_star
+
+
+def time_to_accuracy(run: Run, f_star: float | None, target: float) -> tuple[float, int, str]:
+    """(elapsed seconds, iteration, status) at the first iteration within target of f*."""
+    if f_star is None:
+        return math.nan, 0, "no f* (exact did not run)"
+    for iteration, f, _, _, elapsed in run.trace:
+        if reached(f, f_star, target):
+            return elapsed, iteration, "reached"
+    why = {"budget": " (budget)", "failed": " (failed)"}.get(run.stop, "")
+    if run.stop in ("fit", "stalled"):
+        why = f" (the solver stopped: {run.stop})"
+    return math.nan, 0, f"not reached in {run.iterations} iterations{why}"
+
+
 # ----------------------------------------------------------------------------------------------
-# The time plan
+# Predictions (full runs only: they decide what is skipped under --budget)
 # ----------------------------------------------------------------------------------------------
-
-class Share:
-    """A slice of the run's time: configurations get budgets from what is left of it."""
-
-    def __init__(self, seconds: float, configs: int, cap: float, floor: float):
-        self.start = time.perf_counter()
-        self.seconds = seconds
-        self.left = configs
-        self.cap = cap
-        self.floor = floor
-
-    def remaining(self) -> float:
-        return self.seconds - (time.perf_counter() - self.start)
-
-    def budget(self) -> float:
-        """Budget of the next configuration: 1.5x an even split of what is left, within limits."""
-        even = self.remaining() / max(self.left, 1)
-        self.left = max(self.left - 1, 0)
-        return max(self.floor, min(self.cap, 1.5 * even))
-
-
-def log(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
 
 def predict(solver: str, sketch: str, k: int, case: str, past: dict, gram: float,
             exact: float, pattern: Pattern, rate: float) -> tuple[float, str]:
@@ -356,76 +422,152 @@ def predict(solver: str, sketch: str, k: int, case: str, past: dict, gram: float
     return math.nan, ""
 
 
-def bench_problem(case: str, pattern: Pattern, k: int, args, share: Share, ridge: float,
-                  past: dict, rate: float) -> list:
-    """Every solver row for one planted problem, timed back to back."""
-    M, W = planted(pattern, k, args.seed)
-    log(f"[{share.remaining():7.0f} s left in {case}] k={k}: floors")
-    gemm = time_gemm(M, W, k)
-    budget = share.budget()
-    gram, gram_note = time_gram(W, k, budget=max(budget / 3, 1.0))
-    runs = [Run(GRAM, s_per_iter=gram, estimate="extrapolated" if gram_note else "",
-                notes=[gram_note or "W @ P(Y) + W.T @ P(X), P = row-wise outer products"])]
-    exact_time = math.nan
+# ----------------------------------------------------------------------------------------------
+# One case at one k
+# ----------------------------------------------------------------------------------------------
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def configurations(args) -> list:
+    out = [("exact", "")]
     for solver in args.solver_list:
-        for sketch in (args.sketch_list if solver == "sketched" else [""]):
-            budget = share.budget()
-            predicted, how = predict(solver, sketch, k, case, past, gram, exact_time, pattern, rate)
-            if share.remaining() <= 0:
-                run = Run(solver, sketch, s_per_iter=predicted, estimate=how if how else "")
-                run.notes.append(f"skipped: the {case} share of --max-minutes is used up")
-            elif math.isfinite(predicted) and predicted > 2 * budget:
-                run = Run(solver, sketch, s_per_iter=predicted, estimate=how)
-                run.notes.append(f"skipped: {how}, {predicted:.0f} s/iter > 2x its "
-                                 f"{budget:.0f} s budget")
-            else:
-                log(f"[{share.remaining():7.0f} s left in {case}] k={k}: {solver} {sketch} "
-                    f"(budget {budget:.0f} s)")
-                run = run_solver(M, W, k, solver, sketch or None, iters=args.iters, budget=budget,
-                                 init=args.init, ridge=ridge, memory_budget=args.memory_budget,
-                                 seed=args.seed)
-                if math.isfinite(run.s_per_iter) and not any(n.startswith("failed") for n in run.notes):
-                    past[(case, solver, sketch)] = (k, run.s_per_iter)
-            if solver == "exact":
-                exact_time = run.s_per_iter
-            runs.append(run)
-    gemm_after = time_gemm(M, W, k)
+        if solver == "sketched":
+            out += [("sketched", s) for s in args.sketch_list]
+        elif solver != "exact":
+            out.append((solver, ""))
+    return out
+
+
+class Clock:
+    """The full run's budgets: per configuration, and what is left of --max-minutes. In --quick
+    runs both are infinite, so nothing is skipped or cut whatever the load."""
+
+    def __init__(self, args):
+        self.quick = args.quick
+        self.per_config = math.inf if args.quick or not args.budget else args.budget
+        self.end = (math.inf if args.quick or not args.max_minutes
+                    else time.perf_counter() + 60 * args.max_minutes)
+
+    def budget(self) -> float:
+        return min(self.per_config, self.end - time.perf_counter())
+
+
+def bench_problem(name: str, case, pattern: Pattern, k: int, args, clock: Clock, past: dict,
+                  rate: float) -> list:
+    """Every row for one planted problem, timed back to back."""
+    M, W = planted(pattern, k, args.seed, case.values)
+    log(f"{name} k={k}: floors")
+    floor_times = time_gemm(M, W, k)
+    budget = clock.budget()
+    gram, gram_note = time_gram(W, k, budget=max(budget / 4, 1.0))
+    gram_run = Run(GRAM, predicted=gram, estimate="extrapolated" if gram_note else "",
+                   notes=[gram_note or "W @ P(Y) + W.T @ P(X), P = row-wise symmetric outer products"])
+    runs, f_star, exact_run = [], None, None
+    for solver, sketch in configurations(args):
+        label = solver + (f" ({sketch})" if sketch else "")
+        budget = clock.budget()
+        exact_s = exact_run.s_per_iter if exact_run is not None else math.nan
+        if not clock.quick:
+            predicted, how = predict(solver, sketch, k, name, past, gram, exact_s, pattern, rate)
+            if budget <= 0 or (math.isfinite(predicted) and 2 * predicted > budget):
+                run = Run(solver, sketch, predicted=predicted, estimate=how, stop="skipped")
+                run.notes.append("skipped: --max-minutes is used up" if budget <= 0 else
+                                 f"skipped: {how}; 2 iterations > its {budget:.0f} s budget")
+                runs.append(run)
+                if solver == "exact":
+                    exact_run = run
+                continue
+        log(f"{name} k={k}: {label}" + ("" if math.isinf(budget) else f" (budget {budget:.0f} s)"))
+        run = run_solver(M, W, k, solver, sketch, args, ridge=case.ridge,
+                         max_iter=args.max_iter, f_star=f_star, budget=budget)
+        if args.peak_memory and run.stop != "failed":
+            run.peak_mb = peak_memory(M, W, k, solver, sketch, args, case.ridge)
+        if run.timed and run.stop != "failed":
+            past[(name, solver, sketch)] = (k, run.s_per_iter)
+        if solver == "exact":
+            exact_run = run
+            if run.trace and run.stop != "failed":
+                f_star = run.trace[-1][1]
+        runs.append(run)
+    floor_times += time_gemm(M, W, k)
     del M, W
     gc.collect()
-    gemm_mid = statistics.median([gemm, gemm_after])
-    exact = next((r for r in runs if r.solver == "exact"), None)
-    rows = []
+    return rows_for(name, pattern, k, runs, gram_run, floor_times, f_star, args)
+
+
+def rows_for(name, pattern, k, runs, gram_run, floor_times, f_star, args) -> list:
+    floor = statistics.median(floor_times)
+    exact = runs[0]
+    exact_s = exact.s_per_iter
+    tta_exact = time_to_accuracy(exact, f_star, args.target)[0]
+    base = dict(case=name, n=pattern.n, m=pattern.m, nnz=pattern.nnz, k=k, floor_s=floor)
+    first, second = min(floor_times[:3]), min(floor_times[3:])
+    floor_note = (f"machine noise: {first:.3g} s before the solvers, {second:.3g} s after"
+                  if abs(first - second) > 0.3 * min(first, second) and first + second > 2e-3
+                  else "")  # microsecond products always jitter
+    rows = [dict(base, solver=FLOOR, sketch="", s_per_iter=floor, s_min=min(floor_times),
+                 s_max=max(floor_times), timed_iterations=len(floor_times),
+                 ratio_exact=floor / exact_s, ratio_floor=1.0,
+                 note="; ".join(x for x in ("W @ Y (nnz·k)" if pattern.dense is None
+                                            else "M @ Y (n·m·k)", floor_note) if x)),
+            dict(base, solver=GRAM, sketch="", s_per_iter=gram_run.s_per_iter,
+                 ratio_exact=gram_run.s_per_iter / exact_s, ratio_floor=gram_run.s_per_iter / floor,
+                 estimate=gram_run.estimate, note="; ".join(gram_run.notes))]
     for run in runs:
         notes = list(run.notes)
-        if run is runs[0] and abs(gemm_after - gemm) > 0.3 * min(gemm, gemm_after):
-            notes.append(f"machine noise: the floor product took {gemm:.3g} s before the solvers "
-                         f"and {gemm_after:.3g} s after")
         if run.estimate and run.estimate != "extrapolated":
             notes.insert(0, f"~ = {run.estimate}")
-        versus = math.nan
-        if (exact is not None and run.iterations and run.iterations == exact.iterations
-                and exact.relative_objective > 0):
-            versus = run.relative_objective / exact.relative_objective - 1
+        if math.isfinite(run.peak_mb):
+            notes.append(f"peak {run.peak_mb:.0f} MB")
+        if run.choices:
+            notes.append("auto chose: " + ", ".join(f"{c} x{n}" for c, n in run.choices.most_common()))
+        if run is exact and f_star is not None:
+            notes.insert(0, f"f* = {f_star:.6g} (relative {run.trace[-1][2]:.4e})" + (
+                "" if run.stop in ("fit", "stalled") else
+                f", not converged (stop: {run.stop})"))
+        tta, tta_it, status = (time_to_accuracy(run, f_star, args.target) if run.trace
+                               else (math.nan, 0, run.stop or "did not run"))
+        compared_at, versus = 0, math.nan
+        if run.trace and exact.trace:
+            compared_at = min(run.iterations, exact.iterations)
+            fe = exact.f_at(compared_at)
+            if fe > 0:
+                versus = run.f_at(compared_at) / fe - 1
+        timed = run.timed
+        exact_pct = (100.0 * run.exact_rows / (run.exact_rows + run.iterative_rows)
+                     if run.exact_rows + run.iterative_rows else math.nan)
+        s = run.s_per_iter
         rows.append(dict(
-            case=case, n=pattern.n, m=pattern.m, nnz=pattern.nnz, k=k, solver=run.solver,
-            sketch=run.sketch, s_per_iter=run.s_per_iter,
-            ratio_exact=run.s_per_iter / exact.s_per_iter if exact and exact.s_per_iter > 0 else math.nan,
-            ratio_gemm=run.s_per_iter / gemm_mid, relative_objective=run.relative_objective,
-            objective_vs_exact=versus, iterations=run.iterations,
-            timed_iterations=run.timed_iterations, inner_mean=run.inner_mean,
-            exact_rows_pct=run.exact_rows_pct, peak_mb=run.peak_mb, gemm_s=gemm_mid,
-            estimate=run.estimate, exact_estimate=bool(exact and exact.estimate),
-            note="; ".join(n for n in notes if n)))
+            base, solver=run.solver, sketch=run.sketch, s_per_iter=s,
+            s_min=min(timed) if timed else math.nan, s_max=max(timed) if timed else math.nan,
+            timed_iterations=len(timed), ratio_exact=s / exact_s if exact_s > 0 else math.nan,
+            ratio_floor=s / floor, exact_rows_pct=exact_pct,
+            inner_mean=run.inner_weighted / run.iterative_rows if run.iterative_rows else math.nan,
+            iterations=run.iterations, stop=run.stop, tta_s=tta, tta_iteration=tta_it or "",
+            tta_status=status, tta_ratio_exact=tta / tta_exact if tta_exact > 0 else math.nan,
+            objective_vs_exact=versus, compared_at=compared_at or "",
+            relative_objective=run.trace[-1][2] if run.trace else math.nan,
+            f_star_relative=exact.trace[-1][2] if exact.trace else math.nan,
+            estimate=run.estimate, peak_mb=run.peak_mb, inner_eps=inner_eps_text(args),
+            exact_estimate=bool(exact.estimate),
+            choice="; ".join(f"{c} x{n}" for c, n in run.choices.most_common()),
+            note="; ".join(x for x in notes if x)))
     return rows
 
 
+# ----------------------------------------------------------------------------------------------
+# Time per iteration against nnz (sketched, default sketch)
+# ----------------------------------------------------------------------------------------------
+
 def linearity_sizes(quick: bool) -> tuple[int, int, list]:
     """(k, non-zeros per row and per column, n = m for each point) of the time-vs-nnz check."""
-    return (8, 40, [500, 1000, 2000]) if quick else (64, 1000, [5000, 10000, 20000])
+    return (4, 20, [100, 200, 400]) if quick else (64, 1000, [5000, 10000, 20000])
 
 
-def bench_linearity(args, share: Share) -> list:
-    """Sketched solver (default sketch), rows and columns of a fixed count, n = m = nnz / count."""
+def bench_linearity(args, clock: Clock) -> list:
+    """Rows and columns of a fixed count, n = m = nnz / count: s/iter should grow like nnz."""
     k, per_row, sizes = linearity_sizes(args.quick)
     if args.ks:
         k = args.ks[0]
@@ -433,32 +575,35 @@ def bench_linearity(args, share: Share) -> list:
     for size in sizes:
         nnz = size * per_row
         base = dict(case="linearity", n=size, m=size, nnz=nnz, k=k, solver="sketched",
-                    sketch="default")
-        budget = share.budget()
+                    sketch=DEFAULT_SKETCH)
+        budget = clock.budget()
         predicted = previous[1] * nnz / previous[0] if previous else math.nan
-        if share.remaining() <= 0 or (math.isfinite(predicted) and predicted > 2 * budget):
-            why = ("the linearity share of --max-minutes is used up" if share.remaining() <= 0
-                   else f"{predicted:.0f} s/iter > 2x its {budget:.0f} s budget")
+        if not clock.quick and (budget <= 0 or (math.isfinite(predicted) and 2 * predicted > budget)):
             rows.append(dict(base, s_per_iter=predicted, estimate="predicted linearly in nnz",
-                             note=f"~ = predicted linearly in nnz; skipped: {why}"))
+                             note="~ = predicted linearly in nnz; skipped: "
+                                  + ("--max-minutes is used up" if budget <= 0 else
+                                     f"2 iterations > its {budget:.0f} s budget")))
             continue
-        pattern = sparse_rows_pattern(size, size, per_row,
-                                      np.random.default_rng([args.seed, size]))
+        pattern = sparse_rows_pattern(size, size, per_row, np.random.default_rng([args.seed, size]))
         M, W = planted(pattern, k, args.seed)
-        log(f"[{share.remaining():7.0f} s left in linearity] nnz={nnz} k={k} (budget {budget:.0f} s)")
-        gemm = time_gemm(M, W, k)
-        run = run_solver(M, W, k, "sketched", None, iters=args.iters, budget=budget,
-                         init=args.init, ridge=0.0, memory_budget=args.memory_budget, seed=args.seed)
+        log(f"linearity nnz={nnz} k={k}")
+        floor = statistics.median(time_gemm(M, W, k))
+        run = run_solver(M, W, k, "sketched", DEFAULT_SKETCH, args, ridge=0.0,
+                         max_iter=max(2, args.min_iters), f_star=None, budget=budget)
         del M, W, pattern
         gc.collect()
-        if math.isfinite(run.s_per_iter):
+        timed = run.timed
+        if timed:
             previous = (nnz, run.s_per_iter)
-        notes = ([f"~ = {run.estimate}"] if run.estimate else []) + run.notes
-        rows.append(dict(base, s_per_iter=run.s_per_iter, ratio_gemm=run.s_per_iter / gemm,
-                         relative_objective=run.relative_objective, iterations=run.iterations,
-                         timed_iterations=run.timed_iterations, inner_mean=run.inner_mean,
-                         exact_rows_pct=run.exact_rows_pct, peak_mb=run.peak_mb, gemm_s=gemm,
-                         estimate=run.estimate, note="; ".join(notes)))
+        rows.append(dict(base, s_per_iter=run.s_per_iter, s_min=min(timed) if timed else math.nan,
+                         s_max=max(timed) if timed else math.nan, timed_iterations=len(timed),
+                         ratio_floor=run.s_per_iter / floor, iterations=run.iterations,
+                         stop=run.stop, inner_mean=(run.inner_weighted / run.iterative_rows
+                                                    if run.iterative_rows else math.nan),
+                         exact_rows_pct=(100.0 * run.exact_rows / (run.exact_rows + run.iterative_rows)
+                                         if run.exact_rows + run.iterative_rows else math.nan),
+                         relative_objective=run.trace[-1][2] if run.trace else math.nan,
+                         floor_s=floor, note="; ".join(run.notes)))
     first = next((r for r in rows if not r.get("estimate") and math.isfinite(r["s_per_iter"])), None)
     for row in rows:
         if first is not None and math.isfinite(row["s_per_iter"]):
@@ -472,26 +617,46 @@ def bench_linearity(args, share: Share) -> list:
 
 @dataclass
 class Case:
-    build: object  # callable(rng) -> Pattern
+    build: object       # callable(rng) -> Pattern
     ks: list
     ridge: float = 0.0
+    values: str = "gaussian"
+    fixed_k: bool = False  # the app cases keep the app's rank whatever --ks says
+    note: str = ""
 
 
 def cases_for(quick: bool) -> dict:
-    if quick:
+    app = ", the app's inpainting size" if not quick else ""
+    if quick:  # tiny: one k each, so that the whole run takes seconds on a quiet machine
         return {
-            "dense": Case(lambda rng: dense_pattern(200, 160, 0.5, rng), [4, 8]),
-            "lognormal": Case(lambda rng: lognormal_pattern(200, 160, 0.5, 2.5, rng), [4, 8]),
-            "sparse": Case(lambda rng: sparse_rows_pattern(1000, 800, 30, rng), [4, 8]),
-            "ratings": Case(lambda rng: ratings_pattern(2000, 500, 15_000, rng), [4, 8], ridge=1e-2),
+            "dense3072": Case(lambda rng: bounded_pattern(96, 80, 0.5, rng), [4]),
+            "dense4096": Case(lambda rng: bounded_pattern(112, 96, 0.5, rng), [6]),
+            "lognormal3072": Case(lambda rng: lognormal_pattern(96, 80, 0.5, 2.0, rng), [4]),
+            "sparse20000": Case(lambda rng: sparse_rows_pattern(300, 300, 20, rng), [4]),
+            "app170x768": Case(lambda rng: binary_pattern(42, 192, 0.75, rng, "dense image, the "
+                                                          "app's 170×768 scaled by 1/4"),
+                               [3], values="image", fixed_k=True),
+            "app256x256": Case(lambda rng: binary_pattern(64, 64, 0.75, rng, "dense image, the "
+                                                          "app's 256×256 scaled by 1/4"),
+                               [5], values="image", fixed_k=True),
+            "ratings": Case(lambda rng: ratings_pattern(500, 200, 3_000, rng), [4], ridge=1e-2),
         }
     return {
-        "dense": Case(lambda rng: dense_pattern(4096, 4096, 0.5, rng), [16, 32, 64, 128, 256]),
-        "lognormal": Case(lambda rng: lognormal_pattern(2048, 2048, 0.5, 2.5, rng), [16, 64, 128]),
-        "sparse": Case(lambda rng: sparse_rows_pattern(20_000, 20_000, 1000, rng), [16, 64, 128]),
+        "dense3072": Case(lambda rng: bounded_pattern(3072, 3072, 0.5, rng), [32, 64, 128, 256]),
+        "dense4096": Case(lambda rng: bounded_pattern(4096, 4096, 0.5, rng), [32, 64, 128, 256]),
+        "lognormal3072": Case(lambda rng: lognormal_pattern(3072, 3072, 0.5, 2.0, rng),
+                              [32, 64, 128, 256]),
+        "sparse20000": Case(lambda rng: sparse_rows_pattern(20_000, 20_000, 1000, rng), [32, 64, 128]),
+        "app170x768": Case(lambda rng: binary_pattern(170, 768, 0.75, rng, "dense image" + app),
+                           [12], values="image", fixed_k=True),
+        "app256x256": Case(lambda rng: binary_pattern(256, 256, 0.75, rng, "dense image" + app),
+                           [20], values="image", fixed_k=True),
         "ratings": Case(lambda rng: ratings_pattern(100_000, 20_000, 5_000_000, rng),
                         [16, 64, 128], ridge=1e-2),
     }
+
+
+CASE_NAMES = tuple(cases_for(False)) + ("linearity",)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -529,102 +694,140 @@ def machine() -> dict:
     }
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _num(value, spec: str, estimate: bool = False) -> str:
-    if value is None or value == "" or (isinstance(value, float) and not math.isfinite(value)):
+    if not _finite(value):
         return "-"
     text = format(value, spec)
     return f"~{text}" if estimate else text
 
 
-def markdown_table(rows: list) -> list:
-    lines = ["| case | k | solver | sketch | s/iter | ratio to exact | ratio to floor | "
-             "rel. objective | vs exact | iters (timed) | inner it. | exact rows % | peak MB | note |",
+def _label(row: dict) -> str:
+    return row["solver"] + (f" ({row['sketch']})" if row.get("sketch") else "")
+
+
+def _tta_cell(row: dict) -> str:
+    if _finite(row.get("tta_s")):
+        return f"{row['tta_s']:.3g} (it {row['tta_iteration']})"
+    return row.get("tta_status") or "-"
+
+
+def markdown_table(rows: list, target: float) -> list:
+    lines = [f"| case | k | solver | s/iter | min–max | × exact | × floor | exact rows % | inner it. "
+             f"| iters (stop) | s to {target:g} (it) | its × exact | vs exact (at it) | note |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         own = bool(r.get("estimate"))
         either = own or bool(r.get("exact_estimate"))
+        spread = (f"{r['s_min']:.3g}–{r['s_max']:.3g}" if _finite(r.get("s_min")) else "-")
+        iters = f"{r['iterations']} ({r.get('stop') or '-'})" if r.get("iterations") else "-"
+        versus = (f"{r['objective_vs_exact']:+.1e} ({r['compared_at']})"
+                  if _finite(r.get("objective_vs_exact")) else "-")
         lines.append(
-            f"| {r['case']} | {r['k']} | {r['solver']} | {r.get('sketch') or '-'} | "
-            f"{_num(r.get('s_per_iter'), '.3g', own)} | {_num(r.get('ratio_exact'), '.3g', either)} | "
-            f"{_num(r.get('ratio_gemm'), '.3g', own)} | {_num(r.get('relative_objective'), '.4e')} | "
-            f"{_num(r.get('objective_vs_exact'), '+.1e')} | "
-            f"{r.get('iterations') or '-'} ({r.get('timed_iterations') or 0}) | "
-            f"{_num(r.get('inner_mean'), '.1f')} | {_num(r.get('exact_rows_pct'), '.0f')} | "
-            f"{_num(r.get('peak_mb'), '.0f')} | {r.get('note', '')} |")
+            f"| {r['case']} | {r['k']} | {_label(r)} | {_num(r.get('s_per_iter'), '.3g', own)} | "
+            f"{spread} | {_num(r.get('ratio_exact'), '.3g', either)} | "
+            f"{_num(r.get('ratio_floor'), '.3g', own)} | {_num(r.get('exact_rows_pct'), '.0f')} | "
+            f"{_num(r.get('inner_mean'), '.1f')} | {iters} | "
+            f"{_tta_cell(r) if r['solver'] not in (GRAM, FLOOR) else '-'} | "
+            f"{_num(r.get('tta_ratio_exact'), '.3g')} | {versus} | {r.get('note', '')} |")
     return lines
 
 
 def linearity_table(rows: list) -> list:
-    lines = ["| n = m | nnz | k | s/iter | (s/iter)/nnz, relative to the first | ratio to W @ Y | "
-             "iters (timed) | inner it. | exact rows % | peak MB | note |",
+    lines = ["| n = m | nnz | k | s/iter | min–max | (s/iter)/nnz, relative to the first | "
+             "× W @ Y | iters | inner it. | exact rows % | note |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         own = bool(r.get("estimate"))
+        spread = (f"{r['s_min']:.3g}–{r['s_max']:.3g}" if _finite(r.get("s_min")) else "-")
         lines.append(
             f"| {r['n']} | {r['nnz']} | {r['k']} | {_num(r.get('s_per_iter'), '.3g', own)} | "
-            f"{_num(r.get('per_nnz'), '.2f', own)} | {_num(r.get('ratio_gemm'), '.3g', own)} | "
-            f"{r.get('iterations') or '-'} ({r.get('timed_iterations') or 0}) | "
+            f"{spread} | {_num(r.get('per_nnz'), '.2f', own)} | "
+            f"{_num(r.get('ratio_floor'), '.3g', own)} | {r.get('iterations') or '-'} | "
             f"{_num(r.get('inner_mean'), '.1f')} | {_num(r.get('exact_rows_pct'), '.0f')} | "
-            f"{_num(r.get('peak_mb'), '.0f')} | {r.get('note', '')} |")
+            f"{r.get('note', '')} |")
     return lines
 
 
 def report(rows: list, linear: list, info: dict, args, descriptions: dict, total: float) -> str:
     command = " ".join(["python", "benchmarks/solvers.py"] + args.argv)
+    if HAS_INNER_EPS:
+        inner = (f"inner_eps = {args.inner_eps!r} (solvers with an inner loop)"
+                 if args.inner_eps is not None else
+                 f"inner_eps = the solvers' default ({ITERATE_PARAMS['inner_eps'].default!r})")
+    else:
+        inner = "inner accuracy = eps (this wlra_core has no inner_eps)"
+    budget = ("none (--quick: every case and solver runs to its iteration cap)" if args.quick else
+              f"{args.budget:g} s per configuration" if args.budget else "none")
     out = [
-        "# WLRA solvers: time per alternating iteration" + (" (--quick sizes)" if args.quick else ""),
+        "# WLRA solvers: time per iteration and time to accuracy"
+        + (" (--quick sizes)" if args.quick else ""),
         "",
-        f"- date: {info['date']}; whole run {total / 60:.1f} min (cap {args.max_minutes:g} min)",
+        f"- date: {info['date']}; whole run {total / 60:.1f} min",
         f"- machine: {info['cores']}; load average {info['load_start']} at the start, "
         f"{info['load']} at the end",
         f"- BLAS (threadpoolctl): {info['blas']}",
         f"- {info['versions']}; command: `{command}`",
-        f"- every solver: eps = {EPS:g} (its regression accuracy and stopping rule), init = "
-        f"{args.init!r}, seed = {args.seed}, memory_budget = {args.memory_budget}, diagnostics "
-        f"off; sketched with inner = 'pcg' and the default sketch size 4k",
-        f"- s/iter: median wall time of up to {args.iters} iterations after the first (the first "
-        f"includes the init and is not timed); 'iters (timed)' gives how many ran and were timed",
-        "- rel. objective: f / sum W M^2 after the last iteration run; 'vs exact': its relative "
-        "difference from exact's after the same number of iterations (equal accuracy shows as "
-        "a tiny number)",
-        "- ratio to floor: s/iter over one plain product timed in the same run (dense: M @ Y, "
-        "n*m*k; sparse: W @ Y, nnz*k; median of before and after the solvers). An iteration has "
-        "two half-steps, so even an ideal solver is a few floors",
-        f"- '{GRAM}': W @ P(Y) + W.T @ P(X), P = row-wise symmetric outer products (k(k+1)/2 "
-        "columns) in column chunks -- the nnz*k^2 product of the normal equations. For dense W "
-        "the exact solver computes exactly this; for sparse W it forms each row's Gram by batched "
-        "products over padded rows instead, so there the row is the textbook cost, not its own",
-        "- inner it.: mean inner (PCG / CG) iterations per regression; exact rows %: share of the "
-        "rows of both half-steps that the iterative solvers solve exactly (N_i <= sketch size)",
-        "- peak MB: tracemalloc peak over the init and the first iteration, allocations made after "
-        "the inputs existed (numpy arrays; BLAS-internal buffers not seen)",
-        "- `~`: an estimate, not a timed iteration (see the note: a prediction, an extrapolation "
-        "or the untimed first iteration); configurations over budget are skipped or cut and say so",
+        f"- every solver: eps = {EPS:g}, {inner}, init = {args.init!r}, seed = {args.seed}, "
+        f"memory_budget = {args.memory_budget}, diagnostics off, at most {args.max_iter} "
+        f"iterations; sketched with inner = 'pcg' and the default sketch size 4k; the solvers: "
+        f"{', '.join(_label(dict(solver=s, sketch=k)) for s, k in configurations(args))}",
+        "- warm-up: every solver first ran 2 untimed iterations on tiny dense, sparse and ridge "
+        "problems (JIT compilation and first-call costs kept out of the timings)",
+        f"- wall-clock budget: {budget}"
+        + ("" if args.quick or not args.max_minutes else f"; whole run capped at {args.max_minutes:g} min"),
+        "- s/iter: median of step.seconds over the iterations after the first (the first includes "
+        "the init); min–max: their range (floor row: 3 products before and 3 after the solvers)",
+        "- × exact: s/iter over exact's on the same problem; × floor: over one plain product "
+        "(dense: M @ Y, n·m·k; sparse: W @ Y, nnz·k). An iteration has two half-steps, so even an "
+        "ideal solver is a few floors",
+        f"- '{GRAM}': W @ P(Y) + Wᵀ @ P(X), P = row-wise symmetric outer products (k(k+1)/2 "
+        "columns) in column chunks: the nnz·k² product of the normal equations alone, by BLAS "
+        "(scipy's single-threaded product for sparse W), the textbook cost of one exact "
+        "iteration; exact's × floor over this row's shows how close it comes (below 1: its own "
+        "kernels beat the generic product)",
+        "- exact rows %: exact_rows / (exact_rows + iterative_rows) over the timed iterations "
+        "(rows the iterative solvers solve directly because they are short); inner it.: mean "
+        "inner iterations per iteratively solved regression over the timed iterations",
+        "- iters (stop): iterations run, and why they ended: fit / stalled (the solver's rule), "
+        "max_iter reached, target (within the target of f*, after at least "
+        f"{args.min_iters} iterations), budget, skipped, failed",
+        f"- time to accuracy: f* = exact's objective when it stopped (penalised with a ridge); "
+        f"'s to {args.target:g}' = step.elapsed (init included) at the first iteration with "
+        f"(f − f*)/f* ≤ {args.target:g}, exact's own against its final f*; 'its × exact' = that over "
+        "exact's. 'not reached in N iterations' when it was not",
+        "- vs exact (at it): f / f_exact − 1 at the last iteration both ran: regressions solved "
+        "to eps show a tiny number; a looser inner accuracy takes another path on the way",
+        "- `~`: a prediction (the note says how), not a timed iteration; only full runs skip",
         "",
-        "Problems (planted, rank k truth: M = U V^T + 1e-2 noise on the weighted entries, entries "
-        "of U V^T ~ N(0, 1); weights 0/1):",
+        "Problems (planted, seeded; 'gaussian' values: M = U Vᵀ + 1e-2 N(0, 1), entries of U Vᵀ "
+        "~ N(0, 1), truth of rank k; 'image' values: smooth rank-k profiles in [0.1, 0.9] + "
+        "0.02 N(0, 1), clipped to [0, 1]):",
         "",
     ]
     out += [f"- {name}: {text}" for name, text in descriptions.items()]
-    out += [""] + markdown_table(rows)
+    out += [""] + markdown_table(rows, args.target)
     if linear:
         per_row = linearity_sizes(args.quick)[1]
-        out += ["", "## Time per iteration against nnz (sketched, default sketch)", "",
+        out += ["", f"## Time per iteration against nnz (sketched, {DEFAULT_SKETCH})", "",
                 f"Sparse rows with {per_row} non-zeros in each row and about as many in each column "
                 f"(n = m = nnz / {per_row}), so every regression stays in the same regime and the "
-                "time should grow in proportion to nnz: the (s/iter)/nnz column stays near 1.",
+                f"time should grow in proportion to nnz: the (s/iter)/nnz column stays near 1. "
+                f"{max(2, args.min_iters)} iterations each, per-iteration timing only.",
                 ""] + linearity_table(linear)
     return "\n".join(out) + "\n"
 
 
 def write_csv(path: str, rows: list) -> None:
-    fields = CSV_FIELDS + ("exact_estimate", "per_nnz")
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             clean = {}
-            for key in fields:
+            for key in CSV_FIELDS:
                 value = row.get(key)
                 clean[key] = "" if value is None or (isinstance(value, float)
                                                      and not math.isfinite(value)) else value
@@ -640,48 +843,76 @@ def _list(text: str) -> list:
 
 
 def parse_args(argv: list) -> argparse.Namespace:
+    default_solvers = ["exact", "sketched", "cg"] + (["auto"] if HAS_AUTO else [])
     parser = argparse.ArgumentParser(
         prog="benchmarks/solvers.py",
-        description="Time per alternating iteration of exact, sketched (every sketch) and cg on "
-                    "planted WLRA problems, in one run, against the GEMM / nnz*k floor.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description="Time per iteration and time to accuracy of exact, sketched (every sketch), "
+                    "cg and auto on planted WLRA problems, in one run, against the product floors.")
     parser.add_argument("--quick", action="store_true",
-                        help="small sizes (well under a minute); writes solvers_quick.md/.csv")
-    parser.add_argument("--cases", default="dense,lognormal,sparse,ratings,linearity",
-                        help="comma-separated subset of dense, sparse, ratings, linearity")
+                        help="tiny sizes, every case and solver to its iteration cap, no time "
+                             "budget; writes solvers_quick.md/.csv")
+    parser.add_argument("--cases", default=",".join(CASE_NAMES),
+                        help=f"comma-separated subset of {', '.join(CASE_NAMES)} (default: all)")
     parser.add_argument("--ks", default=None,
-                        help="ranks for every case, e.g. 16,64 (default per case: dense "
-                             "16,32,64,128,256; sparse and ratings 16,64,128; linearity 64); "
-                             "linearity uses the first")
-    parser.add_argument("--iters", type=int, default=3,
-                        help="timed iterations after the untimed first one; s/iter is their median")
-    parser.add_argument("--solvers", default="exact,sketched,cg", help="solvers to time")
+                        help="ranks for every case but the app ones (which keep k = 12 and 20), "
+                             "e.g. 32,64 (default: dense 32,64,128,256; sparse 32,64,128; ratings "
+                             "16,64,128; --quick 4 or 6); linearity uses the first")
+    parser.add_argument("--solvers", default=",".join(default_solvers),
+                        help="solvers to run (default: exact, sketched, cg, and auto when wlra_core has it); "
+                             "exact always runs first (it gives f*)")
     parser.add_argument("--sketches", default=",".join(wc.SKETCHES),
-                        help="sketches for the sketched solver")
-    parser.add_argument("--init", default="random",
-                        help="init of every solver ('random' keeps the init cheap on the big "
-                             "sparse problems; 'svd' works too)")
-    parser.add_argument("--max-minutes", type=float, default=None,
-                        help="cap on the whole run, shared dense 30%%, sparse 30%%, ratings 20%%, "
-                             "linearity 20%%; problem building and overruns come on top "
-                             "(default 36; 1 with --quick)")
+                        help="sketches for the sketched solver (default: every one in wlra_core.SKETCHES; "
+                             "the default sketch runs first)")
+    parser.add_argument("--inner-eps", default=None,
+                        help="inner_eps passed to every solver with an inner loop (a number or a "
+                             "name such as 'adaptive'); default: not passed, the solvers' own")
+    parser.add_argument("--max-iter", type=int, default=None,
+                        help="iterations at most for every solver (default 60; 10 with --quick)")
+    parser.add_argument("--min-iters", type=int, default=3,
+                        help="iterations at least before a solver stops at the target, so that "
+                             "s/iter has iterations after the first to time (default 3)")
+    parser.add_argument("--target", type=float, default=1e-6,
+                        help="time to accuracy: (f - f*)/f* at most this, f* exact's final objective "
+                             "(default 1e-6)")
+    parser.add_argument("--init", default="svd", help="init of every solver: svd (default) or random")
     parser.add_argument("--budget", type=float, default=None,
-                        help="most seconds for one configuration (default 150; 10 with --quick)")
+                        help="full runs: most seconds for one configuration (0: none; default "
+                             "1800); not allowed with --quick")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="full runs: cap on the whole run, configurations after it are "
+                             "skipped (default none); not allowed with --quick")
+    parser.add_argument("--peak-memory", action="store_true",
+                        help="also measure each solver's tracemalloc peak over init + one "
+                             "iteration, in an extra untimed run")
     parser.add_argument("--memory-budget", type=int, default=2**30,
-                        help="memory_budget passed to the solvers, in bytes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the problems and the solvers")
+                        help="memory_budget passed to the solvers, in bytes (default 2**30)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the problems and the solvers (default 0)")
     parser.add_argument("--out-dir", default=os.path.join(HERE, "results"),
-                        help="where solvers.md/.csv (solvers_quick.* with --quick) are written")
+                        help="where solvers.md/.csv (solvers_quick.* with --quick) are written "
+                             "(default: benchmarks/results)")
     args = parser.parse_args(argv)
     args.argv = list(argv)
-    if args.iters < 1:
-        parser.error("--iters must be at least 1")
-    args.max_minutes = args.max_minutes or (1.0 if args.quick else 36.0)
-    args.budget = args.budget or (10.0 if args.quick else 150.0)
+    if args.quick and (args.budget is not None or args.max_minutes is not None):
+        parser.error("--budget and --max-minutes do not apply to --quick: quick runs run every "
+                     "case and solver to its iteration cap")
+    if args.budget is None and not args.quick:
+        args.budget = 1800.0
+    args.max_iter = args.max_iter or (10 if args.quick else 60)
+    if args.max_iter < 2 or args.min_iters < 2:
+        parser.error("--max-iter and --min-iters must be at least 2 (the first iteration is not timed)")
+    if not 0 < args.target < 1:
+        parser.error("--target must be in (0, 1)")
+    if args.inner_eps is not None:
+        if not HAS_INNER_EPS:
+            parser.error("--inner-eps: this wlra_core's iterate has no inner_eps keyword")
+        try:
+            args.inner_eps = float(args.inner_eps)
+        except ValueError:
+            pass
     args.case_list = _list(args.cases)
     args.solver_list = _list(args.solvers)
-    args.sketch_list = _list(args.sketches)
-    for what, given, known in (("case", args.case_list, tuple(CASE_SHARES)),
+    args.sketch_list = sorted(_list(args.sketches), key=lambda s: s != DEFAULT_SKETCH)
+    for what, given, known in (("case", args.case_list, CASE_NAMES),
                                ("solver", args.solver_list, wc.SOLVERS),
                                ("sketch", args.sketch_list, wc.SKETCHES)):
         unknown = [name for name in given if name not in known]
@@ -702,32 +933,25 @@ def main(argv: list | None = None) -> int:
     info = machine()
     info["load_start"] = info["load"]
     started = time.perf_counter()
-    weights = {name: CASE_SHARES[name] for name in args.case_list}
-    total_weight = sum(weights.values())
-    configs_per_k = 1 + sum(len(args.sketch_list) if s == "sketched" else 1 for s in args.solver_list)
-    floor = 2.0 if args.quick else 10.0
+    log("warm-up")
+    warm_up(args)
+    clock = Clock(args)
     rate = rng_rate()
     rows, descriptions, past = [], {}, {}
     for name, case in cases_for(args.quick).items():
-        if name not in weights:
+        if name not in args.case_list:
             continue
-        ks = args.ks or case.ks
+        ks = case.ks if case.fixed_k or not args.ks else args.ks
         log(f"building {name}")
         pattern = case.build(np.random.default_rng([args.seed, len(name)]))
-        share = Share(60 * args.max_minutes * weights[name] / total_weight,
-                      configs_per_k * len(ks), args.budget, floor)
-        descriptions[name] = f"{pattern.description}, nnz(W) = {pattern.nnz}" + (
-            f"; ridge {case.ridge:g} for every solver (rows with fewer than k ratings)"
-            if case.ridge else "")
+        descriptions[name] = (f"{pattern.description}, nnz(W) = {pattern.nnz}, "
+                              f"{case.values} values, k = {', '.join(map(str, ks))}"
+                              + (f"; ridge {case.ridge:g} for every solver" if case.ridge else ""))
         for k in ks:
-            rows += bench_problem(name, pattern, k, args, share, case.ridge, past, rate)
+            rows += bench_problem(name, case, pattern, k, args, clock, past, rate)
         del pattern
         gc.collect()
-    linear = []
-    if "linearity" in weights:
-        share = Share(60 * args.max_minutes * weights["linearity"] / total_weight, 3,
-                      args.budget, floor)
-        linear = bench_linearity(args, share)
+    linear = bench_linearity(args, clock) if "linearity" in args.case_list else []
     info["load"] = machine()["load"]
     text = report(rows, linear, info, args, descriptions, time.perf_counter() - started)
     print(text)

@@ -1,4 +1,9 @@
-"""Smoke test: ``benchmarks/solvers.py --quick`` runs, and its table has every solver with finite numbers."""
+"""Smoke test: ``benchmarks/solvers.py --quick`` runs every case and solver and reports finite numbers.
+
+Nothing here depends on the machine's speed or load: --quick runs every case x solver to its
+iteration cap with no time budget, and only the table's completeness and its numbers' sanity are
+checked, never a time. The timeouts are generous limits against a hang, not budgets.
+"""
 from __future__ import annotations
 
 import csv
@@ -13,42 +18,116 @@ import wlra_core as wc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRAM = "exact: Gram product only"
+FLOOR = "floor: plain product"
+CASES = ("dense3072", "dense4096", "lognormal3072", "sparse20000", "app170x768", "app256x256",
+         "ratings")
+# the iterative solvers' objective after the same iterations as exact's, when their regressions
+# are solved to eps = 1e-8 (no inner_eps, or a numeric one this tight): equal within round-off,
+# loosely. A looser inner accuracy (the "adaptive" default) follows another path on the way, so
+# there only a finite, positive objective is asserted (the time to accuracy is the comparison)
+SAME_OBJECTIVE = 1e-3
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(90)
-def test_quick_benchmark_has_every_solver_and_finite_numbers(tmp_path):
+def _regressions_to_eps(inner_eps: str) -> bool:
+    if inner_eps == "":
+        return True
+    try:
+        return float(inner_eps) <= 1e-6
+    except ValueError:
+        return False
+
+
+def _float(row: dict, column: str) -> float:
+    text = row[column]
+    assert text != "", (column, row)
+    return float(text)
+
+
+def _positive(row: dict, column: str) -> float:
+    value = _float(row, column)
+    assert math.isfinite(value) and value > 0, (column, row)
+    return value
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     done = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "solvers.py"), "--quick",
-         "--out-dir", str(tmp_path)],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "| case | k | solver |" in done.stdout
-
-    markdown = (tmp_path / "solvers_quick.md").read_text()
-    for header in ("date:", "machine:", "cores", "BLAS (threadpoolctl)"):
-        assert header in markdown
-    with open(tmp_path / "solvers_quick.csv", newline="") as handle:
+         "--out-dir", str(out)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(out / "solvers_quick.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
+    return done.stdout, (out / "solvers_quick.md").read_text(), rows
 
-    expected = {("exact", ""), ("cg", ""), (GRAM, "")} | {("sketched", s) for s in wc.SKETCHES}
-    for case in ("dense", "sparse", "ratings"):
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_quick_benchmark_header(quick_run):
+    stdout, markdown, _ = quick_run
+    assert "| case | k | solver |" in stdout
+    for header in ("date:", "machine:", "cores", "load average", "BLAS (threadpoolctl)",
+                   "numpy", "scipy", "command: `python benchmarks/solvers.py --quick"):
+        assert header in markdown, header
+    for case in CASES:
+        assert f"- {case}: " in markdown, case  # each problem described
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_quick_benchmark_has_every_case_and_solver_with_finite_numbers(quick_run):
+    _, _, rows = quick_run
+    solvers = {("exact", ""), ("cg", "")} | {("sketched", s) for s in wc.SKETCHES}
+    if "auto" in wc.SOLVERS:
+        solvers.add(("auto", ""))
+    for case in CASES:
         in_case = [row for row in rows if row["case"] == case]
-        assert expected <= {(row["solver"], row["sketch"]) for row in in_case}, case
-        for row in in_case:
-            assert "failed" not in row["note"] and "skipped" not in row["note"], row
-            for column in ("s_per_iter", "ratio_exact", "ratio_gemm", "gemm_s"):
-                value = float(row[column])
-                assert math.isfinite(value) and value > 0, (case, row["solver"], column)
-            if row["solver"] != GRAM:
-                assert math.isfinite(float(row["relative_objective"])), row
-                assert float(row["peak_mb"]) >= 0, row
-        # equal regression accuracy: the same objective as exact after the same iterations
-        for row in in_case:
-            if row["objective_vs_exact"]:
-                assert abs(float(row["objective_vs_exact"])) < 1e-4, row
+        assert in_case, case
+        for k in sorted({row["k"] for row in in_case}):
+            at_k = [row for row in in_case if row["k"] == k]
+            found = {(row["solver"], row["sketch"]) for row in at_k}
+            assert solvers | {(GRAM, ""), (FLOOR, "")} <= found, (case, k, found)
+            exact = next(row for row in at_k if row["solver"] == "exact")
+            assert exact["tta_status"] == "reached", exact  # its own final f* at the latest
+            for row in at_k:
+                where = (case, k, row["solver"], row["sketch"])
+                for word in ("skipped", "failed", "budget"):
+                    assert word not in row["note"] and word not in row["stop"], (where, row)
+                assert row["estimate"] == "", (where, row)
+                for column in ("s_per_iter", "ratio_exact", "ratio_floor"):
+                    _positive(row, column)
+                if row["solver"] in (GRAM, FLOOR):
+                    continue
+                low, mid, high = (_positive(row, c) for c in ("s_min", "s_per_iter", "s_max"))
+                assert low <= mid <= high, (where, row)
+                assert int(row["timed_iterations"]) >= 1 and int(row["iterations"]) >= 2, row
+                assert math.isfinite(_float(row, "relative_objective")), row
+                if row["exact_rows_pct"]:
+                    assert 0 <= float(row["exact_rows_pct"]) <= 100, row
+                if row["inner_mean"]:
+                    assert float(row["inner_mean"]) >= 0, row
+                # time to accuracy: a finite time, or an explicit "not reached"
+                if row["tta_status"] == "reached":
+                    _positive(row, "tta_s")
+                    _positive(row, "tta_ratio_exact")
+                else:
+                    assert row["tta_status"].startswith("not reached in "), (where, row)
+                    assert row["tta_s"] == "", row
+                versus = _float(row, "objective_vs_exact")
+                assert math.isfinite(versus) and versus > -1, (where, row)
+                if _regressions_to_eps(row["inner_eps"]):
+                    assert abs(versus) < SAME_OBJECTIVE, (where, row)
 
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_quick_benchmark_linearity_rows(quick_run):
+    _, _, rows = quick_run
     linearity = [row for row in rows if row["case"] == "linearity"]
     assert len(linearity) == 3
-    assert all(math.isfinite(float(row["s_per_iter"])) for row in linearity)
+    for row in linearity:
+        assert "skipped" not in row["note"] and "failed" not in row["note"], row
+        _positive(row, "s_per_iter")
+        _positive(row, "per_nnz")

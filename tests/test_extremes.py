@@ -277,9 +277,9 @@ def test_negative_or_non_finite_ridge_is_refused_naming_ridge(ridge, found, need
 
 
 @pytest.mark.parametrize("option, value, choices", [
-    ("solver", "als", "'exact', 'sketched', 'cg', 'em'"),
-    ("solver", "EXACT", "'exact', 'sketched', 'cg', 'em'"),
-    ("solver", None, "'exact', 'sketched', 'cg', 'em'"),
+    ("solver", "als", "'exact', 'sketched', 'cg', 'em', 'auto'"),
+    ("solver", "EXACT", "'exact', 'sketched', 'cg', 'em', 'auto'"),
+    ("solver", None, "'exact', 'sketched', 'cg', 'em', 'auto'"),
     ("init", "zeros", "'svd', 'random'"),
     ("sketch", "fjlt", "'rownorm', 'sparse_sign', 'srht', 'gaussian'"),
     ("inner", "lsqr", "'pcg', 'gd'"),

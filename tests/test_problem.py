@@ -19,7 +19,7 @@ W = np.ones((4, 3))
     ((M, W, 2), {"eps": float("nan")}, r"eps: found nan, need a finite number"),
     ((M, W, 2), {"max_iter": 0}, r"max_iter: found 0, need an integer ≥ 1"),
     ((M, W, 2), {"ridge": -1}, r"ridge: found -1, need a number ≥ 0"),
-    ((M, W, 2), {"solver": "als"}, r"solver: found 'als', need one of 'exact', 'sketched', 'cg', 'em'"),
+    ((M, W, 2), {"solver": "als"}, r"solver: found 'als', need one of 'exact', 'sketched', 'cg', 'em', 'auto'"),
     ((M, W, 2), {"init": "zeros"}, r"init: found 'zeros', need one of 'svd', 'random'"),
     ((M, W, 2), {"sketch": "fjlt"}, r"sketch: found 'fjlt', need one of"),
     ((M, W, 2), {"inner": "lsqr"}, r"inner: found 'lsqr', need one of 'pcg', 'gd'"),

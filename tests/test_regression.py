@@ -4,20 +4,9 @@ import pytest
 import scipy.sparse as sp
 
 from wlra_core.problem import validate
-from wlra_core.regression import Options, half_step
 from wlra_core.sketches import SKETCHES, sketch_gram
-
-
-def reference_half_step(M, W, Y, ridge=0.0):
-    """Row by row: x_i = argmin ‖D_√W_i (Y x − M_iᵀ)‖² + λ‖x‖², minimum-norm when singular."""
-    n, k = M.shape[0], Y.shape[1]
-    X = np.zeros((n, k))
-    for i in range(n):
-        sw = np.sqrt(W[i])
-        A = np.vstack([sw[:, None] * Y, np.sqrt(ridge) * np.eye(k)])
-        b = np.concatenate([sw * np.nan_to_num(M[i]), np.zeros(k)])
-        X[i] = np.linalg.lstsq(A, b, rcond=None)[0]
-    return X
+from wlra_core.solvers import Options, half_step
+from wlra_core.solvers.reference import half_step as reference_half_step
 
 
 def problem(n=50, m=40, k=4, p=0.5, seed=0):
@@ -92,10 +81,10 @@ def test_a_tiny_memory_budget_gives_the_same_answer(solver, sparse):
 
 
 def test_exact_dense_gram_uses_column_chunks_under_a_small_budget():
-    from wlra_core.regression import _PackedOuter
+    from wlra_core.solvers.layouts import PackedOuter
     rng = np.random.default_rng(4)
     Y = rng.standard_normal((500, 40))
-    packed = _PackedOuter(Y, 1 << 20)
+    packed = PackedOuter(Y, 1 << 20)
     assert len(packed.slices) > 1
     full = np.concatenate([c for _, c in packed.chunks()], axis=1)
     i, j = packed.iu[17], packed.ju[17]

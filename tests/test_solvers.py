@@ -1,4 +1,5 @@
 """The solver contract, once for every solver (STYLE.md §6), and the loop's exits (§4)."""
+import math
 import warnings
 
 import numpy as np
@@ -208,7 +209,7 @@ def test_sketched_diagnostics_show_preconditioning():
     W = rng.pareto(0.5, (n, m))
     for sketch in wc.SKETCHES:
         st = next(wc.iterate(M, W, k, solver="sketched", sketch=sketch, sketch_size=8 * k,
-                             eps=1e-10)).inner
+                             eps=1e-10, inner_eps=1e-10, diagnostics=True)).inner
         before, after = st["cond_before"], st["cond_after"]
         assert len(before) == len(after) > 0
         assert np.median(after) < 2.5 < 8 < np.median(before), sketch
@@ -250,7 +251,37 @@ def test_mask_drawn_with_the_solver_seed_does_not_starve_the_sketch():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         steps = list(wc.iterate(M, W, k, solver="sketched", sketch="rownorm", seed=0, eps=1e-8,
-                                max_iter=50))
+                                max_iter=50, diagnostics=True))
     assert steps[-1].stop_reason == "fit"
     assert all(s.inner["weak_sketches"] == 0 for s in steps)
     assert np.median(steps[0].inner["cond_after"]) < 5
+
+
+def _iterations_to(res, target, rel=1e-8):
+    return next((s.iteration for s in res.history if s.objective - target <= rel * target), None)
+
+
+@pytest.mark.parametrize("n, m, k, p, noise, sparse", [
+    (200, 150, 5, 0.5, 1e-2, False),
+    (300, 300, 8, 0.3, 1e-2, True),
+    (200, 200, 6, 0.5, 0.3, False),
+])
+@pytest.mark.parametrize("solver", ["sketched", "cg"])
+def test_adaptive_inner_eps_reaches_the_exact_objective_in_at_most_ten_percent_more_iterations(
+        solver, n, m, k, p, noise, sparse):
+    rng = np.random.default_rng(21)
+    M = rng.standard_normal((n, k)) @ rng.standard_normal((k, m)) + noise * rng.standard_normal((n, m))
+    W = (rng.random((n, m)) < p) * rng.uniform(0.1, 1.0, (n, m))
+    W = sp.csr_array(W) if sparse else W
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wc.ConvergenceWarning)
+        exact = wc.solve(M, W, k, solver="exact", eps=1e-13, max_iter=300)
+        fixed = wc.solve(M, W, k, solver=solver, eps=1e-13, max_iter=300, inner_eps=1e-10)
+        adaptive = wc.solve(M, W, k, solver=solver, eps=1e-13, max_iter=300)
+    target = exact.objective
+    n_exact = _iterations_to(exact, target)
+    n_adaptive = _iterations_to(adaptive, target)
+    assert n_adaptive is not None and n_adaptive <= math.ceil(1.1 * n_exact), (n_adaptive, n_exact)
+    # and it is cheaper: fewer inner iterations than regressions solved to 1e-10 on the way
+    inner = lambda res, t: sum(s.inner["inner_iterations"] for s in res.history[:t])
+    assert inner(adaptive, n_adaptive) < inner(fixed, _iterations_to(fixed, target))

@@ -110,7 +110,7 @@ def orthonormalise(X, rng):
     from 0.02 to 3e7; found by the property tests). X R⁻¹ is accurate row by row and exactly zero
     on zero rows; its columns are orthonormal to about κ·ε_mach, so a second pass (QR of Q, and
     Q R₂⁻¹) follows when they are not to 1e-10."""
-    from .regression import blas_single_thread
+    from .threads import blas_single_thread
     n, k = X.shape
     # a thin QR is small work; two BLAS threads on two busy cores made it 20× slower (measured)
     with blas_single_thread() if n * k ** 2 < 5e8 else contextlib.nullcontext():

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .problem import DenseSide, Problem
+from ..problem import DenseSide, Problem
 
 EXACT_SVD_ENTRIES = 4_000_000
 

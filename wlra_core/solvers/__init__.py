@@ -1,0 +1,54 @@
+"""The half-step: one weighted least-squares problem per row of a side, all solved together.
+
+Row i of a side regresses b_i = D_√W_i M_iᵀ on A_i = D_√W_i Y (only the N_i entries with W_ij > 0
+matter), with an optional ridge λ‖x‖²:
+
+    x_i = argmin ‖A_i x − b_i‖² + λ‖x‖²,   i.e.   (A_iᵀA_i + λI) x_i = A_iᵀ b_i.
+
+Every solver has ONE interface, `half_step(side, Y, X0, o, rng) -> (X, stats)`, one module each:
+exact.py (LLR16 normal equations), sketched.py (SYYZ: sketch-preconditioned iterations), cg.py
+(unpreconditioned conjugate gradients) and auto.py (picks one of them per half-step from a cost
+model). em.py is the Srebro–Jaakkola EM step, which replaces both half-steps. Rows come in blocks
+(layouts.py) that keep working memory within `o.budget` bytes; the per-row work of sparse rows and
+of small batched systems runs in compiled kernels (kernels.py, each with its numpy reference);
+reference.py is the slow per-row specification they are tested against.
+
+Under-determined rows (fewer than k positive weights, λ = 0) get the minimum-norm least-squares
+solution, and empty rows get 0, in every solver: never NaN, never an exception.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a half-step needs to know. `eps` is the regression tolerance η of this half-step
+    (the iterative solvers' stopping rule, inner.py)."""
+
+    solver: str
+    eps: float
+    ridge: float
+    sketch: str
+    s: int                 # sketch size
+    inner: str             # "pcg" or "gd"
+    max_inner: int
+    budget: int            # bytes of working memory
+    diagnostics: bool
+    adaptive: bool = False  # eps is the loop's forcing term (alternating.py), not a fixed tolerance
+
+
+def half_step(side, Y, X0, o, rng, memo=None):
+    """Solve every row's regression of `side` against the factor Y (m×k) with solver `o.solver`.
+
+    X0 (n×k or None) is the warm start of the iterative solvers; `memo` (a dict kept by the loop)
+    lets "auto" remember what it measured. Returns (X, stats)."""
+    from . import auto, cg, exact, sketched
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    X0 = None if X0 is None else np.ascontiguousarray(X0, dtype=np.float64)
+    if o.solver == "auto":
+        return auto.half_step(side, Y, X0, o, rng, memo if memo is not None else {})
+    module = {"exact": exact, "sketched": sketched, "cg": cg}[o.solver]
+    return module.half_step(side, Y, X0, o, rng)

@@ -1,0 +1,258 @@
+"""Blocks of rows of one side, in two layouts behind one small interface.
+
+A block holds some rows of a side (the regressions of a half-step) and the other factor Y (m×k),
+and offers what the solvers need of row i's design A_i = D_√W_i Y and target b_i = D_√W_i M_iᵀ:
+
+    rhs()          A_iᵀ b_i for every row (and caches ‖b_i‖², tr(A_iᵀA_i))
+    apply(V)       A_iᵀ(A_i v_i) for every row
+    gram(packed)   A_iᵀA_i (dense: one matrix product with the packed outer products of Y)
+    sketch(o, rng) (S A_i)ᵀ(S A_i), the sketched Gram matrices
+    design(local)  A_i and b_i themselves, padded (for the few rows solved by a least-squares SVD)
+    take(sel)      the block of a subset of its rows
+
+Dense rows are contiguous scaled copies of W and M; their products are BLAS matrix products.
+Sparse rows are read in place from the side's CSR arrays by the compiled kernels (kernels.py):
+no padded copies of the designs.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..problem import DenseSide
+from ..sketches import sketch_gram
+from ..threads import blas_single_thread
+from . import kernels as K
+
+
+class PackedOuter:
+    """Row-wise symmetric outer products of Y, vec_sym(y_j y_jᵀ), as an m × k(k+1)/2 matrix in
+    column chunks (kept if they fit in the budget, recomputed per use otherwise)."""
+
+    def __init__(self, Y, budget):
+        m, k = Y.shape
+        self.Y = Y
+        self.k = k
+        self.iu, self.ju = np.triu_indices(k)
+        K2 = len(self.iu)
+        per = max(1, min(K2, budget // (8 * m)))
+        self.slices = [slice(c0, min(c0 + per, K2)) for c0 in range(0, K2, per)]
+        self.cached = None         # made on first use, and kept only when it is one chunk
+
+    def _make(self, c):
+        return self.Y[:, self.iu[c]] * self.Y[:, self.ju[c]]
+
+    def chunks(self):
+        if len(self.slices) == 1:
+            if self.cached is None:
+                self.cached = self._make(self.slices[0])
+            yield self.slices[0], self.cached
+            return
+        for c in self.slices:
+            yield c, self._make(c)
+
+
+def unpack(P, k):
+    """Lower triangles (zero upper) of Gram matrices from their packed upper parts."""
+    return K.unpack(np.ascontiguousarray(P), k)
+
+
+class DenseBlock:
+    """Rows r0:r1 of a dense side: scaled contiguous copies (DenseSide.block), so the inner
+    iterations also run on contiguous rows for the transposed side."""
+
+    def __init__(self, W, M, Y, counts):
+        self.W, self.M, self.Y, self.counts = W, M, Y, counts
+        self._bnorm2 = None
+
+    def take(self, sel):
+        return DenseBlock(self.W[sel], self.M[sel], self.Y, self.counts[sel])
+
+    def rhs(self):
+        WM = self.W * self.M
+        self._bnorm2 = np.einsum("ij,ij->i", WM, self.M)
+        return WM @ self.Y
+
+    def bnorm2(self):
+        if self._bnorm2 is None:
+            self._bnorm2 = np.einsum("ij,ij,ij->i", self.W, self.M, self.M)
+        return self._bnorm2
+
+    def trace(self):
+        return self.W @ np.einsum("ij,ij->i", self.Y, self.Y)
+
+    def apply(self, V):
+        """Σ_j W_ij ⟨v_i, y_j⟩ y_j for every row: two matrix products, in sub-blocks of rows whose
+        intermediate stays in cache."""
+        out = np.empty_like(V)
+        step = max(16, (1 << 21) // max(self.W.shape[1], 1))
+        for r0 in range(0, V.shape[0], step):
+            T = V[r0:r0 + step] @ self.Y.T
+            T *= self.W[r0:r0 + step]
+            out[r0:r0 + step] = T @ self.Y
+        return out
+
+    def gram(self, packed):
+        """Packed A_iᵀA_i (b × k(k+1)/2): W times the packed outer products of Y."""
+        P = np.empty((self.W.shape[0], len(packed.iu)))
+        for c, YY in packed.chunks():
+            P[:, c] = self.W @ YY
+        return P
+
+    def full_gram(self):
+        """A_iᵀA_i, both triangles, from the rows' designs (for a few rows: diagnostics)."""
+        A, _ = self.design(np.arange(len(self.counts)))
+        return np.matmul(A.transpose(0, 2, 1), A)
+
+    def sketch(self, o, rng):
+        if o.sketch == "rownorm":
+            if self.Y.shape[1] >= SHARED_SAMPLE_K:
+                return shared_sample_gram(self.W, self.Y, o.s, rng)
+            ynorm2 = np.einsum("ij,ij->i", self.Y, self.Y)
+            u = rng.random(self.W.shape)
+            with blas_single_thread():
+                return K.dense_rownorm_gram(self.W, self.Y, ynorm2, float(o.s), u)
+        with blas_single_thread():
+            return sketch_gram(o.sketch, o.s, self.Y, None, self.W, rng, budget=o.budget // 6)
+
+    def design(self, local):
+        """A_i = D_√W_i Y and b_i for the rows `local`, restricted to their positive weights and
+        padded with zero rows to the longest: ((c, N, k), (c, N))."""
+        W = self.W[local]
+        pos = W > 0
+        cnt = pos.sum(axis=1)
+        N = max(int(cnt.max(initial=0)), 1)
+        order = np.argsort(~pos, axis=1, kind="stable")[:, :N]          # weighted entries first
+        valid = np.arange(N)[None, :] < cnt[:, None]
+        sw = np.sqrt(np.where(valid, np.take_along_axis(W, order, axis=1), 0.0))
+        return self.Y[order] * sw[:, :, None], sw * np.take_along_axis(self.M[local], order, axis=1)
+
+
+class SparseBlock:
+    """Rows of a sparse side, read in place from its CSR arrays by the compiled kernels."""
+
+    def __init__(self, side, rows, Y):
+        self.side = side
+        self.rows = np.ascontiguousarray(rows, dtype=np.int64)
+        self.Y = Y
+        self.counts = side.counts[self.rows]
+        self._bnorm2 = self._trace = None
+
+    def take(self, sel):
+        new = SparseBlock(self.side, self.rows[sel], self.Y)
+        if self._bnorm2 is not None:
+            new._bnorm2, new._trace = self._bnorm2[sel], self._trace[sel]
+        return new
+
+    def _stats(self):
+        s = self.side
+        rhs, self._bnorm2, self._trace = K.csr_rhs(s.indptr, s.indices, s.w, s.mv, self.Y, self.rows)
+        return rhs
+
+    def rhs(self):
+        return self._stats()
+
+    def bnorm2(self):
+        if self._bnorm2 is None:
+            self._stats()
+        return self._bnorm2
+
+    def trace(self):
+        if self._trace is None:
+            self._stats()
+        return self._trace
+
+    def apply(self, V):
+        s = self.side
+        return K.csr_apply(s.indptr, s.indices, s.w, self.Y, self.rows, np.ascontiguousarray(V))
+
+    def full_gram(self):
+        s = self.side
+        with blas_single_thread():
+            return K.csr_gram(s.indptr, s.indices, s.w, self.Y, self.rows)
+
+    def sketch(self, o, rng):
+        s = self.side
+        if o.sketch == "rownorm":
+            uptr = np.zeros(len(self.rows) + 1, np.int64)
+            np.cumsum(self.counts, out=uptr[1:])
+            u = rng.random(int(uptr[-1]))
+            ynorm2 = np.einsum("ij,ij->i", self.Y, self.Y)
+            with blas_single_thread():
+                return K.csr_rownorm_gram(s.indptr, s.indices, s.w, self.Y, ynorm2, self.rows,
+                                          float(o.s), u, uptr)
+        idx, w, _ = self._padded(np.arange(len(self.rows)))
+        with blas_single_thread():
+            return sketch_gram(o.sketch, o.s, self.Y, idx, w, rng, budget=o.budget // 6)
+
+    def _padded(self, local):
+        """Column indices, weights and values of the rows `local`, padded to the longest."""
+        s = self.side
+        rows = self.rows[local]
+        counts = s.counts[rows]
+        N = max(int(counts.max(initial=0)), 1)
+        valid = np.arange(N)[None, :] < counts[:, None]
+        pos = np.where(valid, s.indptr[rows][:, None] + np.arange(N)[None, :], 0)
+        take = (lambda a: np.where(valid, a[pos], 0)) if len(s.indices) else (lambda a: np.zeros(pos.shape))
+        return take(s.indices).astype(np.int64), take(s.w).astype(float), take(s.mv).astype(float)
+
+    def design(self, local):
+        idx, w, mv = self._padded(local)
+        sw = np.sqrt(w)
+        return self.Y[idx] * sw[:, :, None], sw * mv
+
+
+def blocks(side, Y, budget, per_row_bytes):
+    """Yield (rows, block): rows is a slice into the side (dense), an index array (sparse)."""
+    n = side.shape[0]
+    b = int(max(1, min(n, (budget // 3) // max(per_row_bytes, 1))))
+    for r0 in range(0, n, b):
+        r = slice(r0, min(r0 + b, n))
+        if isinstance(side, DenseSide):
+            yield r, DenseBlock(*side.block(r), Y, side.counts[r])
+        else:
+            yield r, SparseBlock(side, np.arange(r.start, r.stop), Y)
+
+
+# ----------------------------------------------------------------------------------------------
+# the dense sketch as one product: a sample of columns shared by the rows of a block
+
+SHARED_SAMPLE_K = 32       # below it the per-row compiled sketch is cheaper than one large product
+
+
+def shared_sample_gram(W, Y, s, rng):
+    """Row-norm sketched Grams of dense rows from ONE sample S of columns shared by the block.
+
+    S is Poisson-sampled with π_j ∝ ‖y_j‖² × (the block's mean weight in column j), of expected
+    size s / (the block's density), so that each row keeps about s of its weighted entries; each
+    row's s/4 heaviest entries (w_ij‖y_j‖²) are added exactly. Row i's Gram is then
+
+        Σ_{j∈S} (w_ij/π_j) y_j y_jᵀ  +  Σ_{j∈H_i} w_ij (1 − [j∈S]/π_j) y_j y_jᵀ,
+
+    the first term for every row at once as (W[:, S]/π_S)·P[S] (P the packed outer products),
+    both in float32: the preconditioner is needed only to a constant factor."""
+    b, m = W.shape
+    k = Y.shape[1]
+    ynorm2 = np.einsum("ij,ij->i", Y, Y)
+    density = max(float(np.count_nonzero(W)) / W.size, 1.0 / m)
+    size = min(float(m), math.ceil(s / density))
+    pi = K.inclusion_reference(ynorm2 * W.mean(axis=0), size)
+    S = np.flatnonzero(rng.random(m) < pi)
+    iu, ju = np.triu_indices(k)
+    Y32 = Y.astype(np.float32)
+    G = np.zeros((b, k, k), np.float32)
+    if len(S):
+        PS = Y32[S][:, iu] * Y32[S][:, ju]
+        packed = (W[:, S] / pi[S]).astype(np.float32) @ PS
+        G[:, ju, iu] = packed
+        G[:, iu, ju] = packed
+    h = min(max(1, s // 4), m)
+    heavy = np.argpartition(-(W * ynorm2), h - 1, axis=1)[:, :h]
+    wh = np.take_along_axis(W, heavy, axis=1)
+    in_s = np.zeros(m, bool)
+    in_s[S] = True
+    coef = wh * (1.0 - np.where(in_s[heavy], 1.0 / np.where(pi[heavy] > 0, pi[heavy], 1.0), 0.0))
+    Yh = Y32[heavy]                                               # (b, h, k)
+    G += np.matmul(Yh.transpose(0, 2, 1) * coef[:, None, :].astype(np.float32), Yh)
+    return G

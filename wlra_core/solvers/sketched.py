@@ -1,0 +1,38 @@
+"""The sketched solver (SYYZ): a sketch S·A_i of each row's design gives a preconditioner R with
+RᵀR = (SA_i)ᵀSA_i + λI; then preconditioned iterations from the warm start until
+
+    ‖R⁻ᵀ (A_iᵀ(b_i − A_i x) − λx)‖ ≤ η·‖b_i‖
+
+(see inner.py). Cost per row: the sketch's Gram s·k², its factorisation k³/3, and 4·N_i·k per
+inner iteration, against the exact solver's N_i·k². The sketch, its Gram and the preconditioner
+are float32 (a preconditioner is needed only to a constant factor); the iterations and their
+residuals are float64, so the final accuracy is the float64 one. Rows with N_i ≤ s gain nothing
+from a sketch and are solved exactly.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import iterative
+from .exact import block_grams
+from .linalg import preconditioner
+
+
+def half_step(side, Y, X0, o, rng):
+    return iterative.half_step(side, Y, X0, o, rng, cut=o.s, build=build, solver="sketched")
+
+
+def build(blk, o, rng, st):
+    """The rows' preconditioners (RᵀR)⁻¹ from their sketched Grams."""
+    Gs = blk.sketch(o, rng)
+    # a sketch that missed most of a row's mass (possible with few samples) would give a
+    # near-singular preconditioner: such rows take their exact Gram matrix instead
+    weak = np.flatnonzero(~(np.trace(Gs, axis1=1, axis2=2) >= 1e-3 * blk.trace()))
+    if len(weak):
+        Gs = Gs.astype(np.float64)
+        k = Gs.shape[-1]
+        for sub, G in block_grams(blk.take(weak), None, k, o.budget):
+            G = np.tril(G) + np.swapaxes(np.tril(G, -1), 1, 2)      # both triangles
+            Gs[weak[sub]] = G
+        st.weak_sketches += len(weak)
+    return preconditioner(Gs, o.ridge)

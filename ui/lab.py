@@ -133,8 +133,9 @@ def diagnostics_vs_eps(iterate: Callable, M, W, k: int, eps_values, *, max_iter:
     eps_values = list(eps_values)
     rows, inner = [], []
     for j, eps in enumerate(eps_values, start=1):
-        steps = list(iterate(M, W, k, solver="sketched", eps=float(eps), max_iter=max_iter,
-                             diagnostics=True, **options))
+        # the regressions to eps itself: the sweep shows what the regression tolerance buys
+        steps = list(iterate(M, W, k, solver="sketched", eps=float(eps), inner_eps=float(eps),
+                             max_iter=max_iter, diagnostics=True, **options))
         d = diagnostics_frame(steps)
         d.insert(0, "eps", float(eps))
         rows.append(d)

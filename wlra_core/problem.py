@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -79,6 +79,7 @@ class DenseSide:
     counts: np.ndarray  # positive weights per row
     m_scale: float
     w_scale: float
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def shape(self):
@@ -90,6 +91,18 @@ class DenseSide:
         M = np.where(W > 0, self.M[r], 0.0)
         M /= self.m_scale
         return W, M
+
+    def solver_block(self, r):
+        """`block(r)`, kept for the next half-step when r is the whole side of a
+        small problem (copying a transposed side took a fifth of a small iteration). The solvers
+        only read these arrays."""
+        whole = r.start in (0, None) and (r.stop is None or r.stop >= self.shape[0])
+        if not whole or self.W.size > CACHED_ENTRIES:
+            return self.block(r)
+        if "whole" not in self._cache:
+            W, M = self.block(slice(None))
+            self._cache["whole"] = (W, M)
+        return self._cache["whole"]
 
     def row_blocks(self, target_bytes=4 << 20):
         b = max(1, min(self.shape[0], target_bytes // (8 * max(self.shape[1], 1))))
@@ -152,6 +165,9 @@ def _check_2d(name, shape):
     if shape[0] == 0 or shape[1] == 0:
         raise InputError(f"{name}: found shape {tuple(shape)}, need at least one row and one column.")
 
+
+# dense sides up to this many entries keep their scaled copies between half-steps
+CACHED_ENTRIES = 1 << 21
 
 # below this much working memory the blocks get too small to run at speed
 MIN_WORK_BYTES = 32 << 20
@@ -337,23 +353,14 @@ def side_objective(side, X, Y):
     total = 0.0
     if isinstance(side, DenseSide):
         for r in side.row_blocks():
-            Wb, R = side.block(r)
-            R -= X[r] @ Y.T
+            Wb, Mb = side.solver_block(r)
+            R = Mb - X[r] @ Y.T
             total += float(np.einsum("ij,ij,ij->", Wb, R, R))
         return total
-    indptr = side.indptr
-    target = max(1, (8 << 20) // (8 * max(k, 1)))     # 8 MB per gathered operand
-    r0 = 0
-    while r0 < n:
-        r1 = int(np.searchsorted(indptr, indptr[r0] + target, side="right")) - 1
-        r1 = min(max(r1, r0 + 1), n)
-        lo, hi = indptr[r0], indptr[r1]
-        rows = np.repeat(np.arange(r0, r1), np.diff(indptr[r0:r1 + 1]))
-        pred = np.einsum("ij,ij->i", X[rows], Y[side.indices[lo:hi]])
-        res = side.mv[lo:hi] - pred
-        total += float(np.dot(side.w[lo:hi], res * res))
-        r0 = r1
-    return total
+    from .solvers.kernels import csr_objective_rows      # here: `import wlra_core` stays light
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    return float(np.sum(csr_objective_rows(side.indptr, side.indices, side.w, side.mv, X, Y)))
 
 
 def unscale(f, m_scale, w_scale):

@@ -120,8 +120,10 @@ def test_step_twice_advances_every_solver_two_iterations():
 def test_every_solver_starts_from_the_same_initialisation():
     at = step(page(inp_solvers=["exact", "cg"], inp_eps="1e-08"), 1)
     exact, cg = runs(at)["exact"].records[0], runs(at)["cg"].records[0]
-    # cg solves the same regressions to eps from the same start: the same first iterate.
-    assert exact["relative_objective"] == pytest.approx(cg["relative_objective"], rel=1e-4)
+    # cg solves the same regressions from the same start, its first ones to the adaptive
+    # tolerance 1e-2 (a relative excess of at most about 1e-4 in each regression's objective):
+    # the same first iterate to well within a percent
+    assert exact["relative_objective"] == pytest.approx(cg["relative_objective"], rel=1e-2)
 
 
 def test_changing_the_solver_set_changes_the_runs():

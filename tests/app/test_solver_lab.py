@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
-DEFAULT_SOLVERS = ("exact", "sketched", "cg", "em")
+DEFAULT_SOLVERS = ("exact", "sketched", "cg", "em", "auto")
 SMALL = {"lab_n": "80", "lab_m": "60", "lab_rank": "3", "lab_k": "3"}
 
 
@@ -39,7 +39,7 @@ def test_stepping_runs_every_solver_side_by_side_with_a_truth_error():
     at.button(key="lab_step").click().run()
     assert not at.exception and not at.error
     runs = at.session_state["lab_runs"].runs
-    assert set(runs) == {"exact", "sketched", "cg", "em"}
+    assert set(runs) == {"exact", "sketched", "cg", "em", "auto"}
     for run in runs.values():
         assert [r["iteration"] for r in run.records] == [1, 2]
         assert 0 < run.records[-1]["truth_error"] < 1

@@ -23,7 +23,7 @@ from .linalg import single_threaded, solve_pinv
 def iterate_rows(blk, x0, rhs, bnorm, Minv, o):
     """Preconditioned CG (or the paper's gradient descent) for a block of rows, with the rows that
     have met the stopping rule dropped from the block as they converge. Minv: the rows'
-    preconditioners (RᵀR)⁻¹ (float32), or None for plain CG."""
+    preconditioner factors L = Rᵀ (float32, L Lᵀ = RᵀR), or None for plain CG."""
     b, k = x0.shape
     x = x0.copy()
     with np.errstate(over="ignore", invalid="ignore"):
@@ -38,8 +38,8 @@ def iterate_rows(blk, x0, rhs, bnorm, Minv, o):
     gd = o.inner == "gd" and L is not None
 
     def precond(v, Minv_):
-        """(RᵀR)⁻¹ v: one batched product."""
-        return v.copy() if Minv_ is None else K.precondition(Minv_, v)
+        """(RᵀR)⁻¹ v, by two substitutions with the float32 factor."""
+        return v.copy() if Minv_ is None else K.cho_apply(Minv_, np.ascontiguousarray(v))
 
     z = precond(r, L)
     rz = np.einsum("ij,ij->i", r, z)
@@ -132,7 +132,10 @@ class Stats:
         if Minv is not None:
             fine &= np.all(np.isfinite(Minv), axis=(1, 2))
         H, x, rhs = H[fine], x[fine], rhs[fine]
-        Minv = None if Minv is None else Minv[fine].astype(np.float64)
+        if Minv is not None:                     # (RᵀR)⁻¹ = (L Lᵀ)⁻¹ from the factors
+            L = Minv[fine].astype(np.float64)
+            Li = np.linalg.inv(L)
+            Minv = np.matmul(Li.transpose(0, 2, 1), Li)
         if not len(H):
             return
         xs = solve_pinv(H, rhs)

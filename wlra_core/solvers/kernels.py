@@ -420,9 +420,10 @@ def spd_inverse32_reference(H, shift):
     return np.linalg.inv(full).astype(np.float32)
 
 
-@njit(**_JIT)
+@njit(parallel=True, nogil=True, cache=True, fastmath=True)
 def precondition(Minv, V):
-    """z_r = Minv_r v_r (Minv symmetric, float32; the products accumulate in float64)."""
+    """z_r = Minv_r v_r (Minv symmetric, float32; the products accumulate in float64; fastmath
+    lets the dot products vectorise)."""
     b, k = V.shape
     out = np.zeros((b, k))
     for r in prange(b):
@@ -458,3 +459,155 @@ def unpack_reference(P, k):
     G = np.zeros((P.shape[0], k, k))
     G[:, ju, iu] = P
     return G
+
+
+# ----------------------------------------------------------------------------------------------
+# the shared-sample sketch of dense blocks (layouts.shared_sample_gram)
+
+@njit(**_JIT)
+def packed_outer(Y, cols):
+    """vec_sym(y_j y_jᵀ) for j in cols, in `np.triu_indices(k)` order: (len(cols), k(k+1)/2)."""
+    k = Y.shape[1]
+    out = np.empty((cols.shape[0], k * (k + 1) // 2), Y.dtype)
+    for t in prange(cols.shape[0]):
+        y = Y[cols[t]]
+        p = 0
+        for a in range(k):
+            for c in range(a, k):
+                out[t, p] = y[a] * y[c]
+                p += 1
+    return out
+
+
+def packed_outer_reference(Y, cols):
+    iu, ju = np.triu_indices(Y.shape[1])
+    return Y[cols][:, iu] * Y[cols][:, ju]
+
+
+@njit(**_JIT)
+def unpack_symmetric(P, k):
+    """Full symmetric matrices (both triangles) from packed upper parts, in P's dtype."""
+    b = P.shape[0]
+    G = np.empty((b, k, k), P.dtype)
+    for r in prange(b):
+        p = 0
+        for a in range(k):
+            for c in range(a, k):
+                G[r, a, c] = P[r, p]
+                G[r, c, a] = P[r, p]
+                p += 1
+    return G
+
+
+def unpack_symmetric_reference(P, k):
+    G = unpack_reference(P, k)
+    return G + np.swapaxes(np.tril(G, -1), 1, 2)
+
+
+@njit(**_JIT)
+def add_weighted_outer(G, Y, cols, coef):
+    """G_r += Σ_t coef[r, t] y_{cols[r, t]} y_{cols[r, t]}ᵀ (coefficients may be negative): the
+    rows' own heavy entries, gathered and multiplied by BLAS."""
+    b, h = cols.shape
+    k = Y.shape[1]
+    for r in prange(b):
+        A = np.empty((h, k), Y.dtype)
+        B = np.empty((h, k), Y.dtype)
+        for t in range(h):
+            y = Y[cols[r, t]]
+            for a in range(k):
+                A[t, a] = y[a]
+                B[t, a] = coef[r, t] * y[a]
+        G[r] += A.T @ B
+
+
+def add_weighted_outer_reference(G, Y, cols, coef):
+    out = G.copy()
+    for r in range(G.shape[0]):
+        Yr = Y[cols[r]]
+        out[r] += (Yr * coef[r][:, None]).T @ Yr
+    return out
+
+
+@njit(**_JIT)
+def mirror_lower(G):
+    """Copies of G with the upper triangles set from the lower ones."""
+    b, k, _ = G.shape
+    out = np.empty_like(G)
+    for r in prange(b):
+        for a in range(k):
+            for c in range(a + 1):
+                out[r, a, c] = G[r, a, c]
+                out[r, c, a] = G[r, a, c]
+    return out
+
+
+def mirror_lower_reference(G):
+    lower = np.tril(G)
+    return lower + np.swapaxes(np.tril(G, -1), 1, 2)
+
+
+@njit(parallel=True, nogil=True, cache=True, fastmath=True)
+def cholesky32(H, shift):
+    """Lower Cholesky factors of H_r + shift_r·I (lower triangles of H read, any float dtype),
+    computed in float64 and stored as float32; ok_r False where not numerically SPD."""
+    b, k, _ = H.shape
+    out = np.zeros((b, k, k), np.float32)
+    ok = np.zeros(b, np.bool_)
+    for r in prange(b):
+        L = np.zeros((k, k))
+        good = True
+        for a in range(k):
+            for c in range(a + 1):
+                acc = H[r, a, c] + (shift[r] if a == c else 0.0)
+                for t in range(c):
+                    acc -= L[a, t] * L[c, t]
+                if a == c:
+                    if not (acc > 0.0 and acc <= _F32_MAX):
+                        good = False
+                        break
+                    L[a, a] = np.sqrt(acc)
+                else:
+                    L[a, c] = acc / L[c, c]
+            if not good:
+                break
+        if good:
+            for a in range(k):
+                for c in range(a + 1):
+                    out[r, a, c] = L[a, c]
+            ok[r] = True
+    return out, ok
+
+
+def cholesky32_reference(H, shift):
+    k = H.shape[-1]
+    full = np.tril(H) + np.swapaxes(np.tril(H, -1), 1, 2) + shift[:, None, None] * np.eye(k)
+    return np.linalg.cholesky(full).astype(np.float32)
+
+
+@njit(parallel=True, nogil=True, cache=True, fastmath=True)
+def cho_apply(L, V):
+    """z_r = (L_r L_rᵀ)⁻¹ v_r: a forward and a backward substitution with the float32 factor
+    (its lower triangle read twice: the traffic of one product with a full k×k matrix),
+    accumulated in float64."""
+    b, k = V.shape
+    out = np.empty((b, k))
+    for r in prange(b):
+        y = np.empty(k)
+        for a in range(k):
+            acc = V[r, a]
+            for t in range(a):
+                acc -= L[r, a, t] * y[t]
+            y[a] = acc / L[r, a, a]
+        for a in range(k - 1, -1, -1):          # Lᵀ x = y by columns of Lᵀ: rows of L, contiguous
+            y[a] /= L[r, a, a]
+            xa = y[a]
+            for t in range(a):
+                y[t] -= L[r, a, t] * xa
+        out[r] = y
+    return out
+
+
+def cho_apply_reference(L, V):
+    L = L.astype(np.float64)
+    return np.stack([np.linalg.solve(Lr @ Lr.T, v) for Lr, v in zip(L, V)]) if len(V) else V.copy()

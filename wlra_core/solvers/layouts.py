@@ -210,7 +210,7 @@ def blocks(side, Y, budget, per_row_bytes):
     for r0 in range(0, n, b):
         r = slice(r0, min(r0 + b, n))
         if isinstance(side, DenseSide):
-            yield r, DenseBlock(*side.block(r), Y, side.counts[r])
+            yield r, DenseBlock(*side.solver_block(r), Y, side.counts[r])
         else:
             yield r, SparseBlock(side, np.arange(r.start, r.stop), Y)
 
@@ -239,20 +239,19 @@ def shared_sample_gram(W, Y, s, rng):
     size = min(float(m), math.ceil(s / density))
     pi = K.inclusion_reference(ynorm2 * W.mean(axis=0), size)
     S = np.flatnonzero(rng.random(m) < pi)
-    iu, ju = np.triu_indices(k)
     Y32 = Y.astype(np.float32)
-    G = np.zeros((b, k, k), np.float32)
     if len(S):
-        PS = Y32[S][:, iu] * Y32[S][:, ju]
+        PS = K.packed_outer(Y32, S)
         packed = (W[:, S] / pi[S]).astype(np.float32) @ PS
-        G[:, ju, iu] = packed
-        G[:, iu, ju] = packed
+        G = K.unpack_symmetric(packed, k)
+    else:
+        G = np.zeros((b, k, k), np.float32)
     h = min(max(1, s // 4), m)
     heavy = np.argpartition(-(W * ynorm2), h - 1, axis=1)[:, :h]
     wh = np.take_along_axis(W, heavy, axis=1)
     in_s = np.zeros(m, bool)
     in_s[S] = True
     coef = wh * (1.0 - np.where(in_s[heavy], 1.0 / np.where(pi[heavy] > 0, pi[heavy], 1.0), 0.0))
-    Yh = Y32[heavy]                                               # (b, h, k)
-    G += np.matmul(Yh.transpose(0, 2, 1) * coef[:, None, :].astype(np.float32), Yh)
+    with blas_single_thread():
+        K.add_weighted_outer(G, Y32, np.ascontiguousarray(heavy), coef.astype(np.float32))
     return G

@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 from scipy.linalg.blas import dsymv
-from scipy.linalg.lapack import dposv, dpotrs, spotrf, spotri
+from scipy.linalg.lapack import dposv, dpotrs, spotrf
 
 from ..threads import blas_single_thread
 from . import kernels as K
@@ -154,9 +154,10 @@ _SHIFTS = (0.0, 1e-12, 1e-9, 1e-6, 1e-3, 1.0)
 
 @single_threaded
 def preconditioner(Gs, ridge):
-    """(R_iᵀR_i)⁻¹ = R_i⁻¹R_i⁻ᵀ per row as float32, with R_iᵀR_i = Gs_i + λI (Gs: sketched Grams,
-    both triangles): applied as ONE product per inner iteration. A sketch that is not numerically
-    SPD gets its diagonal shifted by a small multiple of its mean eigenvalue."""
+    """R_iᵀ = L_i per row as float32, with L_i L_iᵀ = Gs_i + λI (Gs: sketched Grams, lower
+    triangles read): applied as a forward and a backward substitution per inner iteration, the
+    memory traffic of one product with a k×k matrix. A sketch that is not numerically SPD gets
+    its diagonal shifted by a small multiple of its mean eigenvalue."""
     b, k, _ = Gs.shape
     scale = np.trace(Gs, axis1=1, axis2=2).astype(np.float64) / k + ridge
     out = np.zeros((b, k, k), np.float32)
@@ -165,22 +166,22 @@ def preconditioner(Gs, ridge):
     blank = ~(scale > np.finfo(np.float32).tiny)
     out[blank] = np.eye(k, dtype=np.float32)
     todo = np.flatnonzero(~blank)
+    diag = np.arange(k)
     for shift in _SHIFTS:
         if not len(todo):
             break
         sh = ridge + shift * scale[todo]
         if k < LAPACK_K:
-            inv, ok = K.spd_inverse32(np.ascontiguousarray(Gs[todo], dtype=np.float64), sh)
-            out[todo[ok]] = inv[ok]
+            L, ok = K.cholesky32(np.ascontiguousarray(Gs[todo]), sh)
+            out[todo[ok]] = L[ok]
         else:
             ok = np.zeros(len(todo), bool)
             for t, i in enumerate(todo):
-                H = Gs[i].astype(np.float32) + np.float32(sh[t]) * np.eye(k, dtype=np.float32)
-                c, info = spotrf(H, lower=1, clean=1)
-                if info == 0:
-                    inv, info = spotri(c, lower=1)
-                    if info == 0 and np.all(np.isfinite(inv)):
-                        out[i] = np.tril(inv) + np.tril(inv, -1).T
-                        ok[t] = True
+                H = Gs[i].astype(np.float32)              # a copy, factorised in place
+                H[diag, diag] += np.float32(sh[t])
+                c, info = spotrf(H, lower=1, overwrite_a=1, clean=1)
+                if info == 0 and np.isfinite(c).all():
+                    out[i] = c
+                    ok[t] = True
         todo = todo[~ok]
     return out

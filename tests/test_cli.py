@@ -16,7 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 EVERY_OPTION = (
     "--matrix", "--weights", "--ratings", "--image", "--mask", "--max-side", "--planted",
-    "--duplicates", "--pattern", "--p", "--noise", "--sparse", "--rank", "--solver", "--eps", "--max-iter", "--init",
+    "--duplicates", "--pattern", "--p", "--noise", "--sparse", "--rank", "--solver", "--eps", "--inner-eps",
+    "--max-iter", "--init",
     "--ridge", "--clip", "--seed", "--sketch", "--sketch-size", "--inner", "--max-inner",
     "--memory-budget", "--max-file-size", "--max-entries", "--no-diagnostics", "--quiet", "--out",
 )

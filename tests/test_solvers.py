@@ -285,3 +285,50 @@ def test_adaptive_inner_eps_reaches_the_exact_objective_in_at_most_ten_percent_m
     # and it is cheaper: fewer inner iterations than regressions solved to 1e-10 on the way
     inner = lambda res, t: sum(s.inner["inner_iterations"] for s in res.history[:t])
     assert inner(adaptive, n_adaptive) < inner(fixed, _iterations_to(fixed, target))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_float32_preconditioner_leaves_the_final_accuracy_unchanged(sparse):
+    # k ≥ 32: the shared-sample sketch (dense) and the LAPACK factorisation, all in float32; the
+    # iterations are float64, so regressions solved to 1e-12 reach exact's objective to round-off
+    rng = np.random.default_rng(22)
+    n, m, k = 120, 300, 40
+    M = rng.standard_normal((n, k)) @ rng.standard_normal((k, m)) + 0.1 * rng.standard_normal((n, m))
+    W = (rng.random((n, m)) < 0.8) * rng.uniform(0.1, 1.0, (n, m))
+    W = sp.csr_array(W) if sparse else W
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wc.ConvergenceWarning)
+        exact = wc.solve(M, W, k, solver="exact", eps=1e-14, max_iter=6)
+        sketched = wc.solve(M, W, k, solver="sketched", eps=1e-14, max_iter=6, inner_eps=1e-12,
+                            sketch_size=2 * k)
+    assert sketched.history[-1].inner["iterative_rows"] > 0
+    for a, b in zip(exact.history, sketched.history):
+        assert b.objective == pytest.approx(a.objective, rel=1e-10)
+
+
+def test_auto_records_its_choice_and_reason_and_matches_the_method_it_chose():
+    M, W = planted(80, 60, 3, p=0.6, seed=23)
+    steps = list(wc.iterate(M, W, 3, solver="auto", eps=1e-10, max_iter=3))
+    for step in steps:
+        choices, reasons = step.inner["choice"], step.inner["reason"]
+        assert len(choices) == len(reasons) == 2              # the X and the Y half-step
+        for choice, reason in zip(choices, reasons):
+            assert choice in ("exact", "cg", "sketched") and reason.startswith(f"{choice}: predicted")
+    # small k: the normal equations are cheapest, and auto is then the exact solver itself
+    assert all(c == "exact" for s in steps for c in s.inner["choice"])
+    exact = list(wc.iterate(M, W, 3, solver="exact", eps=1e-10, max_iter=3))
+    assert [s.objective for s in steps] == [s.objective for s in exact]
+
+
+def test_auto_cost_model_prefers_iterations_for_long_rows_at_large_k():
+    from wlra_core.problem import validate
+    from wlra_core.solvers import auto
+    rng = np.random.default_rng(24)
+    W = (rng.random((50, 4000)) < 0.5) * rng.uniform(0.1, 1.0, (50, 4000))
+    side = validate(rng.standard_normal((50, 4000)), W, 40).rows
+    well, _ = auto.costs(side, k=256, s=1024, eta=1e-3, kappa=3.0)
+    assert min(well, key=well.get) != "exact"
+    ill, _ = auto.costs(side, k=256, s=1024, eta=1e-3, kappa=1e4)
+    assert min(ill, key=ill.get) == "sketched"                 # cg's iterations grow like κ
+    small, _ = auto.costs(side, k=4, s=16, eta=1e-3, kappa=3.0)
+    assert min(small, key=small.get) == "exact"

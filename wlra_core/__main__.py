@@ -62,6 +62,10 @@ def _nonnegative_float(text: str) -> float:
     return value
 
 
+def _inner_eps(text: str):
+    return text if text == "adaptive" else _nonnegative_float(text)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (the usage is in --help)."""
 
@@ -150,8 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="regression solver for each half-step")
     solver.add_argument("--eps", type=_nonnegative_float, default=1e-6,
                         help="in (0, 1): stop when f <= eps^2 sum W M^2 ('fit') or when f moves by "
-                             "at most eps relative over one iteration ('stalled'); also the "
-                             "accuracy of each regression of the iterative solvers")
+                             "at most eps relative over one iteration ('stalled')")
+    solver.add_argument("--inner-eps", type=_inner_eps, default="adaptive", metavar="ETA",
+                        help="regression tolerance of --solver sketched, cg or auto: 'adaptive' "
+                             "(default: tied to the outer progress, see wlra_core.alternating) or "
+                             "a number in (0, 1)")
     solver.add_argument("--max-iter", type=_positive_int, default=100,
                         help="maximum number of alternating iterations")
     solver.add_argument("--init", choices=tuple(INITS), default="svd",
@@ -407,7 +414,8 @@ def run(args: argparse.Namespace) -> int:
     options = dict(solver=args.solver, eps=args.eps, max_iter=args.max_iter, init=args.init,
                    ridge=args.ridge, clip=args.clip, seed=args.seed, inner=args.inner,
                    max_inner=args.max_inner, memory_budget=args.memory_budget,
-                   max_entries=args.max_entries, diagnostics=not args.no_diagnostics)
+                   max_entries=args.max_entries, diagnostics=not args.no_diagnostics,
+                   inner_eps=args.inner_eps)
     if args.solver == "sketched":
         options.update(sketch=args.sketch, sketch_size=args.sketch_size)
     say = (lambda text: None) if args.quiet else (lambda text: print(text, flush=True))

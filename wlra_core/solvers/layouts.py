@@ -108,7 +108,7 @@ class DenseBlock:
     def sketch(self, o, rng):
         if o.sketch == "rownorm":
             if self.Y.shape[1] >= SHARED_SAMPLE_K:
-                return shared_sample_gram(self.W, self.Y, o.s, rng)
+                return shared_sample_gram(self.W, self.Y, o.s, rng, o.budget)
             ynorm2 = np.einsum("ij,ij->i", self.Y, self.Y)
             u = rng.random(self.W.shape)
             with blas_single_thread():
@@ -221,7 +221,7 @@ def blocks(side, Y, budget, per_row_bytes):
 SHARED_SAMPLE_K = 32       # below it the per-row compiled sketch is cheaper than one large product
 
 
-def shared_sample_gram(W, Y, s, rng):
+def shared_sample_gram(W, Y, s, rng, budget=1 << 30):
     """Row-norm sketched Grams of dense rows from ONE sample S of columns shared by the block.
 
     S is Poisson-sampled with π_j ∝ ‖y_j‖² × (the block's mean weight in column j), of expected
@@ -230,8 +230,9 @@ def shared_sample_gram(W, Y, s, rng):
 
         Σ_{j∈S} (w_ij/π_j) y_j y_jᵀ  +  Σ_{j∈H_i} w_ij (1 − [j∈S]/π_j) y_j y_jᵀ,
 
-    the first term for every row at once as (W[:, S]/π_S)·P[S] (P the packed outer products),
-    both in float32: the preconditioner is needed only to a constant factor."""
+    the first term for every row at once as (W[:, S]/π_S)·P[S] (P the packed outer products, in
+    chunks of S that keep a quarter of `budget`), both in float32: the preconditioner is needed
+    only to a constant factor."""
     b, m = W.shape
     k = Y.shape[1]
     ynorm2 = np.einsum("ij,ij->i", Y, Y)
@@ -240,12 +241,13 @@ def shared_sample_gram(W, Y, s, rng):
     pi = K.inclusion_reference(ynorm2 * W.mean(axis=0), size)
     S = np.flatnonzero(rng.random(m) < pi)
     Y32 = Y.astype(np.float32)
-    if len(S):
-        PS = K.packed_outer(Y32, S)
-        packed = (W[:, S] / pi[S]).astype(np.float32) @ PS
-        G = K.unpack_symmetric(packed, k)
-    else:
-        G = np.zeros((b, k, k), np.float32)
+    K2 = k * (k + 1) // 2
+    packed = np.zeros((b, K2), np.float32)
+    step = max(1, (budget // 4) // (4 * K2))        # sampled columns whose outer products fit
+    for c0 in range(0, len(S), step):
+        Sc = S[c0:c0 + step]
+        packed += (W[:, Sc] / pi[Sc]).astype(np.float32) @ K.packed_outer(Y32, Sc)
+    G = K.unpack_symmetric(packed, k)
     h = min(max(1, s // 4), m)
     heavy = np.argpartition(-(W * ynorm2), h - 1, axis=1)[:, :h]
     wh = np.take_along_axis(W, heavy, axis=1)

@@ -415,87 +415,6 @@ def test_spd_solve_against_numpy_solve(k):
     assert_close(x, np.linalg.solve(H + 0.25 * np.eye(k), rhs[..., None])[..., 0], what="spd_solve vs numpy")
 
 
-# ----------------------------------------------------------------------------------------------
-# float32 inverses
-
-@k_params
-def test_spd_inverse32(k):
-    rng = rng_for("inv32", k)
-    kinds = ["spd", "spd_scaled", "singular_shifted", "indefinite", "zero", "zero_shifted", "tiny", "spd"]
-    Hs, shift = [], []
-    for kind in kinds:
-        B = rng.standard_normal((k, k))
-        sh = 0.0
-        if kind == "spd":
-            H = B @ B.T / k + np.eye(k)
-        elif kind == "spd_scaled":
-            H = (B @ B.T / k + np.eye(k)) * 1e3
-            sh = 0.1
-        elif kind == "singular_shifted":            # rank 1 + shift: SPD
-            H = np.outer(B[0], B[0])
-            sh = 0.5
-        elif kind == "indefinite":
-            H = B @ B.T / k + np.eye(k)
-            H[0, 0] = -1.0 - 2.0 * np.abs(H[0]).sum()
-        elif kind == "zero":
-            H = np.zeros((k, k))
-        elif kind == "zero_shifted":
-            H = np.zeros((k, k))
-            sh = 2.0
-        elif kind == "tiny":                        # SPD, but the inverse (1e80) overflows float32
-            H = np.eye(k) * 1e-80
-        Hs.append(H)
-        shift.append(sh)
-    H = np.array(Hs)
-    iu = np.triu_indices(k, 1)
-    H[:, iu[0], iu[1]] = np.nan                       # never read
-    shift = np.array(shift)
-    out, ok = K.spd_inverse32(np.ascontiguousarray(H), shift)
-    assert out.dtype == np.float32 and out.shape == (len(kinds), k, k)
-    expect = np.array([kd in ("spd", "spd_scaled", "singular_shifted", "zero_shifted") for kd in kinds])
-    assert np.array_equal(ok, expect), f"ok {ok} for kinds {kinds}"
-    ref = K.spd_inverse32_reference(H[expect], shift[expect])
-    for r, rr in zip(np.flatnonzero(expect), ref):
-        assert_close(out[r], rr, rtol=F32, what=f"spd_inverse32 ({kinds[r]})")
-        assert np.array_equal(out[r], out[r].T)
-        full = np.tril(H[r]) + np.tril(H[r], -1).T + shift[r] * np.eye(k)
-        assert_close(out[r].astype(np.float64) @ full, np.eye(k), rtol=1e-5, scale=1.0, what="inverse · H")
-
-
-def test_spd_inverse32_zero_matrix_shift_zero_is_not_ok():
-    out, ok = K.spd_inverse32(np.zeros((3, 4, 4)), np.zeros(3))
-    assert not ok.any()
-
-
-@pytest.mark.parametrize("b", [0, 1, 9])
-@k_params
-def test_spd_inverse32_batch_shapes(b, k):
-    rng = rng_for("inv32 batch", b, k)
-    B = rng.standard_normal((b, k, k))
-    H = np.ascontiguousarray(B @ B.transpose(0, 2, 1) / k + np.eye(k))
-    shift = rng.uniform(0, 1, b)
-    out, ok = K.spd_inverse32(H, shift)
-    assert ok.all() and out.shape == (b, k, k)
-    assert_close(out, K.spd_inverse32_reference(H, shift), rtol=F32, what="spd_inverse32")
-
-
-# ----------------------------------------------------------------------------------------------
-# preconditioner products, unpacking
-
-@pytest.mark.parametrize("b", [0, 1, 9])
-@k_params
-def test_precondition(b, k):
-    rng = rng_for("precondition", b, k)
-    A = rng.standard_normal((b, k, k))
-    Minv = np.ascontiguousarray((A + A.transpose(0, 2, 1)).astype(np.float32))
-    V = rng.standard_normal((b, k)) * 10.0 ** rng.uniform(-3, 3, (b, 1))
-    got = K.precondition(Minv, V)
-    ref = K.precondition_reference(Minv, V)
-    assert got.dtype == np.float64
-    scale = float(np.max(np.einsum("rac,rc->ra", np.abs(Minv.astype(np.float64)), np.abs(V)), initial=0.0))
-    assert_close(got, ref, scale=scale, what="precondition")
-
-
 @pytest.mark.parametrize("b", [0, 1, 9])
 @k_params
 def test_unpack(b, k):
@@ -709,7 +628,6 @@ def battery(seed=0, b=257):
     H[::13, 0, 0] = -1.0                                      # some rows fail
     rhs = rng.standard_normal((n, k))
     which = np.ascontiguousarray(rng.permutation(n)[: n - 10], dtype=np.int64)
-    Minv = np.ascontiguousarray(rng.standard_normal((n, k, k)).astype(np.float32))
     P = rng.standard_normal((n, k * (k + 1) // 2))
     L, _ = K.cholesky32(np.ascontiguousarray(B @ B.transpose(0, 2, 1) / k + np.eye(k)), np.zeros(n))
     Y32 = Y.astype(np.float32)
@@ -724,8 +642,6 @@ def battery(seed=0, b=257):
         "csr_rownorm_gram": (K.csr_rownorm_gram, (indptr, indices, w, Y, ynorm2, rows, 2.0 * k, u, uptr)),
         "dense_rownorm_gram": (K.dense_rownorm_gram, (W, Y, ynorm2, 2.0 * k, ud)),
         "spd_solve": (K.spd_solve, (H, rhs, 0.0, 1e-6, which)),
-        "spd_inverse32": (K.spd_inverse32, (H, np.full(n, 1e-3))),
-        "precondition": (K.precondition, (Minv, V)),
         "unpack": (K.unpack, (P, k)),
         "cholesky32": (K.cholesky32, (H, np.full(n, 1e-3))),
         "cho_apply": (K.cho_apply, (L, V)),
@@ -818,7 +734,7 @@ def test_inputs_are_not_modified():
     which = np.arange(len(kinds), dtype=np.int64)
     with np.errstate(all="ignore"):
         K.spd_solve(H, rhs, 0.0, 1e-6, which)
-    K.spd_inverse32(H, np.zeros(len(kinds)))
+    K.cholesky32(H, np.zeros(len(kinds)))
     assert np.array_equal(H, H0, equal_nan=True) and np.array_equal(rhs, rhs0, equal_nan=True)
     q = _q("lognormal", rng_for("inputs q"))
     q0 = q.copy()

@@ -11,7 +11,7 @@ import numpy as np
 from ..problem import DenseSide
 from .exact import at, block_grams
 from .inner import Stats, iterate_rows
-from .layouts import blocks
+from .layouts import PackedOuter, blocks
 from .linalg import solve_exact
 
 DIAG_ROWS = 12
@@ -31,6 +31,7 @@ def half_step(side, Y, X0, o, rng, *, cut, build=None, solver):
         take = np.unique(np.linspace(0, len(eligible) - 1, min(DIAG_ROWS, len(eligible))).astype(int))
         diag_rows = set(eligible[take].tolist()) if len(eligible) else set()
     dense = isinstance(side, DenseSide)
+    packed = None                 # the outer products of Y, made once if short dense rows need them
     per_row = 8 * (3 * m + 2 * k * k + 8 * k) if dense else 8 * (2 * k * k + 10 * k)
     for rows, blk in blocks(side, Y, o.budget, per_row):
         rhs = blk.rhs()
@@ -38,7 +39,9 @@ def half_step(side, Y, X0, o, rng, *, cut, build=None, solver):
         short = np.flatnonzero(blk.counts <= cut)
         if len(short):
             eb = blk.take(short)
-            for sub, G in block_grams(eb, None, k, o.budget):
+            if dense and packed is None:
+                packed = PackedOuter(Y, o.budget // 4)
+            for sub, G in block_grams(eb, packed, k, o.budget):
                 X[at(rows, short[sub])] = solve_exact(eb, sub, G, rhs[short][sub], o.ridge, k)
             st.exact_rows += len(short)
         it_rows = np.flatnonzero(blk.counts > cut)

@@ -11,16 +11,38 @@ Cold start: the kernels compile on first use (about 10 s for all of them) and ar
 """
 from __future__ import annotations
 
-import numba
-import numpy as np
-from numba import njit, prange
+import os
+
+# OpenMP workers that spin while waiting took a core from BLAS's threads on a busy machine (a
+# parallel call then cost 16 ms instead of 0.02 ms); read when the OpenMP runtime first loads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 # Streamlit runs each session in its own thread: a threading layer that is safe when several
 # Python threads launch parallel kernels at once (OpenMP or TBB; numba's workqueue is not).
 if numba.config.THREADING_LAYER == "default":
     numba.config.THREADING_LAYER = "threadsafe"
 
-_JIT = dict(parallel=True, nogil=True, cache=True)
+
+def _probe():
+    return 0
+
+
+def _can_cache():
+    """Whether numba can cache here: beside this file, or in the user's cache directory. A
+    read-only install with no writable home compiles on every start instead of failing."""
+    try:
+        njit(cache=True)(_probe)
+        return True
+    except RuntimeError:
+        return False
+
+
+CACHE = _can_cache()
+_JIT = dict(parallel=True, nogil=True, cache=CACHE)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -96,7 +118,7 @@ def csr_rhs_reference(indptr, indices, w, mv, Y, rows):
     return rhs, bnorm2, trace
 
 
-@njit(parallel=True, nogil=True, cache=True, fastmath=True)
+@njit(parallel=True, nogil=True, cache=CACHE, fastmath=True)
 def csr_apply(indptr, indices, w, Y, rows, V):
     """out_r = A_iᵀ(A_i v_r) = Σ_j w_ij ⟨y_j, v_r⟩ y_j (fastmath lets the dot products vectorise;
     the order is fixed at compile time, so results repeat bit for bit)."""
@@ -156,7 +178,7 @@ def csr_objective_rows_reference(indptr, indices, w, mv, X, Y):
 # ----------------------------------------------------------------------------------------------
 # row-norm sketches: Poisson sampling with π_j = min(1, c·w_ij‖y_j‖²), Σ_j π_j ≈ s
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _inclusion(q, s, pi):
     """π = min(1, c·q) with c such that Σπ ≈ s; entries that carry a large share of the mass are
     kept for sure (a few rounds of moving them out of the proportional part)."""
@@ -289,7 +311,7 @@ def dense_rownorm_gram_reference(W, Y, ynorm2, s, u):
 # ----------------------------------------------------------------------------------------------
 # batched small dense linear algebra
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _cholesky(H, ridge, L):
     """Lower Cholesky factor of H + ridge·I (reads the lower triangle of H); False if not SPD."""
     k = H.shape[0]
@@ -307,7 +329,7 @@ def _cholesky(H, ridge, L):
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _cho_solve(L, rhs, x):
     k = L.shape[0]
     for a in range(k):
@@ -382,64 +404,6 @@ _F32_MAX = float(np.finfo(np.float32).max)
 
 
 @njit(**_JIT)
-def spd_inverse32(H, shift):
-    """(H_r + shift_r·I)⁻¹ per row as float32 (the preconditioner (RᵀR)⁻¹ = R⁻¹R⁻ᵀ, applied as
-    one product per iteration); ok_r False where the matrix is not numerically SPD."""
-    b, k, _ = H.shape
-    out = np.zeros((b, k, k), np.float32)
-    ok = np.zeros(b, np.bool_)
-    for r in prange(b):
-        L = np.zeros((k, k))
-        if not _cholesky(H[r], shift[r], L):
-            continue
-        Li = np.zeros((k, k))                  # L⁻¹, lower
-        for c in range(k):
-            Li[c, c] = 1.0 / L[c, c]
-            for a in range(c + 1, k):
-                acc = 0.0
-                for t in range(c, a):
-                    acc -= L[a, t] * Li[t, c]
-                Li[a, c] = acc / L[a, a]
-        finite = True
-        for a in range(k):                     # (L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹
-            for c in range(a + 1):
-                acc = 0.0
-                for t in range(a, k):
-                    acc += Li[t, a] * Li[t, c]
-                if not abs(acc) <= _F32_MAX:
-                    finite = False
-                out[r, a, c] = acc
-                out[r, c, a] = acc
-        ok[r] = finite
-    return out, ok
-
-
-def spd_inverse32_reference(H, shift):
-    k = H.shape[-1]
-    full = np.tril(H) + np.swapaxes(np.tril(H, -1), 1, 2) + shift[:, None, None] * np.eye(k)
-    return np.linalg.inv(full).astype(np.float32)
-
-
-@njit(parallel=True, nogil=True, cache=True, fastmath=True)
-def precondition(Minv, V):
-    """z_r = Minv_r v_r (Minv symmetric, float32; the products accumulate in float64; fastmath
-    lets the dot products vectorise)."""
-    b, k = V.shape
-    out = np.zeros((b, k))
-    for r in prange(b):
-        for a in range(k):
-            acc = 0.0
-            for c in range(k):
-                acc += Minv[r, a, c] * V[r, c]
-            out[r, a] = acc
-    return out
-
-
-def precondition_reference(Minv, V):
-    return np.einsum("rac,rc->ra", Minv.astype(np.float64), V)
-
-
-@njit(**_JIT)
 def unpack(P, k):
     """Lower triangles (zero upper) of the Gram matrices from their packed upper parts in
     `np.triu_indices(k)` order: (b, k(k+1)/2) → (b, k, k)."""
@@ -462,7 +426,7 @@ def unpack_reference(P, k):
 
 
 # ----------------------------------------------------------------------------------------------
-# the shared-sample sketch of dense blocks (layouts.shared_sample_gram)
+# the shared-sample sketch of dense rows (layouts.SharedSample)
 
 @njit(**_JIT)
 def packed_outer(Y, cols):
@@ -547,7 +511,7 @@ def mirror_lower_reference(G):
     return lower + np.swapaxes(np.tril(G, -1), 1, 2)
 
 
-@njit(parallel=True, nogil=True, cache=True, fastmath=True)
+@njit(parallel=True, nogil=True, cache=CACHE, fastmath=True)
 def cholesky32(H, shift):
     """Lower Cholesky factors of H_r + shift_r·I (lower triangles of H read, any float dtype),
     computed in float64 and stored as float32; ok_r False where not numerically SPD."""
@@ -585,7 +549,7 @@ def cholesky32_reference(H, shift):
     return np.linalg.cholesky(full).astype(np.float32)
 
 
-@njit(parallel=True, nogil=True, cache=True, fastmath=True)
+@njit(parallel=True, nogil=True, cache=CACHE, fastmath=True)
 def cho_apply(L, V):
     """z_r = (L_r L_rᵀ)⁻¹ v_r: a forward and a backward substitution with the float32 factor
     (its lower triangle read twice: the traffic of one product with a full k×k matrix),

@@ -105,10 +105,10 @@ class DenseBlock:
         A, _ = self.design(np.arange(len(self.counts)))
         return np.matmul(A.transpose(0, 2, 1), A)
 
-    def sketch(self, o, rng):
+    def sketch(self, o, rng, shared=None):
         if o.sketch == "rownorm":
-            if self.Y.shape[1] >= SHARED_SAMPLE_K:
-                return shared_sample_gram(self.W, self.Y, o.s, rng, o.budget)
+            if shared is not None:
+                return shared.gram(self.W)
             ynorm2 = np.einsum("ij,ij->i", self.Y, self.Y)
             u = rng.random(self.W.shape)
             with blas_single_thread():
@@ -172,7 +172,7 @@ class SparseBlock:
         with blas_single_thread():
             return K.csr_gram(s.indptr, s.indices, s.w, self.Y, self.rows)
 
-    def sketch(self, o, rng):
+    def sketch(self, o, rng, shared=None):
         s = self.side
         if o.sketch == "rownorm":
             uptr = np.zeros(len(self.rows) + 1, np.int64)
@@ -219,41 +219,59 @@ def blocks(side, Y, budget, per_row_bytes):
 # the dense sketch as one product: a sample of columns shared by the rows of a block
 
 SHARED_SAMPLE_K = 32       # below it the per-row compiled sketch is cheaper than one large product
+SAMPLE_FACTOR = 1.0        # |S| = SAMPLE_FACTOR · s / density
+HEAVY_FRACTION = 0.25      # each row's s·HEAVY_FRACTION heaviest entries are added exactly
 
 
-def shared_sample_gram(W, Y, s, rng, budget=1 << 30):
-    """Row-norm sketched Grams of dense rows from ONE sample S of columns shared by the block.
+class SharedSample:
+    """Row-norm sketched Grams of dense rows from ONE sample S of columns shared by every row of
+    a half-step.
 
-    S is Poisson-sampled with π_j ∝ ‖y_j‖² × (the block's mean weight in column j), of expected
-    size s / (the block's density), so that each row keeps about s of its weighted entries; each
+    S is Poisson-sampled with π_j ∝ ‖y_j‖² × (the side's mean weight in column j), of expected
+    size s / (the side's density), so that each row keeps about s of its weighted entries; each
     row's s/4 heaviest entries (w_ij‖y_j‖²) are added exactly. Row i's Gram is then
 
         Σ_{j∈S} (w_ij/π_j) y_j y_jᵀ  +  Σ_{j∈H_i} w_ij (1 − [j∈S]/π_j) y_j y_jᵀ,
 
-    the first term for every row at once as (W[:, S]/π_S)·P[S] (P the packed outer products, in
-    chunks of S that keep a quarter of `budget`), both in float32: the preconditioner is needed
-    only to a constant factor."""
-    b, m = W.shape
-    k = Y.shape[1]
-    ynorm2 = np.einsum("ij,ij->i", Y, Y)
-    density = max(float(np.count_nonzero(W)) / W.size, 1.0 / m)
-    size = min(float(m), math.ceil(s / density))
-    pi = K.inclusion_reference(ynorm2 * W.mean(axis=0), size)
-    S = np.flatnonzero(rng.random(m) < pi)
-    Y32 = Y.astype(np.float32)
-    K2 = k * (k + 1) // 2
-    packed = np.zeros((b, K2), np.float32)
-    step = max(1, (budget // 4) // (4 * K2))        # sampled columns whose outer products fit
-    for c0 in range(0, len(S), step):
-        Sc = S[c0:c0 + step]
-        packed += (W[:, Sc] / pi[Sc]).astype(np.float32) @ K.packed_outer(Y32, Sc)
-    G = K.unpack_symmetric(packed, k)
-    h = min(max(1, s // 4), m)
-    heavy = np.argpartition(-(W * ynorm2), h - 1, axis=1)[:, :h]
-    wh = np.take_along_axis(W, heavy, axis=1)
-    in_s = np.zeros(m, bool)
-    in_s[S] = True
-    coef = wh * (1.0 - np.where(in_s[heavy], 1.0 / np.where(pi[heavy] > 0, pi[heavy], 1.0), 0.0))
-    with blas_single_thread():
-        K.add_weighted_outer(G, Y32, np.ascontiguousarray(heavy), coef.astype(np.float32))
-    return G
+    the first term for a block of rows at once as (W[:, S]/π_S)·P[S] (P the packed outer products
+    of Y, made once per half-step when they fit in a third of `budget`, else in chunks per
+    block), all in float32: the preconditioner is needed only to a constant factor."""
+
+    def __init__(self, side, Y, s, rng, budget=1 << 30):
+        n, m = side.shape
+        k = Y.shape[1]
+        self.Y, self.s, self.budget = Y, s, budget
+        self.ynorm2 = np.einsum("ij,ij->i", Y, Y)
+        density = max(float(side.counts.sum()) / (n * m), 1.0 / m)
+        size = min(float(m), math.ceil(SAMPLE_FACTOR * s / density))
+        mean_w = np.asarray(side.W.mean(axis=0), dtype=np.float64) / side.w_scale
+        self.pi = K.inclusion_reference(self.ynorm2 * mean_w, size)
+        self.S = np.flatnonzero(rng.random(m) < self.pi)
+        self.Y32 = Y.astype(np.float32)
+        K2 = k * (k + 1) // 2
+        self.step = max(1, (budget // 3) // (4 * K2))       # sampled columns per chunk
+        self.PS = K.packed_outer(self.Y32, self.S) if len(self.S) <= self.step else None
+
+    def gram(self, W):
+        """The sketched Grams (b, k, k) float32 of the dense rows W (b × m, scaled)."""
+        b, m = W.shape
+        k = self.Y.shape[1]
+        S, pi = self.S, self.pi
+        if self.PS is not None:
+            packed = (W[:, S] / pi[S]).astype(np.float32) @ self.PS
+        else:
+            packed = np.zeros((b, k * (k + 1) // 2), np.float32)
+            for c0 in range(0, len(S), self.step):
+                Sc = S[c0:c0 + self.step]
+                packed += (W[:, Sc] / pi[Sc]).astype(np.float32) @ K.packed_outer(self.Y32, Sc)
+        G = K.unpack_symmetric(packed, k)
+        h = min(max(1, int(self.s * HEAVY_FRACTION)), m)
+        heavy = np.argpartition(-(W * self.ynorm2), h - 1, axis=1)[:, :h]
+        wh = np.take_along_axis(W, heavy, axis=1)
+        in_s = np.zeros(m, bool)
+        in_s[S] = True
+        ph = pi[heavy]
+        coef = wh * (1.0 - np.where(in_s[heavy], 1.0 / np.where(ph > 0, ph, 1.0), 0.0))
+        with blas_single_thread():
+            K.add_weighted_outer(G, self.Y32, np.ascontiguousarray(heavy), coef.astype(np.float32))
+        return G

@@ -13,18 +13,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..problem import DenseSide
 from . import iterative
+from .layouts import SHARED_SAMPLE_K, SharedSample
 from .exact import block_grams
 from .linalg import preconditioner
 
 
 def half_step(side, Y, X0, o, rng):
-    return iterative.half_step(side, Y, X0, o, rng, cut=o.s, build=build, solver="sketched")
+    shared = None
+    if (o.sketch == "rownorm" and isinstance(side, DenseSide) and Y.shape[1] >= SHARED_SAMPLE_K
+            and np.any(side.counts > o.s)):
+        shared = SharedSample(side, Y, o.s, rng, o.budget)
+    return iterative.half_step(side, Y, X0, o, rng, cut=o.s, solver="sketched",
+                               build=lambda blk, o, rng, st: build(blk, o, rng, st, shared))
 
 
-def build(blk, o, rng, st):
-    """The rows' preconditioners (RᵀR)⁻¹ from their sketched Grams."""
-    Gs = blk.sketch(o, rng)
+def build(blk, o, rng, st, shared=None):
+    """The rows' preconditioner factors from their sketched Grams."""
+    Gs = blk.sketch(o, rng, shared)
     # a sketch that missed most of a row's mass (possible with few samples) would give a
     # near-singular preconditioner: such rows take their exact Gram matrix instead
     weak = np.flatnonzero(~(np.trace(Gs, axis1=1, axis2=2) >= 1e-3 * blk.trace()))

@@ -23,10 +23,17 @@ $(VENV)/.installed-run: requirements.txt
 	$(PY) -m pip install -r requirements.txt
 	touch $@
 
-test: $(VENV)/.installed
+# numba compiles the solver kernels on first use (about a minute cold) and caches them beside
+# wlra_core/solvers/kernels.py: compiled once here, after installing and whenever the kernels change.
+KERNELS = wlra_core/solvers/kernels.py
+$(VENV)/.kernels-warm: $(VENV)/.installed-run $(KERNELS)
+	$(PY) -m wlra_core.solvers.warm
+	touch $@
+
+test: $(VENV)/.installed $(VENV)/.kernels-warm
 	$(PY) -m pytest
 
-run: $(VENV)/.installed-run
+run: $(VENV)/.installed-run $(VENV)/.kernels-warm
 	$(PY) -m streamlit run app.py
 
 bench: $(VENV)/.installed

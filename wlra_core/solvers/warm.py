@@ -1,0 +1,34 @@
+"""Compile every kernel once, for the types the solvers pass, so that numba's on-disk cache is
+warm before the first real solve (`python -m wlra_core.solvers.warm`; `make run` and `make test`
+call it after installing). A cold first solve compiles for tens of seconds; a warm one loads in
+about a second.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def main() -> None:
+    import wlra_core as wc
+    from .kernels import CACHE
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    warnings.simplefilter("ignore", wc.ConvergenceWarning)
+    for k in (3, 40):                  # the compiled small-k paths and the LAPACK / float32 ones
+        n, m = 60, 200
+        M = rng.standard_normal((n, m))
+        W = (rng.random((n, m)) < 0.7) * rng.uniform(0.1, 1.0, (n, m))
+        for weights in (W, sp.csr_array(W)):
+            for solver in ("exact", "sketched", "cg", "auto"):
+                wc.solve(M, weights, k, solver=solver, max_iter=2, sketch_size=k + 1, diagnostics=True)
+    print(f"wlra_core kernels compiled in {time.perf_counter() - t0:.1f} s "
+          f"({'cached on disk' if CACHE else 'no writable cache: they compile on every start'})")
+
+
+if __name__ == "__main__":
+    main()

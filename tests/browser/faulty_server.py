@@ -28,10 +28,10 @@ def patch_solver() -> None:
 
     real = alternating.half_step
 
-    def half_step(side, Y, X0, o, rng):
+    def half_step(side, Y, X0, o, rng, *rest):
         if Y.shape[1] == FAULT_K:
             raise FaultInjected(MESSAGE)
-        return real(side, Y, X0, o, rng)
+        return real(side, Y, X0, o, rng, *rest)
 
     alternating.half_step = half_step
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 CLICKS = 10
 LONG_RUNS = {"inp": "/inpainting?inp_init=random&inp_eps=1e-10&inp_max_iter=500",
              "lab": "/solver_lab?lab_eps=1e-10&lab_max_iter=500"}
-SOLVERS = {"inp": ["exact", "sketched"], "lab": ["exact", "sketched", "cg", "em"]}
+SOLVERS = {"inp": ["exact", "sketched"], "lab": ["exact", "sketched", "cg", "em", "auto"]}
 HISTORY_BUTTON = {"inp": "History CSV", "lab": "History (CSV)"}
 
 # Every click on an enabled button: [label when clicked, key of its Streamlit container]; and every

@@ -40,6 +40,8 @@ import sys
 import tempfile
 import time
 
+from machine import cpu, usable_cores
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PROBLEMS = ("dense", "sparse")
@@ -126,17 +128,7 @@ def child(problem, solver, cache_dir, workdir):
 
 
 def machine():
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return f"{cpu}, {usable} usable cores of {os.cpu_count()}, {platform.system()} {platform.release()}"
+    return f"{cpu()}, {usable_cores()} usable cores of {os.cpu_count()}, {platform.system()} {platform.release()}"
 
 
 def versions():

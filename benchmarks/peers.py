@@ -45,6 +45,7 @@ import scipy.sparse as sp
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
+from machine import blas as blas_info, cpu, usable_cores  # noqa: E402
 import wlra_core as wc  # noqa: E402
 
 RIDGE = 5.0
@@ -309,30 +310,12 @@ def version(module: str) -> str:
 
 
 def machine() -> dict:
-    from threadpoolctl import threadpool_info
-
-    def owner(path: str) -> str:
-        return next((name for name in ("numpy", "scipy", "implicit") if f"{name}.libs" in path
-                     or f"{os.sep}{name}{os.sep}" in path), "other")
-
-    blas = [f"{owner(i.get('filepath', ''))}: {i.get('internal_api')} {i.get('version')} "
-            f"({i.get('num_threads')} threads, {i.get('architecture', '?')})"
-            for i in threadpool_info() if i.get("user_api") == "blas"]
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
+    usable = usable_cores()
+    blas = blas_info(("numpy", "scipy", "implicit"))
     return {
         "date": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "cores": f"{usable} usable cores of {os.cpu_count()} ({cpu})",
-        "blas": "; ".join(blas) or "none found",
+        "cores": f"{usable} usable cores of {os.cpu_count()} ({cpu()})",
+        "blas": blas,
         "load": "%.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "?",
     }
 

@@ -45,6 +45,7 @@ import scipy.sparse as sp
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
+from machine import blas as blas_info, cpu, usable_cores  # noqa: E402
 import wlra_core as wc  # noqa: E402
 
 EPS = 1e-8
@@ -646,6 +647,9 @@ def cases_for(quick: bool) -> dict:
         "dense4096": Case(lambda rng: bounded_pattern(4096, 4096, 0.5, rng), [32, 64, 128, 256]),
         "lognormal3072": Case(lambda rng: lognormal_pattern(3072, 3072, 0.5, 2.0, rng),
                               [32, 64, 128, 256]),
+        # the same at half the size: time to accuracy within a session on a shared machine
+        "dense1536": Case(lambda rng: bounded_pattern(1536, 1536, 0.5, rng), [64, 128]),
+        "lognormal1536": Case(lambda rng: lognormal_pattern(1536, 1536, 0.5, 2.0, rng), [64, 128]),
         "sparse20000": Case(lambda rng: sparse_rows_pattern(20_000, 20_000, 1000, rng), [32, 64, 128]),
         "app170x768": Case(lambda rng: binary_pattern(170, 768, 0.75, rng, "dense image" + app),
                            [12], values="image", fixed_k=True),
@@ -664,30 +668,12 @@ CASE_NAMES = tuple(cases_for(False)) + ("linearity",)
 # ----------------------------------------------------------------------------------------------
 
 def machine() -> dict:
-    from threadpoolctl import threadpool_info
-
-    def owner(path: str) -> str:
-        return next((name for name in ("numpy", "scipy") if f"{name}.libs" in path
-                     or f"{os.sep}{name}{os.sep}" in path), "other")
-
-    blas = [f"{owner(i.get('filepath', ''))}: {i.get('internal_api')} {i.get('version')} "
-            f"({i.get('num_threads')} threads, {i.get('architecture', '?')})"
-            for i in threadpool_info() if i.get("user_api") == "blas"]
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
+    usable = usable_cores()
+    blas = blas_info()
     return {
         "date": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "cores": f"{usable} usable cores of {os.cpu_count()} ({cpu})",
-        "blas": "; ".join(blas) or "none found",
+        "cores": f"{usable} usable cores of {os.cpu_count()} ({cpu()})",
+        "blas": blas,
         "versions": f"Python {platform.python_version()}, numpy {np.__version__}, "
                     f"scipy {scipy.__version__}",
         "load": "%.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "?",

@@ -246,7 +246,7 @@ def test_sketched_regressions_are_solved_to_accuracy_eps(case, ridge, eps, init,
     """The sketched solver's inner criterion (solvers/inner.py), ‖R⁻ᵀ(A_iᵀ(b_i − A_i x) − λx)‖ ≤
     η·‖b_i‖, holds for every row it iterates on, at every step: Step.inner["residual"] is the
     largest left, η = Step.inner["inner_eps"] (inner_eps=eps, or the adaptive forcing term, which
-    never exceeds 1e-2). PCG (the default) reaches it within max_inner on every kind of weight.
+    never exceeds 1e-3). PCG (the default) reaches it within max_inner on every kind of weight.
     (inner="gd" does not always: plain gradient descent needs about κ(A_iR⁻¹)² log(1/eps)
     steps, and weights spanning 24 orders of magnitude defeat the mixing sketches, so at eps ≤ 1e-8
     some rows stop at max_inner = 100 — a documented exit, not tested here.)"""
@@ -254,7 +254,7 @@ def test_sketched_regressions_are_solved_to_accuracy_eps(case, ridge, eps, init,
               seed=seed, max_iter=4, inner_eps="adaptive" if adaptive else eps)
     for step in res.history:
         eta = step.inner["inner_eps"]
-        assert eta == eps if not adaptive else eta <= 1e-2
+        assert eta == eps if not adaptive else eta <= 1e-3
         assert step.inner["residual"] <= eta * (1 + 1e-9), (step.iteration, step.inner["residual"])
         assert step.inner["inner_iterations_max"] < 100
 

@@ -24,10 +24,10 @@ solver="em" replaces the two regressions by one EM step (solvers/em.py).
 Inner accuracy (the iterative solvers, inner_eps="adaptive"): the regressions of iteration t are
 solved to the relative tolerance
 
-    η_t = min(1e-2, max(η_floor, 0.03·√d_t)),   η_floor = 0.03·√(eps · max(r_{t−1}, eps)),
+    η_t = min(1e-3, max(η_floor, 0.03·√d_t)),   η_floor = 0.03·√(eps · max(r_{t−1}, eps)),
 
 with r_{t−1} = f_{t−1}/T the last relative objective and d_t = (f_{t−2} − f_{t−1})/T the last
-relative decrease (r_1 for t = 2; η_1 = 1e-2). An inexact regression adds at most about η²·‖b‖² to
+relative decrease (r_1 for t = 2; η_1 = 1e-3). An inexact regression adds at most about η²·‖b‖² to
 its objective, so the loss is about 0.1 % of the last decrease (the robust analysis of SYYZ lets the
 regression error scale with the outer progress) and of what the stopping rule resolves (eps·f, or
 eps²·T for "fit"). Measured on planted problems: the same outer iterations as exact regressions
@@ -54,7 +54,7 @@ from .solvers import Options, half_step
 from .solvers.em import em_step
 
 SOLVERS = ("exact", "sketched", "cg", "em", "auto")
-ETA_MAX = 1e-2
+ETA_MAX = 1e-3
 FORCING = 0.03
 INNER = ("pcg", "gd")
 DEFAULT_SKETCH = "rownorm"

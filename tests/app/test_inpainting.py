@@ -121,7 +121,7 @@ def test_every_solver_starts_from_the_same_initialisation():
     at = step(page(inp_solvers=["exact", "cg"], inp_eps="1e-08"), 1)
     exact, cg = runs(at)["exact"].records[0], runs(at)["cg"].records[0]
     # cg solves the same regressions from the same start, its first ones to the adaptive
-    # tolerance 1e-2 (a relative excess of at most about 1e-4 in each regression's objective):
+    # tolerance 1e-3 (a relative excess of at most about 1e-6 in each regression's objective):
     # the same first iterate to well within a percent
     assert exact["relative_objective"] == pytest.approx(cg["relative_objective"], rel=1e-2)
 

@@ -45,13 +45,34 @@ CACHE = _can_cache()
 _JIT = dict(parallel=True, nogil=True, cache=CACHE)
 
 
+SMALL_K = 24
+
+
+@njit(cache=CACHE, nogil=True, fastmath=True)
+def _gram_into(A, n, g):
+    """g = A[:n]ᵀ A[:n]: compiled loops for small k (a BLAS call per tiny matrix cost more than
+    its flops), one BLAS product from SMALL_K on."""
+    k = A.shape[1]
+    if k >= SMALL_K:
+        g[:, :] = A[:n].T @ A[:n]
+        return
+    for a in range(k):
+        for c in range(k):
+            g[a, c] = 0.0
+    for t in range(n):
+        for a in range(k):
+            v = A[t, a]
+            for c in range(k):
+                g[a, c] += v * A[t, c]
+
+
 # ----------------------------------------------------------------------------------------------
 # sparse rows: Gram matrices, right-hand sides, A_iᵀ(A_i v), the objective
 
 @njit(**_JIT)
 def csr_gram(indptr, indices, w, Y, rows):
     """G_r = Σ_j w_ij y_j y_jᵀ = A_iᵀA_i for i = rows[r]: the row's design gathered into a local
-    buffer, then one BLAS product (3-8× faster than rank-1 updates in compiled loops)."""
+    buffer, then its Gram matrix (`_gram_into`)."""
     b = rows.shape[0]
     k = Y.shape[1]
     G = np.zeros((b, k, k))
@@ -67,7 +88,7 @@ def csr_gram(indptr, indices, w, Y, rows):
             j = indices[lo + t]
             for a in range(k):
                 A[t, a] = sw * Y[j, a]
-        G[r] = A.T @ A
+        _gram_into(A, N, G[r])
     return G
 
 
@@ -244,7 +265,7 @@ def csr_rownorm_gram(indptr, indices, w, Y, ynorm2, rows, s, u, uptr):
                 for a in range(k):
                     A[row, a] = sw * Y[j, a]
                 row += 1
-        G[r] = A.T @ A
+        _gram_into(A, kept, G[r])
     return G
 
 
@@ -274,7 +295,7 @@ def dense_rownorm_gram(W, Y, ynorm2, s, u):
                 for a in range(k):
                     A[row, a] = sw * Y[j, a]
                 row += 1
-        G[r] = A.T @ A
+        _gram_into(A, kept, G[r])
     return G
 
 

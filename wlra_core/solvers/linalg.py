@@ -23,7 +23,7 @@ from . import kernels as K
 
 DIAGONAL_SPAN = 1e10
 FORWARD_ERROR = 1e-6
-LAPACK_K = 32          # from this k on, LAPACK per row beats the compiled loops
+LAPACK_K = 64          # from this k on, LAPACK per row (a Python loop) beats the compiled loops
 
 
 def single_threaded(fn):

@@ -22,6 +22,7 @@ import scipy.linalg
 
 import wlra_core as wc
 from wlra_core.sketches import gram, sketch_rows
+from wlra_core.solvers import reference
 
 # Sketches whose S does not depend on A_i: the page can draw S itself as a matrix. (The library's
 # default, "rownorm", samples rows of A_i with probabilities that depend on A_i; the Solver lab
@@ -122,9 +123,8 @@ def sketch_size(s: int, k: int, N: int) -> int:
 
 
 def exact_solution(A, b, ridge: float = 0.0) -> np.ndarray:
-    """Normal equations (Aᵀ A + λI) x = Aᵀ b, the LLR16 exact solve."""
-    k = A.shape[1]
-    return np.linalg.solve(A.T @ A + ridge * np.eye(k), A.T @ b)
+    """argmin ‖A x − b‖² + λ‖x‖², the exact solve (the library's per-row reference)."""
+    return reference.regression(A, b, ridge)
 
 
 class Sketch(NamedTuple):

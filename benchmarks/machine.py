@@ -1,6 +1,9 @@
-"""What the results headers say about the machine: the processor, the usable cores, the BLAS."""
+"""What the results files share: the machine in their headers (processor, usable cores, BLAS)
+and the CSV writer."""
 from __future__ import annotations
 
+import csv
+import math
 import os
 import platform
 
@@ -35,3 +38,19 @@ def blas(owners=("numpy", "scipy")) -> str:
              f"({i.get('num_threads')} threads, {i.get('architecture', '?')})"
              for i in threadpool_info() if i.get("user_api") == "blas"]
     return "; ".join(found) or "none found"
+
+
+def write_csv(path: str, rows: list, fields) -> None:
+    """The rows' `fields` as CSV: missing and non-finite values empty, lists joined by ';'."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            clean = {}
+            for key in fields:
+                value = row.get(key)
+                if isinstance(value, list):
+                    value = ";".join(f"{v:.6g}" for v in value)
+                clean[key] = "" if value is None or (isinstance(value, float)
+                                                     and not math.isfinite(value)) else value
+            writer.writerow(clean)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import csv
 import datetime as _dt
 import gc
 import inspect
@@ -45,7 +44,7 @@ import scipy.sparse as sp
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
-from machine import blas as blas_info, cpu, usable_cores  # noqa: E402
+from machine import blas as blas_info, cpu, usable_cores, write_csv as shared_write_csv  # noqa: E402
 import wlra_core as wc  # noqa: E402
 
 EPS = 1e-8
@@ -808,16 +807,7 @@ def report(rows: list, linear: list, info: dict, args, descriptions: dict, total
 
 
 def write_csv(path: str, rows: list) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            clean = {}
-            for key in CSV_FIELDS:
-                value = row.get(key)
-                clean[key] = "" if value is None or (isinstance(value, float)
-                                                     and not math.isfinite(value)) else value
-            writer.writerow(clean)
+    shared_write_csv(path, rows, CSV_FIELDS)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -571,19 +571,6 @@ def test_add_weighted_outer(k, dtype, h):
     assert_close(G, ref, rtol=rtol, scale=float(np.abs(absref).max()), what="add_weighted_outer")
 
 
-@k_params
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("b", [0, 1, 9])
-def test_mirror_lower(k, dtype, b):
-    G = rng_for("mirror_lower", k, dtype.__name__, b).standard_normal((b, k, k)).astype(dtype)
-    iu = np.triu_indices(k, 1)
-    G[:, iu[0], iu[1]] = np.nan                                 # the upper triangles are not read
-    got = K.mirror_lower(G)
-    assert got.dtype == dtype
-    assert np.array_equal(got, K.mirror_lower_reference(G))
-    assert np.array_equal(got, got.transpose(0, 2, 1))
-
-
 LOCAL_REFERENCES = {"csr_rownorm_gram": csr_rownorm_gram_ref}     # kernels.py has none for it
 
 
@@ -648,7 +635,6 @@ def battery(seed=0, b=257):
         "packed_outer": (K.packed_outer, (Y32, np.ascontiguousarray(rng.integers(0, m, 200), dtype=np.int64))),
         "unpack_symmetric": (K.unpack_symmetric, (P.astype(np.float32), k)),
         "add_weighted_outer": (K.add_weighted_outer, (G32, Y32, cols, coef)),     # in place: G32 is its result
-        "mirror_lower": (K.mirror_lower, (H,)),
     }
 
 

@@ -514,24 +514,6 @@ def add_weighted_outer_reference(G, Y, cols, coef):
     return out
 
 
-@njit(**_JIT)
-def mirror_lower(G):
-    """Copies of G with the upper triangles set from the lower ones."""
-    b, k, _ = G.shape
-    out = np.empty_like(G)
-    for r in prange(b):
-        for a in range(k):
-            for c in range(a + 1):
-                out[r, a, c] = G[r, a, c]
-                out[r, c, a] = G[r, a, c]
-    return out
-
-
-def mirror_lower_reference(G):
-    lower = np.tril(G)
-    return lower + np.swapaxes(np.tril(G, -1), 1, 2)
-
-
 @njit(parallel=True, nogil=True, cache=CACHE, fastmath=True)
 def cholesky32(H, shift):
     """Lower Cholesky factors of H_r + shift_r·I (lower triangles of H read, any float dtype),

@@ -842,8 +842,8 @@ def _load_mtx(data: bytes, what: str, max_entries: int | None,
         stored = entries if symmetry == "general" else 2 * entries
         if rows + cols > stored:  # the row and column arrays outweigh the entries
             described = (f"a Matrix Market header declaring a {rows:,}×{cols:,} matrix with {entries:,} "
-                         f"entries, whose rows and columns alone take n + m = {rows + cols:,} entries "
-                         "of memory")
+                         f"entr{'y' if entries == 1 else 'ies'}, whose rows and columns alone take "
+                         f"n + m = {rows + cols:,} entries of memory")
         else:
             described = f"a Matrix Market file declaring {stored:,} entries ({rows:,}×{cols:,})"
         _check_entries(what, max(stored, rows + cols), described, max_entries)

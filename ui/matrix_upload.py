@@ -45,7 +45,9 @@ def _build(matrix: dict | None, weights: dict | None) -> Uploaded | None:
         return None
     M = _load(matrix["bytes"], matrix["name"])
     W = _load(weights["bytes"], weights["name"]) if weights is not None else None
-    M, W = wc.data.matrix_problem(M, W)
+    # the one meaning of a matrix file (default weights), shared with the command line
+    names = (f"matrix {matrix['name']}", f"weights {weights['name']}" if weights else "weights")
+    M, W = wc.data.matrix_problem(M, W, names=names)
     observed = int((W.data > 0).sum()) if sp.issparse(W) else int(np.count_nonzero(W > 0))
     name = matrix["name"] + (f", weights {weights['name']}" if weights is not None else "")
     identity = matrix["digest"] + (f"+{weights['digest']}" if weights is not None else "")
@@ -64,7 +66,8 @@ def accept_pending() -> None:
         try:
             _build(candidate["matrix"], candidate["weights"])
         except wc.InputError as exc:
-            state.flash_error(P, f"{what} file {name!r}: {exc}. The previous data is kept.")
+            state.flash_error(P, f"{what} file {name!r}: {loaders.for_the_page(str(exc))}. "
+                                 "The previous data is kept.")
         except Exception as exc:  # any other parser failure: a message, never a traceback
             state.flash_error(P, f"{what} file {name!r} could not be read ({type(exc).__name__}: {exc}). "
                                  "The previous data is kept.")

@@ -152,7 +152,7 @@ def _check_entries(what: str, count: int, described: str, max_entries: int | Non
     """Refuse data that would hold more than ``max_entries`` entries, before it is allocated."""
     if max_entries is not None and count > max_entries:
         raise InputError(f"{what}: found {described}, need at most {max_entries:,} entries (the size "
-                         "cap of one problem, max_entries); use a smaller matrix")
+                         "cap of one problem, max_entries); use a smaller problem")
 
 
 def _utf16_without_bom(head: bytes) -> str | None:

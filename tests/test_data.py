@@ -591,7 +591,8 @@ BAD_MATRICES = [
     (lambda tmp: (b"a,b\n", "m.csv"), "only a header"),
     (lambda tmp: (b"\xff\x01garbage", "m.csv"), "not UTF-8"),
     (lambda tmp: (b"\xff\xfe1,2", "m.csv"), "nor complete UTF-16"),  # a UTF-16 BOM, then 3 bytes
-    (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n3 3 2\n1 1 1.0\n", None), "malformed"),
+    (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n3 3 2\n1 1 1.0\n", None),
+     "found 1 entry lines where the header declares 2"),
     (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 abc\n", "a.mtx"), "malformed"),
     (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 inf\n", "a.mtx"), "infinite"),
     (lambda tmp: (b"%%MatrixMarket matrix coordinate complex general\n1 1 1\n1 1 1 2\n", None), "complex"),
@@ -1106,3 +1107,41 @@ def test_a_stored_nan_in_mtx_is_a_missing_entry_and_refused_where_weighted():
         matrix_problem(M, sp.csr_matrix(np.ones((2, 2))), names=("ratings.mtx", "w.mtx"))
     M3, W3 = matrix_problem(M, sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0]])))
     assert np.isfinite(M3.data).all() and M3.nnz == 2
+
+
+CUT_EXPONENT_MTX = b"%%MatrixMarket matrix coordinate real general\n1 1 1\n1 1 1.5E-"
+
+
+def test_an_mtx_value_cut_off_in_its_exponent_is_refused_without_crashing_the_process():
+    """SciPy 1.17's Matrix Market reader dies with SIGSEGV on this file; the loader reads .mtx
+    itself. In a child process, so that a crash fails this test instead of ending the run."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from wlra_core.data import load_matrix\n"
+            "try:\n    load_matrix(sys.stdin.buffer.read(), name='cut.mtx')\n"
+            "except ValueError as exc:\n    print(exc)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", code], input=CUT_EXPONENT_MTX, capture_output=True, cwd=root,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert done.stdout.decode().startswith("matrix: found a malformed Matrix Market file (could not convert "
+                                           "string '1.5E-' to float64")
+    with pytest.raises(InputError, match="1.5E-"):
+        load_matrix(CUT_EXPONENT_MTX + b"\n")  # with a final newline SciPy read 1.5 silently
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n3 1 1\n", r"entry \(3, 1\) outside the declared 2×2"),
+    (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1.5 1\n", r"entry \(1, 1.5\) outside"),
+    (b"%%MatrixMarket matrix coordinate real symmetric\n2 3 1\n1 1 1\n", r"symmetric 2×3 matrix, need a square"),
+    (b"%%MatrixMarket matrix coordinate real general\n2 2\n1 1 1\n", r"size line '2 2', need 'rows columns entries'"),
+    (b"%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1\n2 2\n", r"number of columns changed from 3 to 2"),
+    (b"%%MatrixMarket matrix coordinate real general\n2 2 0\n1 1 5\n", r"found 1 entry lines where the header "
+                                                                      r"declares 0"),
+    (b"%%MatrixMarket tensor coordinate real general\n2 2 1\n1 1 1\n", r"malformed Matrix Market header"),
+    (b"%%MatrixMarket matrix coordinate quaternion general\n1 1 1\n1 1 1\n", r"field 'quaternion'"),
+])
+def test_a_damaged_matrix_market_body_or_header_is_refused_naming_what_was_found(data, match):
+    with pytest.raises(InputError, match=match):
+        load_matrix(data, name="d.mtx")

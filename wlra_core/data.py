@@ -30,7 +30,6 @@ from typing import BinaryIO, NamedTuple, Union
 
 import numpy as np
 import pandas as pd
-import scipy.io
 import scipy.sparse as sp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -189,10 +188,12 @@ def _decode_text(data: bytes, what: str, *, strict: bool) -> str:
         return data.decode("latin-1")
 
 
-def _first_line(text: str) -> tuple[int, str] | None:
-    """The 1-based number and content of the first non-blank line, or None."""
+def _first_line(text: str, *, tabs_are_data: bool = False) -> tuple[int, str] | None:
+    """The 1-based number and content of the first non-blank line, or None. With
+    ``tabs_are_data`` a line of tabs is not blank: it is a row of empty cells of a TSV file."""
+    blank = " \r\n\f\v" if tabs_are_data else None
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
+        if line.strip(blank):
             return number, line
     return None
 
@@ -226,10 +227,15 @@ def _sniff_separator(line: str) -> str | None:
     return None
 
 
-def _split(line: str, sep: str | None) -> list[str]:
+def _fields(lines: list[str], sep: str | None):
+    """The fields of each line, quotes honoured; ``sep`` None splits at runs of spaces."""
     if sep is None:
-        return [f.strip().strip('"') for f in line.split()]
-    return [f.strip() for f in next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])]
+        return csv.reader((ln.strip() for ln in lines), delimiter=" ", skipinitialspace=True)
+    return csv.reader(lines, delimiter=sep, skipinitialspace=True)
+
+
+def _split(line: str, sep: str | None) -> list[str]:
+    return [f.strip() for f in next(_fields([line], sep), [])]
 
 
 def _is_number(text: str, decimal_comma: bool = False) -> bool:
@@ -556,6 +562,8 @@ def _resolve_duplicates(keys: np.ndarray, values: np.ndarray, policy: str, what:
     The one rule for entries given twice, in rating files and Matrix Market files alike: ``policy``
     "mean" averages them, "last" keeps the one nearest the end of the file, "error" refuses the
     file naming one of them (``example(key, count)`` describes it)."""
+    if keys.size == 0:
+        return keys, values, 0
     order = np.argsort(keys, kind="stable")
     keys, values = keys[order], values[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
@@ -567,7 +575,7 @@ def _resolve_duplicates(keys: np.ndarray, values: np.ndarray, policy: str, what:
                          f"{example(keys[starts[first]], counts[first])}; need each once, or "
                          "duplicates='mean' or 'last'")
     if policy == "mean":
-        combined = np.add.reduceat(values, starts) / counts if keys.size else values
+        combined = np.add.reduceat(values, starts) / counts
     else:  # "last": the stable sort keeps file order within a position
         combined = values[starts + counts - 1]
     return keys[starts], combined, repeated
@@ -807,13 +815,95 @@ def _check_npy_dtype(dtype: np.dtype, what: str) -> None:
         raise InputError(f"{what}: found dtype {dtype}, need a real numeric array (bool, int or float)")
 
 
-def _mtx_values_declared(rows: int, cols: int, entries: int, fmt: str, symmetry: str) -> int:
+_MTX_FORMATS = ("coordinate", "array")
+_MTX_FIELDS = ("real", "integer", "pattern", "double", "complex")
+_MTX_SYMMETRIES = ("general", "symmetric", "skew-symmetric", "hermitian")
+
+
+class _MtxHeader(NamedTuple):
+    rows: int
+    cols: int
+    entries: int          # declared entries (coordinate) or rows·cols (array)
+    fmt: str
+    field: str
+    symmetry: str
+    body: str             # the text after the size line
+
+
+def _mtx_header(data: bytes, what: str) -> _MtxHeader:
+    """The banner and size line of a Matrix Market file, parsed here rather than by SciPy, whose
+    reader crashes the process on some damaged files (a value cut off as '1.5E-' at the end)."""
+    malformed = "need a valid .mtx file (see scipy.io.mmwrite)"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{what}: found a malformed Matrix Market file (bytes that are not text), "
+                         f"{malformed}") from None
+    lines = text.split("\n", 1)
+    banner = lines[0].split()
+    if len(banner) != 5 or banner[0].lower() != "%%matrixmarket" or banner[1].lower() != "matrix":
+        raise InputError(f"{what}: found a malformed Matrix Market header ({lines[0][:60]!r}), need "
+                         "'%%MatrixMarket matrix <coordinate|array> <real|integer|pattern> <general|"
+                         "symmetric|skew-symmetric>' on the first line")
+    fmt, field, symmetry = (word.lower() for word in banner[2:])
+    for word, allowed, name in ((fmt, _MTX_FORMATS, "format"), (field, _MTX_FIELDS, "field"),
+                                (symmetry, _MTX_SYMMETRIES, "symmetry")):
+        if word not in allowed:
+            raise InputError(f"{what}: found a malformed Matrix Market header ({name} {word!r}), need one "
+                             f"of {allowed}")
+    if field == "complex" or symmetry == "hermitian":
+        raise InputError(f"{what}: found a complex Matrix Market file, need real values")
+    if fmt == "array" and field == "pattern":
+        raise InputError(f"{what}: found a malformed Matrix Market header (an array of pattern), "
+                         f"{malformed}")
+    rest = lines[1] if len(lines) > 1 else ""
+    offset = 0
+    while True:  # comment and blank lines, then the size line
+        end = rest.find("\n", offset)
+        line = rest[offset:] if end < 0 else rest[offset:end]
+        offset = len(rest) if end < 0 else end + 1
+        if line.strip() and not line.lstrip().startswith("%"):
+            break
+        if end < 0:
+            raise InputError(f"{what}: found a Matrix Market file without a size line, {malformed}")
+    sizes = line.split()
+    if len(sizes) != (2 if fmt == "array" else 3) or not all(t.isdigit() for t in sizes):
+        raise InputError(f"{what}: found the size line {line.strip()[:60]!r}, need "
+                         + ("'rows columns'" if fmt == "array" else "'rows columns entries'")
+                         + " as non-negative integers")
+    rows, cols = int(sizes[0]), int(sizes[1])
+    entries = rows * cols if fmt == "array" else int(sizes[2])
+    return _MtxHeader(rows, cols, entries, fmt, field, symmetry, rest[offset:])
+
+
+def _mtx_values_declared(h: _MtxHeader) -> int:
     """How many values a Matrix Market file declares it stores (before symmetric expansion)."""
-    if fmt != "array":
-        return entries
-    if symmetry == "general":
-        return rows * cols
-    return rows * (rows + 1) // 2 if symmetry != "skew-symmetric" else rows * (rows - 1) // 2
+    if h.fmt != "array" or h.symmetry == "general":
+        return h.entries
+    return h.rows * (h.rows + 1) // 2 if h.symmetry == "symmetric" else h.rows * (h.rows - 1) // 2
+
+
+def _mtx_body(h: _MtxHeader, what: str) -> np.ndarray:
+    """The body's numbers as a (values, width) float array: width 1 (array), 2 (pattern) or 3."""
+    width = 1 if h.fmt == "array" else (2 if h.field == "pattern" else 3)
+    declared = _mtx_values_declared(h)
+    try:  # numpy's reader is strict: a short or long line is an error, not a NaN
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+            table = np.loadtxt(io.StringIO(h.body), comments="%", dtype=np.float64, ndmin=2)
+    except (ValueError, OverflowError) as exc:
+        reason = str(exc).split(";")[0].strip()
+        raise InputError(f"{what}: found a malformed Matrix Market file ({reason}), need {width} "
+                         "number(s) per line") from None
+    if table.size == 0:
+        table = np.empty((0, width))
+    if table.shape[1] != width:
+        raise InputError(f"{what}: found {table.shape[1]} numbers per line, need {width} for a "
+                         f"{h.fmt} {h.field} Matrix Market file")
+    if table.shape[0] != declared:
+        raise InputError(f"{what}: found {table.shape[0]:,} entry lines where the header declares "
+                         f"{declared:,}; need a complete file whose header matches its data")
+    return table
 
 
 def _load_mtx(data: bytes, what: str, max_entries: int | None,
@@ -823,23 +913,20 @@ def _load_mtx(data: bytes, what: str, max_entries: int | None,
     Everything the header declares is checked against the file before anything is allocated:
     the memory the shape alone takes (see :func:`load_matrix`) against ``max_entries``, and the
     declared number of values against the bytes that follow the header."""
-    try:
-        rows, cols, entries, fmt, field, symmetry = scipy.io.mminfo(io.BytesIO(data))
-    except _DECODE_ERRORS as exc:
-        raise InputError(f"{what}: found a malformed Matrix Market header ({exc}), need a valid .mtx "
-                         "file (see scipy.io.mmwrite)") from None
-    if field == "complex":
-        raise InputError(f"{what}: found a complex Matrix Market file, need real values")
+    h = _mtx_header(data, what)
+    rows, cols, entries = h.rows, h.cols, h.entries
     if rows < 1 or cols < 1:
         raise InputError(f"{what}: found a {rows}×{cols} matrix, need at least one row and column")
-    if max(rows, cols) > _MAX_SIDE or (fmt == "array" and rows * cols > _MAX_DENSE):
+    if max(rows, cols) > _MAX_SIDE or (h.fmt == "array" and rows * cols > _MAX_DENSE):
         raise InputError(f"{what}: found a declared size of {rows:,}×{cols:,}, need at most "
                          f"{_MAX_SIDE:,} rows and columns ({_MAX_DENSE:,} entries when dense)")
-    if fmt == "array":
+    if h.symmetry != "general" and rows != cols:
+        raise InputError(f"{what}: found a {h.symmetry} {rows}×{cols} matrix, need a square one")
+    if h.fmt == "array":
         _check_entries(what, rows * cols, f"a dense {rows:,}×{cols:,} Matrix Market array "
                        f"({rows * cols:,} entries)", max_entries)
     else:
-        stored = entries if symmetry == "general" else 2 * entries
+        stored = entries if h.symmetry == "general" else 2 * entries
         if rows + cols > stored:  # the row and column arrays outweigh the entries
             described = (f"a Matrix Market header declaring a {rows:,}×{cols:,} matrix with {entries:,} "
                          f"entr{'y' if entries == 1 else 'ies'}, whose rows and columns alone take "
@@ -847,26 +934,41 @@ def _load_mtx(data: bytes, what: str, max_entries: int | None,
         else:
             described = f"a Matrix Market file declaring {stored:,} entries ({rows:,}×{cols:,})"
         _check_entries(what, max(stored, rows + cols), described, max_entries)
-    declared = _mtx_values_declared(rows, cols, entries, fmt, symmetry)
+    declared = _mtx_values_declared(h)
     # The shortest line of a value is 2 bytes ("1\n"), of an entry 4 ("1 1\n") or 6 ("1 1 1\n").
-    shortest = 2 if fmt == "array" else (4 if field == "pattern" else 6)
+    shortest = 2 if h.fmt == "array" else (4 if h.field == "pattern" else 6)
     if declared * shortest > len(data):
         raise InputError(f"{what}: found a Matrix Market header declaring {declared:,} values in a file "
                          f"of {len(data):,} bytes, which holds at most {len(data) // shortest:,}; need "
                          "a complete file whose header matches its data")
-    try:
-        result = scipy.io.mmread(io.BytesIO(data))
-    except _DECODE_ERRORS as exc:
-        raise InputError(f"{what}: found a malformed Matrix Market file ({exc}), need a valid .mtx "
-                         "file (see scipy.io.mmwrite)") from None
-    if not sp.issparse(result):
-        arr = np.array(result, dtype=np.float64)
-        _check_finite(arr, what)
-        return arr
-    coo = sp.coo_matrix(result)
-    values = coo.data.astype(np.float64)
+    table = _mtx_body(h, what)
+    values = np.ones(table.shape[0]) if h.field == "pattern" else table[:, -1].copy()
     _check_finite(values, what)
-    keys = coo.row.astype(np.int64) * cols + coo.col.astype(np.int64)
+    skew = -1.0 if h.symmetry == "skew-symmetric" else 1.0
+    if h.fmt == "array":
+        arr = np.empty((rows, cols))
+        if h.symmetry == "general":
+            arr[:] = values.reshape(cols, rows).T  # column-major
+        else:  # the lower triangle, column by column (without the diagonal when skew)
+            i, j = np.tril_indices(rows, 0 if h.symmetry == "symmetric" else -1)
+            order = np.lexsort((i, j))
+            i, j = i[order], j[order]
+            arr[:] = 0.0
+            arr[j, i] = skew * values
+            arr[i, j] = values
+        return arr
+    r, c = table[:, 0], table[:, 1]
+    bad = np.flatnonzero((r != np.round(r)) | (c != np.round(c)) | (r < 1) | (r > rows) | (c < 1) | (c > cols))
+    if bad.size:
+        line = bad[0]
+        raise InputError(f"{what}: found the entry ({table[line, 0]:g}, {table[line, 1]:g}) outside the "
+                         f"declared {rows:,}×{cols:,} matrix (entry {line + 1}); need 1-based row and "
+                         "column numbers within the declared size")
+    r, c = r.astype(np.int64) - 1, c.astype(np.int64) - 1
+    if h.symmetry != "general":
+        off = r != c
+        r, c, values = np.r_[r, c[off]], np.r_[c, r[off]], np.r_[values, skew * values[off]]
+    keys = r * cols + c
     keys, values, repeated = _resolve_duplicates(
         keys, values, duplicates, what, unit="entry position(s)",
         example=lambda key, count: f"row {key // cols + 1}, column {key % cols + 1} ({count} times)")
@@ -880,21 +982,20 @@ def _load_mtx(data: bytes, what: str, max_entries: int | None,
 
 def _load_dense_text(data: bytes, what: str, max_entries: int | None) -> np.ndarray:
     text = _decode_text(data, what, strict=True)
-    first = _first_line(text)
+    first = _first_line(text, tabs_are_data=True)
     if first is None:
         raise InputError(f"{what}: found an empty file, need a matrix: one line of numbers per row")
     first_number, line = first
     sep = _sniff_separator(line)
     decimal_comma = sep == ";"
     header = _is_header(_split(line, sep), decimal_comma)
-    lines = [ln for ln in text.splitlines()[first_number - 1 + header:] if ln.strip()]
+    lines = [ln for ln in text.splitlines()[first_number - 1 + header:] if ln.strip(" \r\n\f\v")]
     if not lines:
         raise InputError(f"{what}: found only a header line, need at least one row of numbers")
     width = len(_split(lines[0], sep))
     _check_entries(what, len(lines) * width, f"{len(lines):,} rows of {width:,} values "
                    f"({len(lines) * width:,} entries)", max_entries)
-    rows = csv.reader(lines, delimiter=sep, skipinitialspace=True) if sep else (ln.split() for ln in lines)
-    widths = np.array([len(row) for row in rows])
+    widths = np.array([len(row) for row in _fields(lines, sep)])
     if np.any(widths != widths[0]):
         bad = int(np.flatnonzero(widths != widths[0])[0])
         raise InputError(f"{what}: found {widths[bad]} values on data row {bad + 1} but {widths[0]} on "

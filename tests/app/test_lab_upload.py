@@ -353,3 +353,14 @@ def test_the_lab_writes_no_file_on_the_server(tmp_path, monkeypatch):
     at = with_a_run()
     assert [b.proto.label for b in at.get("download_button")] == ["History (CSV)"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_mtx_value_cut_off_in_its_exponent_is_refused_and_the_server_lives():
+    """SciPy's reader ends the whole server process (SIGSEGV) on this upload; wlra_core reads .mtx itself."""
+    at = with_a_run()
+    caption = at.caption[0].value
+    at = upload(at, "cut.mtx", b"%%MatrixMarket matrix coordinate real general\n1 1 1\n1 1 1.5E-")
+    assert len(errors(at)) == 1
+    assert errors(at)[0].startswith("Matrix file 'cut.mtx': matrix: found a malformed Matrix Market file "
+                                    "(could not convert string '1.5E-' to float64")
+    assert_kept(at, caption)

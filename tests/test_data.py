@@ -476,7 +476,8 @@ BAD_RATINGS = [
     (lambda tmp: b"user,item,rating\n1,2,3\n\n1,3,inf\n", "non-finite rating 'inf' on line 4"),
     (lambda tmp: b"1,2,3\n1,3,nan\n", "non-finite rating 'nan'"),
     (lambda tmp: b"a,b,c,d\n1,2,x,4\n", "non-numeric rating 'x'"),
-    (lambda tmp: b"\x89PNG\r\n\x1a\n\x00\x00", "binary data"),
+    (lambda tmp: b"\x89PNG\r\n\x1a\n\x00\x00", r"found an image \(PNG\), need a text file"),
+    (lambda tmp: b"\x00\x01\x02\x03binary", "binary data"),
     (lambda tmp: tmp / "nope.csv", "found no file"),
 ]
 
@@ -1145,3 +1146,25 @@ def test_an_mtx_value_cut_off_in_its_exponent_is_refused_without_crashing_the_pr
 def test_a_damaged_matrix_market_body_or_header_is_refused_naming_what_was_found(data, match):
     with pytest.raises(InputError, match=match):
         load_matrix(data, name="d.mtx")
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda: _npz(), r"a ZIP archive \(an .npz, .xlsx or .zip file\)"),
+    (lambda: b"\x1f\x8b\x08\x00\x00\x00", "a gzip-compressed file"),
+    (lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), r"an Excel 97-2003 workbook \(.xls\)"),
+    (lambda: b"MATLAB 5.0 MAT-file, Platform: GLNXA64" + bytes(100), r"a MATLAB .mat file"),
+    (lambda: b"\x89HDF\r\n\x1a\n" + bytes(50), "an HDF5 file"),
+    (lambda: b"%PDF-1.7\n" + bytes(10), "a PDF document"),
+])
+def test_a_file_of_another_kind_is_named_with_what_to_do_instead(make, kind):
+    data = make()
+    with pytest.raises(InputError, match=rf"^matrix: found {kind}, need a .npy, CSV/TSV or .mtx matrix; "):
+        load_matrix(data, name="m.csv")
+    with pytest.raises(InputError, match=rf"^ratings: found {kind}, need a text file of lines"):
+        load_ratings(data)
+
+
+def _npz() -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, M=np.ones((2, 2)))
+    return buffer.getvalue()

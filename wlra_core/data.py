@@ -154,6 +154,33 @@ def _check_entries(what: str, count: int, described: str, max_entries: int | Non
                          "cap of one problem, max_entries); use a smaller problem")
 
 
+# Files users hand to a text loader by mistake, known by their first bytes: (magic, what it is,
+# what to do instead).
+_BINARY_KINDS = (
+    (b"PK\x03\x04", "a ZIP archive (an .npz, .xlsx or .zip file)",
+     "save the sheet as CSV, or the array with numpy.save (.npy)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "save the sheet as CSV"),
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (b"BZh", "a bzip2-compressed file", "decompress it first"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "export the matrix as .npy or CSV"),
+    (b"PAR1", "a Parquet file", "export the table as CSV"),
+    (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file", "export the matrix as CSV (writematrix) or .npy"),
+    (b"%PDF", "a PDF document", "export the data as CSV"),
+    (b"\x93NUMPY", "a NumPy .npy array", "give it to the matrix loader, named .npy"),
+    (b"\x89PNG", "an image (PNG)", "give images to the image loader"),
+    (b"\xff\xd8\xff", "an image (JPEG)", "give images to the image loader"),
+    (b"GIF8", "an image (GIF)", "give images to the image loader"),
+)
+
+
+def _binary_kind(data: bytes) -> tuple[str, str] | None:
+    for magic, kind, instead in _BINARY_KINDS:
+        if data.startswith(magic):
+            return kind, instead
+    return None
+
+
 def _utf16_without_bom(head: bytes) -> str | None:
     """'utf-16-le' or 'utf-16-be' when every other byte is NUL, as in ASCII text saved as UTF-16."""
     if len(head) < 4:
@@ -166,9 +193,12 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-def _decode_text(data: bytes, what: str, *, strict: bool) -> str:
+def _decode_text(data: bytes, what: str, *, strict: bool, need: str = "a text file") -> str:
     """Decode a text file: UTF-8 (with or without BOM) or UTF-16 (as Excel and Notepad save
     "Unicode text"); Latin-1 as a fallback unless ``strict``."""
+    known = _binary_kind(data)
+    if known:
+        raise InputError(f"{what}: found {known[0]}, need {need}; {known[1]}")
     head = data[:4096]
     encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else _utf16_without_bom(head)
     if encoding:
@@ -676,7 +706,8 @@ def load_ratings(src: Source, *, duplicates: str = "mean", max_bytes: int | None
         raise InputError(f"duplicates: found {duplicates!r}, need one of {DUPLICATE_POLICIES}")
     need = "lines 'user, item, rating[, timestamp]'"
     data, _ = _read_source(src, "ratings", max_bytes)
-    text = _decode_text(data, "ratings", strict=False)
+    text = _decode_text(data, "ratings", strict=False,
+                        need="a text file of lines 'user, item, rating[, timestamp]'")
     first = _first_line(text)
     if first is None:
         raise InputError(f"ratings: found an empty file, need {need}")
@@ -981,7 +1012,7 @@ def _load_mtx(data: bytes, what: str, max_entries: int | None,
 
 
 def _load_dense_text(data: bytes, what: str, max_entries: int | None) -> np.ndarray:
-    text = _decode_text(data, what, strict=True)
+    text = _decode_text(data, what, strict=True, need="a .npy, CSV/TSV or .mtx matrix")
     first = _first_line(text, tabs_are_data=True)
     if first is None:
         raise InputError(f"{what}: found an empty file, need a matrix: one line of numbers per row")

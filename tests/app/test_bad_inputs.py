@@ -505,6 +505,8 @@ KEPT = "The previous data is kept."
                                                  "need a finite number"], id="infinite-rating"),
     pytest.param("nan.csv", b"1,1,4\n1,2,nan\n", ["nan.csv: found a non-finite rating 'nan' on line 2",
                                                  "need a finite number"], id="nan-rating"),
+    pytest.param("ratings.csv", b"PK\x03\x04" + bytes(40), [
+        "ratings.csv: found a ZIP archive (an .npz, .xlsx or .zip file)", "save the sheet as CSV"], id="xlsx-named-csv"),
 ])
 def test_a_bad_rating_file_is_refused_and_the_session_keeps_its_data_and_runs(ratings, name, data, parts):
     at, before = ratings

@@ -172,6 +172,9 @@ def three_d() -> bytes:
     ("inf.csv", lambda tmp: b"1,2\ninf,4\n", "matrix: found infinite values, need finite numbers"),
     ("header.csv", lambda tmp: b"a,b,c\n", "matrix: found only a header line"),
     ("text.npy", lambda tmp: b"hello, I am not an array", "matrix: found data that is not a valid .npy file"),
+    ("sheet.csv", lambda tmp: b"PK\x03\x04" + bytes(40), "matrix: found a ZIP archive (an .npz, .xlsx or .zip file), "
+                                                       "need a .npy, CSV/TSV or .mtx matrix; save the sheet as CSV"),
+    ("M.csv", lambda tmp: b"\x1f\x8b\x08\x00" + bytes(20), "matrix: found a gzip-compressed file"),
 ])
 def test_bad_matrix_files_are_refused_in_the_page_and_the_session_keeps_its_matrix(tmp_path, name, make, found):
     at = with_a_run()

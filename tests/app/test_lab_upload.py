@@ -175,6 +175,8 @@ def three_d() -> bytes:
     ("sheet.csv", lambda tmp: b"PK\x03\x04" + bytes(40), "matrix: found a ZIP archive (an .npz, .xlsx or .zip file), "
                                                        "need a .npy, CSV/TSV or .mtx matrix; save the sheet as CSV"),
     ("M.csv", lambda tmp: b"\x1f\x8b\x08\x00" + bytes(20), "matrix: found a gzip-compressed file"),
+    ("short.npy", lambda tmp: npy(np.zeros((2000, 2000)))[:200],
+     "matrix: found a .npy header declaring a 2,000×2,000 float64 array (32,000,000 bytes of data) followed by 72"),
 ])
 def test_bad_matrix_files_are_refused_in_the_page_and_the_session_keeps_its_matrix(tmp_path, name, make, found):
     at = with_a_run()

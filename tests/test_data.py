@@ -1168,3 +1168,7 @@ def _npz() -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, M=np.ones((2, 2)))
     return buffer.getvalue()
+
+
+def test_text_that_starts_like_a_magic_number_is_still_text():
+    assert load_ratings(b"BZh1,x,4\nPAR1,y,3\n%PDF,z,2\nGIF8,q,1\n").users.tolist() == ["%PDF", "BZh1", "GIF8", "PAR1"]

@@ -27,7 +27,7 @@ from wlra_core.data import load_matrix, load_ratings
 def profile(examples):
     """Deterministic settings for one test: no deadline (a shared 2-core machine), no database."""
     return settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 # ------------------------------------------------------------------------------------------------

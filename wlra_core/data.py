@@ -154,29 +154,29 @@ def _check_entries(what: str, count: int, described: str, max_entries: int | Non
                          "cap of one problem, max_entries); use a smaller problem")
 
 
-# Files users hand to a text loader by mistake, known by their first bytes: (magic, what it is,
-# what to do instead).
-_BINARY_KINDS = (
-    (b"PK\x03\x04", "a ZIP archive (an .npz, .xlsx or .zip file)",
+# Files users hand to a text loader by mistake, known by their first bytes: (pattern at the
+# start, what it is, what to do instead). Patterns long enough that no text file starts so.
+_BINARY_KINDS = tuple((re.compile(pattern, re.S), kind, instead) for pattern, kind, instead in (
+    (rb"PK\x03\x04", "a ZIP archive (an .npz, .xlsx or .zip file)",
      "save the sheet as CSV, or the array with numpy.save (.npy)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "save the sheet as CSV"),
-    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip)"),
-    (b"BZh", "a bzip2-compressed file", "decompress it first"),
-    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first"),
-    (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "export the matrix as .npy or CSV"),
-    (b"PAR1", "a Parquet file", "export the table as CSV"),
-    (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file", "export the matrix as CSV (writematrix) or .npy"),
-    (b"%PDF", "a PDF document", "export the data as CSV"),
-    (b"\x93NUMPY", "a NumPy .npy array", "give it to the matrix loader, named .npy"),
-    (b"\x89PNG", "an image (PNG)", "give images to the image loader"),
-    (b"\xff\xd8\xff", "an image (JPEG)", "give images to the image loader"),
-    (b"GIF8", "an image (GIF)", "give images to the image loader"),
-)
+    (rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "save the sheet as CSV"),
+    (rb"\x1f\x8b\x08", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (rb"BZh[1-9]1AY&SY", "a bzip2-compressed file", "decompress it first"),
+    (rb"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first"),
+    (rb"\x89HDF\r\n\x1a\n", "an HDF5 file", "export the matrix as .npy or CSV"),
+    (rb"PAR1.*PAR1\Z", "a Parquet file", "export the table as CSV"),
+    (rb"MATLAB 5\.0 MAT-file", "a MATLAB .mat file", "export the matrix as CSV (writematrix) or .npy"),
+    (rb"%PDF-\d", "a PDF document", "export the data as CSV"),
+    (rb"\x93NUMPY", "a NumPy .npy array", "give it to the matrix loader, named .npy"),
+    (rb"\x89PNG\r\n", "an image (PNG)", "give images to the image loader"),
+    (rb"\xff\xd8\xff", "an image (JPEG)", "give images to the image loader"),
+    (rb"GIF8[79]a", "an image (GIF)", "give images to the image loader"),
+))
 
 
 def _binary_kind(data: bytes) -> tuple[str, str] | None:
-    for magic, kind, instead in _BINARY_KINDS:
-        if data.startswith(magic):
+    for pattern, kind, instead in _BINARY_KINDS:
+        if pattern.match(data):
             return kind, instead
     return None
 

@@ -1004,7 +1004,7 @@ def _load_mtx(data: bytes, what: str, max_entries: int | None,
         keys, values, duplicates, what, unit="entry position(s)",
         example=lambda key, count: f"row {key // cols + 1}, column {key % cols + 1} ({count} times)")
     if repeated:
-        warnings.warn(f"{what}: found {repeated:,} entries given more than once; "
+        warnings.warn(f"{what}: found {repeated:,} entr{'y' if repeated == 1 else 'ies'} given more than once; "
                       + ("each holds the mean of its values" if duplicates == "mean"
                          else "each holds its last value in the file") + f" (duplicates={duplicates!r})",
                       stacklevel=3)

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 import wlra_core as wc
 from tests.app._apptest import run_page
-from ui import loaders, state
+from ui import loaders, matrix_upload, state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
 UPLOAD = {"lab_source": "upload", "lab_k": "3", "lab_solvers": ["exact", "sketched"]}
@@ -327,6 +327,9 @@ def test_an_mtx_gets_the_weights_the_command_line_gives_it(case):
     at = step(at)
     assert not at.exception and not errors(at)
     assert all(np.isfinite(r[0]["objective"]) for r in records(at).values())
+    notes = matrix_upload._build(at.session_state["lab_matrix"], None).notes  # for the page to show
+    assert notes == ((f"{case}.mtx: found 1 entry given more than once; each holds the mean of its values "
+                      "(duplicates='mean')",) if case == "duplicates" else ())
 
 
 def test_a_stored_nan_in_an_mtx_weighted_by_a_weights_file_is_refused_at_upload_naming_the_file():

@@ -318,7 +318,9 @@ MTX_MEANINGS = {  # file, weighted entries (as the command line counts them: tes
 @pytest.mark.parametrize("case", list(MTX_MEANINGS))
 def test_an_mtx_gets_the_weights_the_command_line_gives_it(case):
     data, observed = MTX_MEANINGS[case]
-    _, W = wc.data.matrix_problem(wc.data.load_matrix(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # duplicates averaged: the page's notes say it, below
+        _, W = wc.data.matrix_problem(wc.data.load_matrix(data))
     assert (W.nnz if sp.issparse(W) else np.count_nonzero(W)) == observed
     at = run_page(PAGE, **dict(UPLOAD, lab_k="1"))
     at = upload(at, f"{case}.mtx", data)

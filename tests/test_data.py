@@ -1172,3 +1172,32 @@ def _npz() -> bytes:
 
 def test_text_that_starts_like_a_magic_number_is_still_text():
     assert load_ratings(b"BZh1,x,4\nPAR1,y,3\n%PDF,z,2\nGIF8,q,1\n").users.tolist() == ["%PDF", "BZh1", "GIF8", "PAR1"]
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A 2×2 PNG whose header (IHDR, CRC fixed) declares another size."""
+    import struct
+    import zlib
+
+    data = bytearray(encode(Image.fromarray(np.zeros((2, 2), dtype=np.uint8))))
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4:ihdr + 12] = struct.pack(">II", width, height)
+    data[ihdr + 17:ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr:ihdr + 17])))
+    return bytes(data)
+
+
+def test_a_png_header_declaring_more_pixels_than_its_file_can_hold_is_refused_before_decoding():
+    data = _png_declaring(5000, 5000)
+    assert len(data) < 100
+    for load in (load_image, lambda d: load_mask(d, (5000, 5000))):
+        with pytest.raises(InputError, match=rf"found a PNG header declaring 5,000×5,000 pixels in a file of "
+                                             rf"{len(data)} bytes, which cannot hold them"):
+            load(data)
+    with pytest.raises(InputError, match="damaged or truncated"):  # under the bound: Pillow finds it
+        load_image(_png_declaring(40, 40))
+
+
+def test_the_png_size_bound_holds_for_the_most_compressible_image():
+    flat = Image.fromarray(np.zeros((3000, 3000), dtype=np.uint8)).convert("1")  # 1 bit, all black
+    data = encode(flat, optimize=True)
+    assert load_image(data).shape == (3000, 3000)

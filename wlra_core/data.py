@@ -332,6 +332,20 @@ def _not_an_image(data: bytes, what: str) -> InputError:
                       f"(starting {data[:16]!r}), need {_IMAGE_FORMATS}")
 
 
+def _check_declared_pixels(img: Image.Image, size: int, what: str) -> None:
+    """Refuse a PNG whose header declares more pixels than its file can hold, before Pillow
+    allocates them: a row takes at least 1 + w/8 bytes (a filter byte, 1 bit per pixel) and deflate
+    expands at most 1032:1 (RFC 1951's longest match, 258 bytes, in 2 bits)."""
+    if img.format != "PNG":
+        return
+    w, h = img.size
+    least = h * (1 + (w + 7) // 8) // 1032
+    if size < least:
+        raise InputError(f"{what}: found a PNG header declaring {w:,}×{h:,} pixels in a file of {size:,} "
+                         f"bytes, which cannot hold them (it needs at least {least:,}); need a complete "
+                         "image file")
+
+
 def _open_image(data: bytes, what: str, max_pixels: int | None = limits.MAX_IMAGE_PIXELS) -> Image.Image:
     """Decode the first frame of an image, with its EXIF orientation applied.
 
@@ -355,6 +369,7 @@ def _open_image(data: bytes, what: str, max_pixels: int | None = limits.MAX_IMAG
                 raise InputError(f"{what}: found a {img.size[0]:,}×{img.size[1]:,} image "
                                  f"({img.size[0] * img.size[1]:,} pixels), need at most {max_pixels:,} "
                                  "pixels (the size cap of one image, wlra_core.limits); downsize it first")
+            _check_declared_pixels(img, len(data), what)
             img.load()  # the first frame; animated images are not advanced
             return ImageOps.exif_transpose(img)
     except InputError:  # a ValueError: keep it from the handler for damaged data below

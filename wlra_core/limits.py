@@ -14,7 +14,7 @@ caps, each with the reason for its value:
   float64 matrix. ``solve``/``iterate`` take ``max_entries`` to raise or lower it. The loaders
   apply it to what a file's header declares, before allocating: a sparse file counts
   max(nnz, n + m), the smallest problem (k = 1) it can make, so a few bytes declaring a
-  10⁸ × 10⁸ matrix are refused (its row pointers alone would take 0.8 GB).
+  10⁸ × 10⁸ matrix are refused (its CSR row pointers alone take 0.4 to 0.8 GB).
 * ``MAX_IMAGE_PIXELS`` (2**25): the largest image decoded, checked from the file's header
   before decoding (below Pillow's own decompression-bomb limit, which is also respected and never
   disabled). A 33-megapixel RGBA image decodes to 134 MB of bytes.

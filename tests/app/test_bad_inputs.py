@@ -703,3 +703,17 @@ def test_an_eps_image_is_named_and_never_sent_to_ghostscript(inpainting):
                              "Image 'figure.png': found an image in EPS format, which this loader does not read",
                              "need an image file (PNG, JPEG, GIF, TIFF, BMP or WebP)")
     assert "Ghostscript" not in message
+
+
+def test_a_png_header_declaring_more_pixels_than_its_file_holds_is_refused(inpainting):
+    import struct
+    import zlib
+
+    data = bytearray(encode(Image.fromarray(np.zeros((2, 2), dtype=np.uint8))))
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4:ihdr + 12] = struct.pack(">II", 5000, 5000)
+    data[ihdr + 17:ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr:ihdr + 17])))
+    at, before = inpainting
+    assert_refused(upload(at, "inp_image_file", "liar.png", bytes(data)), before, inpainting_snapshot,
+                   "Image 'liar.png': found a PNG header declaring 5,000×5,000 pixels in a file of",
+                   "which cannot hold them", "need a complete image file")

@@ -352,3 +352,12 @@ def test_a_named_pipe_given_as_input_is_refused_without_blocking(tmp_path):
     done = run_cli("--matrix", str(fifo), "-k", "1")  # run_cli's timeout guards a hang
     assert done.returncode == 2
     assert "found a named pipe (FIFO)" in done.stderr and "need a regular file" in done.stderr
+
+
+def test_cap_messages_name_the_cli_options_that_set_them(tmp_path, capsys):
+    path = tmp_path / "r.csv"
+    path.write_text("1,1,4\n1,2,3\n2,1,5\n")
+    assert main(["--ratings", str(path), "-k", "1", "--max-entries", "2"]) == 2
+    assert "need at most 2 entries (the size cap of one problem, --max-entries)" in capsys.readouterr().err
+    assert main(["--ratings", str(path), "-k", "1", "--max-file-size", "10"]) == 2
+    assert "(the size cap of one file, --max-file-size)" in capsys.readouterr().err

@@ -250,13 +250,16 @@ class _CliError(Exception):
     """An input problem found by the CLI itself (reported like wlra_core.InputError)."""
 
 
+def cli_words(message: str) -> str:
+    """A library message with its cap parameters named as this command line sets them."""
+    return message.replace("max_bytes)", "--max-file-size)").replace("max_entries)", "--max-entries)")
+
+
 def _named(path: str, option: str, error: Exception) -> Exception:
     """A loader's message ("matrix: found ...") naming the file the user gave instead."""
     text = str(error)
     for kind in ("matrix: ", "weights: "):
         text = text.removeprefix(kind)
-    # the caps as this command line sets them
-    text = text.replace("max_bytes)", "--max-file-size)").replace("max_entries)", "--max-entries)")
     return type(error)(f"{option} {path}: {text}")
 
 
@@ -541,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except (wc.InputError, _CliError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {cli_words(str(exc))}", file=sys.stderr)
     except OSError as exc:
         name = getattr(exc, "filename", None)
         reason = exc.strerror or str(exc)

@@ -102,18 +102,22 @@ def _read_source(src: Source, what: str, max_bytes: int | None = limits.MAX_FILE
         path = Path(src)
         try:
             # A device or a pipe reports size 0 and may never end (/dev/zero) or block (a FIFO):
-            # only regular files are opened, and the read itself is capped, since a regular file
-            # can also under-report its size (/proc files, a file growing while read).
-            info = path.stat()
-            if not stat.S_ISREG(info.st_mode):
+            # the file is opened without blocking and read only if it is a regular file, and the
+            # read itself is capped, since a regular file can under-report its size (/proc files).
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+            try:
+                info = os.fstat(fd)
                 if stat.S_ISDIR(info.st_mode):
                     raise IsADirectoryError
-                raise InputError(f"{what}: found {_file_kind(info.st_mode)} at {str(path)!r}, need a "
-                                 "regular file (save the data to a file first)")
-            if max_bytes is not None and info.st_size > max_bytes:
-                raise _too_large(what, info.st_size, max_bytes)
-            with open(path, "rb") as handle:
-                data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+                if not stat.S_ISREG(info.st_mode):
+                    raise InputError(f"{what}: found {_file_kind(info.st_mode)} at {str(path)!r}, need a "
+                                     "regular file (save the data to a file first)")
+                if max_bytes is not None and info.st_size > max_bytes:
+                    raise _too_large(what, info.st_size, max_bytes)
+                with open(fd, "rb", closefd=False) as handle:
+                    data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+            finally:
+                os.close(fd)
         except FileNotFoundError:
             raise InputError(f"{what}: found no file at {str(path)!r}, need an existing file") from None
         except IsADirectoryError:

@@ -1051,8 +1051,13 @@ def _load_dense_text(data: bytes, what: str, max_entries: int | None) -> np.ndar
         raise InputError(f"{what}: found {widths[bad]} values on data row {bad + 1} but {widths[0]} on "
                          "the first; need the same number of values on every row (leave a missing "
                          "entry empty or write NaN)")
-    table = _read_table("\n".join(lines), sep, what, f"{what}: found no rows of numbers", dtype=str)
-    values = np.column_stack([_numbers(table[c].str.strip(), decimal_comma) for c in table.columns])
+    table = _read_table("\n".join(lines), sep, what, f"{what}: found no rows of numbers",
+                        decimal="," if decimal_comma else ".")
+    # Columns pandas parsed as numbers are taken as they are; the others hold a word, or both
+    # decimal commas and points, and are converted here.
+    values = np.column_stack([table[c].to_numpy(dtype=np.float64) if pd.api.types.is_numeric_dtype(table[c])
+                              else _numbers(table[c].astype("string").str.strip(), decimal_comma)
+                              for c in table.columns])
     given = table.notna().to_numpy()
     bad = np.argwhere(np.isnan(values) & given)
     if bad.size:

@@ -1092,8 +1092,12 @@ def test_decimal_commas_with_semicolons_are_read():
     (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\nshowpage\n",
      r"found an image in EPS format, which this loader does not read; need an image file \(PNG"),
     (b'<svg xmlns="http://www.w3.org/2000/svg"/>', r"found an SVG or XML file"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(40),
+     r"found an HEIC/HEIF image \(as phones save photos\), need an image file \(PNG.*convert it to JPEG"),
+    (b"PK\x03\x04" + bytes(40), r"found a ZIP archive \(an .npz, .xlsx or .zip file\), need an image file"),
 ])
 def test_an_eps_or_svg_image_is_named_not_sent_to_ghostscript(data, match):
+    """Also an iPhone's HEIC photo and a file that is no image at all: each named, with what to do."""
     for load in (load_image, image_size, lambda d: load_mask(d, (10, 10))):
         with pytest.raises(InputError, match=match):
             load(data)

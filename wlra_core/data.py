@@ -175,6 +175,8 @@ _BINARY_KINDS = tuple((re.compile(pattern, re.S), kind, instead) for pattern, ki
     (rb"\x89PNG\r\n", "an image (PNG)", "give images to the image loader"),
     (rb"\xff\xd8\xff", "an image (JPEG)", "give images to the image loader"),
     (rb"GIF8[79]a", "an image (GIF)", "give images to the image loader"),
+    (rb"....ftyp(heic|heix|hevc|hevx|heim|heis|mif1|msf1)", "an HEIC/HEIF image (as phones save photos)",
+     "convert it to JPEG or PNG first"),
 ))
 
 
@@ -328,6 +330,9 @@ def _not_an_image(data: bytes, what: str) -> InputError:
     if kind:
         return InputError(f"{what}: found an image in {kind} format, which this loader does not read; need "
                           f"{_IMAGE_FORMATS} (convert it first)")
+    known = _binary_kind(data)
+    if known:
+        return InputError(f"{what}: found {known[0]}, need {_IMAGE_FORMATS}; {known[1]}")
     start = data.lstrip()[:5].lower()
     if start.startswith((b"<svg", b"<?xml")):
         return InputError(f"{what}: found an SVG or XML file (a vector drawing, not pixels), need "

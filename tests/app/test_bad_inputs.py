@@ -717,3 +717,11 @@ def test_a_png_header_declaring_more_pixels_than_its_file_holds_is_refused(inpai
     assert_refused(upload(at, "inp_image_file", "liar.png", bytes(data)), before, inpainting_snapshot,
                    "Image 'liar.png': found a PNG header declaring 5,000×5,000 pixels in a file of",
                    "which cannot hold them", "need a complete image file")
+
+
+def test_an_iphone_heic_photo_is_named_with_what_to_do(inpainting):
+    at, before = inpainting
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(40)
+    assert_refused(upload(at, "inp_image_file", "IMG_0001.jpg", heic), before, inpainting_snapshot,
+                   "Image 'IMG_0001.jpg': found an HEIC/HEIF image (as phones save photos)",
+                   "convert it to JPEG or PNG first")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 
@@ -173,11 +174,11 @@ def test_sparse_planted_and_matrix_market(tmp_path, capsys):
     status = main(["--matrix", str(tmp_path / "m.mtx"), "--weights", str(tmp_path / "w.mtx"),
                    "-k", "2", "--solver", "cg", "--max-iter", "10", "--quiet"])
     assert status == 0, capsys.readouterr().err
-    # no --weights: every entry of the .mtx, stored or not, is a finite value with weight 1
+    # no --weights: the stored entries of the .mtx are the observed ones, as in the app
     status = main(["--matrix", str(tmp_path / "m.mtx"), "-k", "2", "--max-iter", "10"])
     printed = capsys.readouterr()
     assert status == 0, printed.err
-    assert "nnz(W)=600 (100%)" in printed.out
+    assert f"nnz(W)={M.nnz} (50%)" in printed.out
 
 
 def test_max_iter_is_a_stop_reason_not_an_error(capsys):
@@ -231,15 +232,132 @@ def test_weights_of_another_shape_are_rejected(tmp_path, capsys):
     assert main(["--matrix", str(tmp_path / "m.npy"), "--weights", str(tmp_path / "w.npy"),
                  "-k", "1"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error:") and "(5, 6)" in err and "(6, 5)" in err
+    assert err.startswith("error: --weights ") and "w.npy: found shape 5×6" in err and "m.npy, 6×5" in err
 
 
 def test_the_size_caps_apply_to_files_and_can_be_raised(tmp_path, capsys):
     path = tmp_path / "m.npy"
     np.save(path, low_rank(30, 20, 2, seed=3))
     assert main(["--matrix", str(path), "-k", "2", "--max-file-size", "100", "-q"]) == 2
-    assert "matrix: found a file of 0.0 MB, need at most" in capsys.readouterr().err
+    assert "m.npy: found a file of 0.0 MB, need at most" in capsys.readouterr().err
     assert main(["--matrix", str(path), "-k", "2", "--max-entries", "599", "-q"]) == 2
-    assert "found a 30×20 array (600 entries), need at most 599 entries" in capsys.readouterr().err
+    assert ("found a 30×20 array (600 entries), need at most 599 entries (the size cap of one problem, "
+            "--max-entries)") in capsys.readouterr().err
     assert main(["--matrix", str(path), "-k", "2", "--max-entries", "600", "--max-file-size", "1M", "-q",
                  "--solver", "exact"]) == 0
+
+
+# ------------------------------------------------------------------------------------------------
+# Output paths (issue 12, finding 3): checked before anything is read or solved
+
+def _write_inputs(tmp_path):
+    X = low_rank(12, 10, 2, seed=4)
+    np.save(tmp_path / "run_X.npy", X)
+    return X
+
+
+def test_out_that_would_overwrite_the_input_matrix_is_refused_before_solving(tmp_path, monkeypatch, capsys):
+    X = _write_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = (tmp_path / "run_X.npy").read_bytes()
+    assert main(["--matrix", "run_X.npy", "-k", "2", "--out", "run"]) == 2
+    printed = capsys.readouterr()
+    assert printed.err == ("error: --out run: would write run_X.npy, which is the input --matrix run_X.npy; "
+                           "choose another prefix\n")
+    assert printed.out == ""  # nothing solved
+    assert (tmp_path / "run_X.npy").read_bytes() == before
+    np.testing.assert_array_equal(np.load(tmp_path / "run_X.npy"), X)
+
+
+@pytest.mark.parametrize("spell", ["./sub/../run", "link/run", "hard"])
+def test_out_reaching_an_input_through_another_spelling_or_a_link_is_refused(tmp_path, monkeypatch, capsys, spell):
+    _write_inputs(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path)
+    os.link(tmp_path / "run_X.npy", tmp_path / "hard_Y.npy")  # the same file under an output's name
+    monkeypatch.chdir(tmp_path)
+    assert main(["--matrix", "run_X.npy", "-k", "2", "--out", spell]) == 2
+    assert "which is the input --matrix run_X.npy" in capsys.readouterr().err
+
+
+def test_out_png_of_an_image_run_never_overwrites_the_image(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    Image.fromarray(np.full((8, 8), 128, dtype=np.uint8)).save(tmp_path / "photo.png")
+    monkeypatch.chdir(tmp_path)
+    before = (tmp_path / "photo.png").read_bytes()
+    assert main(["--image", "photo.png", "-k", "1", "--out", "photo"]) == 2
+    assert "would write photo.png, which is the input --image photo.png" in capsys.readouterr().err
+    assert (tmp_path / "photo.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("out, match", [
+    ("notes.txt/run", r"notes.txt is a file, not a directory"),
+    ("notes.txt/deeper/run", r"notes.txt is a file, not a directory"),
+    ("results/", r"names a directory, need a file name prefix"),
+    ("taken", r"taken_X.npy is a directory"),
+])
+def test_out_that_cannot_be_written_fails_before_solving(tmp_path, monkeypatch, capsys, out, match):
+    (tmp_path / "notes.txt").write_text("keep me")
+    (tmp_path / "taken_X.npy").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["--planted", "20", "15", "2", "--out", out]) == 2
+    printed = capsys.readouterr()
+    assert re.search(match, printed.err), printed.err
+    assert printed.out == ""  # refused before the problem was drawn or solved
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_out_in_a_new_directory_is_created_and_written(tmp_path, monkeypatch, capsys):
+    _write_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--matrix", "run_X.npy", "-k", "2", "--max-iter", "2", "-q", "--out", "new/dir/run"]) == 0
+    assert np.load(tmp_path / "new" / "dir" / "run_X.npy").shape == (12, 2)
+
+
+# ------------------------------------------------------------------------------------------------
+# One meaning for a matrix file (issue 12, finding 4), non-regular files (finding 2)
+
+MTX_CASES = {
+    "array-with-zeros": b"%%MatrixMarket matrix array real general\n3 2\n1\n0\n2\n0\n3\n4\n",
+    "pattern": b"%%MatrixMarket matrix coordinate pattern general\n3 2 3\n1 1\n2 2\n3 1\n",
+    "explicit-zeros": b"%%MatrixMarket matrix coordinate real general\n3 2 3\n1 1 0\n2 2 5\n3 1 0\n",
+    "stored-nan": b"%%MatrixMarket matrix coordinate real general\n3 2 4\n1 1 1\n2 2 nan\n3 1 2\n3 2 4\n",
+}
+
+
+@pytest.mark.parametrize("case", list(MTX_CASES))
+def test_the_cli_weights_a_matrix_file_as_the_app_does(tmp_path, capsys, case):
+    path = tmp_path / "m.mtx"
+    path.write_bytes(MTX_CASES[case])
+    _, W = wc.data.matrix_problem(wc.data.load_matrix(str(path)))  # what the app uses (ui/matrix_upload.py)
+    observed = int(W.nnz if hasattr(W, "nnz") else np.count_nonzero(W))
+    assert observed == {"array-with-zeros": 6, "pattern": 3, "explicit-zeros": 3, "stored-nan": 3}[case]
+    assert main(["--matrix", str(path), "-k", "1", "--max-iter", "1"]) == 0
+    assert f"nnz(W)={observed} " in capsys.readouterr().out
+
+
+def test_duplicates_applies_to_a_matrix_market_file(tmp_path, capsys):
+    path = tmp_path / "d.mtx"
+    path.write_bytes(b"%%MatrixMarket matrix coordinate real general\n2 2 3\n1 1 1\n1 1 3\n2 2 5\n")
+    assert main(["--matrix", str(path), "-k", "1", "--duplicates", "error"]) == 2
+    assert "row 1, column 1 (2 times)" in capsys.readouterr().err
+    assert main(["--matrix", str(path), "-k", "1", "--max-iter", "1", "-q"]) == 0
+    assert "each holds the mean of its values" in capsys.readouterr().err  # a warning, not silence
+
+
+def test_a_named_pipe_given_as_input_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    done = run_cli("--matrix", str(fifo), "-k", "1")  # run_cli's timeout guards a hang
+    assert done.returncode == 2
+    assert "found a named pipe (FIFO)" in done.stderr and "need a regular file" in done.stderr
+
+
+def test_cap_messages_name_the_cli_options_that_set_them(tmp_path, capsys):
+    path = tmp_path / "r.csv"
+    path.write_text("1,1,4\n1,2,3\n2,1,5\n")
+    assert main(["--ratings", str(path), "-k", "1", "--max-entries", "2"]) == 2
+    assert "need at most 2 entries (the size cap of one problem, --max-entries)" in capsys.readouterr().err
+    assert main(["--ratings", str(path), "-k", "1", "--max-file-size", "10"]) == 2
+    assert "(the size cap of one file, --max-file-size)" in capsys.readouterr().err

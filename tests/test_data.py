@@ -476,7 +476,8 @@ BAD_RATINGS = [
     (lambda tmp: b"user,item,rating\n1,2,3\n\n1,3,inf\n", "non-finite rating 'inf' on line 4"),
     (lambda tmp: b"1,2,3\n1,3,nan\n", "non-finite rating 'nan'"),
     (lambda tmp: b"a,b,c,d\n1,2,x,4\n", "non-numeric rating 'x'"),
-    (lambda tmp: b"\x89PNG\r\n\x1a\n\x00\x00", "binary data"),
+    (lambda tmp: b"\x89PNG\r\n\x1a\n\x00\x00", r"found an image \(PNG\), need a text file"),
+    (lambda tmp: b"\x00\x01\x02\x03binary", "binary data"),
     (lambda tmp: tmp / "nope.csv", "found no file"),
 ]
 
@@ -589,8 +590,10 @@ BAD_MATRICES = [
     (lambda tmp: (b"1,2\n3,x\n", "m.csv"), "non-numeric value 'x' at data row 2, column 2"),
     (lambda tmp: (b"1,2\n3,inf\n", "m.csv"), "infinite"),
     (lambda tmp: (b"a,b\n", "m.csv"), "only a header"),
-    (lambda tmp: (b"\xff\xfe\x01garbage", "m.csv"), "not UTF-8"),
-    (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n3 3 2\n1 1 1.0\n", None), "malformed"),
+    (lambda tmp: (b"\xff\x01garbage", "m.csv"), "not UTF-8"),
+    (lambda tmp: (b"\xff\xfe1,2", "m.csv"), "nor complete UTF-16"),  # a UTF-16 BOM, then 3 bytes
+    (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n3 3 2\n1 1 1.0\n", None),
+     "found 1 entry lines where the header declares 2"),
     (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 abc\n", "a.mtx"), "malformed"),
     (lambda tmp: (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 inf\n", "a.mtx"), "infinite"),
     (lambda tmp: (b"%%MatrixMarket matrix coordinate complex general\n1 1 1\n1 1 1 2\n", None), "complex"),
@@ -792,7 +795,7 @@ def test_every_loader_refuses_a_file_above_max_bytes(tmp_path, kind):
     path.write_bytes(data)
     source = {"bytes": data, "path": path, "file": io.BytesIO(data)}[kind]
     cap = len(data) - 1
-    with pytest.raises(InputError, match=rf"image: found a file of 0\.0 MB, need at most .* MB \(the size cap"):
+    with pytest.raises(InputError, match=rf"image: found a file of (more than )?0\.0 MB, need at most .* MB \(the size cap"):
         load_image(source, max_bytes=cap)
     for loader, what in ((lambda s: load_mask(s, (64, 64), max_bytes=cap), "mask"),
                          (lambda s: load_ratings(s, max_bytes=cap), "ratings"),
@@ -851,10 +854,11 @@ def test_load_matrix_npy_refuses_a_declared_shape_above_max_entries_without_read
 
 
 def test_load_matrix_mtx_and_text_refuse_more_entries_than_max_entries():
-    coordinate = b"%%MatrixMarket matrix coordinate real general\n3 3 3\n1 1 1\n2 2 2\n3 3 3\n"
-    with pytest.raises(InputError, match="matrix: found a Matrix Market file declaring 3 entries, need at most 2"):
-        load_matrix(coordinate, max_entries=2)
-    assert load_matrix(coordinate, max_entries=3).nnz == 3
+    coordinate = b"%%MatrixMarket matrix coordinate real general\n2 2 4\n1 1 1\n1 2 2\n2 1 3\n2 2 4\n"
+    with pytest.raises(InputError, match=r"matrix: found a Matrix Market file declaring 4 entries \(2×2\), "
+                                         "need at most 3"):
+        load_matrix(coordinate, max_entries=3)
+    assert load_matrix(coordinate, max_entries=4).nnz == 4
     array = b"%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n"
     with pytest.raises(InputError, match=r"found a dense 2×2 Matrix Market array \(4 entries\), need at most 3"):
         load_matrix(array, max_entries=3)
@@ -925,3 +929,279 @@ def test_load_ratings_of_a_single_user_gives_one_row_that_solves_at_rank_one():
         wc.solve(ratings.M, ratings.W, 2)
     result = wc.solve(ratings.M, ratings.W, 1, solver="exact", max_iter=3)
     np.testing.assert_allclose(result.low_rank(), [[4, 3, 5]], atol=1e-8)
+
+
+# ------------------------------------------------------------------------------------------------
+# Issue 12: what an outside tester broke (files, loaders, messages)
+
+TINY_HUGE_MTX = b"%%MatrixMarket matrix coordinate real general\n100000000 100000000 1\n1 1 1.0\n"
+
+
+@pytest.mark.parametrize("max_entries", [2**25, 2**22])  # the library's cap and the app's
+def test_a_76_byte_mtx_declaring_a_10_8_square_matrix_is_refused_before_allocating(max_entries):
+    import tracemalloc
+
+    assert len(TINY_HUGE_MTX) < 80
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError) as caught:
+            load_matrix(TINY_HUGE_MTX, name="huge.mtx", max_entries=max_entries)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # nothing proportional to n or m was allocated (it was 1.44 GB)
+    message = str(caught.value)
+    assert message.startswith("matrix: found a Matrix Market header declaring a 100,000,000×100,000,000 "
+                              "matrix with 1 entry, whose rows and columns alone take n + m = "
+                              f"200,000,000 entries of memory, need at most {max_entries:,} entries")
+    assert "larger" not in message and "raise" not in message  # no advice to lift a cap
+
+
+def test_an_mtx_whose_rows_and_columns_fit_the_cap_is_read():
+    data = b"%%MatrixMarket matrix coordinate real general\n1000 2000 1\n5 7 2.5\n"
+    with pytest.raises(InputError, match=r"n \+ m = 3,000 entries"):
+        load_matrix(data, max_entries=2999)
+    mat = load_matrix(data, max_entries=3000)
+    assert mat.shape == (1000, 2000) and mat.nnz == 1 and mat[4, 6] == 2.5
+
+
+def test_the_default_caps_never_advise_raising_a_limit():
+    with pytest.raises(InputError) as caught:
+        load_matrix(npy_bytes(np.zeros((30, 20))), max_bytes=100)
+    assert "larger" not in str(caught.value)
+    with pytest.raises(InputError) as caught:
+        load_matrix(npy_bytes(np.zeros((30, 20))), max_entries=10)
+    assert "larger" not in str(caught.value)
+
+
+def _fifo(tmp_path):
+    path = tmp_path / "pipe.csv"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("make, kind", [
+    (_fifo, r"a named pipe \(FIFO\)"),
+    (lambda tmp: "/dev/zero", "a character device"),
+    (lambda tmp: "/dev/null", "a character device"),
+])
+def test_a_device_or_pipe_is_refused_by_path_without_reading_or_blocking(tmp_path, make, kind):
+    path = make(tmp_path)
+    for loader, what in ((load_matrix, "matrix"), (load_ratings, "ratings"), (load_image, "image"),
+                         (lambda p: load_mask(p, (2, 2)), "mask"), (image_size, "image")):
+        with pytest.raises(InputError, match=rf"^{what}: found {kind} at .*, need a regular file"):
+            loader(str(path))
+
+
+def test_a_regular_file_reporting_size_0_is_still_read_under_the_cap():
+    # /proc files report st_size 0 whatever they hold: the read itself is capped.
+    with pytest.raises(InputError, match=r"found a file of more than 0.0 MB, need at most"):
+        load_ratings("/proc/self/maps", max_bytes=64)
+
+
+@pytest.mark.parametrize("data, match", [
+    (npy_bytes(np.zeros((2000, 2000)))[:200], r"declaring a 2,000×2,000 float64 array \(32,000,000 bytes of "
+                                               r"data\) followed by 72 bytes"),
+    (npy_bytes(np.zeros((2, 2))) + b"\x00" * 8, r"\(32 bytes of data\) followed by 40 bytes"),
+    (b"%%MatrixMarket matrix coordinate real general\n10 10 30\n1 1 1\n", r"declaring 30 values in a file "
+                                                                         r"of \d+ bytes, which holds at most"),
+    (b"%%MatrixMarket matrix array real general\n100 100\n1\n", r"declaring 10,000 values"),
+])
+def test_a_header_declaring_more_or_less_data_than_the_file_holds_is_refused(data, match):
+    with pytest.raises(InputError, match=match):
+        load_matrix(data)
+
+
+def test_default_weights_of_a_matrix_file_are_decided_by_matrix_problem():
+    """The one meaning of a matrix file (the CLI and the app both call matrix_problem)."""
+    array = load_matrix(b"%%MatrixMarket matrix array real general\n2 2\n1\n0\n0\n2\n")
+    assert isinstance(array, np.ndarray)  # every entry of an array file is stored, zeros included
+    M, W = matrix_problem(array)
+    np.testing.assert_array_equal(W, np.ones((2, 2)))
+    pattern = load_matrix(b"%%MatrixMarket matrix coordinate pattern general\n2 3 2\n1 1\n2 3\n")
+    M, W = matrix_problem(pattern)
+    np.testing.assert_array_equal(W.toarray(), [[1, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(M.toarray(), [[1, 0, 0], [0, 0, 1]])
+    zeros = load_matrix(b"%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 0\n2 2 3\n")
+    M, W = matrix_problem(zeros)
+    assert W.nnz == 2 and M.nnz == 2  # an explicit zero is an observed 0
+    np.testing.assert_array_equal(W.toarray(), [[1, 0], [0, 1]])
+
+
+def test_duplicate_mtx_entries_follow_the_same_rule_as_duplicate_ratings():
+    triplets = [(1, 1, 1.0), (1, 1, 3.0), (2, 1, 5.0), (1, 2, 2.0), (1, 1, 5.0), (2, 1, 4.0)]
+    mtx = ("%%MatrixMarket matrix coordinate real general\n2 2 6\n"
+           + "".join(f"{i} {j} {v}\n" for i, j, v in triplets)).encode()
+    csv_text = "".join(f"{i},{j},{v}\n" for i, j, v in triplets).encode()
+    for policy in ("mean", "last"):
+        with pytest.warns(UserWarning, match=r"found 2 entries given more than once"):
+            from_mtx = load_matrix(mtx, duplicates=policy)
+        np.testing.assert_array_equal(from_mtx.toarray(), load_ratings(csv_text, duplicates=policy).M.toarray())
+    with pytest.warns(UserWarning, match=r"each holds the mean of its values \(duplicates='mean'\)"):
+        np.testing.assert_array_equal(load_matrix(mtx).toarray(), [[3.0, 2.0], [4.5, 0.0]])
+    with pytest.raises(InputError, match=r"found 2 entry position\(s\) given more than once, e.g. row 1, "
+                                         r"column 1 \(3 times\)"):
+        load_matrix(mtx, duplicates="error")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("NA,2\n3,4\n", [[np.nan, 2], [3, 4]]),
+    ("NaN;2\n3;4\n", [[np.nan, 2], [3, 4]]),
+    (",2\n3,4\n", [[np.nan, 2], [3, 4]]),
+    ("a,b\nNA,2\n", [[np.nan, 2]]),        # a header of names, then a row with a missing entry
+])
+def test_a_first_row_of_na_is_data_not_a_header(text, expected):
+    np.testing.assert_array_equal(load_matrix(text.encode(), name="m.csv"), expected)
+
+
+def test_a_first_row_that_mixes_numbers_and_a_word_is_refused_not_dropped():
+    with pytest.raises(InputError, match=r"non-numeric value 'x' at data row 1, column 1 \(a header line "
+                                         r"holds names only\)"):
+        load_matrix(b"x,2\n3,4\n", name="m.csv")
+
+
+@pytest.mark.parametrize("text, match", [
+    (b"1,2,NA\n1,3,4\n", "non-numeric rating 'NA' on line 1"),
+    (b"1,2,good\n1,3,4\n", "non-numeric rating 'good' on line 1"),
+    (b"1,2,nan\n1,3,4\n", "non-finite rating 'nan' on line 1"),
+])
+def test_a_first_rating_of_na_is_refused_not_taken_for_a_header(text, match):
+    with pytest.raises(InputError, match=match):
+        load_ratings(text)
+
+
+def test_quoted_ids_with_commas_are_one_field():
+    r = load_ratings(b'"Smith, J","Book, The",4\n"Doe, A","Book, The",2\n')
+    assert list(r.users) == ["Doe, A", "Smith, J"] and list(r.items) == ["Book, The"]
+    np.testing.assert_array_equal(dense(r), [[2.0], [4.0]])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_is_read(encoding):
+    np.testing.assert_array_equal(load_matrix("1,2\n3,NA\n".encode(encoding), name="m.csv"),
+                                  [[1, 2], [3, np.nan]])
+    assert load_ratings("user,item,rating\nzoë,1,4\n".encode(encoding)).users.tolist() == ["zoë"]
+
+
+def test_decimal_commas_with_semicolons_are_read():
+    np.testing.assert_array_equal(load_matrix(b"a;b\n1,5;2\n-0,25;3e2\n", name="m.csv"), [[1.5, 2], [-0.25, 300]])
+    np.testing.assert_array_equal(dense(load_ratings(b"user;item;rating\n1;1;4,5\n1;2;3\n")), [[4.5, 3.0]])
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\nshowpage\n",
+     r"found an image in EPS format, which this loader does not read; need an image file \(PNG"),
+    (b'<svg xmlns="http://www.w3.org/2000/svg"/>', r"found an SVG or XML file"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(40),
+     r"found an HEIC/HEIF image \(as phones save photos\), need an image file \(PNG.*convert it to JPEG"),
+    (b"PK\x03\x04" + bytes(40), r"found a ZIP archive \(an .npz, .xlsx or .zip file\), need an image file"),
+])
+def test_an_eps_or_svg_image_is_named_not_sent_to_ghostscript(data, match):
+    """Also an iPhone's HEIC photo and a file that is no image at all: each named, with what to do."""
+    for load in (load_image, image_size, lambda d: load_mask(d, (10, 10))):
+        with pytest.raises(InputError, match=match):
+            load(data)
+
+
+def test_a_stored_nan_in_mtx_is_a_missing_entry_and_refused_where_weighted():
+    M = load_matrix(b"%%MatrixMarket matrix coordinate real general\n2 2 3\n1 1 1\n1 2 nan\n2 2 4\n")
+    M2, W = matrix_problem(M)
+    assert W.nnz == 2 and np.isfinite(M2.data).all()  # the NaN is missing, as in a dense file
+    with pytest.raises(InputError, match=r"^ratings.mtx: found a missing value \(NaN\) at row 1, column 2 "
+                                         r"where the weight is 1"):
+        matrix_problem(M, sp.csr_matrix(np.ones((2, 2))), names=("ratings.mtx", "w.mtx"))
+    M3, W3 = matrix_problem(M, sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0]])))
+    assert np.isfinite(M3.data).all() and M3.nnz == 2
+
+
+CUT_EXPONENT_MTX = b"%%MatrixMarket matrix coordinate real general\n1 1 1\n1 1 1.5E-"
+
+
+def test_an_mtx_value_cut_off_in_its_exponent_is_refused_without_crashing_the_process():
+    """SciPy 1.17's Matrix Market reader dies with SIGSEGV on this file; the loader reads .mtx
+    itself. In a child process, so that a crash fails this test instead of ending the run."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from wlra_core.data import load_matrix\n"
+            "try:\n    load_matrix(sys.stdin.buffer.read(), name='cut.mtx')\n"
+            "except ValueError as exc:\n    print(exc)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", code], input=CUT_EXPONENT_MTX, capture_output=True, cwd=root,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert done.stdout.decode().startswith("matrix: found a malformed Matrix Market file (could not convert "
+                                           "string '1.5E-' to float64")
+    with pytest.raises(InputError, match="1.5E-"):
+        load_matrix(CUT_EXPONENT_MTX + b"\n")  # with a final newline SciPy read 1.5 silently
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n3 1 1\n", r"entry \(3, 1\) outside the declared 2×2"),
+    (b"%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1.5 1\n", r"entry \(1, 1.5\) outside"),
+    (b"%%MatrixMarket matrix coordinate real symmetric\n2 3 1\n1 1 1\n", r"symmetric 2×3 matrix, need a square"),
+    (b"%%MatrixMarket matrix coordinate real general\n2 2\n1 1 1\n", r"size line '2 2', need 'rows columns entries'"),
+    (b"%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1\n2 2\n", r"number of columns changed from 3 to 2"),
+    (b"%%MatrixMarket matrix coordinate real general\n2 2 0\n1 1 5\n", r"found 1 entry lines where the header "
+                                                                      r"declares 0"),
+    (b"%%MatrixMarket tensor coordinate real general\n2 2 1\n1 1 1\n", r"malformed Matrix Market header"),
+    (b"%%MatrixMarket matrix coordinate quaternion general\n1 1 1\n1 1 1\n", r"field 'quaternion'"),
+])
+def test_a_damaged_matrix_market_body_or_header_is_refused_naming_what_was_found(data, match):
+    with pytest.raises(InputError, match=match):
+        load_matrix(data, name="d.mtx")
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda: _npz(), r"a ZIP archive \(an .npz, .xlsx or .zip file\)"),
+    (lambda: b"\x1f\x8b\x08\x00\x00\x00", "a gzip-compressed file"),
+    (lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), r"an Excel 97-2003 workbook \(.xls\)"),
+    (lambda: b"MATLAB 5.0 MAT-file, Platform: GLNXA64" + bytes(100), r"a MATLAB .mat file"),
+    (lambda: b"\x89HDF\r\n\x1a\n" + bytes(50), "an HDF5 file"),
+    (lambda: b"%PDF-1.7\n" + bytes(10), "a PDF document"),
+])
+def test_a_file_of_another_kind_is_named_with_what_to_do_instead(make, kind):
+    data = make()
+    with pytest.raises(InputError, match=rf"^matrix: found {kind}, need a .npy, CSV/TSV or .mtx matrix; "):
+        load_matrix(data, name="m.csv")
+    with pytest.raises(InputError, match=rf"^ratings: found {kind}, need a text file of lines"):
+        load_ratings(data)
+
+
+def _npz() -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, M=np.ones((2, 2)))
+    return buffer.getvalue()
+
+
+def test_text_that_starts_like_a_magic_number_is_still_text():
+    assert load_ratings(b"BZh1,x,4\nPAR1,y,3\n%PDF,z,2\nGIF8,q,1\n").users.tolist() == ["%PDF", "BZh1", "GIF8", "PAR1"]
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A 2×2 PNG whose header (IHDR, CRC fixed) declares another size."""
+    import struct
+    import zlib
+
+    data = bytearray(encode(Image.fromarray(np.zeros((2, 2), dtype=np.uint8))))
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4:ihdr + 12] = struct.pack(">II", width, height)
+    data[ihdr + 17:ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr:ihdr + 17])))
+    return bytes(data)
+
+
+def test_a_png_header_declaring_more_pixels_than_its_file_can_hold_is_refused_before_decoding():
+    data = _png_declaring(5000, 5000)
+    assert len(data) < 100
+    for load in (load_image, lambda d: load_mask(d, (5000, 5000))):
+        with pytest.raises(InputError, match=rf"found a PNG header declaring 5,000×5,000 pixels in a file of "
+                                             rf"{len(data)} bytes, which cannot hold them"):
+            load(data)
+    with pytest.raises(InputError, match="damaged or truncated"):  # under the bound: Pillow finds it
+        load_image(_png_declaring(40, 40))
+
+
+def test_the_png_size_bound_holds_for_the_most_compressible_image():
+    flat = Image.fromarray(np.zeros((3000, 3000), dtype=np.uint8)).convert("1")  # 1 bit, all black
+    data = encode(flat, optimize=True)
+    assert load_image(data).shape == (3000, 3000)

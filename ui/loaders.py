@@ -94,12 +94,18 @@ def _check_bytes(name: str, data: bytes, what: str, need: str) -> None:
     check_upload_size(name, data, what)
 
 
+def for_the_page(message: str) -> str:
+    """A library message without the names of the library's cap parameters, which a user of the
+    app cannot set (the cap itself is still stated)."""
+    return message.replace(", max_entries)", ")").replace(", max_bytes)", ")")
+
+
 def _as_input_error(exc: Exception, name: str, what: str, need: str) -> wc.InputError:
     """A loader's failure as a message that names the uploaded file: "Image 'x.png': found …"."""
     if isinstance(exc, wc.InputError):
         # The loaders name the input by its kind ("image: found …", "mask: found …"); the user
         # knows it by its file name.
-        text = str(exc)
+        text = for_the_page(str(exc))
         for kind in ("image: ", "mask: "):
             text = text.removeprefix(kind)
         return wc.InputError(f"{what} {name!r}: {text}")
@@ -176,7 +182,7 @@ def accept_pending_ratings(prefix: str, *, max_entries: int) -> None:
         check_upload_size(name, data, "Ratings")
         ratings = rm.load_upload(data, name, loader)
     except ValueError as exc:  # wc.InputError is a ValueError
-        state.put(prefix, "upload_error", str(exc))
+        state.put(prefix, "upload_error", for_the_page(str(exc)))
         return
     state.put(prefix, "data", {"name": name, "ratings": ratings, "digest": hashlib.md5(data).hexdigest()})
     state.put(prefix, "upload_error", None)

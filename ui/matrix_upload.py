@@ -10,6 +10,7 @@ per-problem cap, and the pair is checked by wlra_core.data.matrix_problem.
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,24 +33,34 @@ class Uploaded(NamedTuple):
     identity: str        # digests of the files: the run signature's data part
     observed: int        # entries with positive weight
     shape: tuple[int, int]
+    notes: tuple[str, ...] = ()  # what the loader said about the files (e.g. duplicates averaged)
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the matrix…")
 def _load(data: bytes, name: str):
-    return wc.data.load_matrix(io.BytesIO(data), name=name, max_bytes=loaders.MAX_UPLOAD_BYTES,
-                               max_entries=state.APP_MAX_ENTRIES)
+    """(matrix, the loader's warnings): kept with the cached matrix, so they outlive the first read."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        matrix = wc.data.load_matrix(io.BytesIO(data), name=name, max_bytes=loaders.MAX_UPLOAD_BYTES,
+                                     max_entries=state.APP_MAX_ENTRIES)
+    return matrix, tuple(f"{name}: {str(w.message).removeprefix('matrix: ')}" for w in caught)
 
 
 def _build(matrix: dict | None, weights: dict | None) -> Uploaded | None:
     if matrix is None:
         return None
-    M = _load(matrix["bytes"], matrix["name"])
-    W = _load(weights["bytes"], weights["name"]) if weights is not None else None
-    M, W = wc.data.matrix_problem(M, W)
+    M, notes = _load(matrix["bytes"], matrix["name"])
+    W = None
+    if weights is not None:
+        W, weight_notes = _load(weights["bytes"], weights["name"])
+        notes += weight_notes
+    # the one meaning of a matrix file (default weights), shared with the command line
+    names = (f"matrix {matrix['name']}", f"weights {weights['name']}" if weights else "weights")
+    M, W = wc.data.matrix_problem(M, W, names=names)
     observed = int((W.data > 0).sum()) if sp.issparse(W) else int(np.count_nonzero(W > 0))
     name = matrix["name"] + (f", weights {weights['name']}" if weights is not None else "")
     identity = matrix["digest"] + (f"+{weights['digest']}" if weights is not None else "")
-    return Uploaded(M, W, name, identity, observed, tuple(M.shape))
+    return Uploaded(M, W, name, identity, observed, tuple(M.shape), notes)
 
 
 def accept_pending() -> None:
@@ -64,7 +75,8 @@ def accept_pending() -> None:
         try:
             _build(candidate["matrix"], candidate["weights"])
         except wc.InputError as exc:
-            state.flash_error(P, f"{what} file {name!r}: {exc}. The previous data is kept.")
+            state.flash_error(P, f"{what} file {name!r}: {loaders.for_the_page(str(exc))}. "
+                                 "The previous data is kept.")
         except Exception as exc:  # any other parser failure: a message, never a traceback
             state.flash_error(P, f"{what} file {name!r} could not be read ({type(exc).__name__}: {exc}). "
                                  "The previous data is kept.")

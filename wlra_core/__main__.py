@@ -118,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
              "truth is printed at the end")
     source.add_argument(
         "--weights", metavar="FILE",
-        help="weights W for --matrix, same shape and formats (.npy/.csv/.mtx; a sparse .mtx stores "
-             "the weighted entries). Default: weight 1 where M is finite, 0 where M is NaN")
+        help="weights W for --matrix, same shape and formats (.npy/.csv/.mtx; a coordinate .mtx "
+             "stores the weighted entries). Default (wlra_core.data.matrix_problem, as in the app): "
+             "weight 1 at every finite entry of a dense M (NaN is missing), and at every stored "
+             "finite entry of a coordinate .mtx (an unstored entry is missing)")
     source.add_argument(
         "--mask", metavar="FILE",
         help="weight mask for --image (an image of the same size; the mask value is the pixel's "
@@ -130,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
              "the size)")
     source.add_argument(
         "--duplicates", choices=tuple(data.DUPLICATE_POLICIES), default="mean",
-        help="for --ratings: what a (user, item) pair rated more than once means: 'mean' averages, "
-             "'last' keeps the last, 'error' refuses the file")
+        help="for --ratings, and a Matrix Market --matrix or --weights: what a (user, item) pair or "
+             "an entry given more than once means: 'mean' averages, 'last' keeps the last, 'error' "
+             "refuses the file")
     source.add_argument(
         "--pattern", choices=tuple(data.PATTERNS), default="bernoulli",
         help="for --planted: the weight pattern of wlra_core.data.planted ('bernoulli' 0/1, "
@@ -222,7 +225,7 @@ def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namesp
         ("--weights", "--matrix", args.weights is not None),
         ("--mask", "--image", args.mask is not None),
         ("--max-side", "--image", args.max_side is not None),
-        ("--duplicates", "--ratings", args.duplicates != "mean"),
+        ("--duplicates", ("--ratings", "--matrix"), args.duplicates != "mean"),
         ("--pattern", "--planted", args.pattern != "bernoulli"),
         ("--p", "--planted", args.p != 0.4),
         ("--noise", "--planted", args.noise != 0.0),
@@ -230,9 +233,10 @@ def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namesp
     )
     chosen = {"--matrix": args.matrix, "--image": args.image, "--ratings": args.ratings,
               "--planted": args.planted}
-    for option, source, given in belongs:
-        if given and chosen[source] is None:
-            parser.error(f"{option} goes with {source}, which was not given")
+    for option, sources, given in belongs:
+        sources = (sources,) if isinstance(sources, str) else sources
+        if given and all(chosen[source] is None for source in sources):
+            parser.error(f"{option} goes with {' or '.join(sources)}, which was not given")
     if args.rank is None and args.planted is None:
         parser.error("-k/--rank is required (except with --planted, where it defaults to K)")
     if args.solver != "sketched":
@@ -242,29 +246,38 @@ def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namesp
             parser.error(f"{', '.join(given)} only apply to --solver sketched, not {args.solver!r}")
 
 
-def _weights_from_missing(M, memory_budget: int):
-    """Default weights: 1 where M is finite, 0 where it is NaN (NaNs replaced by 0 in M)."""
-    if sp.issparse(M):
-        # Unstored entries of a sparse M are zeros, hence finite, hence weight 1: W is dense.
-        n, m = M.shape
-        need = 2 * n * m * 8
-        if need > memory_budget:
-            raise _CliError(
-                f"--matrix is sparse ({n} x {m}, {M.nnz} stored) and no --weights was given, so every "
-                f"entry (stored or not) has weight 1 and the problem is dense, needing about "
-                f"{need / 2**30:.1f} GiB > --memory-budget; pass --weights (e.g. the stored pattern) "
-                f"or use --ratings for observed-entries-only data")
-        M = M.toarray()
-    M = np.asarray(M, dtype=float)  # load_matrix has refused +-inf already
-    finite = np.isfinite(M)
-    W = finite.astype(float)
-    if not finite.all():
-        M = np.where(finite, M, 0.0)
-    return M, W
-
-
 class _CliError(Exception):
     """An input problem found by the CLI itself (reported like wlra_core.InputError)."""
+
+
+def cli_words(message: str) -> str:
+    """A library message with its cap parameters named as this command line sets them."""
+    return message.replace("max_bytes)", "--max-file-size)").replace("max_entries)", "--max-entries)")
+
+
+def _named(path: str, option: str, error: Exception) -> Exception:
+    """A loader's message ("matrix: found ...") naming the file the user gave instead."""
+    text = str(error)
+    for kind in ("matrix: ", "weights: "):
+        text = text.removeprefix(kind)
+    return type(error)(f"{option} {path}: {text}")
+
+
+def _matrix_and_weights(args: argparse.Namespace, caps: dict):
+    """M and W from --matrix [--weights]: default weights as in the app (data.matrix_problem)."""
+    from wlra_core import data
+
+    loaded = []
+    for option, path in (("--matrix", args.matrix), ("--weights", args.weights)):
+        if path is None:
+            loaded.append(None)
+            continue
+        try:
+            loaded.append(data.load_matrix(path, duplicates=args.duplicates, **caps))
+        except ValueError as exc:  # InputError: name the file
+            raise _named(path, option, exc) from None
+    names = (f"--matrix {args.matrix}", f"--weights {args.weights}")
+    return data.matrix_problem(*loaded, names=names)
 
 
 def load_problem(args: argparse.Namespace) -> _Problem:
@@ -281,14 +294,7 @@ def load_problem(args: argparse.Namespace) -> _Problem:
         return _Problem(M, W, k, f"planted {n} x {m}, rank {k_true}, pattern {args.pattern} "
                         f"p={args.p:g}, noise {args.noise:g}", truth=(U, V))
     if args.matrix is not None:
-        M = data.load_matrix(args.matrix, **caps)
-        if args.weights is None:
-            M, W = _weights_from_missing(M, args.memory_budget)
-        else:
-            W = data.load_matrix(args.weights, **caps)
-            if W.shape != M.shape:
-                raise wc.InputError(f"--weights {args.weights} has shape {W.shape} but --matrix "
-                                    f"{args.matrix} has shape {M.shape}; they must be equal")
+        M, W = _matrix_and_weights(args, caps)
         return _Problem(M, W, args.rank, f"matrix {args.matrix}")
     if args.ratings is not None:
         M, W, users, items, duplicates = data.load_ratings(args.ratings, duplicates=args.duplicates, **caps)
@@ -371,18 +377,72 @@ def _relative_error_vs_truth(X, Y, U, V) -> float:
     return error / truth if truth > 0 else error
 
 
+_INPUT_OPTIONS = ("matrix", "weights", "ratings", "image", "mask")
+
+
+def output_paths(prefix: str, image: bool) -> dict[str, str]:
+    """The files --out PREFIX writes: factors, history and, for --image, the reconstruction."""
+    paths = {"X": f"{prefix}_X.npy", "Y": f"{prefix}_Y.npy", "history": f"{prefix}_history.csv"}
+    if image:
+        paths["png"] = f"{prefix}.png"
+    return paths
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (through links, '..' or another spelling)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either does not exist (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an --out that would overwrite an input or cannot be written, before anything is
+    read or solved (a solve can take minutes; an input lost to its own output is gone)."""
+    if args.out is None:
+        return
+    prefix = args.out
+    if not prefix or prefix.endswith(("/", os.sep)) or os.path.basename(prefix) in ("", ".", ".."):
+        raise _CliError(f"--out: found {prefix!r}, which names a directory, need a file name prefix "
+                        "such as results/run (the outputs are PREFIX_X.npy, PREFIX_Y.npy, ...)")
+    inputs = {f"--{option}": getattr(args, option) for option in _INPUT_OPTIONS
+              if getattr(args, option, None) is not None}
+    for path in output_paths(prefix, args.image is not None).values():
+        for option, given in inputs.items():
+            if _same_file(path, given):
+                raise _CliError(f"--out {prefix}: would write {path}, which is the input {option} "
+                                f"{given}; choose another prefix")
+        if os.path.isdir(path):
+            raise _CliError(f"--out {prefix}: {path} is a directory, need a file name that is free "
+                            "or a file that may be overwritten")
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            raise _CliError(f"--out {prefix}: {path} exists and is not writable; choose another prefix")
+    # The nearest existing ancestor of the output directory must be a writable directory: the
+    # missing ones are created there.
+    directory = os.path.dirname(os.path.abspath(prefix))
+    while not os.path.exists(directory):
+        directory = os.path.dirname(directory)
+    if not os.path.isdir(directory):
+        raise _CliError(f"--out {prefix}: {directory} is a file, not a directory; choose a prefix "
+                        "in a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise _CliError(f"--out {prefix}: the directory {directory} is not writable; choose a "
+                        "prefix in a writable directory")
+
+
 def _save_outputs(prefix: str, X, Y, rows: list, problem: _Problem) -> list[str]:
     from wlra_core import data
 
     directory = os.path.dirname(prefix)
     if directory:
         os.makedirs(directory, exist_ok=True)
+    paths = output_paths(prefix, problem.image_shape is not None)
     written = []
     for name, array in (("X", X), ("Y", Y)):
-        path = f"{prefix}_{name}.npy"
+        path = paths[name]
         np.save(path, np.asarray(array), allow_pickle=False)
         written.append(path)
-    path = f"{prefix}_history.csv"
+    path = paths["history"]
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=_HISTORY_FIELDS)
         writer.writeheader()
@@ -396,7 +456,7 @@ def _save_outputs(prefix: str, X, Y, rows: list, problem: _Problem) -> list[str]
         pixels = np.rint(np.clip(np.asarray(image, dtype=float), 0.0, 1.0) * 255).astype(np.uint8)
         if pixels.ndim == 3 and pixels.shape[2] == 1:
             pixels = pixels[:, :, 0]
-        path = f"{prefix}.png"
+        path = paths["png"]
         Image.fromarray(pixels).save(path, format="PNG")
         written.append(path)
     return written
@@ -409,6 +469,7 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
 def run(args: argparse.Namespace) -> int:
     import wlra_core as wc
 
+    check_outputs(args)
     problem = load_problem(args)
     n, m = problem.M.shape
     options = dict(solver=args.solver, eps=args.eps, max_iter=args.max_iter, init=args.init,
@@ -483,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except (wc.InputError, _CliError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {cli_words(str(exc))}", file=sys.stderr)
     except OSError as exc:
         name = getattr(exc, "filename", None)
         reason = exc.strerror or str(exc)

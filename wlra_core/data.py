@@ -18,16 +18,18 @@ Conventions
 """
 from __future__ import annotations
 
+import csv
 import io
 import math
 import os
+import re
+import stat
 import warnings
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Union
 
 import numpy as np
 import pandas as pd
-import scipy.io
 import scipy.sparse as sp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -58,6 +60,10 @@ PATTERNS = ("bernoulli", "graded", "blocks", "heavy_tailed", "full")
 DUPLICATE_POLICIES = ("mean", "last", "error")
 
 _IMAGE_FORMATS = "an image file (PNG, JPEG, GIF, TIFF, BMP or WebP)"
+# The Pillow formats read (a phone's multi-picture JPEG opens as JPEG). Others (EPS, ICO, PSD, ...) are
+# refused by name: some need outside programs (EPS asks for Ghostscript) and none is expected.
+_PILLOW_FORMATS = ("PNG", "JPEG", "GIF", "TIFF", "BMP", "DIB", "WEBP")
+Image.init()  # register every plugin, so that the refusals can name the rest
 # Exceptions Pillow, NumPy, pandas and SciPy raise on damaged input; converted to InputError.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
                   KeyError, OverflowError, MemoryError, RuntimeError)
@@ -73,10 +79,11 @@ _CHUNK = 2**18
 # Reading sources
 # --------------------------------------------------------------------------------------------
 
-def _too_large(what: str, found: int, max_bytes: int) -> InputError:
-    return InputError(f"{what}: found a file of {found / 2**20:.1f} MB, need at most "
-                      f"{max_bytes / 2**20:g} MB (the size cap of one file, wlra_core.limits); "
-                      "use a smaller file or pass a larger max_bytes")
+def _too_large(what: str, found: int, max_bytes: int, *, at_least: bool = False) -> InputError:
+    size = f"{'more than ' if at_least else ''}{found / 2**20:.1f} MB"
+    return InputError(f"{what}: found a file of {size}, need at most "
+                      f"{max_bytes / 2**20:g} MB (the size cap of one file, max_bytes); "
+                      "use a smaller file")
 
 
 def _read_source(src: Source, what: str, max_bytes: int | None = limits.MAX_FILE_BYTES) -> tuple[bytes, str | None]:
@@ -94,16 +101,32 @@ def _read_source(src: Source, what: str, max_bytes: int | None = limits.MAX_FILE
     if isinstance(src, (str, os.PathLike)):
         path = Path(src)
         try:
-            size = path.stat().st_size
-            if max_bytes is not None and size > max_bytes:
-                raise _too_large(what, size, max_bytes)
-            return path.read_bytes(), path.name
+            # A device or a pipe reports size 0 and may never end (/dev/zero) or block (a FIFO):
+            # the file is opened without blocking and read only if it is a regular file, and the
+            # read itself is capped, since a regular file can under-report its size (/proc files).
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+            try:
+                info = os.fstat(fd)
+                if stat.S_ISDIR(info.st_mode):
+                    raise IsADirectoryError
+                if not stat.S_ISREG(info.st_mode):
+                    raise InputError(f"{what}: found {_file_kind(info.st_mode)} at {str(path)!r}, need a "
+                                     "regular file (save the data to a file first)")
+                if max_bytes is not None and info.st_size > max_bytes:
+                    raise _too_large(what, info.st_size, max_bytes)
+                with open(fd, "rb", closefd=False) as handle:
+                    data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+            finally:
+                os.close(fd)
         except FileNotFoundError:
             raise InputError(f"{what}: found no file at {str(path)!r}, need an existing file") from None
         except IsADirectoryError:
             raise InputError(f"{what}: found a directory at {str(path)!r}, need a file") from None
         except OSError as exc:
             raise InputError(f"{what}: could not read {str(path)!r} ({exc}), need a readable file") from None
+        if max_bytes is not None and len(data) > max_bytes:
+            raise _too_large(what, len(data), max_bytes, at_least=True)
+        return data, path.name
     read = getattr(src, "read", None)
     if callable(read):
         data = read() if max_bytes is None else read(max_bytes + 1)
@@ -113,24 +136,86 @@ def _read_source(src: Source, what: str, max_bytes: int | None = limits.MAX_FILE
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise InputError(f"{what}: .read() returned {type(data).__name__}, need bytes")
         if max_bytes is not None and len(data) > max_bytes:
-            raise _too_large(what, len(data), max_bytes)
+            raise _too_large(what, len(data), max_bytes, at_least=True)
         name = getattr(src, "name", None)
         return bytes(data), (Path(name).name if isinstance(name, str) else None)
     raise InputError(f"{what}: found {type(src).__name__}, need a path, bytes or a binary file object")
+
+
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, in words, for messages."""
+    for test, kind in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a file that is not a regular file"
 
 
 def _check_entries(what: str, count: int, described: str, max_entries: int | None) -> None:
     """Refuse data that would hold more than ``max_entries`` entries, before it is allocated."""
     if max_entries is not None and count > max_entries:
         raise InputError(f"{what}: found {described}, need at most {max_entries:,} entries (the size "
-                         "cap of one problem, wlra_core.limits); use a smaller matrix or pass a "
-                         "larger max_entries")
+                         "cap of one problem, max_entries); use a smaller problem")
 
 
-def _decode_text(data: bytes, what: str, *, strict: bool) -> str:
-    """Decode a text file: UTF-8 (with or without BOM); Latin-1 as a fallback unless ``strict``."""
-    if b"\x00" in data[:4096]:
-        raise InputError(f"{what}: found binary data, need a text file")
+# Files users hand to a text loader by mistake, known by their first bytes: (pattern at the
+# start, what it is, what to do instead). Patterns long enough that no text file starts so.
+_BINARY_KINDS = tuple((re.compile(pattern, re.S), kind, instead) for pattern, kind, instead in (
+    (rb"PK\x03\x04", "a ZIP archive (an .npz, .xlsx or .zip file)",
+     "save the sheet as CSV, or the array with numpy.save (.npy)"),
+    (rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "save the sheet as CSV"),
+    (rb"\x1f\x8b\x08", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (rb"BZh[1-9]1AY&SY", "a bzip2-compressed file", "decompress it first"),
+    (rb"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first"),
+    (rb"\x89HDF\r\n\x1a\n", "an HDF5 file", "export the matrix as .npy or CSV"),
+    (rb"PAR1.*PAR1\Z", "a Parquet file", "export the table as CSV"),
+    (rb"MATLAB 5\.0 MAT-file", "a MATLAB .mat file", "export the matrix as CSV (writematrix) or .npy"),
+    (rb"%PDF-\d", "a PDF document", "export the data as CSV"),
+    (rb"\x93NUMPY", "a NumPy .npy array", "give it to the matrix loader, named .npy"),
+    (rb"\x89PNG\r\n", "an image (PNG)", "give images to the image loader"),
+    (rb"\xff\xd8\xff", "an image (JPEG)", "give images to the image loader"),
+    (rb"GIF8[79]a", "an image (GIF)", "give images to the image loader"),
+    (rb"....ftyp(heic|heix|hevc|hevx|heim|heis|mif1|msf1)", "an HEIC/HEIF image (as phones save photos)",
+     "convert it to JPEG or PNG first"),
+))
+
+
+def _binary_kind(data: bytes) -> tuple[str, str] | None:
+    for pattern, kind, instead in _BINARY_KINDS:
+        if pattern.match(data):
+            return kind, instead
+    return None
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when every other byte is NUL, as in ASCII text saved as UTF-16."""
+    if len(head) < 4:
+        return None
+    odd, even = head[1::2], head[0::2]
+    if odd.count(0) >= 0.9 * len(odd) and even.count(0) == 0:
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * len(even) and odd.count(0) == 0:
+        return "utf-16-be"
+    return None
+
+
+def _decode_text(data: bytes, what: str, *, strict: bool, need: str = "a text file") -> str:
+    """Decode a text file: UTF-8 (with or without BOM) or UTF-16 (as Excel and Notepad save
+    "Unicode text"); Latin-1 as a fallback unless ``strict``."""
+    known = _binary_kind(data)
+    if known:
+        raise InputError(f"{what}: found {known[0]}, need {need}; {known[1]}")
+    head = data[:4096]
+    encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else _utf16_without_bom(head)
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            raise InputError(f"{what}: found bytes that are not UTF-8 text nor complete UTF-16 text, "
+                             "need a UTF-8 text file") from None
+    if b"\x00" in head:
+        raise InputError(f"{what}: found binary data (NUL bytes in the first {len(head):,}), need a "
+                         "text file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -139,10 +224,12 @@ def _decode_text(data: bytes, what: str, *, strict: bool) -> str:
         return data.decode("latin-1")
 
 
-def _first_line(text: str) -> tuple[int, str] | None:
-    """The 1-based number and content of the first non-blank line, or None."""
+def _first_line(text: str, *, tabs_are_data: bool = False) -> tuple[int, str] | None:
+    """The 1-based number and content of the first non-blank line, or None. With
+    ``tabs_are_data`` a line of tabs is not blank: it is a row of empty cells of a TSV file."""
+    blank = " \r\n\f\v" if tabs_are_data else None
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
+        if line.strip(blank):
             return number, line
     return None
 
@@ -158,24 +245,57 @@ def _nonblank_line_number(text: str, row: int) -> int:
     return -1
 
 
+# What pandas reads as a missing value (its default na_values), compared in lower case.
+_MISSING = {"", "#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan", "<na>",
+            "n/a", "na", "null", "nan", "none"}
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+
+
 def _sniff_separator(line: str) -> str | None:
-    """The field separator of a delimited text line; None means runs of whitespace."""
-    for sep in ("\t", ",", ";"):
-        if sep in line:
+    """The field separator of a delimited text line; None means runs of whitespace.
+
+    Quoted fields are ignored ("Smith, J" is one id). A semicolon wins over a comma: in a
+    semicolon-separated file a comma is a decimal comma (1,5 = 1.5), as spreadsheets write it."""
+    bare = re.sub(r'"[^"]*"', "", line)
+    for sep in ("\t", ";", ","):
+        if sep in bare:
             return sep
     return None
 
 
+def _fields(lines: list[str], sep: str | None):
+    """The fields of each line, quotes honoured; ``sep`` None splits at runs of spaces."""
+    if sep is None:
+        return csv.reader((ln.strip() for ln in lines), delimiter=" ", skipinitialspace=True)
+    return csv.reader(lines, delimiter=sep, skipinitialspace=True)
+
+
 def _split(line: str, sep: str | None) -> list[str]:
-    return [f.strip().strip('"') for f in (line.split(sep) if sep else line.split())]
+    return [f.strip() for f in next(_fields([line], sep), [])]
 
 
-def _is_number(text: str) -> bool:
+def _is_number(text: str, decimal_comma: bool = False) -> bool:
+    if decimal_comma and _DECIMAL_COMMA.fullmatch(text.strip()):
+        return True
     try:
         float(text)
     except ValueError:
         return False
     return True
+
+
+def _is_header(fields: list[str], decimal_comma: bool) -> bool:
+    """A first line is a header when it holds names only: no number and no missing-value mark
+    (a first row "NA, 2, 3" is data with a missing entry, never a header to drop)."""
+    named = [f for f in fields if f]
+    return bool(named) and not any(_is_number(f, decimal_comma) or f.lower() in _MISSING for f in named)
+
+
+def _numbers(column: pd.Series, decimal_comma: bool) -> np.ndarray:
+    """A column of strings as float64, NaN where a field is not a number."""
+    if decimal_comma:
+        column = column.where(~column.str.fullmatch(_DECIMAL_COMMA.pattern), column.str.replace(",", "."))
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _read_table(text: str, sep: str | None, what: str, empty: str, **kwargs) -> pd.DataFrame:
@@ -200,6 +320,41 @@ def _check_pixels(max_pixels) -> None:
         raise InputError(f"max_pixels: found {max_pixels!r}, need a positive integer or None")
 
 
+def _not_an_image(data: bytes, what: str) -> InputError:
+    """The message for bytes none of the accepted formats reads, naming the format if Pillow knows it."""
+    try:
+        with Image.open(io.BytesIO(data)) as other:  # the header only: nothing is decoded
+            kind = other.format
+    except Exception:  # anything Pillow cannot even identify
+        kind = None
+    if kind:
+        return InputError(f"{what}: found an image in {kind} format, which this loader does not read; need "
+                          f"{_IMAGE_FORMATS} (convert it first)")
+    known = _binary_kind(data)
+    if known:
+        return InputError(f"{what}: found {known[0]}, need {_IMAGE_FORMATS}; {known[1]}")
+    start = data.lstrip()[:5].lower()
+    if start.startswith((b"<svg", b"<?xml")):
+        return InputError(f"{what}: found an SVG or XML file (a vector drawing, not pixels), need "
+                          f"{_IMAGE_FORMATS} (export it as PNG first)")
+    return InputError(f"{what}: found {len(data)} bytes that are not an image Pillow can read "
+                      f"(starting {data[:16]!r}), need {_IMAGE_FORMATS}")
+
+
+def _check_declared_pixels(img: Image.Image, size: int, what: str) -> None:
+    """Refuse a PNG whose header declares more pixels than its file can hold, before Pillow
+    allocates them: a row takes at least 1 + w/8 bytes (a filter byte, 1 bit per pixel) and deflate
+    expands at most 1032:1 (RFC 1951's longest match, 258 bytes, in 2 bits)."""
+    if img.format != "PNG":
+        return
+    w, h = img.size
+    least = h * (1 + (w + 7) // 8) // 1032
+    if size < least:
+        raise InputError(f"{what}: found a PNG header declaring {w:,}×{h:,} pixels in a file of {size:,} "
+                         f"bytes, which cannot hold them (it needs at least {least:,}); need a complete "
+                         "image file")
+
+
 def _open_image(data: bytes, what: str, max_pixels: int | None = limits.MAX_IMAGE_PIXELS) -> Image.Image:
     """Decode the first frame of an image, with its EXIF orientation applied.
 
@@ -216,13 +371,14 @@ def _open_image(data: bytes, what: str, max_pixels: int | None = limits.MAX_IMAG
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS)
             if limit and img.size[0] * img.size[1] > limit:
                 raise InputError(f"{bomb} (found {img.size[0]}×{img.size[1]})")
             if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:
                 raise InputError(f"{what}: found a {img.size[0]:,}×{img.size[1]:,} image "
                                  f"({img.size[0] * img.size[1]:,} pixels), need at most {max_pixels:,} "
                                  "pixels (the size cap of one image, wlra_core.limits); downsize it first")
+            _check_declared_pixels(img, len(data), what)
             img.load()  # the first frame; animated images are not advanced
             return ImageOps.exif_transpose(img)
     except InputError:  # a ValueError: keep it from the handler for damaged data below
@@ -230,9 +386,7 @@ def _open_image(data: bytes, what: str, max_pixels: int | None = limits.MAX_IMAG
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(bomb) from None
     except UnidentifiedImageError:
-        head = data[:16]
-        raise InputError(f"{what}: found {len(data)} bytes that are not an image Pillow can read "
-                         f"(starting {head!r}), need {_IMAGE_FORMATS}") from None
+        raise _not_an_image(data, what) from None
     except _DECODE_ERRORS as exc:
         raise InputError(f"{what}: the image data is damaged or truncated ({exc}); need a "
                          "complete image file") from None
@@ -338,15 +492,14 @@ def image_size(src: Source, *, max_bytes: int | None = limits.MAX_FILE_BYTES) ->
     if not data:
         raise InputError(f"image: found an empty file (0 bytes), need {_IMAGE_FORMATS}")
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS) as img:
             w, h = img.size
             # EXIF Orientation (5-8 swap the sides). A PNG keeps EXIF in an eXIf chunk, which
             # Pillow finds only by decoding when the chunk follows the pixels: look only if it has one.
             has_exif = img.format != "PNG" or (b"eXIf" in data and w * h <= limits.MAX_IMAGE_PIXELS)
             orientation = img.getexif().get(0x0112, 1) if has_exif else 1
     except UnidentifiedImageError:
-        raise InputError(f"image: found {len(data)} bytes that are not an image Pillow can read "
-                         f"(starting {data[:16]!r}), need {_IMAGE_FORMATS}") from None
+        raise _not_an_image(data, "image") from None
     except _DECODE_ERRORS as exc:
         raise InputError(f"image: the image header is damaged ({exc}); need a complete image file") from None
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
@@ -456,6 +609,41 @@ def mask_to_weights(mask: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarra
     return np.tile(mask, (1, 3))
 
 
+def _resolve_duplicates(keys: np.ndarray, values: np.ndarray, policy: str, what: str, *, unit: str,
+                        example) -> tuple[np.ndarray, np.ndarray, int]:
+    """One value per position: (sorted unique keys, their values, positions given more than once).
+
+    The one rule for entries given twice, in rating files and Matrix Market files alike: ``policy``
+    "mean" averages them, "last" keeps the one nearest the end of the file, "error" refuses the
+    file naming one of them (``example(key, count)`` describes it)."""
+    if keys.size == 0:
+        return keys, values, 0
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    counts = np.diff(np.r_[starts, keys.size])
+    repeated = int(np.count_nonzero(counts > 1))
+    if repeated and policy == "error":
+        first = np.flatnonzero(counts > 1)[0]
+        raise InputError(f"{what}: found {repeated} {unit} given more than once, e.g. "
+                         f"{example(keys[starts[first]], counts[first])}; need each once, or "
+                         "duplicates='mean' or 'last'")
+    if policy == "mean":
+        combined = np.add.reduceat(values, starts) / counts
+    else:  # "last": the stable sort keeps file order within a position
+        combined = values[starts + counts - 1]
+    return keys[starts], combined, repeated
+
+
+def _csr_from_keys(keys: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """CSR from sorted unique row-major keys (row·m + column), without a dense intermediate."""
+    n, m = shape
+    index_dtype = np.int32 if max(n, m, keys.size) < 2**31 - 1 else np.int64
+    indices = (keys % m).astype(index_dtype)
+    indptr = np.r_[0, np.cumsum(np.bincount(keys // m, minlength=n))].astype(index_dtype)
+    return sp.csr_matrix((values.astype(np.float64), indices, indptr), shape=shape)
+
+
 # --------------------------------------------------------------------------------------------
 # Ratings
 # --------------------------------------------------------------------------------------------
@@ -542,7 +730,8 @@ def load_ratings(src: Source, *, duplicates: str = "mean", max_bytes: int | None
         raise InputError(f"duplicates: found {duplicates!r}, need one of {DUPLICATE_POLICIES}")
     need = "lines 'user, item, rating[, timestamp]'"
     data, _ = _read_source(src, "ratings", max_bytes)
-    text = _decode_text(data, "ratings", strict=False)
+    text = _decode_text(data, "ratings", strict=False,
+                        need="a text file of lines 'user, item, rating[, timestamp]'")
     first = _first_line(text)
     if first is None:
         raise InputError(f"ratings: found an empty file, need {need}")
@@ -553,13 +742,11 @@ def load_ratings(src: Source, *, duplicates: str = "mean", max_bytes: int | None
         text = text.replace("::", "\t")
         line = line.replace("::", "\t")
     sep = _sniff_separator(line)
+    decimal_comma = sep == ";"
     fields = _split(line, sep)
-    header = len(fields) >= 3 and not _is_number(fields[2])
-    columns = None
-    if header:
-        found = [_header_column(fields, names) for names in (_USER_NAMES, _ITEM_NAMES, _RATING_NAMES)]
-        if None not in found:
-            columns = found
+    found = [_header_column(fields, names) for names in (_USER_NAMES, _ITEM_NAMES, _RATING_NAMES)]
+    columns = found if None not in found else None
+    header = columns is not None or _is_header(fields, decimal_comma)
     if len(fields) not in (3, 4) and columns is None:
         raise InputError(f"ratings: found {len(fields)} column(s) on line {first_number}, need 3 "
                          "(user, item, rating) or 4 (user, item, rating, timestamp)")
@@ -582,11 +769,11 @@ def load_ratings(src: Source, *, duplicates: str = "mean", max_bytes: int | None
         if empty.size:
             raise InputError(f"ratings: found an empty {label} on line {line_of(empty[0])} "
                              f"(a missing column?), need {need}")
-    ratings = pd.to_numeric(rating_col, errors="coerce").to_numpy(dtype=np.float64)
+    ratings = _numbers(rating_col, decimal_comma)
     bad = np.flatnonzero(~np.isfinite(ratings))
     if bad.size:
         value = rating_col.iloc[bad[0]]
-        kind = "non-finite" if _is_number(value) else "non-numeric"
+        kind = "non-finite" if _is_number(value, decimal_comma) else "non-numeric"
         raise InputError(f"ratings: found a {kind} rating {value!r} on line {line_of(bad[0])}, "
                          "need a finite number")
     rows, users = _ids(user_col)
@@ -594,29 +781,12 @@ def load_ratings(src: Source, *, duplicates: str = "mean", max_bytes: int | None
     n_users, n_items = len(users), len(items)
 
     keys = rows.astype(np.int64) * n_items + cols
-    order = np.argsort(keys, kind="stable")
-    keys, ratings = keys[order], ratings[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    counts = np.diff(np.r_[starts, keys.size])
-    repeated = int(np.count_nonzero(counts > 1))
-    if repeated and duplicates == "error":
-        first_dup = np.flatnonzero(counts > 1)[0]
-        key = keys[starts[first_dup]]
-        raise InputError(f"ratings: found {repeated} (user, item) pair(s) rated more than once, e.g. "
-                         f"user {users[key // n_items].item()!r} and item {items[key % n_items].item()!r} "
-                         f"({counts[first_dup]} times); need each pair once, or duplicates='mean' "
-                         "or 'last'")
-    if duplicates == "mean":
-        values = np.add.reduceat(ratings, starts) / counts
-    else:  # "last": the stable sort keeps file order within a pair
-        values = ratings[starts + counts - 1]
-    keys = keys[starts]
-    index_dtype = np.int32 if max(n_users, n_items, keys.size) < 2**31 - 1 else np.int64
-    indices = (keys % n_items).astype(index_dtype)
-    indptr = np.r_[0, np.cumsum(np.bincount(keys // n_items, minlength=n_users))].astype(index_dtype)
-    shape = (n_users, n_items)
-    M = sp.csr_matrix((values.astype(np.float64), indices, indptr), shape=shape)
-    W = sp.csr_matrix((np.ones(keys.size), indices.copy(), indptr.copy()), shape=shape)
+    keys, values, repeated = _resolve_duplicates(
+        keys, ratings, duplicates, "ratings", unit="(user, item) pair(s)",
+        example=lambda key, count: (f"user {users[key // n_items].item()!r} and item "
+                                    f"{items[key % n_items].item()!r} ({count} times)"))
+    M = _csr_from_keys(keys, values, (n_users, n_items))
+    W = _csr_from_keys(keys, np.ones(keys.size), (n_users, n_items))
     return Ratings(M, W, users, items, repeated)
 
 
@@ -670,6 +840,13 @@ def _load_npy(data: bytes, what: str, max_entries: int | None) -> np.ndarray:
             raise InputError(f"{what}: found a {len(shape)}-D array of shape {shape}, need a 2-D matrix")
         _check_entries(what, shape[0] * shape[1], f"a {shape[0]:,}×{shape[1]:,} array "
                        f"({shape[0] * shape[1]:,} entries)", max_entries)
+        # np.load allocates the declared array before reading: a header must match the data.
+        need = shape[0] * shape[1] * dtype.itemsize
+        found = len(data) - stream.tell()
+        if found != need:
+            raise InputError(f"{what}: found a .npy header declaring a {shape[0]:,}×{shape[1]:,} {dtype} "
+                             f"array ({need:,} bytes of data) followed by {found:,} bytes; the .npy file "
+                             "is damaged or truncated, need a complete file saved with numpy.save")
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as exc:
@@ -693,69 +870,216 @@ def _check_npy_dtype(dtype: np.dtype, what: str) -> None:
         raise InputError(f"{what}: found dtype {dtype}, need a real numeric array (bool, int or float)")
 
 
-def _load_mtx(data: bytes, what: str, max_entries: int | None) -> sp.csr_matrix:
+_MTX_FORMATS = ("coordinate", "array")
+_MTX_FIELDS = ("real", "integer", "pattern", "double", "complex")
+_MTX_SYMMETRIES = ("general", "symmetric", "skew-symmetric", "hermitian")
+
+
+class _MtxHeader(NamedTuple):
+    rows: int
+    cols: int
+    entries: int          # declared entries (coordinate) or rows·cols (array)
+    fmt: str
+    field: str
+    symmetry: str
+    body: str             # the text after the size line
+
+
+def _mtx_header(data: bytes, what: str) -> _MtxHeader:
+    """The banner and size line of a Matrix Market file, parsed here rather than by SciPy, whose
+    reader crashes the process on some damaged files (a value cut off as '1.5E-' at the end)."""
+    malformed = "need a valid .mtx file (see scipy.io.mmwrite)"
     try:
-        rows, cols, entries, fmt, field, _ = scipy.io.mminfo(io.BytesIO(data))
-        if field == "complex":
-            raise InputError(f"{what}: found a complex Matrix Market file, need real values")
-        if rows < 1 or cols < 1:
-            raise InputError(f"{what}: found a {rows}×{cols} matrix, need at least one row and column")
-        if max(rows, cols) > _MAX_SIDE or (fmt == "array" and rows * cols > _MAX_DENSE):
-            raise InputError(f"{what}: found a declared size of {rows:,}×{cols:,}, need at most "
-                             f"{_MAX_SIDE:,} rows and columns ({_MAX_DENSE:,} entries when dense)")
-        if fmt == "array":
-            _check_entries(what, rows * cols, f"a dense {rows:,}×{cols:,} Matrix Market array "
-                           f"({rows * cols:,} entries)", max_entries)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{what}: found a malformed Matrix Market file (bytes that are not text), "
+                         f"{malformed}") from None
+    lines = text.split("\n", 1)
+    banner = lines[0].split()
+    if len(banner) != 5 or banner[0].lower() != "%%matrixmarket" or banner[1].lower() != "matrix":
+        raise InputError(f"{what}: found a malformed Matrix Market header ({lines[0][:60]!r}), need "
+                         "'%%MatrixMarket matrix <coordinate|array> <real|integer|pattern> <general|"
+                         "symmetric|skew-symmetric>' on the first line")
+    fmt, field, symmetry = (word.lower() for word in banner[2:])
+    for word, allowed, name in ((fmt, _MTX_FORMATS, "format"), (field, _MTX_FIELDS, "field"),
+                                (symmetry, _MTX_SYMMETRIES, "symmetry")):
+        if word not in allowed:
+            raise InputError(f"{what}: found a malformed Matrix Market header ({name} {word!r}), need one "
+                             f"of {allowed}")
+    if field == "complex" or symmetry == "hermitian":
+        raise InputError(f"{what}: found a complex Matrix Market file, need real values")
+    if fmt == "array" and field == "pattern":
+        raise InputError(f"{what}: found a malformed Matrix Market header (an array of pattern), "
+                         f"{malformed}")
+    rest = lines[1] if len(lines) > 1 else ""
+    offset = 0
+    while True:  # comment and blank lines, then the size line
+        end = rest.find("\n", offset)
+        line = rest[offset:] if end < 0 else rest[offset:end]
+        offset = len(rest) if end < 0 else end + 1
+        if line.strip() and not line.lstrip().startswith("%"):
+            break
+        if end < 0:
+            raise InputError(f"{what}: found a Matrix Market file without a size line, {malformed}")
+    sizes = line.split()
+    if len(sizes) != (2 if fmt == "array" else 3) or not all(t.isdigit() for t in sizes):
+        raise InputError(f"{what}: found the size line {line.strip()[:60]!r}, need "
+                         + ("'rows columns'" if fmt == "array" else "'rows columns entries'")
+                         + " as non-negative integers")
+    rows, cols = int(sizes[0]), int(sizes[1])
+    entries = rows * cols if fmt == "array" else int(sizes[2])
+    return _MtxHeader(rows, cols, entries, fmt, field, symmetry, rest[offset:])
+
+
+def _mtx_values_declared(h: _MtxHeader) -> int:
+    """How many values a Matrix Market file declares it stores (before symmetric expansion)."""
+    if h.fmt != "array" or h.symmetry == "general":
+        return h.entries
+    return h.rows * (h.rows + 1) // 2 if h.symmetry == "symmetric" else h.rows * (h.rows - 1) // 2
+
+
+def _mtx_body(h: _MtxHeader, what: str) -> np.ndarray:
+    """The body's numbers as a (values, width) float array: width 1 (array), 2 (pattern) or 3."""
+    width = 1 if h.fmt == "array" else (2 if h.field == "pattern" else 3)
+    declared = _mtx_values_declared(h)
+    try:  # numpy's reader is strict: a short or long line is an error, not a NaN
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+            table = np.loadtxt(io.StringIO(h.body), comments="%", dtype=np.float64, ndmin=2)
+    except (ValueError, OverflowError) as exc:
+        reason = str(exc).split(";")[0].strip()
+        raise InputError(f"{what}: found a malformed Matrix Market file ({reason}), need {width} "
+                         "number(s) per line") from None
+    if table.size == 0:
+        table = np.empty((0, width))
+    if table.shape[1] != width:
+        raise InputError(f"{what}: found {table.shape[1]} numbers per line, need {width} for a "
+                         f"{h.fmt} {h.field} Matrix Market file")
+    if table.shape[0] != declared:
+        raise InputError(f"{what}: found {table.shape[0]:,} entry lines where the header declares "
+                         f"{declared:,}; need a complete file whose header matches its data")
+    return table
+
+
+def _load_mtx(data: bytes, what: str, max_entries: int | None,
+              duplicates: str) -> np.ndarray | sp.csr_matrix:
+    """A Matrix Market file: ``array`` format as a dense ndarray, ``coordinate`` as CSR.
+
+    Everything the header declares is checked against the file before anything is allocated:
+    the memory the shape alone takes (see :func:`load_matrix`) against ``max_entries``, and the
+    declared number of values against the bytes that follow the header."""
+    h = _mtx_header(data, what)
+    rows, cols, entries = h.rows, h.cols, h.entries
+    if rows < 1 or cols < 1:
+        raise InputError(f"{what}: found a {rows}×{cols} matrix, need at least one row and column")
+    if max(rows, cols) > _MAX_SIDE or (h.fmt == "array" and rows * cols > _MAX_DENSE):
+        raise InputError(f"{what}: found a declared size of {rows:,}×{cols:,}, need at most "
+                         f"{_MAX_SIDE:,} rows and columns ({_MAX_DENSE:,} entries when dense)")
+    if h.symmetry != "general" and rows != cols:
+        raise InputError(f"{what}: found a {h.symmetry} {rows}×{cols} matrix, need a square one")
+    if h.fmt == "array":
+        _check_entries(what, rows * cols, f"a dense {rows:,}×{cols:,} Matrix Market array "
+                       f"({rows * cols:,} entries)", max_entries)
+    else:
+        stored = entries if h.symmetry == "general" else 2 * entries
+        if rows + cols > stored:  # the row and column arrays outweigh the entries
+            described = (f"a Matrix Market header declaring a {rows:,}×{cols:,} matrix with {entries:,} "
+                         f"entr{'y' if entries == 1 else 'ies'}, whose rows and columns alone take "
+                         f"n + m = {rows + cols:,} entries of memory")
         else:
-            _check_entries(what, entries, f"a Matrix Market file declaring {entries:,} entries",
-                           max_entries)
-        result = scipy.io.mmread(io.BytesIO(data))
-        mat = sp.csr_matrix(result, dtype=np.float64)
-    except InputError:
-        raise
-    except _DECODE_ERRORS as exc:
-        raise InputError(f"{what}: found a malformed Matrix Market file ({exc}), need a valid .mtx "
-                         "file (see scipy.io.mmwrite)") from None
-    _check_finite(mat.data, what)
-    return mat
+            described = f"a Matrix Market file declaring {stored:,} entries ({rows:,}×{cols:,})"
+        _check_entries(what, max(stored, rows + cols), described, max_entries)
+    declared = _mtx_values_declared(h)
+    # The shortest line of a value is 2 bytes ("1\n"), of an entry 4 ("1 1\n") or 6 ("1 1 1\n").
+    shortest = 2 if h.fmt == "array" else (4 if h.field == "pattern" else 6)
+    if declared * shortest > len(data):
+        raise InputError(f"{what}: found a Matrix Market header declaring {declared:,} values in a file "
+                         f"of {len(data):,} bytes, which holds at most {len(data) // shortest:,}; need "
+                         "a complete file whose header matches its data")
+    table = _mtx_body(h, what)
+    values = np.ones(table.shape[0]) if h.field == "pattern" else table[:, -1].copy()
+    _check_finite(values, what)
+    skew = -1.0 if h.symmetry == "skew-symmetric" else 1.0
+    if h.fmt == "array":
+        arr = np.empty((rows, cols))
+        if h.symmetry == "general":
+            arr[:] = values.reshape(cols, rows).T  # column-major
+        else:  # the lower triangle, column by column (without the diagonal when skew)
+            i, j = np.tril_indices(rows, 0 if h.symmetry == "symmetric" else -1)
+            order = np.lexsort((i, j))
+            i, j = i[order], j[order]
+            arr[:] = 0.0
+            arr[j, i] = skew * values
+            arr[i, j] = values
+        return arr
+    r, c = table[:, 0], table[:, 1]
+    bad = np.flatnonzero((r != np.round(r)) | (c != np.round(c)) | (r < 1) | (r > rows) | (c < 1) | (c > cols))
+    if bad.size:
+        line = bad[0]
+        raise InputError(f"{what}: found the entry ({table[line, 0]:g}, {table[line, 1]:g}) outside the "
+                         f"declared {rows:,}×{cols:,} matrix (entry {line + 1}); need 1-based row and "
+                         "column numbers within the declared size")
+    r, c = r.astype(np.int64) - 1, c.astype(np.int64) - 1
+    if h.symmetry != "general":
+        off = r != c
+        r, c, values = np.r_[r, c[off]], np.r_[c, r[off]], np.r_[values, skew * values[off]]
+    keys = r * cols + c
+    keys, values, repeated = _resolve_duplicates(
+        keys, values, duplicates, what, unit="entry position(s)",
+        example=lambda key, count: f"row {key // cols + 1}, column {key % cols + 1} ({count} times)")
+    if repeated:
+        warnings.warn(f"{what}: found {repeated:,} entr{'y' if repeated == 1 else 'ies'} given more than once; "
+                      + ("each holds the mean of its values" if duplicates == "mean"
+                         else "each holds its last value in the file") + f" (duplicates={duplicates!r})",
+                      stacklevel=3)
+    return _csr_from_keys(keys, values, (rows, cols))
 
 
 def _load_dense_text(data: bytes, what: str, max_entries: int | None) -> np.ndarray:
-    text = _decode_text(data, what, strict=True)
-    first = _first_line(text)
+    text = _decode_text(data, what, strict=True, need="a .npy, CSV/TSV or .mtx matrix")
+    first = _first_line(text, tabs_are_data=True)
     if first is None:
         raise InputError(f"{what}: found an empty file, need a matrix: one line of numbers per row")
     first_number, line = first
     sep = _sniff_separator(line)
-    fields = _split(line, sep)
-    header = any(f and not _is_number(f) for f in fields)
-    lines = [ln for ln in text.splitlines()[first_number - 1 + header:] if ln.strip()]
+    decimal_comma = sep == ";"
+    header = _is_header(_split(line, sep), decimal_comma)
+    lines = [ln for ln in text.splitlines()[first_number - 1 + header:] if ln.strip(" \r\n\f\v")]
     if not lines:
         raise InputError(f"{what}: found only a header line, need at least one row of numbers")
     width = len(_split(lines[0], sep))
     _check_entries(what, len(lines) * width, f"{len(lines):,} rows of {width:,} values "
                    f"({len(lines) * width:,} entries)", max_entries)
-    widths = np.array([len(_split(ln, sep)) for ln in lines])
+    widths = np.array([len(row) for row in _fields(lines, sep)])
     if np.any(widths != widths[0]):
         bad = int(np.flatnonzero(widths != widths[0])[0])
         raise InputError(f"{what}: found {widths[bad]} values on data row {bad + 1} but {widths[0]} on "
                          "the first; need the same number of values on every row (leave a missing "
                          "entry empty or write NaN)")
-    table = _read_table("\n".join(lines), sep, what, f"{what}: found no rows of numbers")
-    values = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    table = _read_table("\n".join(lines), sep, what, f"{what}: found no rows of numbers",
+                        decimal="," if decimal_comma else ".")
+    # Columns pandas parsed as numbers are taken as they are; the others hold a word, or both
+    # decimal commas and points, and are converted here.
+    values = np.column_stack([table[c].to_numpy(dtype=np.float64) if pd.api.types.is_numeric_dtype(table[c])
+                              else _numbers(table[c].astype("string").str.strip(), decimal_comma)
+                              for c in table.columns])
     given = table.notna().to_numpy()
     bad = np.argwhere(np.isnan(values) & given)
     if bad.size:
         r, c = bad[0]
+        hint = " (a header line holds names only)" if r == 0 and not header else ""
         raise InputError(f"{what}: found the non-numeric value {table.iat[r, c]!r} at data row {r + 1}, "
-                         f"column {c + 1}; need numbers (an empty cell or NaN marks a missing entry)")
+                         f"column {c + 1}{hint}; need numbers (an empty cell or NaN marks a missing "
+                         "entry)")
     _check_finite(values, what)
     return values
 
 
-def load_matrix(src: Source, name: str | None = None, *, max_bytes: int | None = limits.MAX_FILE_BYTES,
+def load_matrix(src: Source, name: str | None = None, *, duplicates: str = "mean",
+                max_bytes: int | None = limits.MAX_FILE_BYTES,
                 max_entries: int | None = limits.MAX_ENTRIES) -> np.ndarray | sp.csr_matrix:
-    """Load a matrix: dense float64 ndarray, or ``scipy.sparse.csr_matrix`` for Matrix Market.
+    """Load a matrix: a dense float64 ndarray, or a ``scipy.sparse.csr_matrix`` for a Matrix Market
+    file in coordinate format.
 
     The format comes from the file name's suffix (the path, else ``name``, else the file object's
     ``.name``): ``.npy``; ``.csv``/``.tsv``/``.txt``/``.dat``/``.tab`` (dense text);  ``.mtx``
@@ -763,15 +1087,29 @@ def load_matrix(src: Source, name: str | None = None, *, max_bytes: int | None =
     ``%%MatrixMarket``, otherwise dense text.
 
     * ``.npy`` is read with ``allow_pickle=False``; object arrays are refused before anything is
-      unpickled, and so are non-numeric dtypes and arrays that are not 2-D.
-    * Dense text: comma, tab, semicolon or whitespace separated, one row per line; the first line
-      is skipped as a header when it holds a non-numeric field. Empty cells, ``NaN`` and ``NA``
-      read as NaN.
-    * NaN is allowed everywhere (it marks a missing entry); ±inf is refused.
-    * Size caps (wlra_core.limits): a file above ``max_bytes``, or a matrix above ``max_entries``
-      entries (dense: rows × columns; Matrix Market coordinate: the declared entries), is refused
-      from its header (.npy, .mtx) or its line count (text) before the matrix is allocated.
+      unpickled, and so are non-numeric dtypes, arrays that are not 2-D, and a header whose
+      declared shape does not match the bytes that follow it.
+    * Dense text: comma, tab, semicolon or whitespace separated, one row per line (quoted fields
+      may hold the separator; with semicolons a comma is a decimal comma, 1,5 = 1.5). UTF-8 or
+      UTF-16. The first line is a header, and skipped, when it holds names only: a first line with
+      a number or a missing-value mark (``NA``) is data. Empty cells, ``NaN`` and ``NA`` read as NaN.
+    * Matrix Market: ``array`` format gives a dense matrix (every entry stored, zeros included);
+      ``coordinate`` format gives CSR storing exactly the file's entries (explicit zeros kept;
+      ``pattern`` files store 1.0). An entry given more than once follows ``duplicates``, the rule
+      of :func:`load_ratings`: "mean" (default, with a warning saying how many), "last" or "error".
+    * NaN is allowed everywhere (it marks a missing entry, also a stored one in Matrix Market);
+      ±inf is refused.
+    * Size caps (wlra_core.limits): a file above ``max_bytes``, or a matrix above ``max_entries``,
+      is refused from its header (.npy, .mtx) or its line count (text) before the matrix is
+      allocated. A dense matrix counts rows × columns; a Matrix Market coordinate file counts its
+      declared entries, or n + m when more (its row and column arrays, and the factors of any
+      problem made from it, grow with n + m).
+
+    What a loaded matrix means as a problem (which entries are observed) is decided by
+    :func:`matrix_problem`, for the command line and the app alike.
     """
+    if duplicates not in DUPLICATE_POLICIES:
+        raise InputError(f"duplicates: found {duplicates!r}, need one of {DUPLICATE_POLICIES}")
     what = "matrix"
     data, file_name = _read_source(src, what, max_bytes)
     if not data:
@@ -780,7 +1118,7 @@ def load_matrix(src: Source, name: str | None = None, *, max_bytes: int | None =
     if fmt == "npy":
         mat = _load_npy(data, what, max_entries)
     elif fmt == "mtx":
-        return _load_mtx(data, what, max_entries)
+        return _load_mtx(data, what, max_entries, duplicates)
     else:
         mat = _load_dense_text(data, what, max_entries)
     if mat.size == 0:
@@ -789,20 +1127,32 @@ def load_matrix(src: Source, name: str | None = None, *, max_bytes: int | None =
     return mat
 
 
-def matrix_problem(M: np.ndarray | sp.spmatrix, W: np.ndarray | sp.spmatrix | None = None
+def matrix_problem(M: np.ndarray | sp.spmatrix, W: np.ndarray | sp.spmatrix | None = None, *,
+                   names: tuple[str, str] = ("matrix", "weights")
                    ) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray | sp.csr_matrix]:
-    """(M, W) ready for :func:`wlra_core.solve` from a loaded matrix and optional weights.
+    """(M, W) ready for :func:`wlra_core.solve` from a loaded matrix and optional weights: the one
+    place that says what a matrix file means as a problem (the command line, the app and the tests
+    all call it).
 
-    Without ``W``, the observed entries get weight 1: for a dense M its finite entries (NaN marks a
-    missing one, replaced by 0 in the returned copy of M); for a sparse M (Matrix Market) its
-    stored entries, as in a rating matrix (an unstored entry is missing, not a zero). With ``W``:
-    the same shape as M (both named in the error), finite, ≥ 0; NaN in M where W > 0 is refused.
-    Inputs are never modified.
+    Without ``W``, the observed entries get weight 1:
+
+    * dense M (.npy, text, Matrix Market ``array``): its finite entries; NaN marks a missing one
+      (replaced by 0 in the returned copy of M);
+    * sparse M (Matrix Market ``coordinate``): its stored finite entries, explicit zeros included,
+      as in a rating matrix; an unstored entry is missing, not a zero, and so is a stored NaN.
+
+    With ``W``: the same shape as M, finite, ≥ 0; a NaN in M where W > 0 is refused; an unstored
+    entry of a sparse M is a 0 wherever W weights it (a dense W makes M dense). ``names`` name the
+    two inputs in messages (e.g. the files they came from). Inputs are never modified.
     """
+    m_name, w_name = names
     if W is None:
         if sp.issparse(M):
-            M = sp.csr_matrix(M, dtype=np.float64)
+            M = sp.csr_matrix(M, dtype=np.float64, copy=True)
             M.sum_duplicates()
+            keep = np.isfinite(M.data)
+            if not keep.all():  # stored NaNs are missing entries: drop them from M and W alike
+                M = _drop_stored(M, keep)
             W = M.copy()
             W.data = np.ones_like(W.data)
             return M, W
@@ -810,26 +1160,48 @@ def matrix_problem(M: np.ndarray | sp.spmatrix, W: np.ndarray | sp.spmatrix | No
         finite = np.isfinite(M)
         return np.where(finite, M, 0.0), finite.astype(np.float64)
     if W.shape != M.shape:
-        raise InputError(f"weights: found shape {W.shape[0]}×{W.shape[1]}, need the shape of the "
-                         f"matrix, {M.shape[0]}×{M.shape[1]}")
+        raise InputError(f"{w_name}: found shape {W.shape[0]}×{W.shape[1]}, need the shape of the "
+                         f"{m_name}, {M.shape[0]}×{M.shape[1]}")
     values = W.data if sp.issparse(W) else np.asarray(W)
     if not np.all(np.isfinite(values)):
-        raise InputError("weights: found NaN or infinite weights, need finite weights ≥ 0 "
+        raise InputError(f"{w_name}: found NaN or infinite weights, need finite weights ≥ 0 "
                          "(0 marks a missing entry)")
     if values.size and values.min() < 0:
-        raise InputError(f"weights: found a negative weight ({values.min():g}), need weights ≥ 0")
+        raise InputError(f"{w_name}: found a negative weight ({values.min():g}), need weights ≥ 0")
+    if sp.issparse(M) and not sp.issparse(W):
+        M = M.toarray()  # W is dense already, so M's dense copy is no larger
     if not sp.issparse(M):
         M = np.asarray(M, dtype=np.float64)
         Wd = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
         bad = np.argwhere(~np.isfinite(M) & (Wd > 0))
         if bad.size:
             i, j = bad[0]
-            raise InputError(f"matrix: found a missing value (NaN) at row {i + 1}, column {j + 1} where "
+            raise InputError(f"{m_name}: found a missing value (NaN) at row {i + 1}, column {j + 1} where "
                              f"the weight is {Wd[i, j]:g}; need a value wherever the weight is positive")
         M = np.where(np.isfinite(M), M, 0.0)
         return M, (sp.csr_matrix(W, dtype=np.float64) if sp.issparse(W) else Wd.astype(np.float64))
-    return sp.csr_matrix(M, dtype=np.float64), (sp.csr_matrix(W, dtype=np.float64) if sp.issparse(W)
-                                                 else np.asarray(W, dtype=np.float64))
+    M = sp.csr_matrix(M, dtype=np.float64, copy=True)
+    M.sum_duplicates()
+    W = sp.csr_matrix(W, dtype=np.float64, copy=True)
+    nan = ~np.isfinite(M.data)
+    if nan.any():
+        rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+        weight = np.asarray(W[rows[nan], M.indices[nan]]).ravel()
+        if (weight > 0).any():
+            first = np.flatnonzero(weight > 0)[0]
+            i, j = rows[nan][first], M.indices[nan][first]
+            raise InputError(f"{m_name}: found a missing value (NaN) at row {i + 1}, column {j + 1} "
+                             f"where the weight is {weight[first]:g}; need a value wherever the weight "
+                             "is positive")
+        M = _drop_stored(M, ~nan)
+    return M, W
+
+
+def _drop_stored(A: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    """A CSR copy of ``A`` storing only the entries where ``keep`` is True."""
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))[keep]
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=A.shape[0]))]
+    return sp.csr_matrix((A.data[keep], A.indices[keep], indptr), shape=A.shape)
 
 
 # --------------------------------------------------------------------------------------------

@@ -505,6 +505,8 @@ KEPT = "The previous data is kept."
                                                  "need a finite number"], id="infinite-rating"),
     pytest.param("nan.csv", b"1,1,4\n1,2,nan\n", ["nan.csv: found a non-finite rating 'nan' on line 2",
                                                  "need a finite number"], id="nan-rating"),
+    pytest.param("ratings.csv", b"PK\x03\x04" + bytes(40), [
+        "ratings.csv: found a ZIP archive (an .npz, .xlsx or .zip file)", "save the sheet as CSV"], id="xlsx-named-csv"),
 ])
 def test_a_bad_rating_file_is_refused_and_the_session_keeps_its_data_and_runs(ratings, name, data, parts):
     at, before = ratings
@@ -664,3 +666,62 @@ def test_a_url_k_above_the_images_rank_is_capped_with_a_notice(iterate_calls):
     step(at, "inp")
     assert_inpainting_step_is_finite(at)
     assert iterate_calls == [{**INP_USED, "k": 64, "solver": "exact"}]
+
+
+# --- issue 12: what an outside tester broke --------------------------------------------------------
+
+@pytest.mark.parametrize("name, data, parts", [
+    pytest.param("na-first.csv", b"1,1,NA\n1,2,3\n2,1,5\n", ["na-first.csv: found a non-numeric rating 'NA' on line 1",
+                                                           "need a finite number"], id="na-in-the-first-row"),
+    pytest.param("word-first.csv", b"1,1,good\n1,2,3\n2,1,5\n", [
+        "word-first.csv: found a non-numeric rating 'good' on line 1"], id="word-in-the-first-row"),
+])
+def test_a_first_rating_that_is_not_a_number_is_refused_not_dropped_as_a_header(ratings, name, data, parts):
+    at, before = ratings
+    assert_refused(upload(at, "rat_upload", name, data), before, ratings_snapshot, *parts, KEPT)
+
+
+@pytest.mark.parametrize("name, data", [
+    pytest.param("quoted.csv", b'user,item,rating\n"Smith, J",1,4\n"Smith, J",2,3\n"Doe, A",1,5\n"Doe, A",3,1\n'
+                               b'"Roe, B",2,2\n"Roe, B",3,4\n', id="quoted-ids-with-commas"),
+    pytest.param("utf16.csv", "user,item,rating\nzoë,1,4\nzoë,2,3\nada,1,5\nada,3,1\nbo,2,2\nbo,3,4\n".encode("utf-16"),
+                 id="utf-16"),
+    pytest.param("semicolons.csv", b"user;item;rating\na;1;4,5\na;2;3\nb;1;5\nb;3;1\nc;2;2,5\nc;3;4\n",
+                 id="decimal-commas"),
+])
+def test_rating_files_that_were_misread_are_read_whole(accepting_ratings, name, data):
+    at = upload(accepting_ratings, "rat_upload", name, data)
+    assert_no_crash(at)
+    assert not errors(at) and f"**{name}**: 3 users × 3 items, 6 ratings" in at.caption[0].value
+    assert_ratings_step_is_finite(step(at, "rat"))
+
+
+def test_an_eps_image_is_named_and_never_sent_to_ghostscript(inpainting):
+    at, before = inpainting
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\nshowpage\n"
+    message = assert_refused(upload(at, "inp_image_file", "figure.png", eps), before, inpainting_snapshot,
+                             "Image 'figure.png': found an image in EPS format, which this loader does not read",
+                             "need an image file (PNG, JPEG, GIF, TIFF, BMP or WebP)")
+    assert "Ghostscript" not in message
+
+
+def test_a_png_header_declaring_more_pixels_than_its_file_holds_is_refused(inpainting):
+    import struct
+    import zlib
+
+    data = bytearray(encode(Image.fromarray(np.zeros((2, 2), dtype=np.uint8))))
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4:ihdr + 12] = struct.pack(">II", 5000, 5000)
+    data[ihdr + 17:ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr:ihdr + 17])))
+    at, before = inpainting
+    assert_refused(upload(at, "inp_image_file", "liar.png", bytes(data)), before, inpainting_snapshot,
+                   "Image 'liar.png': found a PNG header declaring 5,000×5,000 pixels in a file of",
+                   "which cannot hold them", "need a complete image file")
+
+
+def test_an_iphone_heic_photo_is_named_with_what_to_do(inpainting):
+    at, before = inpainting
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(40)
+    assert_refused(upload(at, "inp_image_file", "IMG_0001.jpg", heic), before, inpainting_snapshot,
+                   "Image 'IMG_0001.jpg': found an HEIC/HEIF image (as phones save photos)",
+                   "convert it to JPEG or PNG first")

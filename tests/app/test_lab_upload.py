@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 import wlra_core as wc
 from tests.app._apptest import run_page
-from ui import loaders, state
+from ui import loaders, matrix_upload, state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
 UPLOAD = {"lab_source": "upload", "lab_k": "3", "lab_solvers": ["exact", "sketched"]}
@@ -108,8 +108,8 @@ def test_weights_file_of_another_shape_is_refused_naming_both_shapes_and_nothing
     at = with_a_run()
     caption = at.caption[0].value
     at = upload(at, "W.npy", npy(np.ones((20, 30))), slot="weights")
-    assert errors(at) == ["Weights file 'W.npy': weights: found shape 20×30, need the shape of the matrix, "
-                          "30×20. The previous data is kept."]
+    assert errors(at) == ["Weights file 'W.npy': weights W.npy: found shape 20×30, need the shape of the "
+                          "matrix M.npy, 30×20. The previous data is kept."]
     assert_kept(at, caption)
     assert "lab_weights" not in at.session_state or at.session_state["lab_weights"] is None
 
@@ -125,7 +125,7 @@ def test_graded_weights_are_used_and_negative_ones_refused():
     assert run.signature[0][1].endswith("+" + at.session_state["lab_weights"]["digest"])
     assert all(len(r) == 1 and np.isfinite(r[0]["objective"]) for r in records(at).values())
     at = upload(at, "neg.npy", npy(W - 1.0), slot="weights")
-    assert errors(at)[0].startswith("Weights file 'neg.npy': weights: found a negative weight (-")
+    assert errors(at)[0].startswith("Weights file 'neg.npy': weights neg.npy: found a negative weight (-")
     assert_kept(at, caption)
 
 
@@ -133,7 +133,7 @@ def test_missing_value_where_the_weight_is_positive_is_refused():
     at = with_a_run()
     caption = at.caption[0].value
     at = upload(at, "W.npy", npy(np.ones((30, 20))), slot="weights")
-    assert "matrix: found a missing value (NaN) at row" in errors(at)[0]
+    assert "matrix M.npy: found a missing value (NaN) at row" in errors(at)[0]
     assert "need a value wherever the weight is positive" in errors(at)[0]
     assert_kept(at, caption)
 
@@ -172,6 +172,11 @@ def three_d() -> bytes:
     ("inf.csv", lambda tmp: b"1,2\ninf,4\n", "matrix: found infinite values, need finite numbers"),
     ("header.csv", lambda tmp: b"a,b,c\n", "matrix: found only a header line"),
     ("text.npy", lambda tmp: b"hello, I am not an array", "matrix: found data that is not a valid .npy file"),
+    ("sheet.csv", lambda tmp: b"PK\x03\x04" + bytes(40), "matrix: found a ZIP archive (an .npz, .xlsx or .zip file), "
+                                                       "need a .npy, CSV/TSV or .mtx matrix; save the sheet as CSV"),
+    ("M.csv", lambda tmp: b"\x1f\x8b\x08\x00" + bytes(20), "matrix: found a gzip-compressed file"),
+    ("short.npy", lambda tmp: npy(np.zeros((2000, 2000)))[:200],
+     "matrix: found a .npy header declaring a 2,000×2,000 float64 array (32,000,000 bytes of data) followed by 72"),
 ])
 def test_bad_matrix_files_are_refused_in_the_page_and_the_session_keeps_its_matrix(tmp_path, name, make, found):
     at = with_a_run()
@@ -194,7 +199,8 @@ def test_files_over_the_upload_limit_and_the_problem_cap_are_refused_with_the_ca
     big = npy(low_rank(seed=5))
     monkeypatch.setattr(loaders, "MAX_UPLOAD_BYTES", len(big) - 1)
     at = upload(at, "big.npy", big)
-    assert errors(at)[0].startswith("Matrix file 'big.npy': matrix: found a file of 0.0 MB, need at most")
+    assert errors(at)[0].startswith("Matrix file 'big.npy': matrix: found a file of more than 0.0 MB, "
+                                    "need at most")
     assert_kept(at, caption)
     monkeypatch.setattr(loaders, "MAX_UPLOAD_BYTES", wc.limits.MAX_FILE_BYTES)
     monkeypatch.setattr(state, "APP_MAX_ENTRIES", 599)
@@ -278,3 +284,93 @@ def test_factors_of_huge_values_are_kept_for_replay_without_overflow():
         _, X, Y = run.factors_at(1)
         assert np.isfinite(X).all() and np.isfinite(Y).all(), name
         assert np.isfinite(X @ Y.T).all() and np.abs(X @ Y.T).max() > 1e149
+
+
+# --- issue 12: what an outside tester broke -------------------------------------------------------
+
+TINY_HUGE_MTX = b"%%MatrixMarket matrix coordinate real general\n100000000 100000000 1\n1 1 1.0\n"
+
+
+def test_a_76_byte_mtx_declaring_a_10_8_square_matrix_is_refused_at_upload_not_at_step():
+    at = with_a_run()
+    caption = at.caption[0].value
+    at = upload(at, "huge.mtx", TINY_HUGE_MTX)
+    assert errors(at) == [
+        "Matrix file 'huge.mtx': matrix: found a Matrix Market header declaring a 100,000,000×100,000,000 "
+        "matrix with 1 entry, whose rows and columns alone take n + m = 200,000,000 entries of memory, need at "
+        f"most {state.APP_MAX_ENTRIES:,} entries (the size cap of one problem); use a smaller problem. "
+        "The previous data is kept."]  # no parameter the app user cannot set, no advice to raise it
+    assert_kept(at, caption)
+    assert at.session_state["lab_matrix"]["name"] == "M.npy"
+    at = step(at)  # the kept runs go on
+    assert not errors(at) and all(len(r) == 2 for r in records(at).values())
+
+
+MTX_MEANINGS = {  # file, weighted entries (as the command line counts them: tests/test_cli.py)
+    "array-with-zeros": (b"%%MatrixMarket matrix array real general\n3 2\n1\n0\n2\n0\n3\n4\n", 6),
+    "pattern": (b"%%MatrixMarket matrix coordinate pattern general\n3 2 3\n1 1\n2 2\n3 1\n", 3),
+    "explicit-zeros": (b"%%MatrixMarket matrix coordinate real general\n3 2 3\n1 1 0\n2 2 5\n3 1 0\n", 3),
+    "stored-nan": (b"%%MatrixMarket matrix coordinate real general\n3 2 4\n1 1 1\n2 2 nan\n3 1 2\n3 2 4\n", 3),
+    "duplicates": (b"%%MatrixMarket matrix coordinate real general\n3 2 4\n1 1 1\n1 1 3\n2 2 5\n3 1 2\n", 3),
+}
+
+
+@pytest.mark.parametrize("case", list(MTX_MEANINGS))
+def test_an_mtx_gets_the_weights_the_command_line_gives_it(case):
+    data, observed = MTX_MEANINGS[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # duplicates averaged: the page's notes say it, below
+        _, W = wc.data.matrix_problem(wc.data.load_matrix(data))
+    assert (W.nnz if sp.issparse(W) else np.count_nonzero(W)) == observed
+    at = run_page(PAGE, **dict(UPLOAD, lab_k="1"))
+    at = upload(at, f"{case}.mtx", data)
+    assert not at.exception and not errors(at)
+    assert at.caption[0].value.startswith(f"**{case}.mtx**: M is 3 × 2 with {observed:,} weighted entries")
+    at = step(at)
+    assert not at.exception and not errors(at)
+    assert all(np.isfinite(r[0]["objective"]) for r in records(at).values())
+    notes = matrix_upload._build(at.session_state["lab_matrix"], None).notes  # for the page to show
+    assert notes == ((f"{case}.mtx: found 1 entry given more than once; each holds the mean of its values "
+                      "(duplicates='mean')",) if case == "duplicates" else ())
+
+
+def test_a_stored_nan_in_an_mtx_weighted_by_a_weights_file_is_refused_at_upload_naming_the_file():
+    at = run_page(PAGE, **dict(UPLOAD, lab_k="1"))
+    at = upload(at, "nan.mtx", MTX_MEANINGS["stored-nan"][0])
+    caption = at.caption[0].value
+    at = upload(at, "ones.npy", npy(np.ones((3, 2))), slot="weights")
+    assert errors(at) == ["Weights file 'ones.npy': matrix nan.mtx: found a missing value (NaN) at row 2, "
+                          "column 2 where the weight is 1; need a value wherever the weight is positive. "
+                          "The previous data is kept."]
+    assert not at.exception and at.caption[0].value == caption
+
+
+@pytest.mark.parametrize("name, data, shape", [
+    ("na-first.csv", b"NA,2,3\n4,5,6\n7,8,9\n", "3 × 3 with 8 weighted"),      # the first row is data
+    ("utf16.csv", "a,b\n1,2\n3,NA\n4,5\n".encode("utf-16"), "3 × 2 with 5 weighted"),
+    ("comma.csv", b"a;b\n1,5;2\n3;4,25\n5;6\n", "3 × 2 with 6 weighted"),
+])
+def test_text_matrices_that_were_misread_are_read_whole(name, data, shape):
+    at = run_page(PAGE, **dict(UPLOAD, lab_k="1"))
+    at = upload(at, name, data)
+    assert not at.exception and not errors(at)
+    assert at.caption[0].value.startswith(f"**{name}**: M is {shape} entries")
+
+
+def test_the_lab_writes_no_file_on_the_server(tmp_path, monkeypatch):
+    """Exports are downloads made in memory: the app has no output path that could meet an input."""
+    monkeypatch.chdir(tmp_path)
+    at = with_a_run()
+    assert [b.proto.label for b in at.get("download_button")] == ["History (CSV)"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_mtx_value_cut_off_in_its_exponent_is_refused_and_the_server_lives():
+    """SciPy's reader ends the whole server process (SIGSEGV) on this upload; wlra_core reads .mtx itself."""
+    at = with_a_run()
+    caption = at.caption[0].value
+    at = upload(at, "cut.mtx", b"%%MatrixMarket matrix coordinate real general\n1 1 1\n1 1 1.5E-")
+    assert len(errors(at)) == 1
+    assert errors(at)[0].startswith("Matrix file 'cut.mtx': matrix: found a malformed Matrix Market file "
+                                    "(could not convert string '1.5E-' to float64")
+    assert_kept(at, caption)

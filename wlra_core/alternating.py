@@ -45,6 +45,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import holdout as _holdout
 from . import init as _init
 from .limits import MAX_ENTRIES
 from .problem import (MIN_WORK_BYTES, InputError, check_choice, check_float, check_int, side_objective,
@@ -64,9 +65,33 @@ class ConvergenceWarning(UserWarning):
     """The loop reached max_iter before its stopping rule held."""
 
 
+def _predict(X, Y, mean, row_offsets, col_offsets, rows, cols):
+    """M̂ at the entries (rows[t], cols[t]) without forming M̂."""
+    rows = np.asarray(rows, dtype=np.intp)
+    cols = np.asarray(cols, dtype=np.intp)
+    if rows.shape != cols.shape:
+        raise InputError(f"rows, cols: found shapes {rows.shape} and {cols.shape}, need the same shape.")
+    n, m = X.shape[0], Y.shape[0]
+    if rows.size and (rows.min() < -n or rows.max() >= n or cols.min() < -m or cols.max() >= m):
+        raise InputError(f"rows, cols: found indices outside the {n}×{m} matrix, need rows in [0, {n}) "
+                         f"and cols in [0, {m}).")
+    out = np.einsum("...j,...j->...", X[rows], Y[cols])
+    if row_offsets is not None:
+        out += mean + row_offsets[rows] + col_offsets[cols]
+    return out
+
+
+def _full(X, Y, mean, row_offsets, col_offsets):
+    out = X @ Y.T
+    if row_offsets is not None:
+        out += mean + row_offsets[:, None] + col_offsets[None, :]
+    return out
+
+
 @dataclass(frozen=True)
 class Step:
-    """One alternating iteration. M̂ = X @ Y.T; the arrays are read-only."""
+    """One alternating iteration. M̂ = X @ Y.T (+ mean + row_offsets_i + col_offsets_j with
+    bias=True); the arrays are read-only."""
 
     iteration: int
     objective: float            # Σ W (M − X Yᵀ)², the data term; inf only when it exceeds 1.8e308
@@ -78,9 +103,19 @@ class Step:
     Y: np.ndarray | None
     inner: MappingProxyType = field(repr=False)
     stop_reason: str | None = None   # set on the last step only
+    holdout_rmse: float | None = None  # √(Σ_h W (M − M̂)² / Σ_h W) on the held-out entries; None without
+    is_best: bool = False            # lowest holdout_rmse so far (holdout=0: lowest objective so far)
+    mean: float = 0.0                # μ of the biased model (bias=True), else 0
+    row_offsets: np.ndarray | None = field(default=None, repr=False)   # b_i (bias=True), else None
+    col_offsets: np.ndarray | None = field(default=None, repr=False)   # c_j (bias=True), else None
 
     def low_rank(self):
-        return self.X @ self.Y.T
+        """The full estimate M̂ (n×m), offsets included."""
+        return _full(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
+
+    def predict(self, rows, cols):
+        """M̂ at the entries (rows[t], cols[t]), without forming M̂."""
+        return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
 
 
 @dataclass(frozen=True)
@@ -94,15 +129,24 @@ class Result:
     stop_reason: str
     seconds: float
     settings: MappingProxyType = field(repr=False)
+    best: Step | None = None         # the best iteration: lowest holdout_rmse (holdout=0: the last step)
+    mean: float = 0.0
+    row_offsets: np.ndarray | None = field(default=None, repr=False)
+    col_offsets: np.ndarray | None = field(default=None, repr=False)
 
     def low_rank(self):
-        """The dense approximation X Yᵀ (n×m: mind the size for large problems)."""
-        return self.X @ self.Y.T
+        """The dense estimate M̂ = X Yᵀ (+ offsets with bias=True) of the last iteration (n×m: mind
+        the size for large problems). `best.low_rank()` is the best iteration's."""
+        return _full(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
+
+    def predict(self, rows, cols):
+        """M̂ of the last iteration at the entries (rows[t], cols[t]), without forming M̂."""
+        return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
 
 
 def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner,
-             max_inner, memory_budget, diagnostics, max_entries, inner_eps):
-    """Validate every option before any work; returns (problem, options, settings)."""
+             max_inner, memory_budget, diagnostics, max_entries, inner_eps, holdout=0.0):
+    """Validate every option before any work; returns (problem, options, settings, held)."""
     check_choice("solver", solver, SOLVERS)
     eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True,
                       what=" (the tolerance, in the open interval (0, 1))")
@@ -132,6 +176,10 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
                               what=" bytes (at least 1 MiB)")
     if max_entries is not None:
         max_entries = check_int("max_entries", max_entries, low=1)
+    holdout = _holdout.check_holdout(holdout)
+    held = None
+    if holdout > 0:
+        W, held = _holdout.split(M, W, holdout, seed)
     prob = validate(M, W, k, budget=memory_budget, max_entries=max_entries)
     k = prob.k
     s = 4 * k if sketch_size is None else check_int("sketch_size", sketch_size, low=k,
@@ -145,14 +193,14 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
     settings = dict(solver=solver, eps=eps, max_iter=max_iter, init=init, ridge=ridge, clip=bool(clip),
                     seed=seed if not isinstance(seed, np.random.Generator) else "Generator",
                     sketch=sketch, sketch_size=s, inner=inner, max_inner=o.max_inner,
-                    memory_budget=memory_budget, inner_eps=inner_eps)
-    return prob, o, max_iter, init, bool(clip), settings, inner_eps
+                    memory_budget=memory_budget, inner_eps=inner_eps, holdout=holdout)
+    return prob, o, max_iter, init, bool(clip), settings, inner_eps, held
 
 
 def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
             seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
             diagnostics=False, keep_factors=True, max_entries=MAX_ENTRIES,
-            inner_eps="adaptive") -> Iterator[Step]:
+            inner_eps="adaptive", holdout=0.0) -> Iterator[Step]:
     """Run the alternating loop lazily, yielding one frozen `Step` per iteration.
 
     Every option is validated before any work (InputError). See the module docstring for the
@@ -160,16 +208,16 @@ def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", r
     same keywords as `solve`; every yielded step carries its factors (`keep_factors` only
     matters to `solve`, which keeps the history)."""
     t_start = time.perf_counter()
-    prob, o, max_iter, init, clip, _, inner_eps = _options(
+    prob, o, max_iter, init, clip, _, inner_eps, held = _options(
         M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,
-        memory_budget, diagnostics, max_entries, inner_eps)
-    return _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps)
+        memory_budget, diagnostics, max_entries, inner_eps, holdout)
+    return _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps, held)
 
 
-def _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps="adaptive"):
+def _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps="adaptive", held=None):
     threads = _thread_policy(prob)
     with threads():
-        loop = _Loop(prob, o, init, clip, seed, inner_eps)
+        loop = _Loop(prob, o, init, clip, seed, inner_eps, held)
     for t in range(1, max_iter + 1):
         with threads():                       # released while the caller holds the step
             step = loop.advance(t, t == max_iter, t_start)
@@ -203,8 +251,10 @@ def solver_rng(seed):
 class _Loop:
     """The state of the alternating loop between two iterations."""
 
-    def __init__(self, prob, o, init, clip, seed, inner_eps="adaptive"):
+    def __init__(self, prob, o, init, clip, seed, inner_eps="adaptive", held=None):
         self.prob, self.o = prob, o
+        self.held = held
+        self.best_score = np.inf                 # the lowest holdout_rmse (or objective) so far
         self.inner_eps = None if isinstance(inner_eps, str) else float(inner_eps)
         self.f_prev2 = None
         self.memo = {}                           # what "auto" measured, per side
@@ -283,11 +333,25 @@ class _Loop:
         objective = unscale(f, prob.m_scale, prob.w_scale)
         pen = f + o.ridge * (float(np.sum(X * X)) + float(np.sum(Yt * Yt))) if o.ridge else f
         pen = unscale(pen, prob.m_scale, prob.w_scale)
-        now = time.perf_counter()
-        return Step(iteration=t, objective=objective,
+        step = Step(iteration=t, objective=objective,
                     relative_objective=f / prob.total if prob.total > 0 else 0.0,
-                    penalised=pen, seconds=now - t0, elapsed=now - t_start, X=Xo, Y=Yo,
+                    penalised=pen, seconds=0.0, elapsed=0.0, X=Xo, Y=Yo,
                     inner=MappingProxyType(stats), stop_reason=reason)
+        return self._finish(step, f, t0, t_start)
+
+    def _finish(self, step, f, t0, t_start):
+        """The step's held-out error, whether it is the best so far, and its times."""
+        rmse = None
+        if self.held is not None:
+            rmse = self.held.rmse(step.predict)
+            score = rmse
+        else:
+            score = f
+        best = bool(score < self.best_score) or self.best_score == np.inf
+        if best:
+            self.best_score = score
+        now = time.perf_counter()
+        return replace(step, holdout_rmse=rmse, is_best=best, seconds=now - t0, elapsed=now - t_start)
 
 
 _EM_STATS = {"inner_iterations": 0.0, "inner_iterations_max": 0, "sketch_size": None, "sketch": None,
@@ -338,7 +402,7 @@ def _merge(a, b, o):
 def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
           seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
           diagnostics=False, keep_factors=True, max_entries=MAX_ENTRIES,
-          inner_eps="adaptive") -> Result:
+          inner_eps="adaptive", holdout=0.0) -> Result:
     """Weighted low-rank approximation: X (n×k), Y (m×k) minimising Σ W_ij (M_ij − (X Yᵀ)_ij)².
 
     Parameters
@@ -370,18 +434,30 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
         refused with an InputError before anything is allocated. None: no cap.
     diagnostics : record condition numbers and forward errors on a sample of rows (sketched, cg);
         off by default: they cost an exact Gram matrix and eigendecompositions per sampled row.
-    keep_factors : keep X, Y in every history step (False keeps them on the last step only).
+    keep_factors : keep X, Y in every history step (False keeps them on the last step and, with
+        holdout, on the best one only).
+    holdout : a fraction in [0, 1) of the entries with positive weight held out of the fit (weight
+        0), drawn from `seed` by a stream of its own; each Step reports `holdout_rmse` on them and
+        `is_best`, and `Result.best` is the step with the lowest holdout_rmse. 0 (default): none,
+        and `Result.best` is the last step.
     """
     t0 = time.perf_counter()
     history = []
     last = None
-    prob, o, max_iter, init, clip, settings, inner_eps = _options(
+    best = None                      # index of the best step in history (holdout > 0)
+    prob, o, max_iter, init, clip, settings, inner_eps, held = _options(
         M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,
-        memory_budget, diagnostics, max_entries, inner_eps)
-    for step in _loop(prob, o, max_iter, init, clip, seed, t0, inner_eps):
+        memory_budget, diagnostics, max_entries, inner_eps, holdout)
+    for step in _loop(prob, o, max_iter, init, clip, seed, t0, inner_eps, held):
         if last is not None and not keep_factors:
-            history[-1] = replace(history[-1], X=None, Y=None)
+            prev = len(history) - 1
+            if held is None or prev != best or step.is_best:
+                history[prev] = _strip(history[prev])
+            if held is not None and step.is_best and best is not None and best != prev:
+                history[best] = _strip(history[best])
         history.append(step)
+        if held is not None and step.is_best:
+            best = len(history) - 1
         last = step
     if last.stop_reason == "max_iter reached":
         warnings.warn(f"solve: reached max_iter={max_iter} before the stopping rule held "
@@ -390,4 +466,11 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
     return Result(X=last.X, Y=last.Y, history=history, objective=last.objective,
                   relative_objective=last.relative_objective,
                   converged=last.stop_reason in ("fit", "stalled"), stop_reason=last.stop_reason,
-                  seconds=time.perf_counter() - t0, settings=MappingProxyType(settings))
+                  seconds=time.perf_counter() - t0, settings=MappingProxyType(settings),
+                  best=history[best] if best is not None else last, mean=last.mean,
+                  row_offsets=last.row_offsets, col_offsets=last.col_offsets)
+
+
+def _strip(step):
+    """A history step without its arrays (keep_factors=False)."""
+    return replace(step, X=None, Y=None, row_offsets=None, col_offsets=None)

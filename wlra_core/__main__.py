@@ -414,7 +414,8 @@ def run(args: argparse.Namespace) -> int:
     options = dict(solver=args.solver, eps=args.eps, max_iter=args.max_iter, init=args.init,
                    ridge=args.ridge, clip=args.clip, seed=args.seed, inner=args.inner,
                    max_inner=args.max_inner, memory_budget=args.memory_budget,
-                   max_entries=args.max_entries, diagnostics=not args.no_diagnostics,
+                   max_entries=args.max_entries,
+                   diagnostics=not args.no_diagnostics and args.solver != "em",   # EM has no regressions
                    inner_eps=args.inner_eps)
     if args.solver == "sketched":
         options.update(sketch=args.sketch, sketch_size=args.sketch_size)

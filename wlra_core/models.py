@@ -69,6 +69,19 @@ def weighted_mean(prob):
     return num / den
 
 
+def weights_times(prob, Y):
+    """W Y of the scaled problem (n×k), in row blocks for dense W."""
+    side = prob.rows
+    if isinstance(side, SparseSide):
+        import scipy.sparse as sp
+        return sp.csr_array((side.w, side.indices, side.indptr), shape=side.shape) @ Y
+    out = np.empty((prob.n, Y.shape[1]))
+    for r in side.row_blocks():
+        W, _ = side.block(r)
+        out[r] = W @ Y
+    return out
+
+
 def count_scale(side):
     """1/N_i per row of a side (1 for empty rows, which have no data term to scale)."""
     return 1.0 / np.maximum(side.counts, 1).astype(np.float64)

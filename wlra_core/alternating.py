@@ -218,24 +218,35 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
     return prob, o, max_iter, init, bool(clip), settings, inner_eps, held
 
 
-def _check_applies(solver, sketch, sketch_size, inner, max_inner, diagnostics):
-    """Refuse options that the chosen solver would ignore (nothing is silently ignored)."""
-    sketching = ("sketched", "auto")
-    given = [(name, value) for name, value, used_by in (
-        ("sketch", sketch, sketching), ("inner", None if inner == "pcg" else inner, sketching),
-        ("max_inner", max_inner, ("sketched", "cg", "auto")),
-        ("sketch_size", sketch_size, sketching + (("exact", "cg") if LENIENT_SKETCH_SIZE else ())),
-        ("diagnostics", diagnostics or None, ("exact", "sketched", "cg", "auto")))
-        if value is not None and solver not in used_by]
-    if given:
-        name, value = given[0]
-        raise InputError(f"{name}: found {value!r} with solver={solver!r}, which does not use it; "
-                         f"leave {name} at its default or pick a solver that uses it.")
-
+# the solver-specific keywords and the solvers that use them; any other solver refuses them
+# (callers that offer one setting to several solvers filter with this)
+OPTION_SOLVERS = MappingProxyType({
+    "sketch": ("sketched", "auto"),
+    "inner": ("sketched", "auto"),
+    "sketch_size": ("sketched", "auto"),
+    "max_inner": ("sketched", "cg", "auto"),
+    "inner_eps": ("sketched", "cg", "auto"),
+    "diagnostics": ("exact", "sketched", "cg", "auto"),
+})
 
 # solvers/warm.py (the kernel warm-up, not this module's) still passes sketch_size to "exact" and
 # "cg", which ignore it; refusing it there waits for that call to change
 LENIENT_SKETCH_SIZE = True
+
+
+def _check_applies(solver, sketch, sketch_size, inner, max_inner, diagnostics):
+    """Refuse options that the chosen solver would ignore (nothing is silently ignored)."""
+    lenient = ("exact", "cg") if LENIENT_SKETCH_SIZE else ()
+    given = [(name, value) for name, value in (
+        ("sketch", sketch), ("inner", None if inner == "pcg" else inner), ("max_inner", max_inner),
+        ("sketch_size", sketch_size), ("diagnostics", diagnostics or None))
+        if value is not None and solver not in OPTION_SOLVERS[name]
+        and not (name == "sketch_size" and solver in lenient)]
+    if given:
+        name, value = given[0]
+        raise InputError(f"{name}: found {value!r} with solver={solver!r}, which does not use it; "
+                         f"leave {name} at its default or pick a solver that uses it "
+                         f"({', '.join(OPTION_SOLVERS[name])}).")
 
 
 def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,

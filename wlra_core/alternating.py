@@ -319,7 +319,8 @@ class _Loop:
         self.f_prev2 = None
         self.memo = {}                           # what "auto" measured, per side
         self.rng = seed if isinstance(seed, np.random.Generator) else solver_rng(seed)
-        self.Y = _init.initial_factor(prob, init, self.rng)
+        self.start = self.model.initial_problem() if self.model is not None else prob   # W∘(M − μ) with bias
+        self.Y = _init.initial_factor(self.start, init, self.rng)
         self.c_clip = 2.0 * _init.incoherence(self.Y) if clip else None
         self.orth = o.ridge == 0 and o.solver != "em"
         self.X = np.zeros((prob.n, prob.k))
@@ -355,9 +356,7 @@ class _Loop:
                 # problem) in empty columns for good; the regressions give them 0 (their minimum-
                 # norm fit), and so does EM now
                 self.Y = np.where((prob.cols.counts > 0)[:, None], self.Y, 0.0)
-                self.X = _init.weighted_matrix(prob) @ self.Y
-                if self.model is not None and self.model.bias:      # (W∘(M − μ)) Y0
-                    self.X = self.X - self.model.mean * _models.weights_times(prob, self.Y)
+                self.X = _init.weighted_matrix(self.start) @ self.Y
             if self.model is None and o.ridge == 0:
                 X, Yt = em_step(prob, self.X, self.Y)
             else:

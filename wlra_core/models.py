@@ -17,7 +17,7 @@ objective stays Σ W (M − M̂)².
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -69,19 +69,6 @@ def weighted_mean(prob):
     return num / den
 
 
-def weights_times(prob, Y):
-    """W Y of the scaled problem (n×k), in row blocks for dense W."""
-    side = prob.rows
-    if isinstance(side, SparseSide):
-        import scipy.sparse as sp
-        return sp.csr_array((side.w, side.indices, side.indptr), shape=side.shape) @ Y
-    out = np.empty((prob.n, Y.shape[1]))
-    for r in side.row_blocks():
-        W, _ = side.block(r)
-        out[r] = W @ Y
-    return out
-
-
 def count_scale(side):
     """1/N_i per row of a side (1 for empty rows, which have no data term to scale)."""
     return 1.0 / np.maximum(side.counts, 1).astype(np.float64)
@@ -108,6 +95,15 @@ class Model:
         if not self.bias:           # count alone: the adjusted sides never change
             self._fixed = (adjusted(prob.rows, self.scale[0], None, self.row_of[0]),
                            adjusted(prob.cols, self.scale[1], None, self.row_of[1]))
+
+    def initial_problem(self):
+        """The problem the start (init="svd", EM's first fill) is computed from: with bias, the
+        values minus μ. The top singular direction of raw ratings (all near μ) is the constant
+        one, which the offsets' column of ones already holds: the design [Y0, 1] was then nearly
+        singular."""
+        if not self.bias:
+            return self.prob
+        return replace(self.prob, rows=self.objective_side)
 
     def x_side(self):
         """The rows' regressions: target M − μ − c_j (bias), weights / N_i (count)."""

@@ -70,15 +70,15 @@ class Case:
 
 
 CASES = {
-    "100k": Case(943, 1682, 100_000, 5, 25, True),
-    "1m": Case(6040, 3706, 1_000_209, 5, 6, False),
+    "100k": Case(943, 1682, 100_000, 5, 30, True),
+    "1m": Case(6040, 3706, 1_000_209, 5, 12, False),
 }
 QUICK = {"100k": Case(200, 300, 6000, 3, 6, True), "1m": Case(400, 300, 12000, 3, 4, False)}
 # ridge λ: plain (per row λ‖x‖²) and count-scaled (λ·N_i‖x‖²); set once from the planted model's
 # signal-to-noise ratio (Bayes: λ ≈ σ²/τ² plain, that over the median count when count-scaled)
 RIDGE_PLAIN = 5.0
 RIDGE_COUNT = 0.1
-RIDGE_GRID = (0.03, 0.1, 0.3)
+RIDGE_GRID = (0.01, 0.03, 0.1, 0.3)
 FIELDS = ["case", "contender", "k", "ridge", "fit_seconds", "iterations", "test_rmse", "best_iteration",
           "true_best_rmse", "true_best_iteration", "stopping_gap", "floor", "ratio_to_floor", "note",
           "rmse_curve"]

@@ -219,11 +219,12 @@ prep = rm.prepare(ratings.M, ratings.W, test_fraction=float(test_fraction), seed
 if prep.split.W_test.nnz == 0:
     st.warning("No rating could be held out (each user and each item keeps at least one training "
                "rating): the test RMSE is undefined. Use more data or a larger test fraction.")
-signature = (data_id, float(test_fraction), int(split_seed), centring, float(early), settings.problem_signature())
+early = rm.early_stopping_share(float(early), prep.split.W_train.nnz)
+signature = (data_id, float(test_fraction), int(split_seed), centring, early, settings.problem_signature())
 
 
 def start(name: str, prep=prep, settings=settings):
-    steps = wc.iterate(prep.R, prep.split.W_train, settings.k, solver=name, diagnostics=False, holdout=float(early),
+    steps = wc.iterate(prep.R, prep.split.W_train, settings.k, solver=name, diagnostics=False, holdout=early,
                        **rm.model_options(prep, settings.ridge, name), **settings.iterate_kwargs())
     return (rm.offsets_in_factors(step) for step in steps)
 

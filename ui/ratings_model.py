@@ -272,6 +272,13 @@ def offsets_in_factors(step):
     return dataclasses.replace(step, X=X, Y=Y, mean=0.0, row_offsets=None, col_offsets=None)
 
 
+def early_stopping_share(share: float, n_train: int) -> float:
+    """The holdout passed to wlra_core: `share`, or 0 when it would hold out no training rating or
+    all of them (wlra_core refuses both; a tiny upload then runs without early stopping)."""
+    held = round(share * n_train)
+    return float(share) if 1 <= held < n_train else 0.0
+
+
 def best_record(records: list, upto: int) -> dict | None:
     """The record of the best iteration so far (lowest held-out error, `is_best`) among the first
     `upto` + 1 records; the last one when no record says (no holdout)."""

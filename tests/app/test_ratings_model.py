@@ -107,3 +107,10 @@ def test_best_record_is_the_last_marked_best_up_to_the_shown_iteration():
     assert rm.best_record(records, 2)["iteration"] == 2
     assert rm.best_record(records, 4)["iteration"] == 4
     assert rm.best_record([{"iteration": 1}, {"iteration": 2}], 1)["iteration"] == 2   # no holdout
+
+
+def test_early_stopping_share_drops_to_zero_when_it_would_hold_out_nothing_or_everything():
+    assert rm.early_stopping_share(0.1, 100) == 0.1
+    assert rm.early_stopping_share(0.1, 4) == 0.0        # round(0.4) = 0 ratings
+    assert rm.early_stopping_share(0.3, 1) == 0.0
+    assert rm.early_stopping_share(0.0, 100) == 0.0

@@ -114,8 +114,7 @@ def test_large_problem_path_agrees_with_the_exact_svd_path(layout, monkeypatch):
 
 def test_em_refuses_what_it_cannot_do():
     T, W = rank3()
-    for kw, match in [(dict(clip=True), "clip: found clip=True with solver='em'"),
-                      (dict(ridge=0.1, ridge_scaling="count"), "ridge_scaling: found 'count' with solver='em'"),
+    for kw, match in [(dict(ridge=0.1, ridge_scaling="count"), "ridge_scaling: found 'count' with solver='em'"),
                       (dict(diagnostics=True), "diagnostics: found True with solver='em'"),
                       (dict(max_inner=5), "max_inner: found 5 with solver='em'")]:
         with pytest.raises(wc.InputError, match=match):
@@ -134,3 +133,28 @@ def test_plain_em_is_unchanged_by_the_new_paths():
     for _ in range(3):
         X, Y = em.em_step(prob, X, Y)
     np.testing.assert_allclose(res.low_rank(), X @ Y.T * prob.m_scale, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_em_clip_bounds_the_rows_of_its_orthonormal_factor(layout, bias):
+    """LLR16 clipping in EM: the M-step's left factor is orthonormal with no row above
+    ξ = 2μ̂(Y0)·√(k/n), and the model is F projected on it."""
+    from wlra_core import init
+    from wlra_core.problem import validate
+    rng = np.random.default_rng(8)
+    n, m, k = 200, 30, 3
+    M = rng.standard_normal((n, k)) @ rng.standard_normal((k, m))
+    M[0] += 20 * rng.standard_normal(m)          # one row with its own direction: a coherent factor
+    W = (rng.random((n, m)) < 0.6).astype(float)
+    Wl = sp.csr_array(W) if layout == "sparse" else W
+    clipped = run(M, Wl, k, solver="em", clip=True, bias=bias, max_iter=5)
+    plain = run(M, Wl, k, solver="em", bias=bias, max_iter=5)
+    assert not np.allclose(clipped.low_rank(), plain.low_rank())
+    X = np.asarray(clipped.X)
+    np.testing.assert_allclose(X.T @ X, np.eye(k), atol=1e-10)
+    prob = validate(M, W, k)
+    Y0 = init.initial_factor(prob if not bias else prob, "svd", None)
+    if not bias:
+        xi = 2 * init.incoherence(Y0) * np.sqrt(k / n)
+        assert np.sqrt(np.sum(X ** 2, axis=1)).max() <= xi + 1e-12

@@ -108,8 +108,6 @@ def test_each_option_changes_the_result_or_is_refused(name, solver, fn, auto_pre
     base_kw = {"solver": solver, "max_iter": 6, **context}
     if name == "max_iter":
         base_kw.pop("max_iter")
-    if name == "clip" and solver == "em":
-        base_kw.pop("coherent")
     try:
         changed = run(fn, **base_kw, **{name: value})
     except wc.InputError as exc:

@@ -180,10 +180,6 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
         raise InputError("ridge_scaling: found 'count' with solver='em'; EM's M-step is one singular-value "
                          "threshold of the whole filled matrix, which has no per-row ridge. Use "
                          "ridge_scaling='none' or another solver.")
-    if clip and solver == "em":
-        raise InputError("clip: found clip=True with solver='em'; LLR16 clipping bounds the rows of the "
-                         "alternating regressions' orthonormal factors, and EM has no regressions. Use "
-                         "clip=False or another solver.")
     if seed is not None and not isinstance(seed, np.random.Generator):
         seed = check_int("seed", seed, low=0)
     sketch = DEFAULT_SKETCH if sketch is None else check_choice("sketch", sketch, SKETCHES)
@@ -358,7 +354,7 @@ class _Loop:
                 self.Y = np.where((prob.cols.counts > 0)[:, None], self.Y, 0.0)
                 self.X = _init.weighted_matrix(self.start) @ self.Y
             if self.model is None and o.ridge == 0:
-                X, Yt = em_step(prob, self.X, self.Y)
+                X, Yt = em_step(prob, self.X, self.Y, self._em_clip())
             else:
                 X, Yt = self._em_model_step()
             stats = dict(_EM_STATS)
@@ -422,6 +418,12 @@ class _Loop:
                     inner=MappingProxyType(stats), stop_reason=reason, **offsets)
         return self._finish(step, f, t0, t_start)
 
+    def _em_clip(self):
+        """EM's LLR16 clipping of its M-step's orthonormal left factor (None without clip)."""
+        if self.c_clip is None:
+            return None
+        return lambda Q: _init.clip(Q, self.c_clip, self.rng)
+
     def _em_model_step(self):
         """EM with a ridge (singular-value soft threshold) and/or offsets (solvers/em.py)."""
         model, o = self.model, self.o
@@ -439,7 +441,7 @@ class _Loop:
                 b, c = b + th * (b - prev[2]), c + th * (c - prev[3])
         self.em_prev = (self.X, self.Y, model.b, model.c) if bias else (self.X, self.Y, None, None)
         Xn, Yt, off = em_model_step(self.prob, X, Y, o.ridge, (model.mean, b, c) if bias else None,
-                                    o.ridge / model.one ** 2 if bias else 0.0)
+                                    o.ridge / model.one ** 2 if bias else 0.0, self._em_clip())
         if bias:
             model.b, model.c = off
         return Xn, Yt

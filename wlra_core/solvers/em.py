@@ -33,8 +33,11 @@ from ..problem import DenseSide, Problem
 EXACT_SVD_ENTRIES = 4_000_000
 
 
-def em_step(prob: Problem, X, Y):
-    """One EM step from M̂ = X Yᵀ. Returns (X with orthonormal columns, Ỹ)."""
+def em_step(prob: Problem, X, Y, clip=None):
+    """One EM step from M̂ = X Yᵀ. Returns (X with orthonormal columns, Ỹ).
+
+    `clip` (Q ↦ clipped Q, init.clip): LLR16 clipping of the M-step's orthonormal left factor,
+    the model then being F projected on it, Q Qᵀ F."""
     side = prob.rows
     k = prob.k
     if isinstance(side, DenseSide):
@@ -44,8 +47,12 @@ def em_step(prob: Problem, X, Y):
             F[r] += Wb * (Mb - F[r])
         if F.size <= EXACT_SVD_ENTRIES:
             u, s, vt = np.linalg.svd(F, full_matrices=False)
+            if clip is not None:
+                Q = clip(u[:, :k].copy())
+                return Q, F.T @ Q
             return u[:, :k].copy(), vt[:k].T * s[:k]
         Q = np.linalg.qr(F @ _orth(Y))[0]
+        Q = Q if clip is None else clip(Q)
         return Q, F.T @ Q
     rows = np.repeat(np.arange(side.shape[0]), side.counts)
     pred = np.einsum("ij,ij->i", X[rows], Y[side.indices])
@@ -53,9 +60,13 @@ def em_step(prob: Problem, X, Y):
     if prob.n * prob.m <= EXACT_SVD_ENTRIES:
         F = X @ Y.T + S.toarray()
         u, s, vt = np.linalg.svd(F, full_matrices=False)
+        if clip is not None:
+            Q = clip(u[:, :k].copy())
+            return Q, F.T @ Q
         return u[:, :k].copy(), vt[:k].T * s[:k]
     V = _orth(Y)
     Q = np.linalg.qr(X @ (Y.T @ V) + S @ V)[0]            # F V with F = X Yᵀ + S
+    Q = Q if clip is None else clip(Q)
     return Q, Y @ (X.T @ Q) + S.T @ Q                       # Fᵀ Q
 
 
@@ -63,7 +74,7 @@ def _orth(Y):
     return np.linalg.qr(Y)[0]
 
 
-def em_model_step(prob: Problem, X, Y, ridge=0.0, offsets=None, ridge_offsets=0.0):
+def em_model_step(prob: Problem, X, Y, ridge=0.0, offsets=None, ridge_offsets=0.0, clip=None):
     """One EM step of the model M̂ = X Yᵀ (+ μ + b_i + c_j when `offsets` = (μ, b, c)) with ridge
     λ = `ridge` on the low-rank part (singular-value soft threshold) and `ridge_offsets` on b and c.
     Returns (X, Ỹ, (b, c) or None); X orthonormal when ridge = 0, the balanced factors otherwise."""
@@ -84,6 +95,7 @@ def em_model_step(prob: Problem, X, Y, ridge=0.0, offsets=None, ridge_offsets=0.
         else:
             U, s, V = _subspace(lambda Z: R @ Z, lambda Z: R.T @ Z, Y, offsets is not None)
         rowsum, colsum = (G.sum(axis=1), G.sum(axis=0)) if offsets is not None else (None, None)
+        bwd = lambda Z: R.T @ Z
     else:
         rows = np.repeat(np.arange(n), side.counts)
         pred = np.einsum("ij,ij->i", X[rows], Y[side.indices])
@@ -104,6 +116,9 @@ def em_model_step(prob: Problem, X, Y, ridge=0.0, offsets=None, ridge_offsets=0.
     if ridge > 0:
         r = np.sqrt(s)
         Xn, Yn = U * r, V * r
+    elif clip is not None:                  # (clip and ridge are exclusive) the projection on clipped U
+        Xn = clip(np.ascontiguousarray(U))
+        Yn = bwd(Xn)
     else:
         Xn, Yn = np.ascontiguousarray(U), V * s
     if offsets is None:

@@ -96,20 +96,25 @@ def test_em_with_bias_recovers_planted_offsets(layout, ridge):
 
 @pytest.mark.parametrize("layout", ["dense", "sparse"])
 def test_large_problem_path_agrees_with_the_exact_svd_path(layout, monkeypatch):
-    """Above EXACT_SVD_ENTRIES the M-step is one sweep of subspace iteration: a generalised EM
-    step that reaches the same fixed point."""
+    """Where a full SVD is dear (min(n, m) > SVD_RATIO·k, or above EXACT_SVD_ENTRIES) the M-step
+    is one sweep of subspace iteration: a generalised EM step that reaches the same fixed point."""
     M, W, truth, _, _ = planted_biased(seed=5)
     Wl = sp.csr_array(W) if layout == "sparse" else W
-    exact = run(M, Wl, 3, solver="em", bias=True, ridge=0.1, max_iter=300, eps=1e-10)
-    monkeypatch.setattr(em, "EXACT_SVD_ENTRIES", 0)
-    swept = run(M, Wl, 3, solver="em", bias=True, ridge=0.1, max_iter=300, eps=1e-10)
-    ref = np.linalg.norm(exact.low_rank())
-    assert np.linalg.norm(swept.low_rank() - exact.low_rank()) < 1e-3 * ref
     T, W3 = rank3(seed=6)
-    a = run(T, W3, 5, solver="em", ridge=0.1, max_iter=300, eps=1e-10)
-    monkeypatch.undo()
-    b = run(T, W3, 5, solver="em", ridge=0.1, max_iter=300, eps=1e-10)
-    assert np.linalg.norm(a.low_rank() - b.low_rank()) < 1e-3 * np.linalg.norm(b.low_rank())
+    W3l = sp.csr_array(W3) if layout == "sparse" else W3
+    monkeypatch.setattr(em, "SVD_RATIO", 10**6)              # the exact SVD at these sizes
+    exact = run(M, Wl, 3, solver="em", bias=True, ridge=0.1, max_iter=300, eps=1e-10)
+    exact3 = run(T, W3l, 5, solver="em", ridge=0.1, max_iter=300, eps=1e-10)
+    exact_plain = run(T, W3l, 5, solver="em", max_iter=50)
+    monkeypatch.setattr(em, "SVD_RATIO", 0)                  # one sweep always
+    swept = run(M, Wl, 3, solver="em", bias=True, ridge=0.1, max_iter=300, eps=1e-10)
+    swept3 = run(T, W3l, 5, solver="em", ridge=0.1, max_iter=300, eps=1e-10)
+    swept_plain = run(T, W3l, 5, solver="em", max_iter=50)
+    for a, b in ((swept, exact), (swept3, exact3)):
+        assert np.linalg.norm(a.low_rank() - b.low_rank()) < 1e-3 * np.linalg.norm(b.low_rank())
+    # plain EM has no unique fixed point at k > rank: the sweep's objective is no worse
+    assert swept_plain.objective <= 1.01 * exact_plain.objective
+    assert all(b.objective <= a.objective * (1 + 1e-12) for a, b in zip(swept_plain.history, swept_plain.history[1:]))
 
 
 def test_em_refuses_what_it_cannot_do():

@@ -19,7 +19,13 @@ f(X, Y) + λ‖X‖_F² + λ‖Y‖_F² (plain, unscaled λ); the factors are th
 would change the penalty) and clipping is not available. The reported objective is always the
 data term f alone; `Step.penalised` adds the ridge terms.
 
-solver="em" replaces the two regressions by one EM step (solvers/em.py).
+solver="em" replaces the two regressions by one EM step (solvers/em.py); with ridge λ its M-step
+is the singular-value soft threshold, with momentum (restarted whenever the penalised objective
+rises).
+
+bias=True and ridge_scaling="count" (models.py) run the same half-steps on adjusted sides; holdout
+(holdout.py) keeps a seeded share of the weighted entries out of the fit and reports the error on
+them per step (Step.holdout_rmse, Step.is_best, Result.best).
 
 Inner accuracy (the iterative solvers, inner_eps="adaptive"): the regressions of iteration t are
 solved to the relative tolerance
@@ -588,6 +594,10 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
         off by default: they cost an exact Gram matrix and eigendecompositions per sampled row.
     keep_factors : keep X, Y in every history step (False keeps them on the last step and, with
         holdout, on the best one only).
+    bias : fit M̂ = μ + b_i + c_j + X Yᵀ (models.py): μ the weighted mean of the fitted entries, the
+        offsets solved inside each regression (Step/Result .mean, .row_offsets, .col_offsets).
+    ridge_scaling : "none" (λ‖x_i‖²) or "count" (λ·N_i‖x_i‖², N_i the row's weighted entries; needs
+        ridge > 0; not with "em", whose M-step has no per-row ridge).
     holdout : a fraction in [0, 1) of the entries with positive weight held out of the fit (weight
         0), drawn from `seed` by a stream of its own; each Step reports `holdout_rmse` on them and
         `is_best`, and `Result.best` is the step with the lowest holdout_rmse. 0 (default): none,

@@ -1,0 +1,82 @@
+"""Regression tests for the library findings of issue 12 (an outside tester's round): each test is
+named after what broke. The input-type fuzz of the same class is in tests/test_input_types.py."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import wlra_core as wc
+from wlra_core.sketches import SKETCHES, sketch_gram
+
+
+def quiet_solve(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wc.ConvergenceWarning)
+        return wc.solve(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# 8. the memory budget changed the answer
+
+@pytest.mark.parametrize("kind", SKETCHES)
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_a_rows_sketch_does_not_depend_on_the_rows_batched_with_it(kind, layout):
+    """The same rows sketched as one batch or as two (a different padding width for sparse rows,
+    different chunks) get the very same Grams from the same seed."""
+    rng = np.random.default_rng(3)
+    m, k, s = 90, 4, 12
+    Y = rng.standard_normal((m, k))
+    lengths = [70, 20, 45, 90, 30, 60]
+    if layout == "dense":
+        idx = None
+        w = rng.uniform(0.1, 1.0, (len(lengths), m)) * (rng.random((len(lengths), m)) < 0.6)
+    else:
+        N = max(lengths)
+        idx = np.zeros((len(lengths), N), np.int64)
+        w = np.zeros((len(lengths), N))
+        for i, n_i in enumerate(lengths):
+            idx[i, :n_i] = np.sort(rng.choice(m, n_i, replace=False))
+            w[i, :n_i] = rng.uniform(0.1, 1.0, n_i)
+    whole = sketch_gram(kind, s, Y, idx, w, np.random.default_rng(9))
+    gen = np.random.default_rng(9)
+    parts = []
+    for rows in (slice(0, 2), slice(2, 6)):
+        wi = w[rows]
+        ii = None if idx is None else idx[rows]
+        if idx is not None:                      # each batch padded only to its own longest row
+            width = int(np.count_nonzero(wi, axis=1).max())
+            wi, ii = wi[:, :width], ii[:, :width]
+        parts.append(sketch_gram(kind, s, Y, ii, wi, gen))
+    assert np.array_equal(whole, np.concatenate(parts))
+
+
+def _budget_problem(sparse):
+    rng = np.random.default_rng(12)
+    n, m, k = 1500, 400, 32
+    U, V = rng.standard_normal((n, k)), rng.standard_normal((m, k))
+    M = U @ V.T + 0.1 * rng.standard_normal((n, m))
+    mask = rng.random((n, m)) < 0.15
+    W = sp.csr_array(mask.astype(float)) if sparse else mask.astype(float)
+    return M, W, k
+
+
+@pytest.mark.parametrize("sketch", ["rownorm", "sparse_sign"])
+@pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "dense"])
+def test_the_memory_budget_does_not_change_the_sketched_result(sparse, sketch):
+    """Budgets of 36 MiB, 48 MiB and 1 GiB cut the rows into blocks of about 580 and 800 rows or
+    one block (k = 32, 1500 × 400): the factors agree to round-off, and the same budget twice
+    gives the same bits. Sparse rows are solved one by one in compiled loops, so exactly; dense
+    blocks go through BLAS products whose rounding may depend on their shape."""
+    M, W, k = _budget_problem(sparse)
+    kw = dict(solver="sketched", sketch=sketch, max_iter=3, eps=1e-12, seed=4)
+    runs = [quiet_solve(M, W, k, memory_budget=b, **kw) for b in (36 << 20, 48 << 20, 1 << 30)]
+    again = quiet_solve(M, W, k, memory_budget=36 << 20, **kw)
+    assert np.array_equal(again.X, runs[0].X) and np.array_equal(again.Y, runs[0].Y)
+    ref = runs[-1].low_rank()
+    scale = np.abs(ref).max()
+    for r in runs[:-1]:
+        diff = np.abs(r.low_rank() - ref).max() / scale
+        assert diff == 0.0 if sparse else diff < 1e-11

@@ -168,3 +168,99 @@ def test_nested_single_thread_limits_from_two_threads_restore_in_any_order():
         ta.join(), tb.join()
         assert inside and all(t[2] == 1 for t in inside[0])    # B still inside: one thread
         assert _blas_threads() == before
+
+
+# ----------------------------------------------------------------------------------------------
+# 6. complex inputs lost their imaginary part, masked arrays' masks were ignored
+
+def _small(seed=0, n=12, m=9):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, m)), (rng.random((n, m)) < 0.8).astype(float)
+
+
+@pytest.mark.parametrize("which", ["M", "W"])
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+@pytest.mark.parametrize("imag", [0.5, 0.0], ids=["imaginary", "zero-imaginary"])
+def test_complex_M_or_W_is_refused_not_cast_to_its_real_part(which, layout, imag):
+    M, W = _small()
+    conv = sp.csr_array if layout == "sparse" else np.asarray
+    args = {"M": M, "W": W}
+    args[which] = conv(args[which] + 1j * imag)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # no ComplexWarning either: refused first
+        with pytest.raises(wc.InputError, match=rf"^{which}: found complex values .*need a real matrix"):
+            wc.solve(args["M"], args["W"], 2, max_iter=2)
+
+
+@pytest.mark.parametrize("masked, layout", [("M", "dense"), ("W", "dense"), ("both", "dense"),
+                                            ("M", "sparse")])   # a sparse W cannot be masked
+def test_a_masked_arrays_masked_entries_get_weight_zero(masked, layout):
+    """The masked entries hold a huge value (in M) or a huge weight (in W): ignoring the mask
+    would fit them. The result equals the fit with those weights set to 0, and the caller's
+    arrays (data and mask) are unchanged."""
+    M, W = _small(1)
+    mask = np.zeros(M.shape, bool)
+    mask[[0, 3, 7], [1, 4, 2]] = True
+    Mx, Wx = M.copy(), W.copy()
+    if masked in ("M", "both"):
+        Mx[mask] = 1e6
+        Mx = np.ma.array(Mx, mask=mask)
+    if masked in ("W", "both"):
+        Wx[mask] = 1e6
+        Wx = np.ma.array(Wx, mask=mask)
+    if layout == "sparse":
+        Wx = sp.csr_array(Wx)
+    kept = [np.ma.getdata(A).copy() for A in (Mx, Wx) if isinstance(A, np.ma.MaskedArray)]
+    W0 = np.where(mask, 0.0, W)
+    got = quiet_solve(Mx, Wx, 3, solver="exact", max_iter=5, seed=2)
+    want = quiet_solve(M, sp.csr_array(W0) if layout == "sparse" else W0, 3, solver="exact", max_iter=5, seed=2)
+    assert np.allclose(got.low_rank(), want.low_rank(), rtol=1e-10, atol=1e-10)
+    assert got.objective == pytest.approx(want.objective, rel=1e-10)
+    now = [np.ma.getdata(A) for A in (Mx, Wx) if isinstance(A, np.ma.MaskedArray)]
+    assert all(np.array_equal(a, b) for a, b in zip(kept, now))
+    assert all(np.array_equal(np.ma.getmaskarray(A), mask) for A in (Mx, Wx) if isinstance(A, np.ma.MaskedArray))
+
+
+# ----------------------------------------------------------------------------------------------
+# 10. the edges of the float range
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_values_near_1e308_are_refused_naming_M_instead_of_inf_factors(layout):
+    M, W = _small(2, n=30, m=20)
+    W = sp.csr_array(W) if layout == "sparse" else W
+    with pytest.raises(wc.InputError, match=r"^M: found a value of magnitude 1\.5e\+308, need \|M\| ≤ 1\.64e\+307 "
+                                            r"for a 30×20 matrix .* Scale M down"):
+        wc.solve(1.5e308 * (M / np.abs(M).max()), W, 3, max_iter=3)
+
+
+@pytest.mark.parametrize("solver", ["exact", "sketched", "cg", "em", "auto"])
+def test_values_at_the_largest_accepted_magnitude_give_finite_factors_and_reconstruction(solver):
+    M, W = _small(3, n=30, m=20)
+    top = np.finfo(float).max / (2 * np.sqrt(30))
+    M = top * np.clip(M / np.abs(M).max(), -1, 1)
+    res = quiet_solve(M, W, 3, solver=solver, max_iter=5)
+    assert np.isfinite(res.X).all() and np.isfinite(res.Y).all() and np.isfinite(res.low_rank()).all()
+    assert 0 < res.relative_objective < 1
+
+
+@pytest.mark.parametrize("solver", ["exact", "sketched", "cg", "auto"])
+@pytest.mark.parametrize("ridge, scale", [(1e308, 1e-10), (1e300, 1e-300)])
+def test_a_ridge_of_1e308_with_tiny_values_prints_no_lapack_errors_and_gives_zero_factors(solver, ridge, scale):
+    """LAPACK's "illegal value" lines are written by the C library to file descriptor 2, so the
+    solve runs in a child process whose stderr is read whole."""
+    import subprocess
+    import sys
+
+    code = ("import warnings, numpy as np, wlra_core as wc\n"
+            "warnings.simplefilter('ignore')\n"
+            "rng = np.random.default_rng(0)\n"
+            "M = rng.standard_normal((30, 20)); W = (rng.random((30, 20)) < 0.7) * 1.0\n"
+            f"r = wc.solve(M * {scale!r}, W, 3, solver={solver!r}, ridge={ridge!r}, max_iter=3)\n"
+            "assert np.isfinite(r.X).all() and np.isfinite(r.Y).all()\n"
+            "print(float(np.abs(r.low_rank()).max()), r.relative_objective)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == ""
+    biggest, rel = map(float, done.stdout.split())
+    assert biggest <= 1e-200 * scale and rel == pytest.approx(1.0, abs=1e-12)

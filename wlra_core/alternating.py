@@ -138,7 +138,7 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
                                                     what=f" (at least k = {k})")
     # the problem is scaled (M/m_scale, W/w_scale); with factors scaled by √m_scale each, the ridge
     # of the scaled problem is λ/(w_scale·m_scale)
-    o = Options(solver=solver, eps=eps, ridge=ridge / (prob.w_scale * prob.m_scale), sketch=sketch, s=s, inner=inner,
+    o = Options(solver=solver, eps=eps, ridge=scaled_ridge(ridge, prob), sketch=sketch, s=s, inner=inner,
                 max_inner=100 if max_inner is None else max_inner,
                 budget=max(memory_budget - prob.layout_bytes, MIN_WORK_BYTES),
                 diagnostics=bool(diagnostics))
@@ -147,6 +147,21 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
                     sketch=sketch, sketch_size=s, inner=inner, max_inner=o.max_inner,
                     memory_budget=memory_budget, inner_eps=inner_eps)
     return prob, o, max_iter, init, bool(clip), settings, inner_eps
+
+
+# Above this a scaled ridge swamps every Gram matrix (entries ≤ 2**25 after scaling) to the last
+# bit, so the factors are 0 to ~1e-200 relative to M whatever λ is; an inf ridge (λ = 1e308 with
+# values 1e-10) sent inf into LAPACK, which printed "illegal value" lines.
+RIDGE_CAP = 1e200
+
+
+def scaled_ridge(ridge, prob):
+    """λ/(w_scale·m_scale), divided in two steps (the product of the scales can overflow), kept
+    positive when λ is (an underflow to 0 would turn the ridge off) and capped at RIDGE_CAP."""
+    if ridge == 0:
+        return 0.0
+    lam = ridge / prob.w_scale / prob.m_scale
+    return float(min(max(lam, np.finfo(float).tiny), RIDGE_CAP))
 
 
 def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
@@ -275,6 +290,10 @@ class _Loop:
             Xo, Yo = X.copy(), Yt * prob.m_scale
         else:
             Xo, Yo = X * np.sqrt(prob.m_scale), Yt * np.sqrt(prob.m_scale)
+        if not (np.isfinite(Xo).all() and np.isfinite(Yo).all()):
+            raise InputError(f"M: found values up to {prob.m_scale:.3g}, too near the float range: the "
+                             f"factors of iteration {t} overflowed (Y = Mᵀ X sums up to {prob.n} values). "
+                             "Scale M down (e.g. M / 1e300) and the result back up.")
         Xo.flags.writeable = False
         Yo.flags.writeable = False
         stats.update(seconds_x=sx, seconds_y=sy)

@@ -264,3 +264,99 @@ def test_a_ridge_of_1e308_with_tiny_values_prints_no_lapack_errors_and_gives_zer
     assert done.stderr == ""
     biggest, rel = map(float, done.stdout.split())
     assert biggest <= 1e-200 * scale and rel == pytest.approx(1.0, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# 11 (part). two threads on one generator: "generator already executing"
+
+def test_two_threads_advancing_one_iterate_each_get_the_next_step_in_turn():
+    M, W = _small(4, n=80, m=60)
+    steps = wc.iterate(M, W, 4, solver="sketched", eps=1e-15, max_iter=30, seed=0)
+    import threading
+
+    got, errors = [], []
+
+    def run():
+        try:
+            for step in steps:
+                got.append(step.iteration)
+        except Exception as exc:                      # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(got) == list(range(1, 31))
+
+
+def test_runs_sharing_one_numpy_generator_from_threads_do_not_interleave_their_draws():
+    """Each run takes one draw from the shared Generator at its start and uses its own stream:
+    the four threaded runs give exactly the results of four runs made one after the other
+    from a Generator in the same state (in some order)."""
+    import threading
+
+    M, W = _small(5, n=60, m=40)
+    kw = dict(solver="sketched", init="random", eps=1e-15, max_iter=5)
+
+    def fit(gen):
+        return b"".join(s.Y.tobytes() for s in wc.iterate(M, W, 3, seed=gen, **kw))
+
+    shared = np.random.default_rng(11)
+    got, start = [], threading.Barrier(4)
+
+    def run():
+        start.wait()
+        got.append(fit(shared))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    one_by_one = np.random.default_rng(11)
+    expected = [fit(one_by_one) for _ in range(4)]
+    assert len(set(expected)) == 4 and sorted(got) == sorted(expected)
+
+
+# ----------------------------------------------------------------------------------------------
+# 12. changing M between steps of iterate gave NaN objectives
+
+@pytest.mark.parametrize("which", ["M", "W"])
+@pytest.mark.parametrize("change", ["nan", "one entry"])
+def test_changing_M_or_W_in_place_between_steps_of_iterate_is_detected(which, change):
+    M, W = _small(6, n=70, m=50)
+    arrays = {"M": M.copy(), "W": W.copy()}
+    steps = wc.iterate(arrays["M"], arrays["W"], 3, eps=1e-15, max_iter=10)
+    first = next(steps)
+    assert np.isfinite(first.objective)
+    if change == "nan":
+        arrays[which][:] = np.nan
+    else:
+        arrays[which][5, 7] += 1.0
+    with pytest.raises(wc.InputError, match=r"^M, W: found them changed in place after iterate\(\) was "
+                                            r"called \(before iteration 2\)"):
+        next(steps)
+
+
+def test_changing_the_callers_arrays_before_the_first_step_is_detected_too():
+    M, W = _small(7)
+    M = M.copy()
+    steps = wc.iterate(M, W, 2, max_iter=3)
+    M[0, 0] = 1e9
+    with pytest.raises(wc.InputError, match=r"before iteration 1"):
+        next(steps)
+
+
+def test_a_sparse_problem_works_on_its_own_copy_so_changing_the_callers_W_changes_nothing():
+    M, W = _small(8, n=70, m=50)
+    Ws = sp.csr_array(W)
+    kw = dict(eps=1e-15, max_iter=6, seed=1)
+    want = [s.objective for s in wc.iterate(M, sp.csr_array(W), 3, **kw)]
+    steps = wc.iterate(M, Ws, 3, **kw)
+    got = [next(steps).objective]
+    Ws.data[:] = np.nan                       # the caller's W: the loop holds its own layout
+    got += [s.objective for s in steps]
+    assert got == want

@@ -37,7 +37,9 @@ only up to κ(A_i), divides η_t by κ̂ measured on a few rows. A number for in
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+import zlib
 import warnings
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -173,19 +175,60 @@ def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", r
     Every option is validated before any work (InputError). See the module docstring for the
     loop, the stopping rule and the meaning of ridge; `solve` documents the options. Takes the
     same keywords as `solve`; every yielded step carries its factors (`keep_factors` only
-    matters to `solve`, which keeps the history)."""
+    matters to `solve`, which keeps the history).
+
+    Dense M and W are read in place between steps, not copied (they can be most of the memory):
+    changing them before the run ends raises InputError at the next step (a checksum of them is
+    compared before every iteration). The returned iterator may be advanced from several threads:
+    each gets the next step in turn."""
     t_start = time.perf_counter()
     prob, o, max_iter, init, clip, _, inner_eps = _options(
         M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,
         memory_budget, diagnostics, max_entries, inner_eps)
-    return _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps)
+    return _Steps(_loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps, _fingerprint(prob)))
 
 
-def _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps="adaptive"):
+class _Steps:
+    """What `iterate` returns: the loop's steps, handed out one thread at a time (two threads
+    advancing one run each get the next step in turn, instead of "generator already executing")."""
+
+    def __init__(self, steps):
+        self._steps, self._lock = steps, threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            return next(self._steps)
+
+    def close(self):
+        with self._lock:
+            self._steps.close()
+
+
+def _fingerprint(prob):
+    """A checksum of the dense arrays the loop reads in place between steps (the caller's M and W
+    when they are float64; crc32, about 0.6 ms per MB here), None for a sparse problem, whose
+    layout is the loop's own copy."""
+    if prob.sparse:
+        return None
+    h = 0
+    for A in (prob.rows.M, prob.rows.W):
+        for r in prob.rows.row_blocks():
+            h = zlib.crc32(np.ascontiguousarray(A[r]).data, h)
+    return h
+
+
+def _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps="adaptive", fingerprint=None):
     threads = _thread_policy(prob)
     with threads():
         loop = _Loop(prob, o, init, clip, seed, inner_eps)
     for t in range(1, max_iter + 1):
+        if fingerprint is not None and _fingerprint(prob) != fingerprint:
+            raise InputError(f"M, W: found them changed in place after iterate() was called (before "
+                             f"iteration {t}); the loop reads them without copying, so a change makes its "
+                             "state wrong. Change a copy, or start a new iterate() with the new arrays.")
         with threads():                       # released while the caller holds the step
             step = loop.advance(t, t == max_iter, t_start)
         yield step
@@ -215,6 +258,15 @@ def solver_rng(seed):
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x574C5241,)))
 
 
+def _own_stream(seed):
+    """The run's generator. A Generator passed as seed gives one draw (numpy serialises it) that
+    seeds the run's own stream: runs sharing one Generator from several threads then never
+    interleave their draws, and each run is reproducible from the Generator's state at its start."""
+    if isinstance(seed, np.random.Generator):
+        return solver_rng(int(seed.integers(0, 2**63 - 1)))
+    return solver_rng(seed)
+
+
 class _Loop:
     """The state of the alternating loop between two iterations."""
 
@@ -223,7 +275,7 @@ class _Loop:
         self.inner_eps = None if isinstance(inner_eps, str) else float(inner_eps)
         self.f_prev2 = None
         self.memo = {}                           # what "auto" measured, per side
-        self.rng = seed if isinstance(seed, np.random.Generator) else solver_rng(seed)
+        self.rng = _own_stream(seed)
         self.Y = _init.initial_factor(prob, init, self.rng)
         self.c_clip = 2.0 * _init.incoherence(self.Y) if clip else None
         self.orth = o.ridge == 0 and o.solver != "em"
@@ -377,6 +429,8 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
     ridge : λ ≥ 0; minimises f + λ‖X‖² + λ‖Y‖² (plain, unscaled).
     clip : LLR16 clipping of the orthonormal factors at 2μ̂√(k/n), μ̂ the initial incoherence.
     seed : an int or a numpy Generator; the same seed and inputs give the same result, bit for bit.
+        A Generator gives one draw at the start, which seeds the run's own stream: runs sharing a
+        Generator (even from several threads) never interleave their draws.
     sketch, sketch_size, inner, max_inner : the sketched solver's sketch (one of SKETCHES; default
         "rownorm"), its rows (default 4k), its iteration ("pcg" or the paper's "gd") and the cap on
         inner iterations per regression (default 100; also used by "cg").

@@ -163,7 +163,13 @@ conv, sweep_tab, diag_tab = st.tabs(["Convergence", "Time per iteration vs k", "
 signature = (problem_id, settings.problem_signature(), tuple(SKETCH.values()))
 
 
-def start(name: str, problem=problem, settings=settings):
+cost = lab.step_cost(problem.M, problem.W, settings.k, settings.solvers, {**SKETCH, **settings.iterate_kwargs()},
+                     key=(signature, tuple(settings.solvers)))
+
+
+def start(name: str, problem=problem, settings=settings, cost=cost):
+    if cost.refused:                  # shown by sync as the reason no run started
+        raise wc.InputError(cost.message)
     return wc.iterate(problem.M, problem.W, settings.k, solver=name, diagnostics=False,
                       **SKETCH, **settings.iterate_kwargs())
 
@@ -180,6 +186,8 @@ with conv:
                               context=None if uploaded else "planted")
     if message:
         st.error(message)
+    elif cost.message:
+        st.warning(cost.message)
     controller.live(render, signature)
 
 # k-sweep ----------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ iterations. Pure numpy/scipy; usable without the app.
     res = wc.solve(M, W, k, solver="sketched", eps=1e-6)
     M_hat = res.low_rank()
 """
-from . import data, limits, metrics
+from . import cost, data, limits, metrics
 from .alternating import DEFAULT_SKETCH, INNER, SOLVERS, ConvergenceWarning, Result, Step, iterate, solve
+from .cost import Estimate, estimate
 from .problem import InputError, objective
 from .sketches import SKETCHES
 
 __all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "InputError",
-           "ConvergenceWarning", "objective", "data", "limits", "metrics"]
+           "ConvergenceWarning", "objective", "estimate", "Estimate", "cost", "data", "limits", "metrics"]

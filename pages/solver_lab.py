@@ -206,7 +206,12 @@ with sweep_tab:
                              help="the time per iteration is the median over these")
     sweep_sig = (problem_id, tuple(sorted(ks)), tuple(sweep_solvers), int(n_iter), settings.eps, settings.seed,
                  SKETCH["sketch"])
-    if st.button("Measure the sweep", type="primary", key=f"{P}_sweep_run", disabled=not (ks and sweep_solvers)):
+    sweep_cost = lab.sweep_cost(problem.M, problem.W, sorted(ks), sweep_solvers, int(n_iter),
+                                {"eps": settings.eps, "seed": settings.seed, "sketch": SKETCH["sketch"]}, key=sweep_sig)
+    if sweep_cost.refused:
+        st.error(sweep_cost.message)
+    if st.button("Measure the sweep", type="primary", key=f"{P}_sweep_run",
+                 disabled=not (ks and sweep_solvers) or sweep_cost.refused):
         bar = st.progress(0.0, text="measuring…")
         rows = []
         for fraction, row in lab.k_sweep(wc.iterate, problem.M, problem.W, sorted(ks), sweep_solvers,

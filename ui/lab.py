@@ -230,3 +230,39 @@ def step_cost(M, W, k: int, solvers, options: dict, key=None, estimate=None) -> 
 
 def _secs(seconds: float) -> str:
     return f"{seconds:.2g} s" if seconds >= 0.1 else f"{seconds * 1e3:.2g} ms"
+
+
+SWEEP_REFUSE_SECONDS = 20.0    # a sweep shows a progress bar, but the page is frozen meanwhile
+
+
+def sweep_cost(M, W, ks, solvers, n_iter: int, options: dict, key=None, estimate=None) -> StepCost:
+    """The predicted seconds of a k-sweep (n_iter iterations of every solver at every k), refused
+    above SWEEP_REFUSE_SECONDS with the estimate and how to make it smaller."""
+    if key is not None and ("sweep", key) in _COSTS:
+        return _COSTS[("sweep", key)]
+    if estimate is None:
+        from wlra_core import estimate
+    from wlra_core import InputError
+    per = {}
+    try:
+        for k in ks:
+            for name in solvers:
+                per[(int(k), name)] = n_iter * estimate(M, W, int(k), solver=name, **options).seconds
+    except InputError:
+        return StepCost(0.0, {}, None, False)
+    seconds = float(sum(per.values()))
+    refused = seconds > SWEEP_REFUSE_SECONDS
+    message = None
+    if refused:
+        worst = max(per, key=per.get)
+        message = (f"This sweep would take about {_secs(seconds)} here ({n_iter} iterations of each solver "
+                   f"at each k; the largest part, {worst[1]} at k = {worst[0]}, {_secs(per[worst])}; "
+                   f"predicted by wlra_core.estimate), above the {SWEEP_REFUSE_SECONDS:g} s this page "
+                   "allows: it would not respond until it ended. To make it smaller: drop the largest k "
+                   "values, fewer iterations each, fewer solvers, or a smaller matrix.")
+    cost = StepCost(seconds, per, message, refused)
+    if key is not None:
+        if len(_COSTS) >= _COSTS_KEPT:
+            _COSTS.pop(next(iter(_COSTS)))
+        _COSTS[("sweep", key)] = cost
+    return cost

@@ -58,3 +58,18 @@ def test_a_step_between_the_warning_and_the_limit_runs_with_the_estimate_shown(m
     assert any(w.value.startswith("One Step would take about") and "To make it faster" in w.value
                for w in at.warning)
     assert all(len(recs) == 1 for recs in records(at).values())
+
+
+def test_a_k_sweep_predicted_above_its_limit_is_refused_and_its_button_disabled():
+    at = run_page(PAGE, lab_source="upload", lab_k="4", lab_solvers=["exact"])
+    at = big_upload(at)
+    at.multiselect(key="lab_ks").set_value([8, 64, 128])
+    at = at.run()
+    assert not at.exception
+    refused = [e for e in errors(at) if e.startswith("This sweep would take about")]
+    assert refused and "exact at k = 128" in refused[0] and "drop the largest k values" in refused[0]
+    assert at.button(key="lab_sweep_run").disabled
+    at.multiselect(key="lab_ks").set_value([2, 4])
+    at = at.run()
+    assert not [e for e in errors(at) if e.startswith("This sweep")]
+    assert not at.button(key="lab_sweep_run").disabled

@@ -70,7 +70,7 @@ def test_sketched_solves_rows_no_longer_than_s_exactly_in_the_model_too():
         long = counts > s
         gram += (long.sum() * s + counts[~long].sum()) * k * k
         inner += 4 * T * counts[long].sum() * k
-    assert e.nnz == W.nnz and not e.dense
+    assert e.nnz == W.nnz and not e.dense and e.rate == cost.RATE_SPARSE
     assert e.flops["gram"] == pytest.approx(gram) and e.flops["inner"] == pytest.approx(inner)
 
 

@@ -16,11 +16,14 @@ solvers/auto.py: sketched 1.5·ln(2/η), cg ½·κ̂·ln(2/η) with κ̂ measure
 random orthonormal factor (η = 1e-3, the first iteration's tolerance under inner_eps="adaptive",
 or inner_eps), at most max_inner.
 
-Seconds are flops / RATE. RATE = 2e10 flop/s is this engine's measured speed on one core of the
-project's machine (PAPER.md: the exact Gram of 3072², k = 256, 6.2e11 flops in 32.6 s, 1.9e10/s;
-one inner iteration, 9.7e9 flops in 0.41 s, 2.4e10/s; the sketch Gram 2.1e11 flops in 8.9 s). It
-is a calibration constant, not a probe: an estimate is the same on every call; a loaded machine
-or several solvers at once take proportionally longer.
+Seconds are flops / rate, two calibration constants (not a probe: an estimate is the same on
+every call). Dense W, RATE = 2e10 flop/s: this engine's speed on one core of the project's
+machine (PAPER.md: the exact Gram of 3072², k = 256, 6.2e11 flops in 32.6 s, 1.9e10/s; one inner
+iteration, 9.7e9 flops in 0.41 s, 2.4e10/s; the sketch Gram 2.1e11 flops in 8.9 s). Sparse W,
+RATE_SPARSE = 2e9 flop/s: the compiled per-row kernels gather scattered rows of the factor and
+run far below BLAS speed (benchmarks/results/estimate.md: 8192 × 4096 at 2 %, 0.85e9–2.6e9 flop/s
+at k = 96 and 32 on a machine loaded 7–8 deep on 2 cores, where dense ran 1.9–4× slower than
+RATE). A loaded machine, or several solvers at once, take proportionally longer.
 """
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ import numpy as np
 
 from .problem import InputError
 
-RATE = 2e10                 # flop/s (module docstring)
+RATE = 2e10                 # flop/s, dense W (module docstring)
+RATE_SPARSE = 2e9           # flop/s, sparse W
 LONG_SECONDS = 3.0          # "a few seconds": above it the CLI prints the estimate, the app warns
 ETA_FIRST = 1e-3            # alternating.ETA_MAX: the first iteration's inner tolerance
 
@@ -172,7 +176,7 @@ def estimate(M, W, k, *, solver="sketched", **options) -> Estimate:
     return Estimate(solver=solver, n=prob.n, m=prob.m, k=k, nnz=int(nnz), dense=not prob.sparse,
                     sketch_size=o.s, inner_iterations=MappingProxyType(T),
                     flops=MappingProxyType({key: float(v) for key, v in flops.items()}),
-                    bytes=int(layout + factors + working), rate=RATE)
+                    bytes=int(layout + factors + working), rate=RATE_SPARSE if prob.sparse else RATE)
 
 
 def _kappa(prob, seed):

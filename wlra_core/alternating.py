@@ -177,9 +177,9 @@ def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", r
     matters to `solve`, which keeps the history).
 
     Dense M and W are read in place between steps, not copied (they can be most of the memory):
-    changing them before the run ends raises InputError at the next step (a checksum of them is
-    compared before every iteration, `_fingerprint`). The returned iterator may be advanced from several threads:
-    each gets the next step in turn."""
+    changing them before the run ends raises InputError at the next step (a checksum of them,
+    `_fingerprint`, is compared before every iteration). The returned iterator may be advanced
+    from several threads: each gets the next step in turn."""
     t_start = time.perf_counter()
     prob, o, max_iter, init, clip, _, inner_eps = _options(
         M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,

@@ -341,6 +341,18 @@ def test_changing_M_or_W_in_place_between_steps_of_iterate_is_detected(which, ch
         next(steps)
 
 
+def test_the_change_check_wraps_its_sums_without_an_overflow_warning():
+    """The checksum sums the entries' bits as uint64 modulo 2**64; a numpy scalar sum warned
+    "overflow encountered in scalar add" on large matrices."""
+    rng = np.random.default_rng(10)
+    M = rng.standard_normal((5000, 500)) * 1e300         # high exponent bits; five row blocks
+    W = np.ones((5000, 500))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        steps = wc.iterate(M, W, 2, solver="exact", eps=1e-15, max_iter=2)
+        assert len(list(steps)) == 2
+
+
 def test_changing_the_callers_arrays_before_the_first_step_is_detected_too():
     M, W = _small(7)
     M = M.copy()

@@ -220,14 +220,14 @@ def _fingerprint(prob):
     n, m = prob.n, prob.m
     sums = []
     for A in (prob.rows.M, prob.rows.W):
-        by_row = np.uint64(0)
+        by_row = np.zeros(1, np.uint64)          # arrays: their sums wrap silently, scalars warn
         by_col = np.zeros(m, np.uint64)
         for r in prob.rows.row_blocks():
             U = A[r].view(np.uint64)
             weights = np.arange(r.start + 1, min(r.stop, n) + 1, dtype=np.uint64)
             by_row += np.sum(U.sum(axis=1, dtype=np.uint64) * weights, dtype=np.uint64)
             by_col += U.sum(axis=0, dtype=np.uint64)
-        sums += [int(by_row), int(np.sum(by_col * np.arange(1, m + 1, dtype=np.uint64), dtype=np.uint64))]
+        sums += [int(by_row[0]), int(np.sum(by_col * np.arange(1, m + 1, dtype=np.uint64), dtype=np.uint64))]
     return tuple(sums)
 
 

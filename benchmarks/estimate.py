@@ -69,7 +69,8 @@ def main(argv=None):
         f"{' '.join(f'{x:.2f}' for x in load0)} at the start, {' '.join(f'{x:.2f}' for x in load1)} at the end",
         f"- BLAS: {machine.blas()}",
         f"- Python {platform.python_version()}, numpy {np.__version__}; command: `python benchmarks/estimate.py`",
-        f"- estimate: flops of the cost model (wlra_core/cost.py) / RATE = {wc.cost.RATE:g} flop/s; measured: median "
+        f"- estimate: flops of the cost model (wlra_core/cost.py) / RATE = {wc.cost.RATE:g} flop/s (dense W), "
+        f"RATE_SPARSE = {wc.cost.RATE_SPARSE:g} (sparse W); measured: median "
         f"Step.seconds of iterations 2..{args.iters} (eps = 1e-8, init svd, seed 0)", "",
         "| W | n × m | density | k | solver | flops | predicted s | measured s | measured / predicted |",
         "|---|---|---|---|---|---|---|---|---|",

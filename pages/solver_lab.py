@@ -163,7 +163,13 @@ conv, sweep_tab, diag_tab = st.tabs(["Convergence", "Time per iteration vs k", "
 signature = (problem_id, settings.problem_signature(), tuple(SKETCH.values()))
 
 
-def start(name: str, problem=problem, settings=settings):
+cost = lab.step_cost(problem.M, problem.W, settings.k, settings.solvers, {**SKETCH, **settings.iterate_kwargs()},
+                     key=(signature, tuple(settings.solvers)))
+
+
+def start(name: str, problem=problem, settings=settings, cost=cost):
+    if cost.refused:                  # shown by sync as the reason no run started
+        raise wc.InputError(cost.message)
     sketch = {key: v for key, v in SKETCH.items() if name in wc.OPTION_SOLVERS[key]}   # others refuse them
     return wc.iterate(problem.M, problem.W, settings.k, solver=name, diagnostics=False,
                       **sketch, **settings.iterate_kwargs())
@@ -181,6 +187,8 @@ with conv:
                               context=None if uploaded else "planted")
     if message:
         st.error(message)
+    elif cost.message:
+        st.warning(cost.message)
     controller.live(render, signature)
 
 # k-sweep ----------------------------------------------------------------------------------
@@ -199,7 +207,12 @@ with sweep_tab:
                              help="the time per iteration is the median over these")
     sweep_sig = (problem_id, tuple(sorted(ks)), tuple(sweep_solvers), int(n_iter), settings.eps, settings.seed,
                  SKETCH["sketch"])
-    if st.button("Measure the sweep", type="primary", key=f"{P}_sweep_run", disabled=not (ks and sweep_solvers)):
+    sweep_cost = lab.sweep_cost(problem.M, problem.W, sorted(ks), sweep_solvers, int(n_iter),
+                                {"eps": settings.eps, "seed": settings.seed, "sketch": SKETCH["sketch"]}, key=sweep_sig)
+    if sweep_cost.refused:
+        st.error(sweep_cost.message)
+    if st.button("Measure the sweep", type="primary", key=f"{P}_sweep_run",
+                 disabled=not (ks and sweep_solvers) or sweep_cost.refused):
         bar = st.progress(0.0, text="measuring…")
         rows = []
         for fraction, row in lab.k_sweep(wc.iterate, problem.M, problem.W, sorted(ks), sweep_solvers,

@@ -492,6 +492,7 @@ def run(args: argparse.Namespace) -> int:
         f"k={problem.k}, solver={args.solver}"
         + (f" sketch={args.sketch or 'default'} inner={args.inner}" if args.solver == "sketched" else "")
         + f" eps={args.eps:g}")
+    wc.cost.announce(say, problem.M, problem.W, problem.k, options)      # above a few seconds per iteration
     say(_HEADER)
 
     rows: list[dict] = []

@@ -13,6 +13,13 @@ orientation: the rows of a side are the independent regressions of one half-step
 * dense: M and W are n×m numpy arrays; entries with W = 0 are ignored (M may hold NaN there);
 * sparse: W is a scipy.sparse matrix whose stored positive entries are the weighted entries; M is
   dense or sparse and only its values at those entries are read. Nothing is ever densified.
+
+Input types: anything numpy converts to a real 2-D float array (ints, bools, float16/32, np.matrix,
+memmaps, objects with `__array__`, object arrays of numbers, with None read as NaN), pandas
+DataFrames (NA and nullable dtypes read as NaN, so allowed only where W = 0), and scipy.sparse
+matrices or arrays. Refused with InputError: complex values (even with a zero imaginary part:
+pass `M.real`), dates and durations, non-numbers, anything not 2-D. A numpy masked array's masked
+entries (in M or W) get weight 0: they are not observed, whatever the data under the mask.
 """
 from __future__ import annotations
 
@@ -150,12 +157,46 @@ class Problem:
         return int(self.rows.counts.sum())
 
 
+def _refuse_kind(name, dtype):
+    """Complex values are refused, not cast (a cast keeps the real part with only a warning), and
+    so are dates and durations (their float value is a count of some unit)."""
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        raise InputError(f"{name}: found complex values (dtype {dtype}), need a real matrix; pass "
+                         f"{name}.real (or abs({name})) if that is what you mean.")
+    if kind in "mM":
+        raise InputError(f"{name}: found dates or durations (dtype {dtype}), need a real matrix of numbers.")
+
+
 def _as_float_array(name, A):
+    if hasattr(A, "to_numpy") and not isinstance(A, np.ndarray):     # pandas: NA becomes NaN
+        try:
+            A = A.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{name}: found values that are not numbers ({exc}), need a real matrix.") from None
+    dtype = getattr(A, "dtype", None)
+    if dtype is not None:
+        _refuse_kind(name, dtype)
     try:
         A = np.asarray(A, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name}: found values that are not numbers ({exc}), need a real matrix.") from None
     return A
+
+
+def _unmask(M, W):
+    """(M, W, mask): numpy masked arrays' data, and their masks combined (None when nothing is
+    masked). A masked entry of M or W is not observed: it gets weight 0."""
+    mask = None
+    out = []
+    for A in (M, W):
+        if isinstance(A, np.ma.MaskedArray):
+            m_ = np.ma.getmaskarray(A)
+            if m_.any():
+                mask = m_ if mask is None or mask.shape != m_.shape else (mask | m_)
+            A = np.ma.getdata(A)
+        out.append(A)
+    return out[0], out[1], mask
 
 
 def _check_2d(name, shape):
@@ -190,6 +231,16 @@ def check_size(n, m, nnz, k, max_entries):
                          "problem. Use a smaller matrix (or rank), or raise max_entries.")
 
 
+def check_range(m_scale, n, m):
+    """Refuse values whose factors cannot be floats: Ỹ = Mᵀ X sums up to n values of M (X̃ up to
+    m), so max|M|·2√max(n, m) must stay below the largest float (1.8e308)."""
+    top = np.finfo(np.float64).max / (2.0 * math.sqrt(max(n, m)))
+    if m_scale > top:
+        raise InputError(f"M: found a value of magnitude {m_scale:.3g}, need |M| ≤ {top:.3g} for a {n}×{m} "
+                         "matrix (the factors sum up to max(n, m) values and must stay finite). Scale M "
+                         "down (e.g. M / 1e300) and the result back up.")
+
+
 def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
     """Check M, W and k and return a scaled `Problem`. Inputs are never modified.
 
@@ -197,8 +248,12 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
     no cap) is refused first. With a memory `budget` (bytes), a sparse problem whose own layout
     would leave less than MIN_WORK_BYTES of it for working memory is refused before the layout is
     built."""
+    M, W, mask = _unmask(M, W)
     w_sparse = sp.issparse(W)
     m_sparse = sp.issparse(M)
+    for name, A in (("M", M), ("W", W)):
+        if sp.issparse(A):
+            _refuse_kind(name, A.dtype)
     if not w_sparse:
         W = _as_float_array("W", W)
     if not m_sparse:
@@ -207,6 +262,11 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
     _check_2d("W", W.shape)
     if M.shape != W.shape:
         raise InputError(f"W: found shape {tuple(W.shape)}, need the shape of M {tuple(M.shape)}.")
+    if mask is not None:
+        if mask.shape != M.shape:
+            raise InputError(f"M, W: found a mask of shape {mask.shape}, need the shape of M {tuple(M.shape)}.")
+        # masked entries get weight 0 (a new W: the caller's is never changed)
+        W = sp.csr_array(W).multiply(~mask).tocsr() if w_sparse else np.where(mask, 0.0, W)
     n, m = M.shape
     k = check_int("k", k, low=1, high=min(n, m), what=f" (the rank, at most min(n, m) = {min(n, m)})")
     check_size(n, m, W.nnz if w_sparse else None, k, max_entries)
@@ -248,6 +308,7 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
                              "entry with W > 0.")
         w_scale = float(w.max())
         m_scale = float(np.abs(mv).max()) or 1.0
+        check_range(m_scale, n, m)
         w = w / w_scale
         mv = mv / m_scale
         del Wc, wdata, keep
@@ -288,6 +349,7 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
             raise InputError("W: found no positive weight (nothing is observed), need at least one "
                              "entry with W > 0.")
         w_scale, m_scale = w_max, (m_max or 1.0)
+        check_range(m_scale, n, m)
         rows = DenseSide(M=M, W=W, counts=counts, m_scale=m_scale, w_scale=w_scale)
         cols = DenseSide(M=M.T, W=W.T, counts=col_counts, m_scale=m_scale, w_scale=w_scale)
         total = 0.0

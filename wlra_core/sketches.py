@@ -75,18 +75,6 @@ def gram(SA):
     return out
 
 
-def _chunks(b, per_row_bytes, budget):
-    c = int(max(1, min(b, budget // max(per_row_bytes, 1))))
-    return [slice(r0, min(r0 + c, b)) for r0 in range(0, b, c)]
-
-
-def _per_row_bytes(kind, N, s, k):
-    zeta = min(4, s)
-    return 8 * {"rownorm": 6 * N + 3 * s * k, "srht": 3 * N * k + s * k,
-                "sparse_sign": 2 * N * k + s * k + 3 * zeta * N,
-                "gaussian": N * k + s * N + s * k}[kind]
-
-
 def sketch_rows(kind, s, Y, idx, w, rows, rng):
     """S·A_i for the rows `rows` of the batch: an array (c, s, k)."""
     N = w.shape[1]
@@ -127,12 +115,24 @@ def sketch_rows(kind, s, Y, idx, w, rows, rng):
     raise ValueError(f"unknown sketch {kind!r}")
 
 
-def sketch_gram(kind, s, Y, idx, w, rng, budget=256 << 20):
-    """(S A_i)ᵀ(S A_i) for every row i of the batch: an array (b, k, k), computed in row chunks
-    that keep the sketch's working memory within `budget` bytes."""
+def sketch_gram(kind, s, Y, idx, w, rng, budget=None):
+    """(S A_i)ᵀ(S A_i) for every row i of the batch: an array (b, k, k).
+
+    Each row is sketched on its own, with a generator keyed by one uniform drawn from `rng` for
+    it (one double per row, in row order): a row's sketch depends only on the row and on the
+    stream position, never on which rows share its batch or on padding to the batch's longest
+    row. So the same seed gives the same sketches however the rows are blocked (a memory budget
+    changes blocks, and must not change results). Working memory is one row's sketch; `budget`
+    is accepted for the callers and not needed."""
     b, N = w.shape
     k = Y.shape[1]
     out = np.empty((b, k, k))
-    for rows in _chunks(b, _per_row_bytes(kind, N, s, k), budget):
-        out[rows] = gram(sketch_rows(kind, s, Y, idx, w, rows, rng))
+    keys = rng.random(b)                       # doubles: concatenating batches keeps the stream
+    for i in range(b):
+        wi, ii = w[i:i + 1], None if idx is None else idx[i:i + 1]
+        if idx is not None:                    # drop the padding: the row's own length decides
+            Ni = int(np.count_nonzero(w[i]))
+            wi, ii = wi[:, :max(Ni, 1)], ii[:, :max(Ni, 1)]
+        row_rng = np.random.Generator(np.random.PCG64(int(keys[i] * 2.0**53)))
+        out[i] = gram(sketch_rows(kind, s, Y, ii, wi, slice(0, 1), row_rng))[0]
     return out

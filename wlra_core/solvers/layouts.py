@@ -64,7 +64,7 @@ class DenseBlock:
 
     def __init__(self, W, M, Y, counts):
         self.W, self.M, self.Y, self.counts = W, M, Y, counts
-        self._bnorm2 = None
+        self._bnorm2 = self._trace = None
 
     def take(self, sel):
         return DenseBlock(self.W[sel], self.M[sel], self.Y, self.counts[sel])
@@ -80,7 +80,9 @@ class DenseBlock:
         return self._bnorm2
 
     def trace(self):
-        return self.W @ np.einsum("ij,ij->i", self.Y, self.Y)
+        if self._trace is None:
+            self._trace = self.W @ np.einsum("ij,ij->i", self.Y, self.Y)
+        return self._trace
 
     def apply(self, V):
         """Σ_j W_ij ⟨v_i, y_j⟩ y_j for every row: two matrix products, in sub-blocks of rows whose

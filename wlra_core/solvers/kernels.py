@@ -60,12 +60,28 @@ def _gram_into(AT, g):
         g[:, :] = AT @ AT.T
         return
     for a in range(k):
-        for c in range(a + 1):
-            acc = 0.0
+        Aa = AT[a]
+        c = 0
+        while c + 4 <= a + 1:           # four entries per pass: one load of row a serves four
+            C0, C1, C2, C3 = AT[c], AT[c + 1], AT[c + 2], AT[c + 3]
+            s0 = s1 = s2 = s3 = 0.0
             for t in range(n):
-                acc += AT[a, t] * AT[c, t]
+                x = Aa[t]
+                s0 += x * C0[t]
+                s1 += x * C1[t]
+                s2 += x * C2[t]
+                s3 += x * C3[t]
+            g[a, c], g[a, c + 1], g[a, c + 2], g[a, c + 3] = s0, s1, s2, s3
+            g[c, a], g[c + 1, a], g[c + 2, a], g[c + 3, a] = s0, s1, s2, s3
+            c += 4
+        while c <= a:
+            acc = 0.0
+            Cc = AT[c]
+            for t in range(n):
+                acc += Aa[t] * Cc[t]
             g[a, c] = acc
             g[c, a] = acc
+            c += 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -525,28 +541,29 @@ def cholesky32(H, shift):
     b, k, _ = H.shape
     out = np.zeros((b, k, k), np.float32)
     ok = np.zeros(b, np.bool_)
-    for r in prange(b):
-        L = np.zeros((k, k))
-        good = True
-        for a in range(k):
-            for c in range(a + 1):
-                acc = H[r, a, c] + (shift[r] if a == c else 0.0)
-                for t in range(c):
-                    acc -= L[a, t] * L[c, t]
-                if a == c:
-                    if not (acc > 0.0 and acc <= _F32_MAX):
-                        good = False
-                        break
-                    L[a, a] = np.sqrt(acc)
-                else:
-                    L[a, c] = acc / L[c, c]
-            if not good:
-                break
-        if good:
+    for ch in prange((b + _ROW_CHUNK - 1) // _ROW_CHUNK):   # scratch once per chunk of rows
+        L = np.empty((k, k))
+        for r in range(ch * _ROW_CHUNK, min(b, (ch + 1) * _ROW_CHUNK)):
+            good = True
             for a in range(k):
                 for c in range(a + 1):
-                    out[r, a, c] = L[a, c]
-            ok[r] = True
+                    acc = H[r, a, c] + (shift[r] if a == c else 0.0)
+                    for t in range(c):
+                        acc -= L[a, t] * L[c, t]
+                    if a == c:
+                        if not (acc > 0.0 and acc <= _F32_MAX):
+                            good = False
+                            break
+                        L[a, a] = np.sqrt(acc)
+                    else:
+                        L[a, c] = acc / L[c, c]
+                if not good:
+                    break
+            if good:
+                for a in range(k):
+                    for c in range(a + 1):
+                        out[r, a, c] = L[a, c]
+                ok[r] = True
     return out, ok
 
 

@@ -112,7 +112,7 @@ class DenseBlock:
             if shared is not None:
                 return shared.gram(self.W)
             ynorm2 = np.einsum("ij,ij->i", self.Y, self.Y)
-            u = rng.random(self.W.shape)
+            u = rng.random(self.W.shape, dtype=np.float32)     # a coin flip needs no more bits
             with blas_single_thread():
                 return K.dense_rownorm_gram(self.W, self.Y, ynorm2, float(o.s), u)
         with blas_single_thread():

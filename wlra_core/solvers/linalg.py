@@ -172,8 +172,12 @@ def preconditioner(Gs, ridge):
             break
         sh = ridge + shift * scale[todo]
         if k < LAPACK_K:
-            L, ok = K.cholesky32(np.ascontiguousarray(Gs[todo]), sh)
-            out[todo[ok]] = L[ok]
+            whole = len(todo) == b                # the usual case: no copy in, none out
+            L, ok = K.cholesky32(Gs if whole else np.ascontiguousarray(Gs[todo]), sh)
+            if whole and ok.all():
+                out = L
+            else:
+                out[todo[ok]] = L[ok]
         else:
             ok = np.zeros(len(todo), bool)
             for t, i in enumerate(todo):

@@ -415,6 +415,52 @@ def test_spd_solve_against_numpy_solve(k):
     assert_close(x, np.linalg.solve(H + 0.25 * np.eye(k), rhs[..., None])[..., 0], what="spd_solve vs numpy")
 
 
+def pack_lower(H):
+    """The packed upper parts (`np.triu_indices` order) of the symmetric matrices whose lower
+    triangles H holds (what DenseBlock.gram gives the exact solver)."""
+    iu, ju = np.triu_indices(H.shape[-1])
+    return np.ascontiguousarray(H[:, ju, iu])
+
+
+@pytest.mark.parametrize("k", KS + (70,))
+@pytest.mark.parametrize("ridge", [0.0, 0.5])
+@pytest.mark.parametrize("which_mode", WHICH)
+def test_spd_solve_packed(k, ridge, which_mode):
+    """The same batches as spd_solve's, packed: the same flags and solutions as the reference and
+    as spd_solve itself (LAPACK's factorisation against the compiled one)."""
+    rng = rng_for("spd packed", k, ridge, which_mode)
+    H, rhs, kinds = spd_batch(k, rng)
+    P = pack_lower(H)
+    which = make_rows(len(kinds), which_mode, rng)
+    with np.errstate(all="ignore"):
+        x, ok = K.spd_solve_packed(P, rhs, ridge, 1e-6, which)
+        rx, rok = K.spd_solve_packed_reference(P, rhs, ridge, 1e-6, which)
+        sx, sok = K.spd_solve(H, rhs, ridge, 1e-6, which)
+    assert x.shape == rhs.shape and ok.dtype == np.bool_
+    disagree = np.flatnonzero(ok != rok)
+    assert not len(disagree), f"ok flags disagree on rows {disagree} (kinds {kinds[disagree]})"
+    assert np.array_equal(ok, sok)
+    for r in range(len(kinds)):
+        assert_close(x[r], rx[r], what=f"spd_solve_packed row {r} ({kinds[r]})")
+        assert_close(x[r], sx[r], what=f"spd_solve_packed vs spd_solve row {r} ({kinds[r]})")
+    chosen = np.zeros(len(kinds), bool)
+    chosen[which] = True
+    assert not ok[~chosen].any() and not x[~chosen].any()
+
+
+@pytest.mark.parametrize("k", (1, 5, 16))
+@pytest.mark.parametrize("part", ["all", "chunk"])
+def test_packed_pairs(k, part):
+    rng = rng_for("packed pairs", k, part)
+    Y = rng.standard_normal((23, k))
+    iu, ju = (np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k))
+    if part == "chunk":
+        iu, ju = iu[1::2].copy(), ju[1::2].copy()
+    got = K.packed_pairs(Y, iu, ju)
+    assert got.dtype == Y.dtype and got.shape == (23, len(iu))
+    assert np.array_equal(got, K.packed_pairs_reference(Y, iu, ju))
+
+
 @pytest.mark.parametrize("b", [0, 1, 9])
 @k_params
 def test_unpack(b, k):
@@ -760,6 +806,8 @@ def battery(seed=0, b=257):
         "packed_outer": (K.packed_outer, (Y32, np.ascontiguousarray(rng.integers(0, m, 200), dtype=np.int64))),
         "unpack_symmetric": (K.unpack_symmetric, (P.astype(np.float32), k)),
         "add_weighted_outer": (K.add_weighted_outer, (G32, Y32, cols, coef)),     # in place: G32 is its result
+        "spd_solve_packed": (K.spd_solve_packed, (pack_lower(H), rhs, 0.1, 1e-6, which)),
+        "packed_pairs": (K.packed_pairs, (Y, *(np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k)))),
         "pcg_dense": (K.pcg_dense, (W, Y, V, rhs, np.ones(n), W @ ynorm2, L, True, 0.1, 1e-8, 20, False)),
         "pcg_csr": (K.pcg_csr, (indptr, indices, w, Y, rows, V, rhs, np.ones(n), np.ones(n), L, False,
                                 0.0, 1e-8, 20, False)),

@@ -20,6 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
+from numba.np.linalg import _LAPACK, ensure_lapack  # noqa: E402
 
 # Streamlit runs each session in its own thread: a threading layer that is safe when several
 # Python threads launch parallel kernels at once (OpenMP or TBB; numba's workqueue is not).
@@ -441,6 +442,90 @@ def spd_solve_reference(H, rhs, ridge, tol, which):
     return x, ok
 
 
+_REASSOC = {"reassoc", "contract", "nsz"}     # sums may vectorise; NaN and inf keep their meaning
+
+
+@njit(cache=CACHE, nogil=True, fastmath=_REASSOC)
+def _solve_lower(L, b, x):
+    """x = (L Lᵀ)⁻¹ b for a lower (row-major) factor L."""
+    k = L.shape[0]
+    for a in range(k):
+        acc = b[a]
+        for t in range(a):
+            acc -= L[a, t] * x[t]
+        x[a] = acc / L[a, a]
+    for a in range(k - 1, -1, -1):
+        x[a] /= L[a, a]
+        xa = x[a]
+        for t in range(a):
+            x[t] -= L[a, t] * xa
+
+
+# LAPACK's Cholesky as numba's own np.linalg.cholesky calls it (scipy's LAPACK, by symbol, so
+# kernels using it are cached), here in place on a scratch matrix: no allocation, no exception
+ensure_lapack()
+_potrf = _LAPACK().numba_xxpotrf(numba.types.float64)
+
+
+@njit(parallel=True, nogil=True, cache=CACHE, fastmath=_REASSOC)
+def spd_solve_packed(P, rhs, ridge, tol, which):
+    """spd_solve for Gram matrices given packed (P: (b, k(k+1)/2) in `np.triu_indices(k)` order):
+    each row's matrix is unpacked into a k × k scratch and factorised by LAPACK (for large k it
+    beats compiled loops, and a Python loop over rows cost a third of the solve in call
+    overhead), so no (b, k, k) batch is ever formed."""
+    b, k = rhs.shape
+    x = np.zeros((b, k))
+    ok = np.zeros(b, np.bool_)
+    nw = which.shape[0]
+    for ch in prange((nw + _ROW_CHUNK - 1) // _ROW_CHUNK):   # scratch once per chunk of rows
+        H = np.empty((k, k))
+        C = np.empty((k, k))
+        xr = np.empty(k)
+        res = np.empty(k)
+        d = np.empty(k)
+        for t in range(ch * _ROW_CHUNK, min(nw, (ch + 1) * _ROW_CHUNK)):
+            r = which[t]
+            p = 0
+            finite = True
+            for a in range(k):
+                for c in range(a, k):
+                    H[c, a] = P[r, p]
+                    H[a, c] = P[r, p]
+                    finite &= np.isfinite(P[r, p])
+                    p += 1
+                H[a, a] += ridge
+            if not finite:
+                continue
+            C[:, :] = H
+            # Fortran's upper triangle is our lower one: C's lower triangle becomes L, L Lᵀ = H
+            if _potrf(ord("d"), ord("U"), k, C.ctypes, k) != 0:
+                continue
+            _solve_lower(C, rhs[r], xr)
+            for a in range(k):
+                finite &= np.isfinite(xr[a])
+            if not finite:
+                continue
+            for a in range(k):
+                acc = 0.0
+                for c in range(k):
+                    acc += H[a, c] * xr[c]
+                res[a] = rhs[r, a] - acc
+            _solve_lower(C, res, d)
+            nd = 0.0
+            nx = 0.0
+            for a in range(k):
+                nd += d[a] * d[a]
+                nx += xr[a] * xr[a]
+            if np.isfinite(nd) and nd <= tol * tol * nx:
+                x[r] = xr
+                ok[r] = True
+    return x, ok
+
+
+def spd_solve_packed_reference(P, rhs, ridge, tol, which):
+    return spd_solve_reference(unpack_reference(P, rhs.shape[1]), rhs, ridge, tol, which)
+
+
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -449,13 +534,15 @@ def unpack(P, k):
     """Lower triangles (zero upper) of the Gram matrices from their packed upper parts in
     `np.triu_indices(k)` order: (b, k(k+1)/2) → (b, k, k)."""
     b = P.shape[0]
-    G = np.zeros((b, k, k))
+    G = np.empty((b, k, k))
     for r in prange(b):
-        p = 0
-        for a in range(k):
-            for c in range(a, k):
-                G[r, c, a] = P[r, p]
-                p += 1
+        # written row by row (contiguous), read from the packed row (in cache): entry (a, c),
+        # a ≤ c, sits at a·k − a(a−1)/2 + (c − a)
+        for c in range(k):
+            for a in range(c + 1):
+                G[r, c, a] = P[r, a * k - (a * (a - 1)) // 2 + (c - a)]
+            for a in range(c + 1, k):
+                G[r, c, a] = 0.0
     return G
 
 
@@ -482,6 +569,24 @@ def packed_outer(Y, cols):
                 out[t, p] = y[a] * y[c]
                 p += 1
     return out
+
+
+@njit(parallel=True, nogil=True, cache=CACHE)
+def packed_pairs(Y, iu, ju):
+    """out[j, p] = Y[j, iu[p]]·Y[j, ju[p]]: columns iu, ju of the row-wise outer products of Y
+    (PackedOuter's chunks), written once, without numpy's two gathered temporaries."""
+    m = Y.shape[0]
+    P = iu.shape[0]
+    out = np.empty((m, P), Y.dtype)
+    for j in prange(m):
+        y = Y[j]
+        for p in range(P):
+            out[j, p] = y[iu[p]] * y[ju[p]]
+    return out
+
+
+def packed_pairs_reference(Y, iu, ju):
+    return Y[:, iu] * Y[:, ju]
 
 
 def packed_outer_reference(Y, cols):

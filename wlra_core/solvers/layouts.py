@@ -34,14 +34,14 @@ class PackedOuter:
         m, k = Y.shape
         self.Y = Y
         self.k = k
-        self.iu, self.ju = np.triu_indices(k)
+        self.iu, self.ju = (np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k))
         K2 = len(self.iu)
         per = max(1, min(K2, budget // (8 * m)))
         self.slices = [slice(c0, min(c0 + per, K2)) for c0 in range(0, K2, per)]
         self.cached = None         # made on first use, and kept only when it is one chunk
 
     def _make(self, c):
-        return self.Y[:, self.iu[c]] * self.Y[:, self.ju[c]]
+        return K.packed_pairs(self.Y, self.iu[c], self.ju[c])
 
     def chunks(self):
         if len(self.slices) == 1:

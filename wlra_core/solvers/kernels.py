@@ -50,16 +50,24 @@ SMALL_K = 24
 _ROW_CHUNK = 32        # rows per scratch allocation (fixed: results do not depend on the threads)
 
 
+@njit(cache=CACHE, nogil=True)
+def _layout(flat, k, n):
+    """The design buffer `_gram_into` expects for n entries: (k, n) below SMALL_K, (n, k) above."""
+    return flat[:k * n].reshape(k, n) if k < SMALL_K else flat[:k * n].reshape(n, k)
+
+
 @njit(cache=CACHE, nogil=True, fastmath=True)
-def _gram_into(AT, g):
-    """g = AT ATᵀ for the design A = ATᵀ gathered transposed (k × n, so that each entry of g
-    is one contiguous dot product kept in registers): compiled loops over the lower triangle,
-    mirrored, for small k (a BLAS call per tiny matrix cost more than its flops); one BLAS product
-    from SMALL_K on."""
-    k, n = AT.shape
+def _gram_into(D, g):
+    """g = AᵀA for a row's gathered design: for k < SMALL_K, D = Aᵀ (k × n: each entry of g is
+    one contiguous dot product kept in registers), compiled loops over the lower triangle,
+    mirrored (a BLAS call per tiny matrix cost more than its flops); from SMALL_K on, D = A
+    (n × k) and one BLAS product (`_layout` says which)."""
+    k = g.shape[0]
     if k >= SMALL_K:
-        g[:, :] = AT @ AT.T
+        g[:, :] = D.T @ D
         return
+    AT = D
+    n = AT.shape[1]
     for a in range(k):
         Aa = AT[a]
         c = 0
@@ -91,7 +99,7 @@ def _gram_into(AT, g):
 @njit(**_JIT)
 def csr_gram(indptr, indices, w, Y, rows):
     """G_r = Σ_j w_ij y_j y_jᵀ = A_iᵀA_i for i = rows[r]: the row's design gathered into a local
-    buffer (transposed), then its Gram matrix (`_gram_into`)."""
+    buffer (`_layout`), then its Gram matrix (`_gram_into`)."""
     b = rows.shape[0]
     k = Y.shape[1]
     G = np.zeros((b, k, k))
@@ -101,13 +109,16 @@ def csr_gram(indptr, indices, w, Y, rows):
         N = indptr[i + 1] - lo
         if N == 0:
             continue
-        AT = np.empty((k, N))
+        D = _layout(np.empty(k * N), k, N)
         for t in range(N):
             sw = np.sqrt(w[lo + t])
             j = indices[lo + t]
             for a in range(k):
-                AT[a, t] = sw * Y[j, a]
-        _gram_into(AT, G[r])
+                if k < SMALL_K:
+                    D[a, t] = sw * Y[j, a]
+                else:
+                    D[t, a] = sw * Y[j, a]
+        _gram_into(D, G[r])
     return G
 
 
@@ -276,16 +287,19 @@ def csr_rownorm_gram(indptr, indices, w, Y, ynorm2, rows, s, u, uptr):
                 kept += 1
         if kept == 0:
             continue
-        AT = np.empty((k, kept))
+        D = _layout(np.empty(k * kept), k, kept)
         row = 0
         for t in range(N):
             if u[uptr[r] + t] < pi[t]:
                 j = indices[lo + t]
                 sw = np.sqrt(w[lo + t] / pi[t])
                 for a in range(k):
-                    AT[a, row] = sw * Y[j, a]
+                    if k < SMALL_K:
+                        D[a, row] = sw * Y[j, a]
+                    else:
+                        D[row, a] = sw * Y[j, a]
                 row += 1
-        _gram_into(AT, G[r])
+        _gram_into(D, G[r])
     return G
 
 
@@ -310,13 +324,16 @@ def dense_rownorm_gram(W, Y, ynorm2, s, u):
                 kept += (W[r, j] > 0.0) & (u[r, j] < pi[j])
             if kept == 0:
                 continue
-            AT = flat[:k * kept].reshape(k, kept)
+            D = _layout(flat, k, kept)
             for t in range(kept):
                 j = idx[t]
                 sw = np.sqrt(W[r, j] / pi[j])
                 for a in range(k):
-                    AT[a, t] = sw * Y[j, a]
-            _gram_into(AT, G[r])
+                    if k < SMALL_K:
+                        D[a, t] = sw * Y[j, a]
+                    else:
+                        D[t, a] = sw * Y[j, a]
+            _gram_into(D, G[r])
     return G
 
 

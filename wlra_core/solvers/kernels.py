@@ -503,30 +503,34 @@ def spd_solve_packed(P, rhs, ridge, tol, which):
         for t in range(ch * _ROW_CHUNK, min(nw, (ch + 1) * _ROW_CHUNK)):
             r = which[t]
             p = 0
-            finite = True
-            for a in range(k):
+            for a in range(k):                  # lower triangles only: nothing reads the upper
                 for c in range(a, k):
                     H[c, a] = P[r, p]
-                    H[a, c] = P[r, p]
-                    finite &= np.isfinite(P[r, p])
+                    C[c, a] = P[r, p]
                     p += 1
                 H[a, a] += ridge
-            if not finite:
-                continue
-            C[:, :] = H
-            # Fortran's upper triangle is our lower one: C's lower triangle becomes L, L Lᵀ = H
+                C[a, a] += ridge
+            # Fortran's upper triangle is our lower one: C's lower triangle becomes L, L Lᵀ = H.
+            # A NaN or inf in H fails here or leaves x non-finite below
             if _potrf(ord("d"), ord("U"), k, C.ctypes, k) != 0:
                 continue
             _solve_lower(C, rhs[r], xr)
+            finite = True
             for a in range(k):
                 finite &= np.isfinite(xr[a])
             if not finite:
                 continue
+            for a in range(k):                  # res = rhs − H x from H's lower triangle
+                res[a] = 0.0
             for a in range(k):
-                acc = 0.0
-                for c in range(k):
+                xa = xr[a]
+                acc = H[a, a] * xa
+                for c in range(a):
                     acc += H[a, c] * xr[c]
-                res[a] = rhs[r, a] - acc
+                    res[c] += H[a, c] * xa
+                res[a] += acc
+            for a in range(k):
+                res[a] = rhs[r, a] - res[a]
             _solve_lower(C, res, d)
             nd = 0.0
             nx = 0.0

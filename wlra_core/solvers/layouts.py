@@ -99,7 +99,10 @@ class DenseBlock:
         """Packed A_iᵀA_i (b × k(k+1)/2): W times the packed outer products of Y."""
         P = np.empty((self.W.shape[0], len(packed.iu)))
         for c, YY in packed.chunks():
-            P[:, c] = self.W @ YY
+            if c.start == 0 and c.stop == P.shape[1]:
+                np.matmul(self.W, YY, out=P)      # in place: no temporary of P's size, no copy
+            else:
+                P[:, c] = self.W @ YY
         return P
 
     def full_gram(self):

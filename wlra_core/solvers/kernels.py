@@ -229,11 +229,12 @@ def csr_objective_rows_reference(indptr, indices, w, mv, X, Y):
 # ----------------------------------------------------------------------------------------------
 # row-norm sketches: Poisson sampling with π_j = min(1, c·w_ij‖y_j‖²), Σ_j π_j ≈ s
 
-@njit(cache=CACHE, nogil=True, error_model="numpy")
+@njit(cache=CACHE, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
 def _inclusion(q, s, pi):
     """π = min(1, c·q) with c such that Σπ ≈ s; entries that carry a large share of the mass are
     kept for sure (a few rounds of moving them out of the proportional part). q/max(q) is formed
-    once, in pi, so that the rounds run on multiplications and comparisons only."""
+    once, in pi, so that the rounds run on multiplications and comparisons only; the sums may be
+    reassociated (vectorised: in order, each was a chain of dependent additions)."""
     N = q.shape[0]
     top = 0.0
     for j in range(N):

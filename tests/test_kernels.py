@@ -415,6 +415,52 @@ def test_spd_solve_against_numpy_solve(k):
     assert_close(x, np.linalg.solve(H + 0.25 * np.eye(k), rhs[..., None])[..., 0], what="spd_solve vs numpy")
 
 
+def pack_lower(H):
+    """The packed upper parts (`np.triu_indices` order) of the symmetric matrices whose lower
+    triangles H holds (what DenseBlock.gram gives the exact solver)."""
+    iu, ju = np.triu_indices(H.shape[-1])
+    return np.ascontiguousarray(H[:, ju, iu])
+
+
+@pytest.mark.parametrize("k", KS + (70,))
+@pytest.mark.parametrize("ridge", [0.0, 0.5])
+@pytest.mark.parametrize("which_mode", WHICH)
+def test_spd_solve_packed(k, ridge, which_mode):
+    """The same batches as spd_solve's, packed: the same flags and solutions as the reference and
+    as spd_solve itself (LAPACK's factorisation against the compiled one)."""
+    rng = rng_for("spd packed", k, ridge, which_mode)
+    H, rhs, kinds = spd_batch(k, rng)
+    P = pack_lower(H)
+    which = make_rows(len(kinds), which_mode, rng)
+    with np.errstate(all="ignore"):
+        x, ok = K.spd_solve_packed(P, rhs, ridge, 1e-6, which)
+        rx, rok = K.spd_solve_packed_reference(P, rhs, ridge, 1e-6, which)
+        sx, sok = K.spd_solve(H, rhs, ridge, 1e-6, which)
+    assert x.shape == rhs.shape and ok.dtype == np.bool_
+    disagree = np.flatnonzero(ok != rok)
+    assert not len(disagree), f"ok flags disagree on rows {disagree} (kinds {kinds[disagree]})"
+    assert np.array_equal(ok, sok)
+    for r in range(len(kinds)):
+        assert_close(x[r], rx[r], what=f"spd_solve_packed row {r} ({kinds[r]})")
+        assert_close(x[r], sx[r], what=f"spd_solve_packed vs spd_solve row {r} ({kinds[r]})")
+    chosen = np.zeros(len(kinds), bool)
+    chosen[which] = True
+    assert not ok[~chosen].any() and not x[~chosen].any()
+
+
+@pytest.mark.parametrize("k", (1, 5, 16))
+@pytest.mark.parametrize("part", ["all", "chunk"])
+def test_packed_pairs(k, part):
+    rng = rng_for("packed pairs", k, part)
+    Y = rng.standard_normal((23, k))
+    iu, ju = (np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k))
+    if part == "chunk":
+        iu, ju = iu[1::2].copy(), ju[1::2].copy()
+    got = K.packed_pairs(Y, iu, ju)
+    assert got.dtype == Y.dtype and got.shape == (23, len(iu))
+    assert np.array_equal(got, K.packed_pairs_reference(Y, iu, ju))
+
+
 @pytest.mark.parametrize("b", [0, 1, 9])
 @k_params
 def test_unpack(b, k):
@@ -571,6 +617,131 @@ def test_add_weighted_outer(k, dtype, h):
     assert_close(G, ref, rtol=rtol, scale=float(np.abs(absref).max()), what="add_weighted_outer")
 
 
+# ----------------------------------------------------------------------------------------------
+# the fused inner iterations (pcg_dense, pcg_csr) against a per-row numpy loop
+
+PCG_MODES = {                      # name: (preconditioned, gd, ridge)
+    "cg": (False, False, 0.0),
+    "cg_ridge": (False, False, 0.3),
+    "pcg": (True, False, 0.0),
+    "pcg_ridge": (True, False, 0.3),
+    "gd": (True, True, 0.0),
+}
+# (eps, max_inner): every row runs 2 iterations (fewer than k: CG has not converged exactly,
+# which would leave the last steps to round-off); rows stop on the rule
+PCG_STOPS = {"fixed": (1e-300, 2), "rule": (1e-6, 100)}
+
+
+def pcg_inputs(Wdense, Y, rng, preconditioned, ridge):
+    """Right-hand sides, ‖b‖, traces, warm starts (one far off, one zero) and float32 factors of
+    slightly perturbed Gram matrices (a preconditioner, not the inverse)."""
+    b, m = Wdense.shape
+    k = Y.shape[1]
+    Mv = rng.standard_normal((b, m)) * 2.0
+    rhs = np.ascontiguousarray((Wdense * Mv) @ Y)
+    bnorm = np.sqrt(np.einsum("ij,ij,ij->i", Wdense, Mv, Mv))
+    trace = Wdense @ np.einsum("ij,ij->i", Y, Y)
+    x0 = rng.standard_normal((b, k))
+    x0[:1] *= 1e6                                 # worse than x = 0: dropped
+    x0[1:2] = 0.0
+    if preconditioned:
+        G = np.einsum("bj,ja,jc->bac", Wdense, Y, Y) + np.eye(k)
+        E = rng.standard_normal((b, k, k)) * 0.05
+        G = G + np.einsum("bac,bdc->bad", E, E) * np.trace(G, axis1=1, axis2=2)[:, None, None] / k
+        L = np.linalg.cholesky(G).astype(np.float32)
+    else:
+        L = np.zeros((1, k, k), np.float32)
+    return rhs, bnorm, trace, np.ascontiguousarray(x0), np.ascontiguousarray(L)
+
+
+def assert_pcg_agree(got, ref, stop, what):
+    x, iters, rel = got
+    xr, itr, relr = ref
+    assert x.dtype == np.float64 and iters.dtype == np.int64 and rel.dtype == np.float64
+    assert x.shape == xr.shape and iters.shape == itr.shape
+    # two iterations agree to round-off; run to the rule, CG's trajectories drift apart with the
+    # order of its sums (heavy weights, no preconditioner): agreement to the tolerance's order
+    rtol = 1e-9 if stop == "fixed" else 1e-5
+    spread = 0 if stop == "fixed" else 1
+    assert np.abs(iters - itr).max(initial=0) <= spread, f"{what}: iterations {iters} != reference {itr}"
+    for r in range(len(x)):                        # each row on its own scale
+        assert_close(x[r], xr[r], rtol=rtol, scale=max(float(np.abs(xr[r]).max()), 1e-300),
+                     what=f"{what} row {r}")
+    if stop == "rule":                             # both below the tolerance where they stopped
+        assert np.all(rel[iters < 100] <= 1e-6) and np.all(relr[itr < 100] <= 1e-6), what
+    else:   # relative stopping measures: equal to 1e-6 of the largest, or both at round-off (1e-9)
+        assert_close(rel, relr, rtol=1e-6, scale=max(float(relr.max(initial=0.0)), 1e-3), what=f"{what} rel")
+
+
+@pytest.mark.parametrize("k", (3, 12, 40))
+@pytest.mark.parametrize("mode", list(PCG_MODES))
+@pytest.mark.parametrize("stop", list(PCG_STOPS))
+def test_pcg_dense(k, mode, stop):
+    preconditioned, gd, ridge = PCG_MODES[mode]
+    eps, max_inner = PCG_STOPS[stop]
+    rng = rng_for("pcg_dense", k, mode, stop)
+    b, m = 11, 3 * k + 20
+    W = rng.uniform(0.1, 2.0, (b, m)) * (rng.random((b, m)) < 0.7)
+    W[-1] = 0.0                                    # an empty row
+    Y = np.ascontiguousarray(rng.standard_normal((m, k)))
+    rhs, bnorm, trace, x0, L = pcg_inputs(W, Y, rng, preconditioned, ridge)
+    Lnan = L.copy()
+    iu = np.triu_indices(k, 1)
+    Lnan[:, iu[0], iu[1]] = np.nan                 # the upper triangles are never read
+    args = (W, Y, x0, rhs, bnorm, trace)
+    tail = (ridge, eps, max_inner, gd)
+    got = K.pcg_dense(*args, Lnan, preconditioned, *tail)
+    ref = K.pcg_dense_reference(*args, L, preconditioned, *tail)
+    assert_pcg_agree(got, ref, stop, f"pcg_dense {mode}")
+    assert got[1][-1] == 0                          # the empty row: nothing to iterate
+
+
+@csr_params
+@pytest.mark.parametrize("k", (3, 12, 40))
+@pytest.mark.parametrize("mode", ["cg", "pcg_ridge", "gd"])
+def test_pcg_csr(structure, k, mode):
+    preconditioned, gd, ridge = PCG_MODES[mode]
+    indptr, indices, w, mv, Y = make_csr(structure, k, "i64/i32")
+    n, m = len(indptr) - 1, Y.shape[0]
+    rng = rng_for("pcg_csr", structure, k, mode)
+    counts = np.diff(indptr)
+    for rows_mode in ROWS:
+        rows = make_rows(n, rows_mode, rng_for("rows", structure, k, mode))
+        # the solvers iterate on long rows only (shorter ones are solved exactly): on a singular
+        # system, unpreconditioned CG drifts along the null space as round-off dictates
+        rows = np.ascontiguousarray(rows[(counts[rows] >= 2 * k) | (counts[rows] == 0)])
+        Wd = np.zeros((n, m))
+        for i in range(n):
+            Wd[i, indices[indptr[i]:indptr[i + 1]]] = w[indptr[i]:indptr[i + 1]]
+        rhs, bnorm, trace, x0, L = pcg_inputs(Wd[rows], Y, rng, preconditioned, ridge)
+        for stop, (eps, max_inner) in PCG_STOPS.items():
+            tail = (preconditioned, ridge, eps, max_inner, gd)
+            got = K.pcg_csr(indptr, indices, w, Y, rows, x0, rhs, bnorm, trace, L, *tail)
+            ref = K.pcg_csr_reference(indptr, indices, w, Y, rows, x0, rhs, bnorm, trace, L, *tail)
+            assert_pcg_agree(got, ref, stop, f"pcg_csr {mode}, rows {rows_mode}, {stop}")
+            # the same rows densified: the dense kernel agrees with the sparse one
+            if len(rows) and structure != "heavy_weights":
+                dense = K.pcg_dense(np.ascontiguousarray(Wd[rows]), Y, x0, rhs, bnorm, trace, L, *tail)
+                assert_pcg_agree(dense, got, stop, "pcg_dense vs pcg_csr")
+
+
+def test_pcg_stops_on_overflow_with_the_last_finite_iterate():
+    """A row whose step overflows keeps its last finite iterate (as the block iterations do)."""
+    rng = rng_for("pcg overflow")
+    k, m = 3, 12
+    W = np.ones((2, m))
+    Y = rng.standard_normal((m, k))
+    Y[:, 0] *= 1e200                                 # AᵀA overflows on the first coordinate
+    rhs = np.array([[1e-100, 1.0, 1.0], [0.0, 1.0, -1.0]])
+    args = (W, Y, np.zeros((2, k)), rhs, np.ones(2), np.ones(2), np.zeros((1, k, k), np.float32),
+            False, 0.0, 1e-12, 50, False)
+    with np.errstate(all="ignore"):
+        x, iters, rel = K.pcg_dense(*args)
+        xr, itr, relr = K.pcg_dense_reference(*args)
+    assert np.all(np.isfinite(x)) and np.array_equal(iters, itr)
+    assert np.array_equal(np.isfinite(rel), np.isfinite(relr))
+
+
 LOCAL_REFERENCES = {"csr_rownorm_gram": csr_rownorm_gram_ref}     # kernels.py has none for it
 
 
@@ -635,6 +806,11 @@ def battery(seed=0, b=257):
         "packed_outer": (K.packed_outer, (Y32, np.ascontiguousarray(rng.integers(0, m, 200), dtype=np.int64))),
         "unpack_symmetric": (K.unpack_symmetric, (P.astype(np.float32), k)),
         "add_weighted_outer": (K.add_weighted_outer, (G32, Y32, cols, coef)),     # in place: G32 is its result
+        "spd_solve_packed": (K.spd_solve_packed, (pack_lower(H), rhs, 0.1, 1e-6, which)),
+        "packed_pairs": (K.packed_pairs, (Y, *(np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k)))),
+        "pcg_dense": (K.pcg_dense, (W, Y, V, rhs, np.ones(n), W @ ynorm2, L, True, 0.1, 1e-8, 20, False)),
+        "pcg_csr": (K.pcg_csr, (indptr, indices, w, Y, rows, V, rhs, np.ones(n), np.ones(n), L, False,
+                                0.0, 1e-8, 20, False)),
     }
 
 

@@ -44,6 +44,18 @@ def test_half_step_matches_the_per_row_reference(solver, ridge, sparse):
     assert np.all(X[0] == 0)                              # the empty row gets 0
 
 
+@pytest.mark.parametrize("ridge", [0.0, 0.3])
+@pytest.mark.parametrize("solver,k", [("exact", 66), ("sketched", 30), ("cg", 30), ("sketched", 12)])
+def test_half_step_matches_the_reference_on_every_dense_path(solver, k, ridge):
+    """The dense paths that k selects: exact's packed Grams with LAPACK per row (k ≥ LAPACK_K),
+    the iterative solvers' block products (k ≥ FUSED_DENSE_K) and their fused per-row kernel."""
+    M, W, Y = problem(n=k + 4, m=4 * k, k=k, p=0.6, seed=2)
+    X, stats, prob = run(M, W, Y, opts(solver, ridge=ridge, s=2 * k), False)
+    Xr = reference_half_step(M / prob.m_scale, W / prob.w_scale, Y, ridge) * prob.m_scale
+    assert np.allclose(X, Xr, atol=1e-8 * np.abs(Xr).max())
+    assert np.all(X[0] == 0)
+
+
 @pytest.mark.parametrize("sketch", SKETCHES)
 @pytest.mark.parametrize("eps", [1e-4, 1e-8])
 def test_sketched_regressions_reach_the_requested_accuracy(sketch, eps):

@@ -13,7 +13,7 @@ import numpy as np
 from ..problem import DenseSide
 from .inner import Stats
 from .layouts import PackedOuter, SparseBlock, blocks, unpack
-from .linalg import solve_exact
+from .linalg import LAPACK_K, solve_exact
 
 
 def half_step(side, Y, X0, o, rng):
@@ -24,18 +24,22 @@ def half_step(side, Y, X0, o, rng):
     dense = isinstance(side, DenseSide)
     packed = PackedOuter(Y, o.budget // 4) if dense else None
     per_row = 8 * (len(packed.iu) + 3 * m + 2 * k) if dense else 8 * (2 * k * k + 4 * k)
+    # large k: the packed Grams go to a compiled loop of LAPACK factorisations, never unpacked
+    # as a batch (writing (b, k, k) cost as much as a fifth of the Gram product)
+    keep = dense and k >= LAPACK_K
     for rows, blk in blocks(side, Y, o.budget, per_row):
         rhs = blk.rhs()
-        for sub, G in block_grams(blk, packed, k, o.budget):
-            X[at(rows, sub)] = solve_exact(blk, sub, G, rhs[sub], o.ridge, k)
+        for sub, G in block_grams(blk, packed, k, o.budget, keep_packed=keep):
+            X[at(rows, sub)] = solve_exact(blk, sub, G, rhs[sub], o.ridge, k, packed=keep)
     st = Stats(n)
     st.exact_rows = n
     return X, st.summary("exact", o)
 
 
-def block_grams(blk, packed, k, budget):
+def block_grams(blk, packed, k, budget, keep_packed=False):
     """Yield (sub-batch, its Gram matrices (c, k, k), lower triangles at least), in sub-batches
-    that bound memory."""
+    that bound memory; dense blocks with `keep_packed`: the packed upper parts (c, k(k+1)/2)
+    themselves, in one batch (the solve unpacks one row at a time)."""
     b = len(blk.counts)
     if isinstance(blk, SparseBlock):
         yield slice(0, b), blk.full_gram()
@@ -43,6 +47,9 @@ def block_grams(blk, packed, k, budget):
     if packed is None:
         packed = PackedOuter(blk.Y, budget // 4)
     P = blk.gram(packed)
+    if keep_packed:
+        yield slice(0, b), P
+        return
     step = max(1, budget // (16 * 8 * k * k))       # G and the solve's copies of it
     for r0 in range(0, b, step):
         sub = slice(r0, min(r0 + step, b))

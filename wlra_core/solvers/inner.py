@@ -17,13 +17,40 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels as K
+from .layouts import SparseBlock
 from .linalg import single_threaded, solve_pinv
 
 
+FUSED_DENSE_K = 24     # below it, dense rows iterate in the fused kernel (their BLAS products are
+                       # too small to pay for a dozen numpy calls per step); sparse rows always do
+
+
 def iterate_rows(blk, x0, rhs, bnorm, Minv, o):
-    """Preconditioned CG (or the paper's gradient descent) for a block of rows, with the rows that
-    have met the stopping rule dropped from the block as they converge. Minv: the rows'
-    preconditioner factors L = Rᵀ (float32, L Lᵀ = RᵀR), or None for plain CG."""
+    """Preconditioned CG (or the paper's gradient descent) for a block of rows. Minv: the rows'
+    preconditioner factors L = Rᵀ (float32, L Lᵀ = RᵀR), or None for plain CG.
+
+    Sparse rows and dense rows with k < FUSED_DENSE_K run every step of a row in one compiled
+    loop (kernels.pcg_csr / pcg_dense); wide dense rows run `iterate_block`, whose steps are BLAS
+    products over the whole block. Both apply the same per-row rule."""
+    k = x0.shape[1]
+    sparse = isinstance(blk, SparseBlock)
+    if sparse or k < FUSED_DENSE_K:
+        use_L = Minv is not None
+        L = Minv if use_L else np.zeros((1, k, k), np.float32)
+        args = (np.ascontiguousarray(blk.Y), np.ascontiguousarray(x0, dtype=np.float64),
+                np.ascontiguousarray(rhs), np.ascontiguousarray(bnorm, dtype=np.float64),
+                np.ascontiguousarray(blk.trace(), dtype=np.float64), np.ascontiguousarray(L), use_L,
+                float(o.ridge), float(o.eps), int(o.max_inner), o.inner == "gd" and use_L)
+        if sparse:
+            s = blk.side
+            return K.pcg_csr(s.indptr, s.indices, s.w, args[0], blk.rows, *args[1:])
+        return K.pcg_dense(np.ascontiguousarray(blk.W), *args)
+    return iterate_block(blk, x0, rhs, bnorm, Minv, o)
+
+
+def iterate_block(blk, x0, rhs, bnorm, Minv, o):
+    """iterate_rows by BLAS products over the block, with the rows that have met the stopping
+    rule dropped from the block as they converge."""
     b, k = x0.shape
     x = x0.copy()
     with np.errstate(over="ignore", invalid="ignore"):

@@ -34,14 +34,14 @@ class PackedOuter:
         m, k = Y.shape
         self.Y = Y
         self.k = k
-        self.iu, self.ju = np.triu_indices(k)
+        self.iu, self.ju = (np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k))
         K2 = len(self.iu)
         per = max(1, min(K2, budget // (8 * m)))
         self.slices = [slice(c0, min(c0 + per, K2)) for c0 in range(0, K2, per)]
         self.cached = None         # made on first use, and kept only when it is one chunk
 
     def _make(self, c):
-        return self.Y[:, self.iu[c]] * self.Y[:, self.ju[c]]
+        return K.packed_pairs(self.Y, self.iu[c], self.ju[c])
 
     def chunks(self):
         if len(self.slices) == 1:
@@ -64,7 +64,7 @@ class DenseBlock:
 
     def __init__(self, W, M, Y, counts):
         self.W, self.M, self.Y, self.counts = W, M, Y, counts
-        self._bnorm2 = None
+        self._bnorm2 = self._trace = None
 
     def take(self, sel):
         return DenseBlock(self.W[sel], self.M[sel], self.Y, self.counts[sel])
@@ -80,7 +80,9 @@ class DenseBlock:
         return self._bnorm2
 
     def trace(self):
-        return self.W @ np.einsum("ij,ij->i", self.Y, self.Y)
+        if self._trace is None:
+            self._trace = self.W @ np.einsum("ij,ij->i", self.Y, self.Y)
+        return self._trace
 
     def apply(self, V):
         """Σ_j W_ij ⟨v_i, y_j⟩ y_j for every row: two matrix products, in sub-blocks of rows whose
@@ -97,7 +99,10 @@ class DenseBlock:
         """Packed A_iᵀA_i (b × k(k+1)/2): W times the packed outer products of Y."""
         P = np.empty((self.W.shape[0], len(packed.iu)))
         for c, YY in packed.chunks():
-            P[:, c] = self.W @ YY
+            if c.start == 0 and c.stop == P.shape[1]:
+                np.matmul(self.W, YY, out=P)      # in place: no temporary of P's size, no copy
+            else:
+                P[:, c] = self.W @ YY
         return P
 
     def full_gram(self):
@@ -110,7 +115,7 @@ class DenseBlock:
             if shared is not None:
                 return shared.gram(self.W)
             ynorm2 = np.einsum("ij,ij->i", self.Y, self.Y)
-            u = rng.random(self.W.shape)
+            u = rng.random(self.W.shape, dtype=np.float32)     # a coin flip needs no more bits
             with blas_single_thread():
                 return K.dense_rownorm_gram(self.W, self.Y, ynorm2, float(o.s), u)
         with blas_single_thread():

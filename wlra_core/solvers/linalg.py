@@ -13,6 +13,7 @@ Rows that pass lose at most about ε_mach²·κ ≈ 1e-21 relative.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from scipy.linalg.blas import dsymv
@@ -54,18 +55,23 @@ def solve_spd(G, rhs, ridge, counts, k):
     regular &= diag.min(axis=1) * DIAGONAL_SPAN >= diag.max(axis=1)
     where = np.flatnonzero(regular)
     if len(where) and k >= LAPACK_K:
-        # LAPACK's Cholesky solve per row, on the lower triangle
-        for i in where:
-            H = G[i] + ridge * np.eye(k) if ridge > 0 else G[i]
-            c, xi, info = dposv(H, rhs[i], lower=1)
-            if info == 0 and np.all(np.isfinite(xi)):
-                with np.errstate(invalid="ignore", over="ignore"):
+        # LAPACK's Cholesky solve per row, on the lower triangle (a Python loop: its overhead,
+        # not LAPACK, was a third of it, so nothing in it allocates more than it must)
+        dg = np.arange(k)
+        tol2 = FORWARD_ERROR ** 2
+        with np.errstate(invalid="ignore", over="ignore"):
+            for i in where:
+                H = G[i]
+                if ridge > 0:
+                    H = H.copy()
+                    H[dg, dg] += ridge
+                c, xi, info = dposv(H, rhs[i], lower=1)
+                if info == 0 and math.isfinite(xi @ xi):
                     d, info = dpotrs(c, rhs[i] - dsymv(1.0, H, xi, lower=1), lower=1)
-                    small = np.linalg.norm(d) <= FORWARD_ERROR * np.linalg.norm(xi)
-                if info == 0 and small:
-                    x[i] = xi
-                    continue
-            regular[i] = False
+                    if info == 0 and d @ d <= tol2 * (xi @ xi):
+                        x[i] = xi
+                        continue
+                regular[i] = False
     elif len(where):
         xr, ok = K.spd_solve(np.ascontiguousarray(G), np.ascontiguousarray(rhs), float(ridge),
                              FORWARD_ERROR, where.astype(np.int64))
@@ -74,6 +80,35 @@ def solve_spd(G, rhs, ridge, counts, k):
     short = np.flatnonzero((counts > 0) & (counts < k)) if ridge == 0 else np.zeros(0, np.int64)
     if len(short):
         H = mirror(G[short].copy())
+        xs, ok = min_norm(H, rhs[short], counts[short])
+        x[short[ok]] = xs[ok]
+        regular[short[ok]] = True
+    return x, ~regular & (counts > 0)
+
+
+@single_threaded
+def solve_spd_packed(P, rhs, ridge, counts, k):
+    """solve_spd for Gram matrices given packed (b, k(k+1)/2), for large k: LAPACK's Cholesky
+    per row from a compiled loop, no (b, k, k) batch (only the few under-determined rows are
+    unpacked, for `min_norm`)."""
+    b = P.shape[0]
+    x = np.zeros((b, k))
+    if b == 0:
+        return x, np.zeros(0, bool)
+    regular = (counts >= k) if ridge == 0 else np.ones(b, bool)
+    regular &= counts > 0
+    a = np.arange(k)
+    diag = P[:, a * k - (a * (a - 1)) // 2] + ridge          # (a, a) in triu_indices order
+    regular &= diag.min(axis=1) * DIAGONAL_SPAN >= diag.max(axis=1)
+    where = np.flatnonzero(regular)
+    if len(where):
+        xr, ok = K.spd_solve_packed(np.ascontiguousarray(P), np.ascontiguousarray(rhs), float(ridge),
+                                    FORWARD_ERROR, where.astype(np.int64))
+        x[where[ok[where]]] = xr[where[ok[where]]]
+        regular[where[~ok[where]]] = False
+    short = np.flatnonzero((counts > 0) & (counts < k)) if ridge == 0 else np.zeros(0, np.int64)
+    if len(short):
+        H = mirror(K.unpack(np.ascontiguousarray(P[short]), k))
         xs, ok = min_norm(H, rhs[short], counts[short])
         x[short[ok]] = xs[ok]
         regular[short[ok]] = True
@@ -137,10 +172,12 @@ def solve_pinv(H, rhs):
     return np.matmul(vecs, c[..., None])[..., 0]
 
 
-def solve_exact(blk, sub, G, rhs, ridge, k):
-    """The exact regressions of the rows `sub` of a block, from their Gram matrices G: the
-    normal equations where they are accurate, a least-squares solve of A_i elsewhere."""
-    x, redo = solve_spd(G, rhs, ridge, blk.counts[sub], k)
+def solve_exact(blk, sub, G, rhs, ridge, k, packed=False):
+    """The exact regressions of the rows `sub` of a block, from their Gram matrices G (lower
+    triangles; or packed upper parts, `packed`): the normal equations where they are accurate,
+    a least-squares solve of A_i elsewhere."""
+    spd = solve_spd_packed if packed else solve_spd
+    x, redo = spd(G, rhs, ridge, blk.counts[sub], k)
     local = np.arange(len(blk.counts))[sub][redo]
     where = np.flatnonzero(redo)
     step = max(1, (32 << 20) // (8 * k * max(int(blk.counts[local].max(initial=0)) + k, 1)))
@@ -172,8 +209,12 @@ def preconditioner(Gs, ridge):
             break
         sh = ridge + shift * scale[todo]
         if k < LAPACK_K:
-            L, ok = K.cholesky32(np.ascontiguousarray(Gs[todo]), sh)
-            out[todo[ok]] = L[ok]
+            whole = len(todo) == b                # the usual case: no copy in, none out
+            L, ok = K.cholesky32(Gs if whole else np.ascontiguousarray(Gs[todo]), sh)
+            if whole and ok.all():
+                out = L
+            else:
+                out[todo[ok]] = L[ok]
         else:
             ok = np.zeros(len(todo), bool)
             for t, i in enumerate(todo):

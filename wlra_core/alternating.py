@@ -232,19 +232,13 @@ OPTION_SOLVERS = MappingProxyType({
     "diagnostics": ("exact", "sketched", "cg", "auto"),
 })
 
-# solvers/warm.py (the kernel warm-up, not this module's) still passes sketch_size to "exact" and
-# "cg", which ignore it; refusing it there waits for that call to change
-LENIENT_SKETCH_SIZE = True
-
 
 def _check_applies(solver, sketch, sketch_size, inner, max_inner, diagnostics):
     """Refuse options that the chosen solver would ignore (nothing is silently ignored)."""
-    lenient = ("exact", "cg") if LENIENT_SKETCH_SIZE else ()
     given = [(name, value) for name, value in (
         ("sketch", sketch), ("inner", None if inner == "pcg" else inner), ("max_inner", max_inner),
         ("sketch_size", sketch_size), ("diagnostics", diagnostics or None))
-        if value is not None and solver not in OPTION_SOLVERS[name]
-        and not (name == "sketch_size" and solver in lenient)]
+        if value is not None and solver not in OPTION_SOLVERS[name]]
     if given:
         name, value = given[0]
         raise InputError(f"{name}: found {value!r} with solver={solver!r}, which does not use it; "

@@ -26,7 +26,8 @@ def main() -> None:
         W = (rng.random((n, m)) < 0.7) * rng.uniform(0.1, 1.0, (n, m))
         for weights in (W, sp.csr_array(W)):
             for solver in ("exact", "sketched", "cg", "auto"):
-                wc.solve(M, weights, k, solver=solver, max_iter=2, sketch_size=k + 1, diagnostics=True)
+                sketch = {"sketch_size": k + 1} if solver in wc.OPTION_SOLVERS["sketch_size"] else {}
+                wc.solve(M, weights, k, solver=solver, max_iter=2, diagnostics=True, **sketch)
     print(f"wlra_core kernels compiled in {time.perf_counter() - t0:.1f} s "
           f"({'cached on disk' if CACHE else 'no writable cache: they compile on every start'})")
 

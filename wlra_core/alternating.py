@@ -45,7 +45,9 @@ from typing import Iterator
 
 import numpy as np
 
+from . import holdout as _holdout
 from . import init as _init
+from . import models as _models
 from .limits import MAX_ENTRIES
 from .problem import (MIN_WORK_BYTES, InputError, check_choice, check_float, check_int, side_objective,
                       unscale, validate)
@@ -64,9 +66,33 @@ class ConvergenceWarning(UserWarning):
     """The loop reached max_iter before its stopping rule held."""
 
 
+def _predict(X, Y, mean, row_offsets, col_offsets, rows, cols):
+    """M̂ at the entries (rows[t], cols[t]) without forming M̂."""
+    rows = np.asarray(rows, dtype=np.intp)
+    cols = np.asarray(cols, dtype=np.intp)
+    if rows.shape != cols.shape:
+        raise InputError(f"rows, cols: found shapes {rows.shape} and {cols.shape}, need the same shape.")
+    n, m = X.shape[0], Y.shape[0]
+    if rows.size and (rows.min() < -n or rows.max() >= n or cols.min() < -m or cols.max() >= m):
+        raise InputError(f"rows, cols: found indices outside the {n}×{m} matrix, need rows in [0, {n}) "
+                         f"and cols in [0, {m}).")
+    out = np.einsum("...j,...j->...", X[rows], Y[cols])
+    if row_offsets is not None:
+        out += mean + row_offsets[rows] + col_offsets[cols]
+    return out
+
+
+def _full(X, Y, mean, row_offsets, col_offsets):
+    out = X @ Y.T
+    if row_offsets is not None:
+        out += mean + row_offsets[:, None] + col_offsets[None, :]
+    return out
+
+
 @dataclass(frozen=True)
 class Step:
-    """One alternating iteration. M̂ = X @ Y.T; the arrays are read-only."""
+    """One alternating iteration. M̂ = X @ Y.T (+ mean + row_offsets_i + col_offsets_j with
+    bias=True); the arrays are read-only."""
 
     iteration: int
     objective: float            # Σ W (M − X Yᵀ)², the data term; inf only when it exceeds 1.8e308
@@ -78,9 +104,19 @@ class Step:
     Y: np.ndarray | None
     inner: MappingProxyType = field(repr=False)
     stop_reason: str | None = None   # set on the last step only
+    holdout_rmse: float | None = None  # √(Σ_h W (M − M̂)² / Σ_h W) on the held-out entries; None without
+    is_best: bool = False            # lowest holdout_rmse so far (holdout=0: lowest objective so far)
+    mean: float = 0.0                # μ of the biased model (bias=True), else 0
+    row_offsets: np.ndarray | None = field(default=None, repr=False)   # b_i (bias=True), else None
+    col_offsets: np.ndarray | None = field(default=None, repr=False)   # c_j (bias=True), else None
 
     def low_rank(self):
-        return self.X @ self.Y.T
+        """The full estimate M̂ (n×m), offsets included."""
+        return _full(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
+
+    def predict(self, rows, cols):
+        """M̂ at the entries (rows[t], cols[t]), without forming M̂."""
+        return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
 
 
 @dataclass(frozen=True)
@@ -94,15 +130,25 @@ class Result:
     stop_reason: str
     seconds: float
     settings: MappingProxyType = field(repr=False)
+    best: Step | None = None         # the best iteration: lowest holdout_rmse (holdout=0: the last step)
+    mean: float = 0.0
+    row_offsets: np.ndarray | None = field(default=None, repr=False)
+    col_offsets: np.ndarray | None = field(default=None, repr=False)
 
     def low_rank(self):
-        """The dense approximation X Yᵀ (n×m: mind the size for large problems)."""
-        return self.X @ self.Y.T
+        """The dense estimate M̂ = X Yᵀ (+ offsets with bias=True) of the last iteration (n×m: mind
+        the size for large problems). `best.low_rank()` is the best iteration's."""
+        return _full(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
+
+    def predict(self, rows, cols):
+        """M̂ of the last iteration at the entries (rows[t], cols[t]), without forming M̂."""
+        return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
 
 
 def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner,
-             max_inner, memory_budget, diagnostics, max_entries, inner_eps):
-    """Validate every option before any work; returns (problem, options, settings)."""
+             max_inner, memory_budget, diagnostics, max_entries, inner_eps, holdout=0.0, bias=False,
+             ridge_scaling="none"):
+    """Validate every option before any work; returns (problem, options, settings, held)."""
     check_choice("solver", solver, SOLVERS)
     eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True,
                       what=" (the tolerance, in the open interval (0, 1))")
@@ -122,6 +168,18 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
     if clip and ridge > 0:
         raise InputError(f"clip: found clip=True with ridge={ridge:g}; LLR16 clipping needs orthonormal "
                          "factors, which ridge > 0 does not keep. Use ridge=0 or clip=False.")
+    if not isinstance(bias, (bool, np.bool_)):
+        raise InputError(f"bias: found {bias!r}, need True or False.")
+    check_choice("ridge_scaling", ridge_scaling, _models.SCALINGS)
+    if ridge_scaling == "count" and ridge == 0:
+        raise InputError("ridge_scaling: found 'count' with ridge=0; the count scaling multiplies the "
+                         "ridge λ of each row by its number of entries, so it needs ridge > 0.")
+    if ridge_scaling == "count" and solver == "em":
+        raise InputError("ridge_scaling: found 'count' with solver='em'; EM's M-step is one singular-value "
+                         "threshold of the whole filled matrix, which has no per-row ridge. Use "
+                         "ridge_scaling='none' or another solver.")
+    if bias and solver == "em":
+        raise InputError("bias: found True with solver='em', which does not fit offsets yet; use another solver.")
     if seed is not None and not isinstance(seed, np.random.Generator):
         seed = check_int("seed", seed, low=0)
     sketch = DEFAULT_SKETCH if sketch is None else check_choice("sketch", sketch, SKETCHES)
@@ -132,10 +190,16 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
                               what=" bytes (at least 1 MiB)")
     if max_entries is not None:
         max_entries = check_int("max_entries", max_entries, low=1)
+    holdout = _holdout.check_holdout(holdout)
+    held = None
+    if holdout > 0:
+        W, held = _holdout.split(M, W, holdout, seed)
     prob = validate(M, W, k, budget=memory_budget, max_entries=max_entries)
     k = prob.k
-    s = 4 * k if sketch_size is None else check_int("sketch_size", sketch_size, low=k,
-                                                    what=f" (at least k = {k})")
+    cols = k + 1 if bias else k       # bias adds a column of ones to each regression's design
+    s = 4 * k if sketch_size is None else check_int(
+        "sketch_size", sketch_size, low=cols,
+        what=f" (at least the regressions' {cols} unknowns: k = {k}" + (" plus the offset)" if bias else ")"))
     # the problem is scaled (M/m_scale, W/w_scale); with factors scaled by √m_scale each, the ridge
     # of the scaled problem is λ/(w_scale·m_scale)
     o = Options(solver=solver, eps=eps, ridge=ridge / (prob.w_scale * prob.m_scale), sketch=sketch, s=s, inner=inner,
@@ -145,14 +209,15 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
     settings = dict(solver=solver, eps=eps, max_iter=max_iter, init=init, ridge=ridge, clip=bool(clip),
                     seed=seed if not isinstance(seed, np.random.Generator) else "Generator",
                     sketch=sketch, sketch_size=s, inner=inner, max_inner=o.max_inner,
-                    memory_budget=memory_budget, inner_eps=inner_eps)
-    return prob, o, max_iter, init, bool(clip), settings, inner_eps
+                    memory_budget=memory_budget, inner_eps=inner_eps, holdout=holdout, bias=bool(bias),
+                    ridge_scaling=ridge_scaling)
+    return prob, o, max_iter, init, bool(clip), settings, inner_eps, held
 
 
 def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
             seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
             diagnostics=False, keep_factors=True, max_entries=MAX_ENTRIES,
-            inner_eps="adaptive") -> Iterator[Step]:
+            inner_eps="adaptive", holdout=0.0, bias=False, ridge_scaling="none") -> Iterator[Step]:
     """Run the alternating loop lazily, yielding one frozen `Step` per iteration.
 
     Every option is validated before any work (InputError). See the module docstring for the
@@ -160,16 +225,17 @@ def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", r
     same keywords as `solve`; every yielded step carries its factors (`keep_factors` only
     matters to `solve`, which keeps the history)."""
     t_start = time.perf_counter()
-    prob, o, max_iter, init, clip, _, inner_eps = _options(
+    prob, o, max_iter, init, clip, _, inner_eps, held = _options(
         M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,
-        memory_budget, diagnostics, max_entries, inner_eps)
-    return _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps)
+        memory_budget, diagnostics, max_entries, inner_eps, holdout, bias, ridge_scaling)
+    return _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps, held, bias, ridge_scaling)
 
 
-def _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps="adaptive"):
+def _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps="adaptive", held=None, bias=False,
+          ridge_scaling="none"):
     threads = _thread_policy(prob)
     with threads():
-        loop = _Loop(prob, o, init, clip, seed, inner_eps)
+        loop = _Loop(prob, o, init, clip, seed, inner_eps, held, bias, ridge_scaling)
     for t in range(1, max_iter + 1):
         with threads():                       # released while the caller holds the step
             step = loop.advance(t, t == max_iter, t_start)
@@ -203,8 +269,14 @@ def solver_rng(seed):
 class _Loop:
     """The state of the alternating loop between two iterations."""
 
-    def __init__(self, prob, o, init, clip, seed, inner_eps="adaptive"):
+    def __init__(self, prob, o, init, clip, seed, inner_eps="adaptive", held=None, bias=False,
+                 ridge_scaling="none"):
         self.prob, self.o = prob, o
+        self.held = held
+        # None keeps the plain loop exactly as it was (bit for bit)
+        self.model = (_models.Model(prob, bias, ridge_scaling, o.ridge > 0)
+                      if bias or ridge_scaling != "none" else None)
+        self.best_score = np.inf                 # the lowest holdout_rmse (or objective) so far
         self.inner_eps = None if isinstance(inner_eps, str) else float(inner_eps)
         self.f_prev2 = None
         self.memo = {}                           # what "auto" measured, per side
@@ -248,6 +320,8 @@ class _Loop:
             X, Yt = em_step(prob, self.X, self.Y)
             stats = dict(_EM_STATS)
             sx, sy = time.perf_counter() - t0, 0.0
+        elif self.model is not None:
+            X, Yt, stats, sx, sy = self._model_half_steps(t0)
         else:
             Y = self.Y
             oi = replace(o, eps=self._inner_tolerance(), adaptive=self.inner_eps is None)
@@ -260,7 +334,7 @@ class _Loop:
             sy = time.perf_counter() - t1
             self.X_model, self.Yt_model = X, Yt
             stats = _merge(stats_x, stats_y, o)
-        f = side_objective(prob.rows, X, Yt)
+        f = side_objective(prob.rows, X, Yt) if self.model is None else self.model.objective(X, Yt)
         self.X, self.Y = X, self._normalise(Yt)
         reason = None
         if f <= o.eps ** 2 * prob.total:
@@ -281,18 +355,79 @@ class _Loop:
         # in the caller's units, inf only beyond the float range (problem.unscale); the ridge
         # terms of the scaled factors scale the same way as f
         objective = unscale(f, prob.m_scale, prob.w_scale)
-        pen = f + o.ridge * (float(np.sum(X * X)) + float(np.sum(Yt * Yt))) if o.ridge else f
+        if self.model is not None:
+            pen = f + o.ridge * self.model.penalty(X, Yt) if o.ridge else f
+        else:
+            pen = f + o.ridge * (float(np.sum(X * X)) + float(np.sum(Yt * Yt))) if o.ridge else f
         pen = unscale(pen, prob.m_scale, prob.w_scale)
-        now = time.perf_counter()
-        return Step(iteration=t, objective=objective,
+        offsets = {}
+        if self.model is not None and self.model.bias:
+            offsets = dict(mean=self.model.mean * prob.m_scale, row_offsets=_frozen(self.model.b * prob.m_scale),
+                           col_offsets=_frozen(self.model.c * prob.m_scale))
+        step = Step(iteration=t, objective=objective,
                     relative_objective=f / prob.total if prob.total > 0 else 0.0,
-                    penalised=pen, seconds=now - t0, elapsed=now - t_start, X=Xo, Y=Yo,
-                    inner=MappingProxyType(stats), stop_reason=reason)
+                    penalised=pen, seconds=0.0, elapsed=0.0, X=Xo, Y=Yo,
+                    inner=MappingProxyType(stats), stop_reason=reason, **offsets)
+        return self._finish(step, f, t0, t_start)
+
+    def _model_half_steps(self, t0):
+        """The two half-steps of the biased and/or count-scaled model (models.py): the same
+        solvers on adjusted sides, with a column of ones in the design when bias=True."""
+        model, o = self.model, self.o
+        oi = replace(o, eps=self._inner_tolerance(), adaptive=self.inner_eps is None)
+        Y = self.Y
+        Yd = model.design(Y)
+        Zx, stats_x = half_step(model.x_side(), Yd, _warm(self.X_model, self.Yt_model, Yd), oi, self.rng,
+                                self.memo)
+        Xt, b = model.split(Zx)
+        if model.bias:
+            Xt, b = model.centre(Xt, b, Y, "rows")
+        sx = time.perf_counter() - t0
+        X = self._normalise(Xt)
+        Xd = model.design(X)
+        if model.bias:
+            model.b = b
+            # the X half-step's model of (M − μ − b)ᵀ is Y X̃ᵀ + c 1ᵀ: the warm start on [X, 1]
+            warm = _warm(np.hstack([Y, model.coef(model.c)]), model.design(Xt), Xd)
+        else:
+            warm = _warm(Y, Xt, X)
+        t1 = time.perf_counter()
+        Zy, stats_y = half_step(model.y_side(), Xd, warm, oi, self.rng, self.memo)
+        Yt, c = model.split(Zy)
+        if model.bias:
+            Yt, c = model.centre(Yt, c, X, "cols")
+        sy = time.perf_counter() - t1
+        if model.bias:
+            model.c = c
+            self.X_model, self.Yt_model = np.hstack([X, model.coef(model.b)]), model.design(Yt)
+        else:
+            self.X_model, self.Yt_model = X, Yt
+        return X, Yt, _merge(stats_x, stats_y, o), sx, sy
+
+    def _finish(self, step, f, t0, t_start):
+        """The step's held-out error, whether it is the best so far, and its times."""
+        rmse = None
+        if self.held is not None:
+            rmse = self.held.rmse(step.predict)
+            score = rmse
+        else:
+            score = f
+        best = bool(score < self.best_score) or self.best_score == np.inf
+        if best:
+            self.best_score = score
+        now = time.perf_counter()
+        return replace(step, holdout_rmse=rmse, is_best=best, seconds=now - t0, elapsed=now - t_start)
 
 
 _EM_STATS = {"inner_iterations": 0.0, "inner_iterations_max": 0, "sketch_size": None, "sketch": None,
              "residual": 0.0, "inner_eps": None, "exact_rows": 0, "weak_sketches": 0, "iterative_rows": 0, "cond_before": np.zeros(0),
              "cond_after": np.zeros(0), "forward_error": np.zeros(0)}
+
+
+def _frozen(a):
+    a = np.array(a, dtype=np.float64)
+    a.flags.writeable = False
+    return a
 
 
 def _warm(Xt_prev, Y_prev, Y):
@@ -338,7 +473,7 @@ def _merge(a, b, o):
 def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
           seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
           diagnostics=False, keep_factors=True, max_entries=MAX_ENTRIES,
-          inner_eps="adaptive") -> Result:
+          inner_eps="adaptive", holdout=0.0, bias=False, ridge_scaling="none") -> Result:
     """Weighted low-rank approximation: X (n×k), Y (m×k) minimising Σ W_ij (M_ij − (X Yᵀ)_ij)².
 
     Parameters
@@ -370,18 +505,31 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
         refused with an InputError before anything is allocated. None: no cap.
     diagnostics : record condition numbers and forward errors on a sample of rows (sketched, cg);
         off by default: they cost an exact Gram matrix and eigendecompositions per sampled row.
-    keep_factors : keep X, Y in every history step (False keeps them on the last step only).
+    keep_factors : keep X, Y in every history step (False keeps them on the last step and, with
+        holdout, on the best one only).
+    holdout : a fraction in [0, 1) of the entries with positive weight held out of the fit (weight
+        0), drawn from `seed` by a stream of its own; each Step reports `holdout_rmse` on them and
+        `is_best`, and `Result.best` is the step with the lowest holdout_rmse. 0 (default): none,
+        and `Result.best` is the last step.
     """
     t0 = time.perf_counter()
     history = []
     last = None
-    prob, o, max_iter, init, clip, settings, inner_eps = _options(
+    best = None                      # index of the best step in history (holdout > 0)
+    prob, o, max_iter, init, clip, settings, inner_eps, held = _options(
         M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,
-        memory_budget, diagnostics, max_entries, inner_eps)
-    for step in _loop(prob, o, max_iter, init, clip, seed, t0, inner_eps):
+        memory_budget, diagnostics, max_entries, inner_eps, holdout, bias, ridge_scaling)
+    for step in _loop(prob, o, max_iter, init, clip, seed, t0, inner_eps, held, settings["bias"],
+                      settings["ridge_scaling"]):
         if last is not None and not keep_factors:
-            history[-1] = replace(history[-1], X=None, Y=None)
+            prev = len(history) - 1
+            if held is None or prev != best or step.is_best:
+                history[prev] = _strip(history[prev])
+            if held is not None and step.is_best and best is not None and best != prev:
+                history[best] = _strip(history[best])
         history.append(step)
+        if held is not None and step.is_best:
+            best = len(history) - 1
         last = step
     if last.stop_reason == "max_iter reached":
         warnings.warn(f"solve: reached max_iter={max_iter} before the stopping rule held "
@@ -390,4 +538,11 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
     return Result(X=last.X, Y=last.Y, history=history, objective=last.objective,
                   relative_objective=last.relative_objective,
                   converged=last.stop_reason in ("fit", "stalled"), stop_reason=last.stop_reason,
-                  seconds=time.perf_counter() - t0, settings=MappingProxyType(settings))
+                  seconds=time.perf_counter() - t0, settings=MappingProxyType(settings),
+                  best=history[best] if best is not None else last, mean=last.mean,
+                  row_offsets=last.row_offsets, col_offsets=last.col_offsets)
+
+
+def _strip(step):
+    """A history step without its arrays (keep_factors=False)."""
+    return replace(step, X=None, Y=None, row_offsets=None, col_offsets=None)

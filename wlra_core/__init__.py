@@ -9,12 +9,12 @@ iterations. Pure numpy/scipy; usable without the app.
     res = wc.solve(M, W, k, solver="sketched", eps=1e-6)
     M_hat = res.low_rank()
 """
-from . import data, lifting, limits, metrics
+from . import data, lifting, limits, masks, metrics
 from .alternating import DEFAULT_SKETCH, INNER, SOLVERS, ConvergenceWarning, Result, Step, iterate, solve
 from .inpainting import InpaintResult, InpaintStep, inpaint, inpaint_steps
 from .problem import InputError, objective
 from .sketches import SKETCHES
 
 __all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "InputError",
-           "ConvergenceWarning", "objective", "data", "limits", "metrics", "lifting", "inpaint", "inpaint_steps",
+           "ConvergenceWarning", "objective", "data", "limits", "metrics", "lifting", "masks", "inpaint", "inpaint_steps",
            "InpaintResult", "InpaintStep"]

@@ -33,7 +33,8 @@ from . import lifting as _lifting
 from .alternating import SOLVERS, Step, iterate
 from .problem import InputError, check_choice, check_float, check_int
 
-__all__ = ["InpaintStep", "InpaintResult", "inpaint", "inpaint_steps", "DEFAULTS"]
+__all__ = ["InpaintStep", "InpaintResult", "inpaint", "inpaint_steps", "held_out", "fill_in", "holdout_rmse",
+           "DEFAULTS"]
 
 # k per lifting, and the other defaults of inpaint(); chosen by benchmarks/inpainting.py
 DEFAULTS = MappingProxyType({
@@ -170,16 +171,39 @@ def _check_options(img, lift, k, solver, options):
     return lf, settings
 
 
-def _held_out(weights: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Boolean (h, w): a seeded `fraction` of the pixels with weight > 0."""
-    held = np.zeros(weights.shape, dtype=bool)
+def held_out(weights, fraction: float, seed: int = 0) -> np.ndarray:
+    """Boolean (h, w): a seeded ``fraction`` of the pixels with weight > 0 (the pixels inpaint
+    holds out of the fit to pick its best step). Drawn from a stream of its own, so the same seed
+    in a mask or a solver does not draw the same uniforms."""
+    wts = np.asarray(weights, dtype=np.float64)
+    fraction = check_float("holdout", fraction, low=0.0, high=1.0, high_open=True)
+    held = np.zeros(wts.shape, dtype=bool)
     if fraction <= 0:
         return held
-    known = np.flatnonzero(weights > 0)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_HOLDOUT_STREAM,)))
-    count = int(round(fraction * known.size))
-    held.flat[rng.choice(known, size=count, replace=False)] = True
+    known = np.flatnonzero(wts > 0)
+    rng = np.random.default_rng(np.random.SeedSequence(check_int("seed", seed, low=0), spawn_key=(_HOLDOUT_STREAM,)))
+    held.flat[rng.choice(known, size=int(round(fraction * known.size)), replace=False)] = True
     return held
+
+
+def fill_in(image, weights, estimate) -> np.ndarray:
+    """The inpainted image: weights·image + (1 − weights)·estimate (weight 1 keeps the pixel)."""
+    img, wts = np.asarray(image, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    blend = wts if img.ndim == 2 else wts[:, :, None]
+    return blend * img + (1.0 - blend) * np.asarray(estimate, dtype=np.float64)
+
+
+def holdout_rmse(image, estimate, weights, held) -> float | None:
+    """√(Σ_held w (image − estimate)² / Σ_held w) over every channel of the held-out pixels; None
+    when no held-out pixel has weight."""
+    img, est = np.asarray(image, dtype=np.float64), np.asarray(estimate, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)[held]
+    total = float(w.sum()) * (1 if img.ndim == 2 else 3)
+    if total <= 0:
+        return None
+    err = img[held] - est[held]
+    w = w if img.ndim == 2 else w[:, None]
+    return math.sqrt(float(np.sum(w * err * err)) / total)
 
 
 class _Scorer:
@@ -187,20 +211,12 @@ class _Scorer:
 
     def __init__(self, img, wts, held):
         self.img, self.wts, self.held = img, wts, held
-        w = wts[held]
-        self.held_w = w if img.ndim == 2 else w[:, None]
-        self.held_total = float(w.sum()) * (1 if img.ndim == 2 else 3)
-        self.blend = wts if img.ndim == 2 else wts[:, :, None]
         self.best = math.inf
 
     def __call__(self, estimate, objective):
-        image = self.blend * self.img + (1.0 - self.blend) * estimate
-        if self.held_total > 0:
-            err = self.img[self.held] - estimate[self.held]
-            score = math.sqrt(float(np.sum(self.held_w * err * err)) / self.held_total)
-            rmse = score
-        else:
-            score, rmse = objective, None
+        image = fill_in(self.img, self.wts, estimate)
+        rmse = holdout_rmse(self.img, estimate, self.wts, self.held)
+        score = objective if rmse is None else rmse
         is_best = score < self.best
         if is_best:
             self.best = score
@@ -211,7 +227,7 @@ def _start(image, weights, k, lift, solver, options):
     """Validate everything, build the lifted problem; (lifting, settings, the steps' generator)."""
     img, wts = _lifting.check_image(image, weights)
     lf, settings = _check_options(img, lift, k, solver, options)
-    held = _held_out(wts, settings["holdout"], settings["seed"])
+    held = held_out(wts, settings["holdout"], settings["seed"])
     fit_w = np.where(held, 0.0, wts)
     if not np.any(fit_w > 0):
         raise InputError("weights: found no pixel with positive weight outside the held-out ones; need "

@@ -39,7 +39,7 @@ __all__ = ["InpaintStep", "InpaintResult", "inpaint", "inpaint_steps", "held_out
 # k per lifting, and the other defaults of inpaint(); chosen by benchmarks/inpainting.py
 DEFAULTS = MappingProxyType({
     "k": MappingProxyType({"pixels": 40, "patches": 12, "groups": 6}),
-    "ridge": 0.0,
+    "ridge": MappingProxyType({"pixels": 1.0, "patches": 0.0, "groups": 0.0}),
     "holdout": 0.05,
     "patience": 4,
     "max_iter": 30,
@@ -159,7 +159,7 @@ def _check_options(img, lift, k, solver, options):
     settings = dict(lift=lift, k=k, solver=solver, patch=lf.patch if lf.kind == "patches" else None,
                     stride=lf.stride if lf.kind == "patches" else None,
                     colour=lf.colour if lf.kind == "patches" else None,
-                    ridge=options.get("ridge", DEFAULTS["ridge"]), eps=options.get("eps", 1e-6),
+                    ridge=options.get("ridge", DEFAULTS["ridge"][lift]), eps=options.get("eps", 1e-6),
                     max_iter=options.get("max_iter", DEFAULTS["max_iter"]), init=options.get("init", "svd"),
                     seed=seed, holdout=holdout, patience=patience)
     if lift == "groups":

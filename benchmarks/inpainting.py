@@ -128,6 +128,7 @@ SWEEP = (  # one default changed at a time
     ("patch=6", {"patch": 6}), ("patch=10", {"patch": 10}),
     ("stride=1", {"stride": 1}), ("stride=3", {"stride": 3}),
     ("ridge=0.3", {"ridge": 0.3}),
+    ("prior=0", {"prior": 0.0}), ("prior=0.2", {"prior": 0.2}), ("k=16 prior=0.2", {"k": 16, "prior": 0.2}),
     ("holdout=0.02", {"holdout": 0.02}), ("holdout=0.1", {"holdout": 0.1}),
     ("colour=rows", {"colour": "rows"}),
     ("pixels k=20", {"lift": "pixels", "k": 20}), ("pixels k=40", {"lift": "pixels", "k": 40}),
@@ -228,6 +229,7 @@ def parse_args(argv):
     p.add_argument("--labels", nargs="+", default=None, help="--sweep: only these rows (e.g. defaults colour=rows)")
     p.add_argument("--quick", action="store_true", help="one 64 px image, two masks, 3 iterations (smoke test)")
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    p.add_argument("--tag", default="", help="write results/inpainting_TAG.* (several runs side by side)")
     args = p.parse_args(argv)
     args.contenders = [tuple(c.split(":")) for c in args.contenders]
     if args.quick:
@@ -248,7 +250,8 @@ def main(argv=None) -> int:
     text = report(rows, info, argv, time.perf_counter() - started)
     print(text)
     os.makedirs(args.out_dir, exist_ok=True)
-    stem = os.path.join(args.out_dir, "inpainting" + ("_quick" if args.quick else "_sweep" if args.sweep else ""))
+    stem = os.path.join(args.out_dir, "inpainting" + ("_quick" if args.quick else "_sweep" if args.sweep else "")
+                        + (f"_{args.tag}" if args.tag else ""))
     with open(stem + ".md", "w") as handle:
         handle.write(text)
     write_csv(stem + ".csv", rows, FIELDS)

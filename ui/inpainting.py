@@ -65,8 +65,9 @@ def build_problem(image: np.ndarray, weights: np.ndarray, image_identity: str, l
         patch = min(patch, *image.shape[:2])   # a window never larger than a small image
     lifting = wc.lifting.lifting(image.shape, lift, patch=patch if lift != "pixels" else None)
     held = wc.inpainting.held_out(weights, HOLDOUT, seed)
-    W = lifting.lift_weights(np.where(held, 0.0, weights))
-    M = np.where(W > 0, lifting.lift(image), 0.0)
+    # inpaint's smooth guess at unknown pixels for patches (a hole wider than a window is not left black)
+    M, W = wc.inpainting.lifted_problem(image, np.where(held, 0.0, weights), lifting,
+                                        prior=wc.inpainting.DEFAULTS["prior"][lifting.kind])
     digest = hashlib.md5(np.ascontiguousarray(weights, dtype=np.float64).tobytes()).hexdigest()[:12]
     geometry = f"{lift}:{lifting.patch}/{lifting.stride}" if lift != "pixels" else "pixels"
     return Problem(image=image, weights=weights, hidden=mask.hidden_pixels(weights), M=M, W=W,

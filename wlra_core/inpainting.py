@@ -34,6 +34,7 @@ from .alternating import SOLVERS, Step, iterate
 from .problem import InputError, check_choice, check_float, check_int
 
 __all__ = ["InpaintStep", "InpaintResult", "inpaint", "inpaint_steps", "held_out", "fill_in", "holdout_rmse",
+           "smooth_fill", "lifted_problem",
            "DEFAULTS"]
 
 # k per lifting, and the other defaults of inpaint(); chosen by benchmarks/inpainting.py
@@ -41,7 +42,7 @@ DEFAULTS = MappingProxyType({
     "k": MappingProxyType({"pixels": 40, "patches": 12, "groups": 6}),
     "ridge": MappingProxyType({"pixels": 1.0, "patches": 0.0, "groups": 0.0}),
     "holdout": 0.05,
-    "prior": 0.05,
+    "prior": MappingProxyType({"pixels": 0.0, "patches": 0.05, "groups": 0.05}),
     "patience": 4,
     "max_iter": 30,
     "groups": 24,
@@ -100,7 +101,8 @@ def inpaint(image, weights, k=None, *, lift="patches", solver="auto", **options)
     ridge, eps, max_iter, init, seed : as wc.solve (seed also draws the holdout and the k-means starts).
     holdout : fraction in [0, 1) of the known pixels held out to pick the best step (default 0.05).
     prior : weight in [0, 1] of a smooth guess (smooth_fill) at the pixels that are not fully known
-        (default 0.05; 0: none). Without it a window inside a hole wider than the patch has no
+        (default 0.05 for patches and groups; 0, none, for pixels: the paper's problem, whose rows
+        are rarely all hidden). Without it a window inside a hole wider than the patch has no
         weighted entry and comes back black (camera 256 px, text mask: 11.6 dB, with it 20.2 dB).
     patience : stop after this many steps without a new best on the held-out pixels (default 4;
         needs holdout > 0). None runs until wc.iterate's stopping rule or max_iter.
@@ -166,7 +168,7 @@ def _check_options(img, lift, k, solver, options):
                     ridge=options.get("ridge", DEFAULTS["ridge"][lift]), eps=options.get("eps", 1e-6),
                     max_iter=options.get("max_iter", DEFAULTS["max_iter"]), init=options.get("init", "svd"),
                     seed=seed, holdout=holdout, patience=patience,
-                    prior=check_float("prior", options.get("prior", DEFAULTS["prior"]), low=0.0, high=1.0,
+                    prior=check_float("prior", options.get("prior", DEFAULTS["prior"][lift]), low=0.0, high=1.0,
                                       what=" (the weight of the smooth guess at unknown pixels; 0 for none)"))
     if lift == "groups":
         settings.update(k_patches=min(DEFAULTS["k"]["patches"], kmax),
@@ -254,6 +256,25 @@ def smooth_fill(image, weights) -> np.ndarray:
     return out if img.ndim == 3 else out[:, :, 0]
 
 
+def lifted_problem(image, fit_weights, lifting: _lifting.Lifting, prior: float = 0.0):
+    """(M, W): the lifted matrix and weights inpaint fits, from the weights of the fit (held-out
+    pixels already at 0). With ``prior`` > 0 every pixel not fully known also carries the smooth
+    guess (smooth_fill, from the fitted pixels only) at weight prior·(1 − weight); either way no
+    value of a pixel with fit weight 0 reaches M."""
+    img, w = np.asarray(image, dtype=np.float64), np.asarray(fit_weights, dtype=np.float64)
+    prior = check_float("prior", prior, low=0.0, high=1.0)
+    blend = (lambda a: a) if img.ndim == 2 else (lambda a: a[:, :, None])
+    known = np.where(blend(w > 0), img, 0.0)
+    if prior > 0:
+        extra = prior * (1.0 - w)
+        pixel_w = w + extra
+        values = (blend(w) * known + blend(extra) * smooth_fill(img, w)) / blend(pixel_w)
+    else:
+        pixel_w, values = w, known
+    W = lifting.lift_weights(pixel_w)
+    return np.where(W > 0, lifting.lift(values), 0.0), W
+
+
 def _start(image, weights, k, lift, solver, options):
     """Validate everything, build the lifted problem; (lifting, settings, the steps' generator)."""
     img, wts = _lifting.check_image(image, weights)
@@ -263,19 +284,7 @@ def _start(image, weights, k, lift, solver, options):
     if not np.any(fit_w > 0):
         raise InputError("weights: found no pixel with positive weight outside the held-out ones; need "
                          "some known pixels")
-    prior = settings["prior"]
-    blend = (lambda a: a) if img.ndim == 2 else (lambda a: a[:, :, None])
-    if prior > 0:
-        # the smooth guess at weight `prior` where a pixel is not (fully) known: built from the fitted
-        # pixels only, so neither a hidden nor a held-out value reaches a solver
-        extra = prior * (1.0 - fit_w)
-        pixel_w = fit_w + extra
-        values = (blend(fit_w) * np.where(blend(fit_w > 0), img, 0.0)
-                  + blend(extra) * smooth_fill(img, fit_w)) / blend(pixel_w)
-    else:
-        pixel_w, values = fit_w, np.where(blend(fit_w > 0), img, 0.0)
-    W = lf.lift_weights(pixel_w)
-    M = np.where(W > 0, lf.lift(values), 0.0)
+    M, W = lifted_problem(img, fit_w, lf, settings["prior"])
     k_first = settings["k_patches"] if lift == "groups" else settings["k"]
     # wc.iterate validates its options at the call, so bad input fails here, not at the first step
     steps = iterate(M, W, k_first, solver=solver, eps=settings["eps"], max_iter=settings["max_iter"],

@@ -15,8 +15,10 @@ estimate of that matrix back into an image.
 
 Colour patches (``colour=``): ``"vector"`` puts the three channels of a window in its row
 (3·patch² columns; the side-by-side layout ``[R | G | B]`` of the channels' own patch matrices is
-the same matrix with its columns reordered), ``"rows"`` gives each channel's windows their own
-rows (3·n rows of patch² columns: one dictionary of shapes shared by the channels).
+the same matrix with its columns reordered), ``"rows"`` (the default) gives each channel's windows
+their own rows (3·n rows of patch² columns: one dictionary of shapes shared by the channels).
+Measured (benchmarks/results/inpainting_sweep_colour.md, 256 px, 50 % dropout): "rows" is 0.6 dB
+(chelsea) and 1.0 dB (astronaut) better on the hidden pixels, and reaches its best sooner.
 """
 from __future__ import annotations
 
@@ -165,7 +167,7 @@ class Lifting:
         return np.clip(out, 0.0, 1.0) if clip else out
 
 
-PATCH, STRIDE, COLOUR = 8, 2, "vector"   # defaults of the patch lifting (benchmarks/inpainting.py)
+PATCH, STRIDE, COLOUR = 8, 2, "rows"   # defaults of the patch lifting (benchmarks/inpainting.py)
 
 
 def lifting(shape, lift: str = "patches", *, patch: int | None = None, stride: int | None = None,

@@ -562,7 +562,7 @@ def test_exports_hold_the_shown_iteration():
 
     npz = np.load(io.BytesIO(inpainting.factors_npz(problem, rs, controls.SolverSettings(k=12), 2)))
     assert npz["exact_X"].shape == (125 * 125, 12) and npz["sketched_Y"].shape == (64, 12)
-    assert json.loads(str(npz["lifting"])) == {"lift": "patches", "patch": 8, "stride": 2, "colour": "vector"}
+    assert json.loads(str(npz["lifting"])) == {"lift": "patches", "patch": 8, "stride": 2, "colour": "rows"}
     assert int(npz["exact_iteration"]) == 2 and tuple(npz["image_shape"]) == (256, 256)
     image = Image.open(io.BytesIO(inpainting.reconstruction_png(problem, rs, "exact", 2)))
     assert image.size == (256, 256) and image.mode == "L"

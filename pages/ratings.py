@@ -23,7 +23,8 @@ router.ensure_app_router()  # a shared link on a fresh server must still go thro
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "ratings" / "sample_ratings.csv"
 P = state.RATINGS  # key prefix; widget keys double as URL query parameters
 BIND = {"bind": "query-params", "persist_state": "session"}
-DEFAULTS = controls.SolverSettings(k=4, eps=1e-4, solvers=("exact", "sketched"), ridge=1.0, max_iter=30)
+# ridge 0.05·N_i: picked on held-out ratings by benchmarks/ratings.py on the sample (grid 0.03–0.3)
+DEFAULTS = controls.SolverSettings(k=4, eps=1e-4, solvers=("exact", "sketched"), ridge=0.05, max_iter=30)
 WINDOW = 40  # users × items shown in the heatmap
 
 
@@ -100,15 +101,20 @@ def render(view: View, prep: rm.Prepared, ratings) -> None:
     cols = st.columns(len(histories) + 2)
     cols[0].metric("mean predictor", rmse_text(prep.mean_rmse),
                    help="test RMSE of predicting every rating by the training mean: the reference line")
-    cols[1].metric(f"baseline ({prep.centring.mode})", rmse_text(prep.baseline_rmse),
-                   help="test RMSE of the centring alone, before any low-rank fit")
+    model = prep.centring.mode == rm.MODEL
+    cols[1].metric("biases only" if model else f"baseline ({prep.centring.mode})", rmse_text(prep.baseline_rmse),
+                   help="test RMSE of μ + b_u + c_i alone (wlra_core.fit_biases, same ridge): what the "
+                        "low-rank part must improve on" if model else
+                        "test RMSE of the centring alone, before any low-rank fit")
     for col, (name, run) in zip(cols[2:], view.runs.runs.items()):
         if run.records:
-            rec = run.records[run.at(view.iteration)]
-            gain = rec["test_rmse"] - prep.mean_rmse
+            rec = rm.best_record(run.records, run.at(view.iteration))
+            gain = rec["test_rmse"] - (prep.baseline_rmse if model else prep.mean_rmse)
             col.metric(f"{name}: test RMSE", rmse_text(rec["test_rmse"]),
-                       delta=f"{gain:+.4f} vs mean" if math.isfinite(gain) else None, delta_color="inverse",
-                       help=f"iteration {rec['iteration']}" + (f", stopped: {run.stop_reason}" if run.done else ""))
+                       delta=(f"{gain:+.4f} vs biases only" if model else f"{gain:+.4f} vs mean")
+                       if math.isfinite(gain) else None, delta_color="inverse",
+                       help=f"at iteration {rec['iteration']}, the best so far on the early-stopping "
+                            "ratings (lowest held-out error)" + (f"; stopped: {run.stop_reason}" if run.done else ""))
         elif run.error:
             col.error(f"{name}: {run.error}")
     c1, c2 = st.columns(2)
@@ -185,10 +191,15 @@ with st.sidebar:
     st.subheader("Held-out split and centring")
     test_fraction = st.slider("held-out test fraction", 0.05, 0.5, 0.2, step=0.05, key=f"{P}_test", **BIND)
     split_seed = st.number_input("split seed", 0, 10_000, 0, step=1, key=f"{P}_split_seed", **BIND)
-    centring = st.selectbox("centring", rm.CENTRINGS, index=rm.CENTRINGS.index("user+item biases"),
+    centring = st.selectbox("centring", rm.CENTRINGS, index=rm.CENTRINGS.index(rm.MODEL),
                             key=f"{P}_centring", **BIND,
-                            help="subtract a baseline before the low-rank fit: the global mean, or the "
-                                 "mean plus a bias per user and per item (added back to predict)")
+                            help="fitted offsets: wlra_core fits μ + b_u + c_i with the factors (bias=True; "
+                                 "a ridge λ is scaled by each row's count of ratings). The others subtract "
+                                 "a baseline before the low-rank fit: the global mean, or the mean plus a "
+                                 "bias per user and per item (added back to predict)")
+    early = st.slider("early stopping: training ratings held out", 0.0, 0.3, 0.1, step=0.05, key=f"{P}_early",
+                      **BIND, help="a share of the training ratings is kept out of the fit; the metrics show "
+                                   "the test RMSE at the iteration with the lowest error on them (0: none)")
     st.subheader("Solvers")
 # The rank is at most min(users, items); a slider needs two values, so one user (or item) gets a
 # slider of 1–2 and the rank is capped below.
@@ -199,23 +210,29 @@ if settings.k > rank_limit:
                f"{rank_limit}): k = {rank_limit} is used.")
     settings = dataclasses.replace(settings, k=rank_limit)
 st.sidebar.caption(f"Ridge λ = {settings.ridge:g} (under *More solver settings*): it keeps users and items "
-                   "with few ratings from overfitting; λ = 0 is the paper's unregularised problem.")
+                   "with few ratings from overfitting; λ = 0 is the paper's unregularised problem."
+                   + (" With fitted offsets each user's and item's λ is times its number of ratings "
+                      "(EM keeps the plain λ)." if centring == rm.MODEL else ""))
 
 prep = rm.prepare(ratings.M, ratings.W, test_fraction=float(test_fraction), seed=int(split_seed),
-                  centring=centring)
+                  centring=centring, ridge=settings.ridge)
 if prep.split.W_test.nnz == 0:
     st.warning("No rating could be held out (each user and each item keeps at least one training "
                "rating): the test RMSE is undefined. Use more data or a larger test fraction.")
-signature = (data_id, float(test_fraction), int(split_seed), centring, settings.problem_signature())
+early = rm.early_stopping_share(float(early), prep.split.W_train.nnz)
+signature = (data_id, float(test_fraction), int(split_seed), centring, early, settings.problem_signature())
 
 
 def start(name: str, prep=prep, settings=settings):
-    return wc.iterate(prep.R, prep.split.W_train, settings.k, solver=name, diagnostics=False,
-                      **settings.iterate_kwargs())
+    steps = wc.iterate(prep.R, prep.split.W_train, settings.k, solver=name, diagnostics=False, holdout=early,
+                       **rm.model_options(prep, settings.ridge, name), **settings.iterate_kwargs())
+    return (rm.offsets_in_factors(step) for step in steps)
 
 
 def measure(step, prep=prep):
-    return rm.history_row(prep.centring, step.X, step.Y, prep.M, prep.split, clip=prep.clip)
+    held = step.holdout_rmse if step.holdout_rmse is not None else math.nan
+    return {**rm.history_row(prep.centring, step.X, step.Y, prep.M, prep.split, clip=prep.clip),
+            "holdout_rmse": held, "is_best": step.is_best}
 
 
 controller = RunController(P)

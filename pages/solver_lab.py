@@ -164,8 +164,9 @@ signature = (problem_id, settings.problem_signature(), tuple(SKETCH.values()))
 
 
 def start(name: str, problem=problem, settings=settings):
+    sketch = {key: v for key, v in SKETCH.items() if name in wc.OPTION_SOLVERS[key]}   # others refuse them
     return wc.iterate(problem.M, problem.W, settings.k, solver=name, diagnostics=False,
-                      **SKETCH, **settings.iterate_kwargs())
+                      **sketch, **settings.iterate_kwargs())
 
 
 def measure(step, truth=problem.truth):

@@ -58,3 +58,15 @@ def test_patch_larger_than_the_image_is_an_input_error(image_and_mask, capsys):
     tmp_path, _, _ = image_and_mask
     assert main(["--image", str(tmp_path / "img.png"), "--lift", "patches", "--patch", "50"]) == 2
     assert "patch: found 50" in capsys.readouterr().err
+
+
+def test_model_options_are_refused_and_holdout_passes_through(image_and_mask, capsys):
+    tmp_path, _, _ = image_and_mask
+    image = ["--image", str(tmp_path / "img.png"), "--mask", str(tmp_path / "mask.png"), "--lift", "patches",
+             "--patch", "5", "--solver", "exact", "--max-iter", "3"]
+    assert main(image + ["--bias"]) == 2
+    assert "--bias: found with --lift" in capsys.readouterr().err
+    assert main(image + ["--holdout", "0.5"]) == 0   # half the known pixels held out: still runs
+    capsys.readouterr()
+    assert main(image + ["--holdout", "1.5"]) == 2
+    assert "holdout" in capsys.readouterr().err

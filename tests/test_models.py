@@ -142,3 +142,47 @@ def test_bad_model_options_are_refused(kw, match):
         wc.solve(M, W, 3, **kw)
     with pytest.raises(wc.InputError, match=match):
         wc.iterate(M, W, 3, **kw)
+
+
+@pytest.mark.parametrize("scaling, lam", [("none", 0.0), ("none", 2.0), ("count", 0.5)])
+def test_fit_biases_is_the_stationary_point_of_its_objective(scaling, lam):
+    M, W, _, _, _ = planted_biased(n=50, m=40, seed=7)
+    W = W * np.random.default_rng(1).uniform(0.5, 2.0, W.shape)
+    fit = wc.fit_biases(M, W, ridge=lam, ridge_scaling=scaling)
+    fit_sparse = wc.fit_biases(M, sp.csr_array(W), ridge=lam, ridge_scaling=scaling)
+    np.testing.assert_allclose(fit.row_offsets, fit_sparse.row_offsets, atol=1e-10)
+    assert fit.mean == pytest.approx(np.sum(W * M) / W.sum(), rel=1e-12)
+    R = W * (M - fit.low_rank())
+    Nr = (W > 0).sum(axis=1) if scaling == "count" else 1.0
+    Nc = (W > 0).sum(axis=0) if scaling == "count" else 1.0
+    np.testing.assert_allclose(R.sum(axis=1), lam * Nr * fit.row_offsets, atol=1e-7)
+    np.testing.assert_allclose(R.sum(axis=0), lam * Nc * fit.col_offsets, atol=1e-7)
+    rows, cols = np.nonzero(W)
+    np.testing.assert_allclose(fit.predict(rows, cols), fit.low_rank()[rows, cols])
+
+
+def test_fit_biases_holds_out_the_entries_solve_holds_out():
+    M, W, _, _, _ = planted_biased(n=50, m=40, seed=8)
+    from wlra_core.holdout import split
+    W_fit, _ = split(M, W, 0.3, 4)
+    a = wc.fit_biases(M, W, holdout=0.3, seed=4)
+    b = wc.fit_biases(M, W_fit)
+    np.testing.assert_array_equal(a.row_offsets, b.row_offsets)
+
+
+def test_the_low_rank_part_beats_the_biases_alone_on_a_biased_low_rank_problem():
+    M, W, truth, _, _ = planted_biased(seed=9)
+    base = wc.fit_biases(M, W, ridge=0.01, ridge_scaling="count")
+    full = run(M, W, 3, solver="exact", bias=True, ridge=0.01, ridge_scaling="count", max_iter=30)
+    err = lambda est: np.sqrt(np.mean((est - truth) ** 2))
+    assert err(full.low_rank()) < 0.2 * err(base.low_rank())
+
+
+@pytest.mark.parametrize("kw, match", [(dict(ridge=-1.0), "ridge: found -1"),
+                                       (dict(ridge_scaling="count"), "ridge_scaling: found 'count' with ridge=0"),
+                                       (dict(holdout=1.0), "holdout: found 1"),
+                                       (dict(ridge_scaling="x"), "ridge_scaling: found 'x'")])
+def test_fit_biases_refuses_bad_options(kw, match):
+    M, W, _, _, _ = planted_biased(n=20, m=15)
+    with pytest.raises(wc.InputError, match=match):
+        wc.fit_biases(M, W, **kw)

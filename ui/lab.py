@@ -15,6 +15,8 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from wlra_core import OPTION_SOLVERS
+
 
 def measured_label() -> str:
     """The caption every lab figure carries."""
@@ -73,6 +75,9 @@ def time_per_iteration(iterate: Callable, M, W, k: int, solver: str, *, n_iter: 
     contributes fewer samples.
     """
     options = {**options, "max_iter": n_iter, "diagnostics": False}
+    # a solver refuses the options it does not use (the sweep offers the sketch to all of them)
+    options = {key: v for key, v in options.items()
+               if key not in OPTION_SOLVERS or v is None or solver in OPTION_SOLVERS[key] or key == "diagnostics"}
     seconds = [float(s.seconds) for s in iterate(M, W, k, solver=solver, **options)]
     return float(np.median(seconds)) if seconds else math.nan
 

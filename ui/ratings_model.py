@@ -5,7 +5,10 @@ wlra_core; these functions only prepare its input (a centred, sparse training ma
 its factors back into ratings.
 
 A prediction is   r̂_ui = μ + b_u + c_i + ⟨X_u, Y_i⟩   where (μ, b, c) is the `Centring` and
-X Yᵀ is the low-rank fit of the centred training ratings.
+X Yᵀ is the low-rank fit of the centred training ratings. With the default MODEL the offsets are
+not a centring: wlra_core fits them with the factors (bias=True, count-scaled ridge); the
+centring is then zero and the offsets travel inside the factors, [X, b, 1, μ]·[Y, 1, c, 1]ᵀ being
+the full estimate, so everything downstream (RMSE, heatmap, top-N, replay) reads one X Yᵀ.
 """
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-CENTRINGS = ("none", "global mean", "user+item biases")
+MODEL = "fitted offsets (bias=True)"
+CENTRINGS = (MODEL, "none", "global mean", "user+item biases")
 
 
 class Split(NamedTuple):
@@ -104,7 +108,7 @@ def fit_centring(M, W_train, mode: str, *, bias_reg: float = 5.0, sweeps: int = 
     n, m = W_train.shape
     rows, cols, r = entries(M, W_train)
     b, c = np.zeros(n), np.zeros(m)
-    if mode == "none" or r.size == 0:
+    if mode in ("none", MODEL) or r.size == 0:        # MODEL: the offsets are fitted with the factors
         return Centring(mode, 0.0, b, c)
     mu = float(r.mean())
     if mode == "user+item biases":
@@ -221,10 +225,10 @@ class Prepared(NamedTuple):
     R: sp.csr_matrix  # centred training ratings (what the solver fits), pattern of W_train
     clip: tuple[float, float]  # the training rating range, predictions are clipped to it
     mean_rmse: float  # test RMSE of the training-mean predictor (the reference line)
-    baseline_rmse: float  # test RMSE of the centring alone (μ, or μ + b_u + c_i)
+    baseline_rmse: float  # test RMSE of the centring alone (μ, or μ + b_u + c_i; MODEL: wc.fit_biases)
 
 
-def prepare(M, W, *, test_fraction: float, seed: int, centring: str) -> Prepared:
+def prepare(M, W, *, test_fraction: float, seed: int, centring: str, ridge: float = 0.0) -> Prepared:
     M = sp.csr_matrix(M)
     split = split_ratings(W, test_fraction, seed)
     cent = fit_centring(M, split.W_train, centring)
@@ -232,8 +236,55 @@ def prepare(M, W, *, test_fraction: float, seed: int, centring: str) -> Prepared
     return Prepared(
         M, split, cent, centred_matrix(M, split.W_train, cent), clip,
         mean_predictor_rmse(M, split.W_train, split.W_test),
-        rmse(cent, None, None, M, split.W_test, clip=clip),
+        biases_only_rmse(M, split, ridge, clip) if centring == MODEL
+        else rmse(cent, None, None, M, split.W_test, clip=clip),
     )
+
+
+def model_options(prep: Prepared, ridge: float, solver: str) -> dict:
+    """wlra_core keywords of the model: bias=True and, with a ridge, its count scaling (EM has no
+    per-row ridge: it keeps the plain λ)."""
+    if prep.centring.mode != MODEL:
+        return {}
+    return {"bias": True, **({"ridge_scaling": "count"} if ridge > 0 and solver != "em" else {})}
+
+
+def biases_only_rmse(M, split: Split, ridge: float, clip) -> float:
+    """Test RMSE of the biases-only model (wlra_core.fit_biases, the offsets' penalty of the
+    count-scaled model): the baseline the low-rank part is measured against."""
+    import wlra_core as wc
+    if split.W_test.nnz == 0:
+        return float("nan")
+    fit = wc.fit_biases(M, split.W_train, ridge=ridge, ridge_scaling="count" if ridge > 0 else "none")
+    rows, cols, r = entries(M, split.W_test)
+    err = np.clip(fit.predict(rows, cols), *clip) - r
+    return float(np.sqrt(np.mean(err ** 2)))
+
+
+def offsets_in_factors(step):
+    """The step with its offsets folded into the factors (module docstring); unchanged without."""
+    import dataclasses
+    if step.row_offsets is None:
+        return step
+    n, m = step.X.shape[0], step.Y.shape[0]
+    X = np.hstack([step.X, step.row_offsets[:, None], np.ones((n, 1)), np.full((n, 1), step.mean)])
+    Y = np.hstack([step.Y, np.ones((m, 1)), step.col_offsets[:, None], np.ones((m, 1))])
+    return dataclasses.replace(step, X=X, Y=Y, mean=0.0, row_offsets=None, col_offsets=None)
+
+
+def early_stopping_share(share: float, n_train: int) -> float:
+    """The holdout passed to wlra_core: `share`, or 0 when it would hold out no training rating or
+    all of them (wlra_core refuses both; a tiny upload then runs without early stopping)."""
+    held = round(share * n_train)
+    return float(share) if 1 <= held < n_train else 0.0
+
+
+def best_record(records: list, upto: int) -> dict | None:
+    """The record of the best iteration so far (lowest held-out error, `is_best`) among the first
+    `upto` + 1 records; the last one when no record says (no holdout)."""
+    shown = records[:upto + 1]
+    best = [r for r in shown if r.get("is_best")]
+    return best[-1] if best else (shown[-1] if shown else None)
 
 
 def fit_iterations(iterate, prep: Prepared, k: int, solver: str, **options):

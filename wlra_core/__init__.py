@@ -10,11 +10,14 @@ iterations. Pure numpy/scipy; usable without the app.
     M_hat = res.low_rank()
 """
 from . import data, lifting, limits, masks, metrics
-from .alternating import DEFAULT_SKETCH, INNER, SOLVERS, ConvergenceWarning, Result, Step, iterate, solve
+from .alternating import (DEFAULT_SKETCH, INNER, OPTION_SOLVERS, SOLVERS, ConvergenceWarning, Result, Step, iterate,
+                          solve)
 from .inpainting import InpaintResult, InpaintStep, inpaint, inpaint_steps
+from .models import Biases, fit_biases
 from .problem import InputError, objective
 from .sketches import SKETCHES
 
-__all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "InputError",
-           "ConvergenceWarning", "objective", "data", "limits", "metrics", "lifting", "masks", "inpaint", "inpaint_steps",
-           "InpaintResult", "InpaintStep"]
+__all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "OPTION_SOLVERS",
+           "InputError",
+           "ConvergenceWarning", "objective", "fit_biases", "Biases", "data", "limits", "metrics", "lifting", "masks",
+           "inpaint", "inpaint_steps", "InpaintResult", "InpaintStep"]

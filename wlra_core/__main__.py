@@ -196,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     solver.add_argument("--no-diagnostics", action="store_true",
                         help="skip the per-iteration diagnostics (forward error, condition "
                              "numbers on sampled rows), which cost extra time")
+    _add_model_arguments(solver)
 
     output = parser.add_argument_group("output")
     output.add_argument("--quiet", "-q", action="store_true",
@@ -380,7 +381,7 @@ def _relative_error_vs_truth(X, Y, U, V) -> float:
     return error / truth if truth > 0 else error
 
 
-def _save_outputs(prefix: str, X, Y, rows: list, problem: _Problem) -> list[str]:
+def _save_outputs(prefix: str, X, Y, rows: list, problem: _Problem, estimate=None) -> list[str]:
     from wlra_core import data
 
     directory = os.path.dirname(prefix)
@@ -401,7 +402,8 @@ def _save_outputs(prefix: str, X, Y, rows: list, problem: _Problem) -> list[str]
     if problem.image_shape is not None:
         from PIL import Image
 
-        image = data.matrix_to_image(np.asarray(X) @ np.asarray(Y).T, problem.image_shape)
+        estimate = np.asarray(X) @ np.asarray(Y).T if estimate is None else estimate   # offsets (--bias)
+        image = data.matrix_to_image(estimate, problem.image_shape)
         pixels = np.rint(np.clip(np.asarray(image, dtype=float), 0.0, 1.0) * 255).astype(np.uint8)
         if pixels.ndim == 3 and pixels.shape[2] == 1:
             pixels = pixels[:, :, 0]
@@ -425,10 +427,12 @@ def run(args: argparse.Namespace) -> int:
     options = dict(solver=args.solver, eps=args.eps, max_iter=args.max_iter, init=args.init,
                    ridge=args.ridge, clip=args.clip, seed=args.seed, inner=args.inner,
                    max_inner=args.max_inner, memory_budget=args.memory_budget,
-                   max_entries=args.max_entries, diagnostics=not args.no_diagnostics,
+                   max_entries=args.max_entries,
+                   diagnostics=not args.no_diagnostics and args.solver != "em",   # EM has no regressions
                    inner_eps=args.inner_eps)
     if args.solver == "sketched":
         options.update(sketch=args.sketch, sketch_size=args.sketch_size)
+    options.update(_model_options(args))
     say = (lambda text: None) if args.quiet else (lambda text: print(text, flush=True))
     density = _nnz(problem.W) / max(n * m, 1)
     say(f"{problem.description}: n={n} m={m} nnz(W)={_nnz(problem.W)} ({100 * density:.3g}%), "
@@ -438,7 +442,7 @@ def run(args: argparse.Namespace) -> int:
     say(_HEADER)
 
     rows: list[dict] = []
-    last = None
+    last = best = None
     interrupted = False
     started = time.perf_counter()
     steps = wc.iterate(problem.M, problem.W, problem.k, **options)
@@ -449,6 +453,7 @@ def run(args: argparse.Namespace) -> int:
             except StopIteration:
                 break
             last = step
+            best = step if step.is_best else best
             rows.append(_history_row(step))
             say(_line(rows[-1]))
     except KeyboardInterrupt:
@@ -467,11 +472,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"stop: {reason} after {last.iteration} iteration(s), objective {last.objective:.6e}, "
           f"relative {last.relative_objective:.4e}, {wall:.2f} s"
           + ("" if converged else " (not converged)"), flush=True)
+    _model_report(args, last, best)
     if problem.truth is not None:
-        error = _relative_error_vs_truth(np.asarray(last.X), np.asarray(last.Y), *problem.truth)
+        error = _relative_error_vs_truth(*_model_factors(last), *problem.truth)
         print(f"relative error vs truth ||XY^T - M*||_F / ||M*||_F = {error:.4e}", flush=True)
     if args.out is not None:
-        written = _save_outputs(args.out, last.X, last.Y, rows, problem)
+        full = last.low_rank() if last.row_offsets is not None and problem.image_shape is not None else None
+        written = _save_outputs(args.out, last.X, last.Y, rows, problem, full) + _save_offsets(args.out, last)
         say("wrote " + ", ".join(written))
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
@@ -500,7 +507,14 @@ def run_inpaint(args: argparse.Namespace) -> int:
     image = data.load_image(args.image, max_side=args.max_side, max_bytes=args.max_file_size)
     weights = (np.ones(image.shape[:2]) if args.mask is None
                else data.load_mask(args.mask, image.shape, max_bytes=args.max_file_size))
+    given = [name for name, on in (("--bias", getattr(args, "bias", False)),
+                                   ("--ridge-scaling", getattr(args, "ridge_scaling", "none") != "none")) if on]
+    if given:
+        raise wc.InputError(f"{', '.join(given)}: found with --lift; inpainting fits no offsets and a plain "
+                            "ridge; leave them out")
     geometry = {name: value for name, value in (("patch", args.patch), ("stride", args.stride)) if value is not None}
+    if getattr(args, "holdout", 0.0):   # --holdout F: inpaint's share of held-out known pixels (default 5 %)
+        geometry["holdout"] = args.holdout
     steps = wc.inpaint_steps(image, weights, args.rank, lift=args.lift, solver=args.solver, eps=args.eps,
                              max_iter=args.max_iter, init=args.init, ridge=args.ridge, seed=args.seed,
                              **geometry)
@@ -531,6 +545,56 @@ def run_inpaint(args: argparse.Namespace) -> int:
             writer.writerows(rows)
         say(f"wrote {args.out}.png, {args.out}_history.csv")
     return EXIT_OK
+
+
+# ---- the recommender model and early stopping (issue 10): --bias, --ridge-scaling, --holdout ----
+
+def _add_model_arguments(group) -> None:
+    group.add_argument("--bias", action="store_true",
+                       help="fit mu + b_i + c_j + x_i^T y_j: a global mean and row and column offsets "
+                            "beside the rank-k part (saved with --out as PREFIX_offsets.npz)")
+    group.add_argument("--ridge-scaling", choices=("none", "count"), default="none",
+                       help="'count': the ridge of each row is lambda times its number of weighted "
+                            "entries (ALS-WR, Spark's ALS); needs --ridge > 0")
+    group.add_argument("--holdout", type=float, default=0.0, metavar="F",
+                       help="hold out this fraction in [0, 1) of the weighted entries (seeded by "
+                            "--seed) and report the iteration with the lowest error on them")
+
+
+def _model_options(args) -> dict:
+    """The model keywords of wlra_core.iterate; only those given, so the defaults stay the library's."""
+    options = {}
+    if args.bias:
+        options["bias"] = True
+    if args.ridge_scaling != "none":
+        options["ridge_scaling"] = args.ridge_scaling
+    if args.holdout:
+        options["holdout"] = args.holdout
+    return options
+
+
+def _model_report(args, last, best) -> None:
+    if args.holdout and best is not None:
+        print(f"best iteration on the held-out entries: {best.iteration}, held-out RMSE "
+              f"{best.holdout_rmse:.6g} (last iteration {last.holdout_rmse:.6g})", flush=True)
+
+
+def _model_factors(step):
+    """Factors whose product is the full estimate: mu + b_i + c_j = [b, 1, mu] . [1, c, 1]."""
+    X, Y = np.asarray(step.X), np.asarray(step.Y)
+    if step.row_offsets is None:
+        return X, Y
+    n, m = X.shape[0], Y.shape[0]
+    return (np.hstack([X, step.row_offsets[:, None], np.ones((n, 1)), np.full((n, 1), step.mean)]),
+            np.hstack([Y, np.ones((m, 1)), step.col_offsets[:, None], np.ones((m, 1))]))
+
+
+def _save_offsets(prefix, step) -> list:
+    if step.row_offsets is None:
+        return []
+    path = f"{prefix}_offsets.npz"
+    np.savez(path, mean=np.array(step.mean), row_offsets=step.row_offsets, col_offsets=step.col_offsets)
+    return [path]
 
 
 def main(argv: list[str] | None = None) -> int:

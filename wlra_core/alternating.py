@@ -19,7 +19,13 @@ f(X, Y) + λ‖X‖_F² + λ‖Y‖_F² (plain, unscaled λ); the factors are th
 would change the penalty) and clipping is not available. The reported objective is always the
 data term f alone; `Step.penalised` adds the ridge terms.
 
-solver="em" replaces the two regressions by one EM step (solvers/em.py).
+solver="em" replaces the two regressions by one EM step (solvers/em.py); with ridge λ its M-step
+is the singular-value soft threshold, with momentum (restarted whenever the penalised objective
+rises).
+
+bias=True and ridge_scaling="count" (models.py) run the same half-steps on adjusted sides; holdout
+(holdout.py) keeps a seeded share of the weighted entries out of the fit and reports the error on
+them per step (Step.holdout_rmse, Step.is_best, Result.best).
 
 Inner accuracy (the iterative solvers, inner_eps="adaptive"): the regressions of iteration t are
 solved to the relative tolerance
@@ -46,6 +52,7 @@ from typing import Iterator
 import numpy as np
 
 from . import holdout as _holdout
+from .diagnostics import exact_diagnostics
 from . import init as _init
 from . import models as _models
 from .limits import MAX_ENTRIES
@@ -53,7 +60,7 @@ from .problem import (MIN_WORK_BYTES, InputError, check_choice, check_float, che
                       unscale, validate)
 from .sketches import SKETCHES
 from .solvers import Options, half_step
-from .solvers.em import em_step
+from .solvers.em import em_model_step, em_step
 
 SOLVERS = ("exact", "sketched", "cg", "em", "auto")
 ETA_MAX = 1e-3
@@ -161,6 +168,7 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
             raise InputError(f"inner_eps: found {inner_eps:g} with solver={solver!r}, which solves its "
                              "regressions exactly; inner_eps applies to 'sketched', 'cg' and 'auto'.")
     max_iter = check_int("max_iter", max_iter, low=1, what=" (alternating iterations at most)")
+    _check_applies(solver, sketch, sketch_size, inner, max_inner, diagnostics)
     check_choice("init", init, _init.INITS)
     ridge = check_float("ridge", ridge, low=0.0, what=" (the ridge λ; 0 for none)")
     if not isinstance(clip, (bool, np.bool_)):
@@ -178,8 +186,6 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
         raise InputError("ridge_scaling: found 'count' with solver='em'; EM's M-step is one singular-value "
                          "threshold of the whole filled matrix, which has no per-row ridge. Use "
                          "ridge_scaling='none' or another solver.")
-    if bias and solver == "em":
-        raise InputError("bias: found True with solver='em', which does not fit offsets yet; use another solver.")
     if seed is not None and not isinstance(seed, np.random.Generator):
         seed = check_int("seed", seed, low=0)
     sketch = DEFAULT_SKETCH if sketch is None else check_choice("sketch", sketch, SKETCHES)
@@ -199,7 +205,7 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
     cols = k + 1 if bias else k       # bias adds a column of ones to each regression's design
     s = 4 * k if sketch_size is None else check_int(
         "sketch_size", sketch_size, low=cols,
-        what=f" (at least the regressions' {cols} unknowns: k = {k}" + (" plus the offset)" if bias else ")"))
+        what=f" (at least k + 1 = {cols}: k = {k} plus the offset)" if bias else f" (at least k = {k})")
     # the problem is scaled (M/m_scale, W/w_scale); with factors scaled by √m_scale each, the ridge
     # of the scaled problem is λ/(w_scale·m_scale)
     o = Options(solver=solver, eps=eps, ridge=ridge / (prob.w_scale * prob.m_scale), sketch=sketch, s=s, inner=inner,
@@ -214,6 +220,37 @@ def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sk
     return prob, o, max_iter, init, bool(clip), settings, inner_eps, held
 
 
+# the solver-specific keywords and the solvers that use them; any other solver refuses them
+# (callers that offer one setting to several solvers filter with this)
+OPTION_SOLVERS = MappingProxyType({
+    "sketch": ("sketched", "auto"),
+    "inner": ("sketched", "auto"),
+    "sketch_size": ("sketched", "auto"),
+    "max_inner": ("sketched", "cg", "auto"),
+    "inner_eps": ("sketched", "cg", "auto"),
+    "diagnostics": ("exact", "sketched", "cg", "auto"),
+})
+
+# solvers/warm.py (the kernel warm-up, not this module's) still passes sketch_size to "exact" and
+# "cg", which ignore it; refusing it there waits for that call to change
+LENIENT_SKETCH_SIZE = True
+
+
+def _check_applies(solver, sketch, sketch_size, inner, max_inner, diagnostics):
+    """Refuse options that the chosen solver would ignore (nothing is silently ignored)."""
+    lenient = ("exact", "cg") if LENIENT_SKETCH_SIZE else ()
+    given = [(name, value) for name, value in (
+        ("sketch", sketch), ("inner", None if inner == "pcg" else inner), ("max_inner", max_inner),
+        ("sketch_size", sketch_size), ("diagnostics", diagnostics or None))
+        if value is not None and solver not in OPTION_SOLVERS[name]
+        and not (name == "sketch_size" and solver in lenient)]
+    if given:
+        name, value = given[0]
+        raise InputError(f"{name}: found {value!r} with solver={solver!r}, which does not use it; "
+                         f"leave {name} at its default or pick a solver that uses it "
+                         f"({', '.join(OPTION_SOLVERS[name])}).")
+
+
 def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
             seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
             diagnostics=False, keep_factors=True, max_entries=MAX_ENTRIES,
@@ -222,9 +259,12 @@ def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", r
 
     Every option is validated before any work (InputError). See the module docstring for the
     loop, the stopping rule and the meaning of ridge; `solve` documents the options. Takes the
-    same keywords as `solve`; every yielded step carries its factors (`keep_factors` only
-    matters to `solve`, which keeps the history)."""
+    same keywords as `solve`; every yielded step carries its factors (`keep_factors` applies to
+    `solve`, which keeps the history: here only its default True is accepted)."""
     t_start = time.perf_counter()
+    if keep_factors is not True:
+        raise InputError(f"keep_factors: found {keep_factors!r} in iterate, which yields every step with "
+                         "its factors (the caller keeps what it wants); keep_factors applies to solve.")
     prob, o, max_iter, init, clip, _, inner_eps, held = _options(
         M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,
         memory_budget, diagnostics, max_entries, inner_eps, holdout, bias, ridge_scaling)
@@ -281,11 +321,13 @@ class _Loop:
         self.f_prev2 = None
         self.memo = {}                           # what "auto" measured, per side
         self.rng = seed if isinstance(seed, np.random.Generator) else solver_rng(seed)
-        self.Y = _init.initial_factor(prob, init, self.rng)
+        self.start = self.model.initial_problem() if self.model is not None else prob   # W∘(M − μ) with bias
+        self.Y = _init.initial_factor(self.start, init, self.rng)
         self.c_clip = 2.0 * _init.incoherence(self.Y) if clip else None
         self.orth = o.ridge == 0 and o.solver != "em"
         self.X = np.zeros((prob.n, prob.k))
         self.X_model = self.Yt_model = None      # the model X Ỹᵀ after the last iteration
+        self.em_prev, self.em_theta, self.em_t, self.em_pen = None, 0.0, 0, np.inf   # EM momentum
         self.f_prev = None
 
     def _inner_tolerance(self):
@@ -316,8 +358,11 @@ class _Loop:
                 # problem) in empty columns for good; the regressions give them 0 (their minimum-
                 # norm fit), and so does EM now
                 self.Y = np.where((prob.cols.counts > 0)[:, None], self.Y, 0.0)
-                self.X = _init.weighted_matrix(prob) @ self.Y
-            X, Yt = em_step(prob, self.X, self.Y)
+                self.X = _init.weighted_matrix(self.start) @ self.Y
+            if self.model is None and o.ridge == 0:
+                X, Yt = em_step(prob, self.X, self.Y, self._em_clip())
+            else:
+                X, Yt = self._em_model_step()
             stats = dict(_EM_STATS)
             sx, sy = time.perf_counter() - t0, 0.0
         elif self.model is not None:
@@ -327,10 +372,14 @@ class _Loop:
             oi = replace(o, eps=self._inner_tolerance(), adaptive=self.inner_eps is None)
             Xt, stats_x = half_step(prob.rows, Y, _warm(self.X_model, self.Yt_model, Y), oi, self.rng,
                                     self.memo)
+            if o.diagnostics:
+                stats_x = exact_diagnostics(stats_x, prob.rows, Y, Xt, o.ridge)
             sx = time.perf_counter() - t0
             X = self._normalise(Xt)
             t1 = time.perf_counter()
             Yt, stats_y = half_step(prob.cols, X, _warm(Y, Xt, X), oi, self.rng, self.memo)  # X̃ Yᵀ
+            if o.diagnostics:
+                stats_y = exact_diagnostics(stats_y, prob.cols, X, Yt, o.ridge)
             sy = time.perf_counter() - t1
             self.X_model, self.Yt_model = X, Yt
             stats = _merge(stats_x, stats_y, o)
@@ -359,6 +408,11 @@ class _Loop:
             pen = f + o.ridge * self.model.penalty(X, Yt) if o.ridge else f
         else:
             pen = f + o.ridge * (float(np.sum(X * X)) + float(np.sum(Yt * Yt))) if o.ridge else f
+        if o.solver == "em":
+            # momentum restarts whenever the penalised objective goes up (O'Donoghue & Candès 2015)
+            self.em_t = self.em_t + 1 if pen <= self.em_pen else 0
+            self.em_theta = (self.em_t - 1) / (self.em_t + 2) if self.em_t > 0 else 0.0
+            self.em_pen = pen
         pen = unscale(pen, prob.m_scale, prob.w_scale)
         offsets = {}
         if self.model is not None and self.model.bias:
@@ -370,6 +424,34 @@ class _Loop:
                     inner=MappingProxyType(stats), stop_reason=reason, **offsets)
         return self._finish(step, f, t0, t_start)
 
+    def _em_clip(self):
+        """EM's LLR16 clipping of its M-step's orthonormal left factor (None without clip)."""
+        if self.c_clip is None:
+            return None
+        return lambda Q: _init.clip(Q, self.c_clip, self.rng)
+
+    def _em_model_step(self):
+        """EM with a ridge (singular-value soft threshold) and/or offsets (solvers/em.py)."""
+        model, o = self.model, self.o
+        bias = model is not None and model.bias
+        X, Y = self.X, self.Y
+        b, c = (model.b, model.c) if bias else (None, None)
+        prev = self.em_prev
+        if prev is not None and self.em_theta > 0:
+            # Nesterov extrapolation of the model (accelerated SoftImpute, Yao & Kwok 2015): the
+            # E-step fills from Z + θ(Z − Z_prev), a rank-2k model
+            th = self.em_theta
+            X = np.hstack([(1 + th) * X, -th * prev[0]])
+            Y = np.hstack([Y, prev[1]])
+            if bias:
+                b, c = b + th * (b - prev[2]), c + th * (c - prev[3])
+        self.em_prev = (self.X, self.Y, model.b, model.c) if bias else (self.X, self.Y, None, None)
+        Xn, Yt, off = em_model_step(self.prob, X, Y, o.ridge, (model.mean, b, c) if bias else None,
+                                    o.ridge / model.one ** 2 if bias else 0.0, self._em_clip())
+        if bias:
+            model.b, model.c = off
+        return Xn, Yt
+
     def _model_half_steps(self, t0):
         """The two half-steps of the biased and/or count-scaled model (models.py): the same
         solvers on adjusted sides, with a column of ones in the design when bias=True."""
@@ -377,8 +459,10 @@ class _Loop:
         oi = replace(o, eps=self._inner_tolerance(), adaptive=self.inner_eps is None)
         Y = self.Y
         Yd = model.design(Y)
-        Zx, stats_x = half_step(model.x_side(), Yd, _warm(self.X_model, self.Yt_model, Yd), oi, self.rng,
-                                self.memo)
+        side = model.x_side()
+        Zx, stats_x = half_step(side, Yd, _warm(self.X_model, self.Yt_model, Yd), oi, self.rng, self.memo)
+        if o.diagnostics:
+            stats_x = exact_diagnostics(stats_x, side, Yd, Zx, o.ridge)
         Xt, b = model.split(Zx)
         if model.bias:
             Xt, b = model.centre(Xt, b, Y, "rows")
@@ -392,7 +476,10 @@ class _Loop:
         else:
             warm = _warm(Y, Xt, X)
         t1 = time.perf_counter()
-        Zy, stats_y = half_step(model.y_side(), Xd, warm, oi, self.rng, self.memo)
+        side = model.y_side()
+        Zy, stats_y = half_step(side, Xd, warm, oi, self.rng, self.memo)
+        if o.diagnostics:
+            stats_y = exact_diagnostics(stats_y, side, Xd, Zy, o.ridge)
         Yt, c = model.split(Zy)
         if model.bias:
             Yt, c = model.centre(Yt, c, X, "cols")
@@ -507,6 +594,10 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
         off by default: they cost an exact Gram matrix and eigendecompositions per sampled row.
     keep_factors : keep X, Y in every history step (False keeps them on the last step and, with
         holdout, on the best one only).
+    bias : fit M̂ = μ + b_i + c_j + X Yᵀ (models.py): μ the weighted mean of the fitted entries, the
+        offsets solved inside each regression (Step/Result .mean, .row_offsets, .col_offsets).
+    ridge_scaling : "none" (λ‖x_i‖²) or "count" (λ·N_i‖x_i‖², N_i the row's weighted entries; needs
+        ridge > 0; not with "em", whose M-step has no per-row ridge).
     holdout : a fraction in [0, 1) of the entries with positive weight held out of the fit (weight
         0), drawn from `seed` by a stream of its own; each Step reports `holdout_rmse` on them and
         `is_best`, and `Result.best` is the step with the lowest holdout_rmse. 0 (default): none,
@@ -516,6 +607,8 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
     history = []
     last = None
     best = None                      # index of the best step in history (holdout > 0)
+    if not isinstance(keep_factors, (bool, np.bool_)):
+        raise InputError(f"keep_factors: found {keep_factors!r}, need True or False.")
     prob, o, max_iter, init, clip, settings, inner_eps, held = _options(
         M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,
         memory_budget, diagnostics, max_entries, inner_eps, holdout, bias, ridge_scaling)

@@ -17,11 +17,11 @@ objective stays Σ W (M − M̂)².
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .problem import DenseSide, SparseSide
+from .problem import DenseSide, InputError, SparseSide
 
 SCALINGS = ("none", "count")
 
@@ -96,6 +96,15 @@ class Model:
             self._fixed = (adjusted(prob.rows, self.scale[0], None, self.row_of[0]),
                            adjusted(prob.cols, self.scale[1], None, self.row_of[1]))
 
+    def initial_problem(self):
+        """The problem the start (init="svd", EM's first fill) is computed from: with bias, the
+        values minus μ. The top singular direction of raw ratings (all near μ) is the constant
+        one, which the offsets' column of ones already holds: the design [Y0, 1] was then nearly
+        singular."""
+        if not self.bias:
+            return self.prob
+        return replace(self.prob, rows=self.objective_side)
+
     def x_side(self):
         """The rows' regressions: target M − μ − c_j (bias), weights / N_i (count)."""
         if not self.bias:
@@ -154,3 +163,81 @@ class Model:
             nx = nx * self.prob.rows.counts
             ny = ny * self.prob.cols.counts
         return float(np.sum(nx) + np.sum(ny))
+
+
+@dataclass(frozen=True)
+class Biases:
+    """The biases-only model M̂_ij = μ + b_i + c_j (fit_biases): the baseline a low-rank part
+    has to beat."""
+
+    mean: float
+    row_offsets: np.ndarray
+    col_offsets: np.ndarray
+    iterations: int
+
+    def predict(self, rows, cols):
+        rows = np.asarray(rows, dtype=np.intp)
+        cols = np.asarray(cols, dtype=np.intp)
+        return self.mean + self.row_offsets[rows] + self.col_offsets[cols]
+
+    def low_rank(self):
+        """The dense estimate (n×m), named like Step/Result.low_rank for the callers' sake."""
+        return self.mean + self.row_offsets[:, None] + self.col_offsets[None, :]
+
+
+def fit_biases(M, W, *, ridge=0.0, ridge_scaling="none", holdout=0.0, seed=0, eps=1e-10, max_iter=200):
+    """Fit μ + b_i + c_j alone: μ the weighted mean, then b and c by exact alternating minimisation
+    of Σ W (M − μ − b_i − c_j)² + λ_i b_i² + λ_j c_j² (λ_i = λ, or λ·N_i with
+    ridge_scaling="count": the offsets' penalty of solve(..., bias=True)). Dense or sparse W;
+    `holdout` and `seed` leave out the same entries as solve with the same values, so the two are
+    compared on the same fit. Stops when no offset moves by more than eps × max|M|."""
+    from .holdout import check_holdout, split
+    from .problem import check_choice, check_float, check_int, validate
+    ridge = check_float("ridge", ridge, low=0.0, what=" (the ridge λ; 0 for none)")
+    check_choice("ridge_scaling", ridge_scaling, SCALINGS)
+    if ridge_scaling == "count" and ridge == 0:
+        raise InputError("ridge_scaling: found 'count' with ridge=0; the count scaling multiplies the "
+                         "ridge λ of each row by its number of entries, so it needs ridge > 0.")
+    eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True,
+                      what=" (the tolerance, in the open interval (0, 1))")
+    max_iter = check_int("max_iter", max_iter, low=1)
+    holdout = check_holdout(holdout)
+    if holdout > 0:
+        W, _ = split(M, W, holdout, seed)
+    prob = validate(M, W, 1)
+    rows, cols, w, r = _entries(prob)
+    n, m = prob.n, prob.m
+    mu = float(np.dot(w, r) / w.sum())
+    wr = np.bincount(rows, weights=w, minlength=n)
+    wc_ = np.bincount(cols, weights=w, minlength=m)
+    # λ of the scaled problem (weights / w_scale, values / m_scale): λ / w_scale
+    lam = ridge / prob.w_scale
+    lam_r = lam * (prob.rows.counts if ridge_scaling == "count" else 1.0)
+    lam_c = lam * (prob.cols.counts if ridge_scaling == "count" else 1.0)
+    b, c = np.zeros(n), np.zeros(m)
+    for t in range(1, max_iter + 1):
+        b_new = _ratio(np.bincount(rows, weights=w * (r - mu - c[cols]), minlength=n), wr + lam_r)
+        c_new = _ratio(np.bincount(cols, weights=w * (r - mu - b_new[rows]), minlength=m), wc_ + lam_c)
+        move = max(np.abs(b_new - b).max(initial=0.0), np.abs(c_new - c).max(initial=0.0))
+        b, c = b_new, c_new
+        if move <= eps:
+            break
+    s = prob.m_scale
+    return Biases(mean=mu * s, row_offsets=b * s, col_offsets=c * s, iterations=t)
+
+
+def _ratio(num, den):
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def _entries(prob):
+    """(rows, cols, w, values) of the weighted entries of the scaled problem."""
+    side = prob.rows
+    if isinstance(side, SparseSide):
+        return np.repeat(np.arange(prob.n), side.counts), side.indices.astype(np.intp), side.w, side.mv
+    parts = []
+    for r in side.row_blocks():
+        W, M = side.block(r)
+        i, j = np.nonzero(W > 0)
+        parts.append((i + r.start, j, W[i, j], M[i, j]))
+    return tuple(np.concatenate(p) for p in zip(*parts))

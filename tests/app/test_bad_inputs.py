@@ -583,7 +583,8 @@ def test_a_single_user_is_fitted_at_rank_one_and_the_page_says_nothing_could_be_
                 "No rating could be held out", "the test RMSE is undefined")
     at = step(at, "rat")
     assert_ratings_step_is_finite(at, held_out=False)  # test RMSE shown as —, never as nan
-    assert all(run.factors_at(1)[1].shape == (1, 1) for run in runs(at, "rat").values())
+    # rank 1, plus the three columns that carry the fitted offsets (ui.ratings_model.offsets_in_factors)
+    assert all(run.factors_at(1)[1].shape == (1, 1 + 3) for run in runs(at, "rat").values())
     assert {m.label: m.value for m in at.metric}["mean predictor"] == "—"
 
 
@@ -625,7 +626,7 @@ def iterate_calls(monkeypatch) -> list[dict]:
 
 
 INP_USED = {"k": 12, "eps": 1e-4, "max_iter": 60, "ridge": 0.0, "init": "svd"}  # the page's defaults
-RAT_USED = {"k": 4, "eps": 1e-4, "max_iter": 30, "ridge": 1.0, "init": "svd"}
+RAT_USED = {"k": 4, "eps": 1e-4, "max_iter": 30, "ridge": 0.05, "init": "svd"}   # λ·N_i (fitted offsets)
 
 
 @pytest.mark.parametrize("path, query, used, solvers", [

@@ -17,6 +17,7 @@ RESOLUTIONS = [64, 96, 128, 192, 256, 384, 512]
 # Past this many iterations the live charts draw lines without a marker per point (cheaper to redraw).
 MARKERS_UP_TO = 60
 DEFAULTS = controls.SolverSettings(k=12, eps=1e-4, solvers=("exact", "sketched"), max_iter=60)
+PICTURES = {"best so far": "best", "inpainted": "inpainted", "X Yᵀ": "raw"}
 
 state.init(P)
 runner = RunController(P)
@@ -45,15 +46,19 @@ upload_col.file_uploader(
     on_change=loaders.queue_upload, args=(P, state.key(P, "image_file"), "pending_upload"))
 image, original_shape, image_id = loaders.current_image(P, choice, res)
 h, w = image.shape[:2]
-kind = "colour, M = [R | G | B]" if image.ndim == 3 else "grey"
-scaled = "downscaled to" if original_shape != (h, w) else "worked on at"
-pick_col.caption(f"Original {original_shape[1]}×{original_shape[0]} px, {scaled} {w}×{h} px ({kind}, "
-                 f"M is {h}×{w * (3 if image.ndim == 3 else 1)})")
+lift_col, patch_col = st.columns([2, 5], vertical_alignment="bottom")
+lift = lift_col.segmented_control(
+    "Matrix", list(inpainting.LIFTS), default="patches", required=True,
+    key=state.key(P, "lift"), help="Patches: one row per overlapping window of the image, averaged back (a far "
+    "better image model). Pixels: the image itself as the matrix, the paper's setting.", **BOUND)
+patch = patch_col.select_slider("Patch size (px)", inpainting.PATCH_SIZES, value=8, key=state.key(P, "patch"),
+                                disabled=lift == "pixels", help="Side of the windows (stride 2).", **BOUND)
 loaders.accept_pending_mask(P, (h, w))
 if (message := state.pop_error(P)) is not None:
     messages.error(message, icon=":material/error:")
 
 mask_col, run_col = st.columns([5, 6], gap="large")
+caption = pick_col.empty()  # filled once the problem (and its matrix) is built
 
 # --- the mask (left) --------------------------------------------------------------------------
 with mask_col:
@@ -94,7 +99,7 @@ with mask_col:
                                    tool=tool, brush_size=brush_size, brush_weight=brush_weight)
     st.caption("Paint on the image. Polygon: click the corners, then the first corner again to close it.")
     weights = mask.combine((h, w), uploaded=uploaded_weights, hidden=hidden_by_presets, painted=painted)
-    problem = inpainting.build_problem(image, weights, f"{image_id}@{res}")
+    problem = inpainting.build_problem(image, weights, f"{image_id}@{res}", lift=lift, patch=patch)
     hidden = int(problem.hidden.sum())
     st.markdown(f'**<span data-testid="hidden-count">Hidden pixels: {hidden}</span>** of {h * w} '
                 f"({100 * hidden / (h * w):.1f} %, weight below {mask.HIDDEN_BELOW})", unsafe_allow_html=True)
@@ -110,6 +115,11 @@ with mask_col:
         if mask_upload is not None:
             st.button(f"Remove uploaded mask ({mask_upload['name']})", key=state.key(P, "drop_mask"),
                       on_click=state.put, args=(P, "mask_upload", None))
+
+kind = "colour" if image.ndim == 3 else "grey"
+scaled = "downscaled to" if original_shape != (h, w) else "worked on at"
+caption.caption(f"Original {original_shape[1]}×{original_shape[0]} px, {scaled} {w}×{h} px ({kind}; "
+                f"{inpainting.describe_matrix(problem)})")
 
 # --- the runs (right) -------------------------------------------------------------------------
 settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS)
@@ -139,13 +149,14 @@ def render(view: View) -> None:
     if view.runs is None:
         notes.caption("Press **Play** to watch every selected solver fit the masked image, or **Step** "
                       "for one iteration at a time.")
-    filled = st.segmented_control(
-        "Pictures show", ["X Yᵀ", "inpainted"], default="X Yᵀ", required=True, key=state.key(P, "pictures"),
+    show = PICTURES[st.segmented_control(
+        "Pictures show", list(PICTURES), default="best so far", required=True, key=state.key(P, "pictures"),
         disabled=view.runs is None,
-        help="X Yᵀ: the rank-k approximation itself. Inpainted: the original where it is trusted, "
-             "X Yᵀ where it is hidden (blended by weight).", **BOUND) == "inpainted"
+        help="Best so far: the inpainted image at the iteration with the lowest error on the held-out "
+             "known pixels. Inpainted: the original where it is trusted, X Yᵀ where it is hidden (blended by "
+             "weight), at the shown iteration. X Yᵀ: the rank-k approximation itself.", **BOUND)]
     # Counter, solver rows and pictures in one element: drawn together, never out of step.
-    st.html(inpainting.live_html(view, iteration, settings.max_iter, shown, filled=filled, width=190))
+    st.html(inpainting.live_html(view, iteration, settings.max_iter, shown, show=show, width=190))
     charts_box, exports = st.container(), st.container()
     if view.runs is not None:
         histories = view.runs.histories()

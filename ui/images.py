@@ -16,9 +16,13 @@ from PIL import Image
 import wlra_core as wc
 
 
-def reconstruct(X: np.ndarray, Y: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
-    """The image of the rank-k matrix M̂ = X Yᵀ, clipped to [0, 1] for display and metrics."""
+def reconstruct(X: np.ndarray, Y: np.ndarray, image_shape: tuple[int, ...],
+                lifting: wc.lifting.Lifting | None = None) -> np.ndarray:
+    """The image of the rank-k matrix M̂ = X Yᵀ, clipped to [0, 1] for display and metrics:
+    the pixel matrix (wlra_core.data), or the average of the overlapping patches of ``lifting``."""
     matrix = np.asarray(X, dtype=np.float64) @ np.asarray(Y, dtype=np.float64).T
+    if lifting is not None:
+        return lifting.average(matrix)
     return np.clip(wc.data.matrix_to_image(matrix, image_shape), 0.0, 1.0)
 
 
@@ -57,15 +61,16 @@ def overlay_missing(image: np.ndarray, weights: np.ndarray, color: Sequence[int]
     return w * img + (1.0 - w) * tint
 
 
-def image_row(items: Sequence[tuple[str, np.ndarray | str]], *, width: int, test_id: str = "image-row") -> str:
+def image_row(items: Sequence[tuple], *, width: int, test_id: str = "image-row") -> str:
     """HTML for captioned images side by side, each `width` CSS pixels wide (pixelated when enlarged).
 
-    An item's image is an array or an already encoded data URI (for pictures that do not change
-    between live updates). Captions carry data-testid attributes for browser tests.
+    An item is (caption, image) or (caption, image, slug); its image is an array or an already
+    encoded data URI (for pictures that do not change between live updates). Figures carry
+    data-testid attributes for browser tests: test_id-slug, the slug made from the caption unless given.
     """
     figures = []
-    for caption, image in items:
-        slug = re.sub(r"[^a-z0-9]+", "-", caption.lower()).strip("-")
+    for caption, image, *given in items:
+        slug = given[0] if given else re.sub(r"[^a-z0-9]+", "-", caption.lower()).strip("-")
         figures.append(
             f'<figure data-testid="{test_id}-{slug}" style="margin:0;flex:0 0 auto;width:{width}px">'
             f'<img src="{image if isinstance(image, str) else data_uri(image)}" alt="{html.escape(caption)}" '

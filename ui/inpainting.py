@@ -1,10 +1,12 @@
 """Pieces of the inpainting page: the WLRA problem of an image and its mask, its metrics,
 and the HTML of the live view (status table, image row) and exports.
 
-An image becomes the matrix M = [R | G | B] (or the grey image itself); its mask becomes W in the
-same layout. Pixels with weight 0 are zeroed in M, so a hidden pixel's value never reaches a
-solver. PSNR is measured against the original image on the hidden pixels (weight < 0.5) and
-on all pixels.
+An image becomes a matrix by a lifting (wlra_core.lifting): its overlapping patches (the default)
+or the pixel matrix M = [R | G | B]; its mask becomes W in the same layout. Pixels with weight 0
+are zeroed in M, so a hidden pixel's value never reaches a solver, and a seeded 5 % of the known
+pixels are held out of W (wlra_core.inpainting.held_out): their error picks the best iteration,
+the picture shown by default. PSNR is measured against the original image on the hidden pixels
+(weight < 0.5) and on all pixels.
 """
 from __future__ import annotations
 
@@ -25,30 +27,64 @@ from ui.controls import SolverSettings
 from ui.run import Run, RunSet, View
 
 
+LIFTS = ("patches", "pixels")   # the page's choices of matrix (wlra_core.lifting)
+PATCH_SIZES = [4, 6, 8, 10, 12, 16]
+HOLDOUT = wc.inpainting.DEFAULTS["holdout"]
+SHOW = ("best", "inpainted", "raw")   # what the pictures show (image_items)
+
+
 @dataclass(frozen=True)
 class Problem:
     image: np.ndarray      # the truth, (h, w) grey or (h, w, 3) colour, in [0, 1]
     weights: np.ndarray    # (h, w) in [0, 1]
     hidden: np.ndarray     # (h, w) bool: weight below mask.HIDDEN_BELOW
-    M: np.ndarray          # image_to_matrix(image), zero where the weight is 0
-    W: np.ndarray          # mask_to_weights(weights)
-    identity: str          # which image, at which resolution, under which mask
+    M: np.ndarray          # lifting.lift(image), zero where the weight is 0
+    W: np.ndarray          # lifting.lift_weights(weights without the held-out pixels)
+    identity: str          # which image, at which resolution, under which mask and lifting
     original_uri: str      # the image and the masked input as data URIs, encoded once
     masked_uri: str
+    lifting: wc.lifting.Lifting | None = None   # None: the pixel matrix
+    held: np.ndarray | None = None               # (h, w) bool: known pixels held out of W
 
     @property
     def shape(self) -> tuple[int, ...]:
         return self.image.shape
 
+    def estimate(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """The image of the lifted estimate X Yᵀ, in [0, 1]."""
+        return images.reconstruct(X, Y, self.shape, self.lifting)
 
-def build_problem(image: np.ndarray, weights: np.ndarray, image_identity: str) -> Problem:
-    W = wc.data.mask_to_weights(weights, image.shape)
-    M = wc.data.image_to_matrix(image)
-    M = np.where(W > 0, M, 0.0)
+
+def build_problem(image: np.ndarray, weights: np.ndarray, image_identity: str, lift: str = "patches",
+                  patch: int | None = None, seed: int = 0) -> Problem:
+    """The page's problem: ``lift`` "patches" (``patch`` × ``patch`` windows, stride 2) or "pixels";
+    a seeded HOLDOUT of the known pixels is held out of W."""
+    if min(image.shape[:2]) < 2:   # no window fits a one-pixel-wide image
+        lift = "pixels"
+    if lift != "pixels" and patch is not None:
+        patch = min(patch, *image.shape[:2])   # a window never larger than a small image
+    lifting = wc.lifting.lifting(image.shape, lift, patch=patch if lift != "pixels" else None)
+    held = wc.inpainting.held_out(weights, HOLDOUT, seed)
+    # inpaint's smooth guess at unknown pixels for patches (a hole wider than a window is not left black)
+    M, W = wc.inpainting.lifted_problem(image, np.where(held, 0.0, weights), lifting,
+                                        prior=wc.inpainting.DEFAULTS["prior"][lifting.kind])
     digest = hashlib.md5(np.ascontiguousarray(weights, dtype=np.float64).tobytes()).hexdigest()[:12]
+    geometry = f"{lift}:{lifting.patch}/{lifting.stride}" if lift != "pixels" else "pixels"
     return Problem(image=image, weights=weights, hidden=mask.hidden_pixels(weights), M=M, W=W,
-                   identity=f"{image_identity}|{image.shape}|mask:{digest}",
-                   original_uri=images.data_uri(image), masked_uri=images.data_uri(masked_view(image, weights)))
+                   identity=f"{image_identity}|{image.shape}|mask:{digest}|{geometry}|held:{seed}",
+                   original_uri=images.data_uri(image), masked_uri=images.data_uri(masked_view(image, weights)),
+                   lifting=lifting, held=held)
+
+
+def describe_matrix(problem: Problem) -> str:
+    """What M is, for the page's caption."""
+    n, m = problem.M.shape
+    lf = problem.lifting
+    if lf is None or lf.kind == "pixels":
+        kind = "[R | G | B]" if problem.image.ndim == 3 else "the grey image"
+        return f"M = {kind}, {n}×{m}"
+    return (f"M has one row per {lf.patch}×{lf.patch} window (stride {lf.stride}): {n}×{m}; "
+            f"{100 * HOLDOUT:g} % of the known pixels held out to pick the best iteration")
 
 
 def signature(problem: Problem, settings: SolverSettings) -> tuple:
@@ -76,8 +112,11 @@ def measurer(problem: Problem) -> Callable[[object], dict[str, float]]:
     truth, hidden = problem.image, problem.hidden
 
     def measure(step: object) -> dict[str, float]:
-        estimate = images.reconstruct(step.X, step.Y, truth.shape)
-        return {"psnr_hidden": _psnr(truth, estimate, hidden), "psnr_all": _psnr(truth, estimate, None)}
+        estimate = problem.estimate(step.X, step.Y)
+        held = None if problem.held is None else wc.inpainting.holdout_rmse(truth, estimate, problem.weights,
+                                                                             problem.held)
+        return {"psnr_hidden": _psnr(truth, estimate, hidden), "psnr_all": _psnr(truth, estimate, None),
+                "holdout_rmse": math.nan if held is None else held}
 
     return measure
 
@@ -124,6 +163,13 @@ def row_status(run: Run, view: View, iteration: int) -> str:
     return state if last else f"replaying · {state} at iteration {run.iterations}"
 
 
+def _best_label(run: Run, iteration: int) -> str:
+    index = best_index(run, iteration)
+    if index is None or not math.isfinite(run.records[index].get("holdout_rmse", math.nan)):
+        return "—"
+    return str(run.records[index]["iteration"])
+
+
 def status_html(view: View, iteration: int, max_iter: int) -> str:
     """'Iteration N' and one row per solver: the numbers at the shown iteration."""
     runs = view.runs
@@ -152,6 +198,7 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
             f"{html.escape(status)}</span></td>"
             f'<td data-testid="psnr-hidden-{esc}" {NUMBER}>{_fmt(rec.get("psnr_hidden"), ".2f", " dB")}</td>'
             f'<td data-testid="psnr-all-{esc}" {NUMBER}>{_fmt(rec.get("psnr_all"), ".2f", " dB")}</td>'
+            f'<td data-testid="best-iteration-{esc}" {NUMBER}>{_best_label(run, iteration)}</td>'
             f'<td {NUMBER}>{_fmt(rec.get("relative_objective"), ".3e")}</td>'
             f'<td {NUMBER}>{_fmt(rec.get("seconds", math.nan) * 1000, ".0f", " ms")}</td>'
             f'<td {NUMBER}>{_fmt(inner, ".1f") if inner else "—"}</td></tr>'
@@ -163,6 +210,7 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
             'margin-top:6px"><thead><tr style="text-align:left;font-size:0.75rem;opacity:0.8;white-space:nowrap">'
             '<th>solver</th><th title="PSNR against the original, on the pixels hidden from the solver">'
             'PSNR hidden</th><th title="PSNR against the original, on every pixel">PSNR all</th>'
+            '<th title="the iteration with the lowest error on the held-out known pixels so far">best it.</th>'
             '<th title="f / Σ W M²">rel. objective</th><th title="this solver\'s time for this iteration">'
             'time / it</th><th title="sketched and cg: mean inner iterations per row regression">'
             "inner it.</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
@@ -170,32 +218,54 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
     return f'<div data-testid="run-status">{header}{table}</div>'
 
 
-def live_html(view: View, iteration: int, max_iter: int, problem: Problem, *, filled: bool = False,
+def best_index(run: Run, iteration: int) -> int | None:
+    """Index of the record with the lowest held-out error up to the one shown for `iteration`
+    (ties: the earliest); the shown one itself when nothing was held out."""
+    index = run.at(iteration)
+    if index is None:
+        return None
+    errors = np.array([r.get("holdout_rmse", math.nan) for r in run.records[:index + 1]], dtype=float)
+    if not np.isfinite(errors).any():
+        return index
+    return int(np.nanargmin(errors))
+
+
+def live_html(view: View, iteration: int, max_iter: int, problem: Problem, *, show: str = "best",
               width: int = 190) -> str:
     """The counter, the solver rows and the pictures of the shown iteration as one HTML block:
     one element, so the browser draws them in the same update and the pictures can never lag
     the counter (as separate elements they trailed it by up to 25 iterations)."""
-    pictures = images.image_row(image_items(problem, view.runs, iteration, filled=filled), width=width)
+    pictures = images.image_row(image_items(problem, view.runs, iteration, show=show), width=width)
     return ('<div style="display:flex;flex-direction:column;gap:12px">'
             f"{status_html(view, iteration, max_iter)}{pictures}</div>")
 
 
 def image_items(problem: Problem, runs: RunSet | None, iteration: int,
-                *, filled: bool = False) -> list[tuple[str, np.ndarray | str]]:
-    """Original, masked input, and per solver X Yᵀ (or, `filled`, the original with the hidden
-    pixels taken from X Yᵀ, blended by weight)."""
-    items: list[tuple[str, np.ndarray | str]] = [("Original", problem.original_uri),
-                                                 ("Masked input", problem.masked_uri)]
+                *, show: str = "best", filled: bool | None = None) -> list[tuple[str, np.ndarray | str, str]]:
+    """Original, masked input, and per solver: ``show`` "raw" the estimate X Yᵀ of the shown
+    iteration, "inpainted" the original with its hidden pixels taken from it (blended by weight),
+    "best" the inpainted image of the iteration with the lowest held-out error so far (each
+    caption says "· iteration N" of the shown iteration, and which one the picture is).
+    ``filled`` True/False is the older spelling of "inpainted"/"raw"."""
+    if filled is not None:
+        show = "inpainted" if filled else "raw"
+    items: list[tuple[str, np.ndarray | str, str]] = [("Original", problem.original_uri, "original"),
+                                                      ("Masked input", problem.masked_uri, "masked-input")]
     if runs is None:
         return items
     for name, run in runs.runs.items():
-        kept = run.factors_at(iteration)
+        index = best_index(run, iteration) if show == "best" else run.at(iteration)
+        if index is None:
+            continue
+        kept = run.factors_at(run.records[index]["iteration"])
+        shown_now = run.records[run.at(iteration)]["iteration"]
         if kept is not None:
             shown, X, Y = kept
-            estimate = images.reconstruct(X, Y, problem.shape)
-            if filled:
+            estimate = problem.estimate(X, Y)
+            if show != "raw":
                 estimate = images.fill_in(problem.image, estimate, problem.weights)
-            items.append((f"{name} · iteration {shown}", estimate))
+            caption = f"{name} · iteration {shown_now}" + (f" · best at {shown}" if show == "best" else "")
+            items.append((caption, estimate, f"{name}-iteration-{shown_now}"))
     return items
 
 
@@ -203,11 +273,11 @@ def image_items(problem: Problem, runs: RunSet | None, iteration: int,
 
 def reconstruction_png(problem: Problem, runs: RunSet, name: str, iteration: int) -> bytes:
     _, X, Y = runs.runs[name].factors_at(iteration)
-    return images.png_bytes(images.reconstruct(X, Y, problem.shape))
+    return images.png_bytes(problem.estimate(X, Y))
 
 
 def factors_npz(problem: Problem, runs: RunSet, settings: SolverSettings, iteration: int) -> bytes:
-    """X and Y of every solver at the shown iteration (M̂ = X Yᵀ, M = [R | G | B] for colour)."""
+    """X and Y of every solver at the shown iteration (M̂ = X Yᵀ, M the lifted image: see "lifting")."""
     arrays: dict[str, np.ndarray] = {}
     for name, run in runs.runs.items():
         kept = run.factors_at(iteration)
@@ -217,6 +287,11 @@ def factors_npz(problem: Problem, runs: RunSet, settings: SolverSettings, iterat
         arrays[f"{name}_X"], arrays[f"{name}_Y"] = X, Y
         arrays[f"{name}_iteration"] = np.asarray(shown)
     arrays["image_shape"] = np.asarray(problem.shape)
+    lf = problem.lifting
+    arrays["lifting"] = np.asarray(json.dumps({"lift": "pixels" if lf is None else lf.kind,
+                                               "patch": None if lf is None else lf.patch,
+                                               "stride": None if lf is None else lf.stride,
+                                               "colour": None if lf is None else lf.colour}))
     arrays["settings"] = np.asarray(json.dumps(settings.as_dict()))
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)

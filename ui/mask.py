@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
+
+import wlra_core as wc
 
 from ui import state
 
@@ -94,60 +96,10 @@ class Presets:
         return asdict(self)
 
 
-def _text_hidden(shape: tuple[int, int], text: str, size_frac: float) -> np.ndarray:
-    h, w = shape
-    if not text.strip():
-        return np.zeros(shape, dtype=bool)
-    supersample = 4
-    canvas = Image.new("L", (w * supersample, h * supersample), 0)
-    draw = ImageDraw.Draw(canvas)
-    font_px = max(4, int(size_frac * min(h, w) * supersample))
-    font = ImageFont.load_default(size=font_px)
-    lines = text.strip().splitlines()[:4]
-    line_height = font_px * 1.15
-    top = h * supersample / 2 - line_height * (len(lines) - 1) / 2
-    for i, line in enumerate(lines):
-        draw.text((w * supersample / 2, top + i * line_height), line, fill=255, font=font, anchor="mm")
-    coverage = np.asarray(canvas.resize((w, h), Image.BOX), dtype=np.float64) / 255.0
-    return coverage >= 0.5
-
-
-def _scratch_hidden(shape: tuple[int, int], count: int, rng: np.random.Generator) -> np.ndarray:
-    h, w = shape
-    if count <= 0:
-        return np.zeros(shape, dtype=bool)
-    img = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(img)
-    short = min(h, w)
-    for _ in range(count):
-        x, y = rng.uniform(0, w), rng.uniform(0, h)
-        angle = rng.uniform(0, 2 * np.pi)
-        points = [(x, y)]
-        for _ in range(int(rng.integers(3, 7))):
-            angle += rng.normal(0, 0.35)
-            step = rng.uniform(0.05, 0.15) * short
-            x, y = x + step * np.cos(angle), y + step * np.sin(angle)
-            points.append((x, y))
-        width = max(1, int(round(rng.uniform(0.008, 0.02) * short)))
-        draw.line(points, fill=255, width=width, joint="curve")
-    return np.asarray(img) > 127
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def preset_hidden(shape: tuple[int, int], presets: Presets) -> np.ndarray:
-    """Boolean (h, w): True where a preset hides the pixel. Deterministic for a seed."""
-    h, w = shape
-    hidden = np.zeros((h, w), dtype=bool)
-    rng = np.random.default_rng(presets.seed)
-    if presets.dropout > 0:
-        hidden |= rng.random((h, w)) < presets.dropout
-    hidden |= _text_hidden((h, w), presets.text, presets.text_size)
-    hidden |= _scratch_hidden((h, w), presets.scratches, rng)
-    if presets.block > 0:
-        side = presets.block * min(h, w)
-        top, left = int(round((h - side) / 2)), int(round((w - side) / 2))
-        hidden[top:top + int(round(side)), left:left + int(round(side))] = True
-    return hidden
+    """Boolean (h, w): True where a preset hides the pixel (wlra_core.masks). Deterministic for a seed."""
+    return wc.masks.preset_hidden(shape, **presets.as_dict())
 
 
 # --- the painted layer ------------------------------------------------------------------------

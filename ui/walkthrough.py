@@ -350,3 +350,43 @@ def library_curves(M, W, k: int, solvers, *, seed: int = 0, max_iter: int = 15) 
                                         diagnostics=False, **tight(solver))]
         for solver in solvers
     }
+
+
+# --- which matrix: pixels or patches (section 9) ------------------------------------------------
+
+class Lifted(NamedTuple):
+    image: np.ndarray          # a small grey image
+    patches: np.ndarray        # its patch matrix: one row per window
+    lifting: "wc.lifting.Lifting"
+
+
+def lifted_example(path, *, side: int = 32, patch: int = 4, stride: int = 2) -> Lifted:
+    """A side × side crop of an image file (its centre, grey, at 2·side px) and its patch matrix."""
+    img = wc.data.load_image(path, max_side=2 * side)
+    if img.ndim == 3:
+        img = img @ np.array([0.299, 0.587, 0.114])
+    top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
+    crop = np.ascontiguousarray(img[top:top + side, left:left + side])
+    lf = wc.lifting.lifting(crop.shape, "patches", patch=patch, stride=stride)
+    return Lifted(crop, lf.lift(crop), lf)
+
+
+def truncated(A, r: int) -> np.ndarray:
+    """The best rank-r approximation of A (with every weight 1, WLRA is the truncated SVD)."""
+    U, s, Vt = np.linalg.svd(np.asarray(A, dtype=np.float64), full_matrices=False)
+    return (U[:, :r] * s[:r]) @ Vt[:r]
+
+
+class RankPictures(NamedTuple):
+    pixels: np.ndarray         # the rank-r image matrix, clipped to [0, 1]
+    patches: np.ndarray        # the rank-r patch matrix averaged back to an image
+    psnr_pixels: float
+    psnr_patches: float
+
+
+def rank_pictures(lifted: Lifted, r: int) -> RankPictures:
+    """The crop at rank r through either matrix, and each one's PSNR against the crop."""
+    by_pixels = np.clip(truncated(lifted.image, r), 0.0, 1.0)   # r beyond a matrix's rank: all of it
+    by_patches = lifted.lifting.average(truncated(lifted.patches, r))
+    return RankPictures(by_pixels, by_patches, wc.metrics.psnr(lifted.image, by_pixels),
+                        wc.metrics.psnr(lifted.image, by_patches))

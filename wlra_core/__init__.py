@@ -9,14 +9,15 @@ iterations. Pure numpy/scipy; usable without the app.
     res = wc.solve(M, W, k, solver="sketched", eps=1e-6)
     M_hat = res.low_rank()
 """
-from . import cost, data, limits, metrics
+from . import cost, data, lifting, limits, masks, metrics
 from .alternating import (DEFAULT_SKETCH, INNER, OPTION_SOLVERS, SOLVERS, ConvergenceWarning, Result, Step, iterate,
                           solve)
 from .cost import Estimate, estimate
+from .inpainting import InpaintResult, InpaintStep, inpaint, inpaint_steps
 from .models import Biases, fit_biases
 from .problem import InputError, objective
 from .sketches import SKETCHES
 
 __all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "OPTION_SOLVERS",
            "InputError", "ConvergenceWarning", "objective", "estimate", "Estimate", "fit_biases", "Biases", "cost",
-           "data", "limits", "metrics"]
+           "data", "limits", "metrics", "lifting", "masks", "inpaint", "inpaint_steps", "InpaintResult", "InpaintStep"]

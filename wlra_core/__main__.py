@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sparse", action="store_true",
         help="for --planted: build W (and M) as scipy.sparse CSR, so the solver takes its O(nnz) path")
 
+    _add_inpaint_options(parser)
+
     solver = parser.add_argument_group("solver (mirrors wlra_core.solve)")
     solver.add_argument(
         "-k", "--rank", type=_positive_int, default=None,
@@ -231,6 +233,9 @@ def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namesp
         ("--p", "--planted", args.p != 0.4),
         ("--noise", "--planted", args.noise != 0.0),
         ("--sparse", "--planted", args.sparse),
+        ("--lift", "--image", args.lift is not None),
+        ("--patch", "--image", args.patch is not None),
+        ("--stride", "--image", args.stride is not None),
     )
     chosen = {"--matrix": args.matrix, "--image": args.image, "--ratings": args.ratings,
               "--planted": args.planted}
@@ -238,7 +243,11 @@ def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namesp
         sources = (sources,) if isinstance(sources, str) else sources
         if given and all(chosen[source] is None for source in sources):
             parser.error(f"{option} goes with {' or '.join(sources)}, which was not given")
-    if args.rank is None and args.planted is None:
+    if args.lift == "pixels" and (args.patch is not None or args.stride is not None):
+        parser.error("--patch and --stride go with --lift patches or groups, not pixels")
+    if args.lift is None and (args.patch is not None or args.stride is not None):
+        parser.error("--patch and --stride go with --lift")
+    if args.rank is None and args.planted is None and args.lift is None:
         parser.error("-k/--rank is required (except with --planted, where it defaults to K)")
     if args.solver != "sketched":
         given = [name for name, value in (("--sketch", args.sketch),
@@ -475,6 +484,8 @@ def run(args: argparse.Namespace) -> int:
     import wlra_core as wc
 
     check_outputs(args)
+    if args.lift is not None:
+        return run_inpaint(args)
     problem = load_problem(args)
     n, m = problem.M.shape
     options = dict(solver=args.solver, eps=args.eps, max_iter=args.max_iter, init=args.init,
@@ -535,6 +546,70 @@ def run(args: argparse.Namespace) -> int:
         written = _save_outputs(args.out, last.X, last.Y, rows, problem, full) + _save_offsets(args.out, last)
         say("wrote " + ", ".join(written))
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+# --- inpainting (--image with --lift): wlra_core.inpaint_steps ---------------------------------
+
+def _add_inpaint_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("inpainting (--image with --lift: wlra_core.inpaint, best step on "
+                                      "held-out pixels; -k optional)")
+    group.add_argument("--lift", choices=("pixels", "patches", "groups"), default=None,
+                       help="inpaint the image through this matrix: 'patches' (overlapping windows, the "
+                            "library default), 'pixels' (the image matrix), 'groups' (patches, then "
+                            "clustered rounds); the masked pixels are filled, the known ones kept")
+    group.add_argument("--patch", type=_positive_int, default=None, metavar="P",
+                       help="side of the windows of --lift patches/groups (default 8)")
+    group.add_argument("--stride", type=_positive_int, default=None, metavar="S",
+                       help="pixels between windows of --lift patches/groups (default 2)")
+
+
+def run_inpaint(args: argparse.Namespace) -> int:
+    """--image --lift: one line per step (holdout RMSE, * at a new best), then a summary; --out
+    saves PREFIX.png (the best step's image) and PREFIX_history.csv."""
+    import wlra_core as wc
+    from wlra_core import data
+
+    image = data.load_image(args.image, max_side=args.max_side, max_bytes=args.max_file_size)
+    weights = (np.ones(image.shape[:2]) if args.mask is None
+               else data.load_mask(args.mask, image.shape, max_bytes=args.max_file_size))
+    given = [name for name, on in (("--bias", getattr(args, "bias", False)),
+                                   ("--ridge-scaling", getattr(args, "ridge_scaling", "none") != "none")) if on]
+    if given:
+        raise wc.InputError(f"{', '.join(given)}: found with --lift; inpainting fits no offsets and a plain "
+                            "ridge; leave them out")
+    geometry = {name: value for name, value in (("patch", args.patch), ("stride", args.stride)) if value is not None}
+    if getattr(args, "holdout", 0.0):   # --holdout F: inpaint's share of held-out known pixels (default 5 %)
+        geometry["holdout"] = args.holdout
+    steps = wc.inpaint_steps(image, weights, args.rank, lift=args.lift, solver=args.solver, eps=args.eps,
+                             max_iter=args.max_iter, init=args.init, ridge=args.ridge, seed=args.seed,
+                             **geometry)
+    say = (lambda text: None) if args.quiet else (lambda text: print(text, flush=True))
+    say(f"inpaint {args.image} {image.shape}, lift={args.lift}, solver={args.solver}, "
+        f"{int(np.sum(weights < 1))} pixels to fill")
+    say(f"{'step':>5s}  {'stage':>8s}  {'objective':>13s}  {'holdout RMSE':>12s}  {'seconds':>9s}")
+    rows, best, last = [], None, None
+    for step in steps:
+        last = step
+        best = step if step.is_best else best
+        rows.append({"iteration": step.iteration, "stage": step.stage, "objective": step.objective,
+                     "holdout_rmse": step.holdout_rmse, "is_best": step.is_best, "seconds": step.seconds})
+        say(f"{step.iteration:>5d}  {step.stage:>8s}  {_fmt(step.objective, '13.6e')}  "
+            f"{_fmt(step.holdout_rmse, '12.5f')}  {_fmt(step.seconds, '9.3f')}" + ("  *" if step.is_best else ""))
+    print(f"stop: {last.stop_reason} after {last.iteration} step(s), best step {best.iteration} "
+          f"(holdout RMSE {_fmt(best.holdout_rmse, '.5f')}), {last.elapsed:.2f} s", flush=True)
+    if args.out is not None:
+        from PIL import Image
+
+        directory = os.path.dirname(args.out)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        Image.fromarray(np.rint(best.image * 255).astype(np.uint8)).save(f"{args.out}.png", format="PNG")
+        with open(f"{args.out}_history.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        say(f"wrote {args.out}.png, {args.out}_history.csv")
+    return EXIT_OK
 
 
 # ---- the recommender model and early stopping (issue 10): --bias, --ridge-scaling, --holdout ----

@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 INPAINTING = str(ROOT / "pages" / "inpainting.py")
 RATINGS = str(ROOT / "pages" / "ratings.py")
 # Small and quick: 64 px working resolution, one solver.
-INP_QUERY = {"inp_res": "64", "inp_solvers": ["exact"]}
+# the pixel matrix: these tests check the page's M and W entry by entry in its [R | G | B] layout
+INP_QUERY = {"inp_res": "64", "inp_solvers": ["exact"], "inp_lift": "pixels"}
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -108,6 +109,13 @@ def step(at: AppTest, prefix: str) -> AppTest:
 
 def image_caption(at: AppTest) -> str:
     return next(c.value for c in at.caption if c.value.startswith("Original "))
+
+
+def fitted_weights(at: AppTest, weights: np.ndarray) -> np.ndarray:
+    """The pixel-matrix W the solver gets for these image weights: the page holds a seeded 5 % of
+    the known pixels out of the fit (to pick the best iteration)."""
+    held = at.session_state["inp_runs"].context.held
+    return np.tile(np.where(held, 0.0, weights), (1, 3))
 
 
 def hidden_count(at: AppTest) -> int:
@@ -378,7 +386,7 @@ def test_a_one_pixel_image_is_fitted_at_rank_one_with_a_notice(accepting_inpaint
     at = upload(accepting_inpainting, "inp_image_file", "dot.png", encode(Image.new("RGB", (1, 1), (10, 200, 30))))
     assert_no_crash(at)
     assert not errors(at)
-    assert image_caption(at).startswith("Original 1×1 px, worked on at 1×1 px (colour, M = [R | G | B], M is 1×3)")
+    assert image_caption(at).startswith("Original 1×1 px, worked on at 1×1 px (colour; M = [R | G | B], 1×3)")
     assert at.slider(key="inp_k").value == 12  # the control keeps the user's k …
     assert_says(" ".join(warnings(at)), "Rank k = 12 is more than this image allows",
                 "at most min(n, m) = 1 for its 1×3 matrix M", "k = 1 is used")
@@ -435,7 +443,7 @@ def test_a_mask_with_the_images_aspect_ratio_is_resampled_onto_the_image(masking
     assert_inpainting_step_is_finite(at)
     assert at.session_state["inp_mask_upload"]["name"] == "large.png"
     M, W, k = solver_inputs[-1]  # the Step after the mask upload
-    np.testing.assert_allclose(W, np.tile(GRADED / 255.0, (1, 3)), atol=1e-6)  # area average of 2×2 blocks
+    np.testing.assert_allclose(W, fitted_weights(at, GRADED / 255.0), atol=1e-6)  # area average of 2×2 blocks
 
 
 def test_grey_levels_in_a_mask_become_graded_weights(masking, solver_inputs):
@@ -446,7 +454,7 @@ def test_grey_levels_in_a_mask_become_graded_weights(masking, solver_inputs):
     step(at, "inp")
     assert_inpainting_step_is_finite(at)
     M, W, k = solver_inputs[-1]  # the Step after the mask upload
-    np.testing.assert_array_equal(W, np.tile(GRADED / 255.0, (1, 3)))
+    np.testing.assert_array_equal(W, fitted_weights(at, GRADED / 255.0))
     assert sorted(np.unique(W)) == pytest.approx([0.0, 64 / 255, 128 / 255, 1.0])
     assert np.all(M[W == 0] == 0)  # a hidden pixel's value never reaches the solver
 
@@ -464,7 +472,7 @@ def test_an_alpha_only_mask_uses_its_alpha_as_the_weight(masking, solver_inputs)
     step(at, "inp")
     assert_inpainting_step_is_finite(at)
     M, W, k = solver_inputs[-1]  # the Step after the mask upload
-    np.testing.assert_allclose(W, np.tile(rgba[..., 3] / 255.0, (1, 3)))
+    np.testing.assert_allclose(W, fitted_weights(at, rgba[..., 3] / 255.0))
 
 
 def test_a_mask_that_hides_everything_gets_the_solvers_message_and_keeps_the_runs(masking, solver_inputs):

@@ -1,6 +1,8 @@
 """AppTest of the How it works page (pages/how_it_works.py)."""
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 from _apptest import run_page
 from streamlit.testing.v1 import AppTest
@@ -23,7 +25,7 @@ def test_defaults_walk_through_every_step_without_error():
     at = page()
     assert not at.exception and not at.warning
     headers = [h.value for h in at.header]
-    assert len(headers) == 8 and headers[0].startswith("1.") and headers[-1].startswith("8.")
+    assert len(headers) == 9 and headers[0].startswith("1.") and headers[-1].startswith("9.")
     assert any("W_{ij}" in l.value and "^2" in l.value for l in at.latex)  # weights times squared residual
     before, after = kappas(at)
     assert before > 20 and after < 2  # the default row is ill-conditioned; preconditioning fixes it
@@ -75,3 +77,24 @@ def test_the_contrast_with_plain_gradient_descent_is_quantified():
     before, _ = kappas(at)
     rate = float(caption.split("= ")[1].split(" ")[0])
     assert rate == pytest.approx((before ** 2 - 1) / (before ** 2 + 1), abs=1e-4)
+
+
+def test_the_patch_matrix_section_shows_both_liftings_at_rank_r():
+    at = page(hiw_patch="4", hiw_rank="4")
+    assert not at.exception
+    assert at.header[-1].value.startswith("9. Which matrix")
+    lifted = wt.lifted_example(wt_sample(), patch=4)
+    assert lifted.patches.shape == (15 * 15, 16)   # 32 px crop, 4 px windows at stride 2
+    np.testing.assert_array_equal(lifted.lifting.average(lifted.patches), lifted.image)
+    full = wt.rank_pictures(lifted, 16)             # the patch matrix's full rank: the crop back
+    assert full.psnr_patches > 60 and full.psnr_pixels < full.psnr_patches
+    assert wt.rank_pictures(lifted, 32).psnr_pixels > 60
+    low = wt.rank_pictures(lifted, 2)
+    assert low.psnr_pixels < 30 and low.psnr_patches < 30
+    at.slider(key="hiw_rank").set_value(8).run()
+    assert not at.exception
+
+
+def wt_sample():
+    from ui import loaders
+    return loaders.sample_path("camera")

@@ -26,8 +26,8 @@ PAGE = str(ROOT / "pages" / "inpainting.py")
 BOUND_WIDGETS = {
     "multiselect": ["inp_solvers"],
     "slider": ["inp_k", "inp_dropout", "inp_text_size", "inp_scratches", "inp_block"],
-    "segmented_control": ["inp_init"],
-    "select_slider": ["inp_eps", "inp_res"],
+    "segmented_control": ["inp_init", "inp_lift"],
+    "select_slider": ["inp_eps", "inp_res", "inp_patch"],
     "number_input": ["inp_max_iter", "inp_ridge", "inp_seed", "inp_mask_seed"],
     "selectbox": ["inp_image"],
     "text_input": ["inp_text"],
@@ -108,7 +108,9 @@ def test_step_twice_advances_every_solver_two_iterations():
     assert list(runs(at)) == ["exact", "sketched"]
     for run in runs(at).values():
         assert [r["iteration"] for r in run.records] == [1, 2]
-        assert len(run.factors) == 2 and run.factors_at(1)[1].shape == (256, 12)
+        # the default matrix: one row per 8×8 window at stride 2 of the 256 px image, 64 columns
+        assert len(run.factors) == 2 and run.factors_at(1)[1].shape == (125 * 125, 12)
+        assert run.factors_at(1)[2].shape == (64, 12)
     body = html_bodies(at)
     for solver in ("exact", "sketched"):
         psnr = re.search(rf'data-testid="psnr-hidden-{solver}"[^>]*>([\d.]+) dB<', body)
@@ -286,7 +288,8 @@ def test_k_above_the_images_rank_is_capped_with_a_warning():
     assert runs(at)["exact"].iterations == 2  # the previous runs stay until the next Step
     step(at)
     assert not at.exception and not at.error
-    assert runs(at)["exact"].iterations == 1 and runs(at)["exact"].factors_at(1)[1].shape == (64, 64)
+    # the patch matrix of the 64 px image is 29² windows × 64 pixels: rank at most 64
+    assert runs(at)["exact"].iterations == 1 and runs(at)["exact"].factors_at(1)[2].shape == (64, 64)
 
 
 def test_bad_upload_shows_an_error_and_keeps_the_previous_image():
@@ -347,6 +350,35 @@ def test_settings_come_from_the_url_and_every_setting_is_bound_to_it():
     for kind, keys in BOUND_WIDGETS.items():
         for key in keys:
             assert getattr(at, kind)(key=key).proto.query_param_key == key
+
+
+def test_the_matrix_choice_lifts_the_image_to_patches_or_pixels():
+    at = page(inp_res="64", inp_lift="pixels")
+    assert not at.exception and "M = the grey image, 64×64" in image_caption(at)
+    assert at.select_slider(key="inp_patch").proto.disabled
+    step(at)
+    assert runs(at)["exact"].factors_at(1)[1].shape == (64, 12)
+    at.segmented_control(key="inp_lift").set_value("patches").run()
+    at.select_slider(key="inp_patch").set_value(6).run()
+    assert "one row per 6×6 window (stride 2): 900×36" in image_caption(at)   # 30² windows of the 64 px image
+    step(at)
+    assert not at.exception
+    assert runs(at)["exact"].factors_at(1)[1].shape == (900, 12)
+    assert runs(at)["exact"].factors_at(1)[2].shape == (36, 12)
+
+
+def test_the_status_names_each_solvers_best_iteration_on_the_held_out_pixels():
+    at = step(page(inp_res="64"), 3)
+    body = html_bodies(at)
+    for name, run in runs(at).items():
+        errors = [r["holdout_rmse"] for r in run.records]
+        assert all(np.isfinite(errors))
+        shown = re.search(rf'data-testid="best-iteration-{name}"[^>]*>(\d+)<', body)
+        assert shown and int(shown.group(1)) == 1 + int(np.argmin(errors))
+    problem = at.session_state["inp_runs"].context
+    # the held-out pixels are known pixels, about 5 % of them, and weightless in the fit
+    assert not (problem.held & (problem.weights == 0)).any()
+    assert problem.held.sum() == pytest.approx(0.05 * (problem.weights > 0).sum(), abs=1)
 
 
 def test_invalid_url_values_are_ignored():
@@ -529,7 +561,8 @@ def test_exports_hold_the_shown_iteration():
     from ui import controls, inpainting
 
     npz = np.load(io.BytesIO(inpainting.factors_npz(problem, rs, controls.SolverSettings(k=12), 2)))
-    assert npz["exact_X"].shape == (256, 12) and npz["sketched_Y"].shape == (256, 12)
+    assert npz["exact_X"].shape == (125 * 125, 12) and npz["sketched_Y"].shape == (64, 12)
+    assert json.loads(str(npz["lifting"])) == {"lift": "patches", "patch": 8, "stride": 2, "colour": "rows"}
     assert int(npz["exact_iteration"]) == 2 and tuple(npz["image_shape"]) == (256, 256)
     image = Image.open(io.BytesIO(inpainting.reconstruction_png(problem, rs, "exact", 2)))
     assert image.size == (256, 256) and image.mode == "L"
@@ -545,11 +578,17 @@ def test_pictures_switch_between_the_approximation_and_the_inpainted_image():
     rs = at.session_state["inp_runs"]
     from ui import inpainting
 
-    raw = dict(inpainting.image_items(rs.context, rs, 2))["exact · iteration 2"]
-    filled = dict(inpainting.image_items(rs.context, rs, 2, filled=True))["exact · iteration 2"]
+    items = lambda show: {caption: picture for caption, picture, _ in inpainting.image_items(rs.context, rs, 2, show=show)}
+    raw = items("raw")["exact · iteration 2"]
+    filled = items("inpainted")["exact · iteration 2"]
     trusted = rs.context.weights == 1
     assert np.allclose(filled[trusted], rs.context.image[trusted])
     assert np.allclose(filled[rs.context.weights == 0], raw[rs.context.weights == 0])
+    best = inpainting.best_index(rs.runs["exact"], 2)
+    errors = [r["holdout_rmse"] for r in rs.runs["exact"].records]
+    assert best == int(np.argmin(errors))
+    assert f"exact · iteration 2 · best at {best + 1}" in items("best")
+    assert at.segmented_control(key="inp_pictures").value == "best so far"   # the default view
     before = html_bodies(at)
     at.segmented_control(key="inp_pictures").set_value("inpainted").run()
     assert not at.exception and html_bodies(at) != before
@@ -629,7 +668,7 @@ def test_the_download_buttons_deliver_the_files_of_the_shown_iteration(monkeypat
     picture = np.asarray(Image.open(io.BytesIO(get("Reconstruction PNG"))), dtype=float) / 255
     _, X, Y = rs.runs["exact"].factors_at(2)
     from ui import images
-    assert np.allclose(picture, images.reconstruct(X, Y, rs.context.shape), atol=1 / 255)
+    assert np.allclose(picture, images.reconstruct(X, Y, rs.context.shape, rs.context.lifting), atol=1 / 255)
     npz = np.load(io.BytesIO(get("Factors .npz")))
     assert int(npz["exact_iteration"]) == int(npz["sketched_iteration"]) == 2
     assert np.array_equal(npz["sketched_Y"], rs.runs["sketched"].factors_at(2)[2])

@@ -223,7 +223,8 @@ def test_play_pause_and_replay(page, screenshot):
     expect(status).to_contain_text("replaying")
     expect(psnr).to_contain_text(f"{psnr_1:.2f} dB")
     expect(main.get_by_test_id("psnr-all-exact")).to_have_text(psnr_all_1)
-    expect(main.get_by_text("exact · iteration 1", exact=True)).to_be_visible()
+    # the default view: the inpainted image at the best iteration so far (at iteration 1, itself)
+    expect(main.get_by_text("exact · iteration 1 · best at 1", exact=True)).to_be_visible()
     # Each row says where its run really is, not "running".
     expect(main.get_by_test_id("solver-status-exact")).to_have_text(f"replaying · paused at iteration {paused_at}")
     expect(main.get_by_test_id("solver-status-sketched")).to_have_text(f"replaying · paused at iteration {paused_at}")

@@ -9,7 +9,7 @@ iterations. Pure numpy/scipy; usable without the app.
     res = wc.solve(M, W, k, solver="sketched", eps=1e-6)
     M_hat = res.low_rank()
 """
-from . import cost, data, limits, metrics
+from . import cost, data, io, limits, metrics, synthetic
 from .alternating import (DEFAULT_SKETCH, INNER, OPTION_SOLVERS, SOLVERS, ConvergenceWarning, Result, Step, iterate,
                           solve)
 from .cost import Estimate, estimate
@@ -19,4 +19,4 @@ from .sketches import SKETCHES
 
 __all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "OPTION_SOLVERS",
            "InputError", "ConvergenceWarning", "objective", "estimate", "Estimate", "fit_biases", "Biases", "cost",
-           "data", "limits", "metrics"]
+           "data", "io", "synthetic", "limits", "metrics"]

@@ -10,13 +10,15 @@ iterations. Pure numpy/scipy; usable without the app.
     M_hat = res.low_rank()
 """
 from . import cost, data, io, limits, metrics, synthetic
-from .alternating import (DEFAULT_SKETCH, INNER, OPTION_SOLVERS, SOLVERS, ConvergenceWarning, Result, Step, iterate,
-                          solve)
+from .alternating import ConvergenceWarning, iterate, solve
+from .records import AutoStats, EMStats, RegressionStats, Result, Step, StopReason, step_row
+from .settings import DEFAULT_SKETCH, INNER, OPTION_SOLVERS, SOLVERS, RunOptions
 from .cost import Estimate, estimate
 from .models import Biases, fit_biases
 from .problem import InputError, objective
 from .sketches import SKETCHES
 
-__all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "OPTION_SOLVERS",
+__all__ = ["solve", "iterate", "Result", "Step", "StopReason", "RegressionStats", "AutoStats", "EMStats",
+           "step_row", "RunOptions", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "OPTION_SOLVERS",
            "InputError", "ConvergenceWarning", "objective", "estimate", "Estimate", "fit_biases", "Biases", "cost",
            "data", "io", "synthetic", "limits", "metrics"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -172,6 +172,16 @@ def _full(X, Y, mean, row_offsets, col_offsets):
     return out
 
 
+def _model_factors(X, Y, mean, row_offsets, col_offsets):
+    """Factors whose product is the full estimate: μ + b_i + c_j = [b, 1, μ]·[1, c, 1]."""
+    X, Y = np.asarray(X), np.asarray(Y)
+    if row_offsets is None:
+        return X, Y
+    n, m = X.shape[0], Y.shape[0]
+    return (np.hstack([X, row_offsets[:, None], np.ones((n, 1)), np.full((n, 1), mean)]),
+            np.hstack([Y, np.ones((m, 1)), col_offsets[:, None], np.ones((m, 1))]))
+
+
 def _shape(A) -> str:
     return "None" if A is None else "×".join(str(s) for s in np.shape(A))
 
@@ -204,6 +214,10 @@ class Step:
     def predict(self, rows, cols):
         """M̂ at the entries (rows[t], cols[t]), without forming M̂."""
         return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
+
+    def model_factors(self):
+        """(A, B) with A Bᵀ = M̂, offsets included (A = X, B = Y without bias), n×k' and m×k'."""
+        return _model_factors(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
 
     def __repr__(self):
         extra = f", stop_reason={str(self.stop_reason)!r}" if self.stop_reason is not None else ""
@@ -245,6 +259,10 @@ class Result:
     def predict(self, rows, cols):
         """M̂ of the last iteration at the entries (rows[t], cols[t]), without forming M̂."""
         return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
+
+    def model_factors(self):
+        """(A, B) with A Bᵀ = M̂ of the last iteration, offsets included."""
+        return _model_factors(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
 
     def __repr__(self):
         return (f"Result(stop_reason={str(self.stop_reason)!r}, converged={self.converged}, "

@@ -448,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         name = getattr(exc, "filename", None)
         reason = exc.strerror or str(exc)
         print(f"error: {name}: {reason}" if name else f"error: {reason}", file=sys.stderr)
+    except ImportError as exc:  # an optional dependency (pandas, Pillow) the input needs is missing
+        print(f"error: {exc}", file=sys.stderr)
     except (ValueError, MemoryError) as exc:  # e.g. an unparsable file from the loaders
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
     finally:

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--weights", metavar="FILE",
         help="weights W for --matrix, same shape and formats (.npy/.csv/.mtx; a coordinate .mtx "
-             "stores the weighted entries). Default (wlra_core.data.matrix_problem, as in the app): "
+             "stores the weighted entries). Default (wlra_core.io.matrix_problem, as in the app): "
              "weight 1 at every finite entry of a dense M (NaN is missing), and at every stored "
              "finite entry of a coordinate .mtx (an unstored entry is missing)")
     source.add_argument(
@@ -393,7 +393,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
-# ---- the recommender model and early stopping (issue 10): --bias, --ridge-scaling, --holdout ----
+# ---- the recommender model and early stopping: --bias, --ridge-scaling, --holdout ----
 
 def _add_model_arguments(group) -> None:
     group.add_argument("--bias", action="store_true",

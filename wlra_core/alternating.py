@@ -118,9 +118,8 @@ def _fingerprint(prob):
 
     The bits of every entry as uint64, summed (mod 2**64) per row and per column, each sum
     weighted by its row's or column's number: any change of one entry, and any exchange of
-    entries between rows or columns, changes it. Memory-bound and without a copy: measured here
-    (loaded 2-core machine) 0.6 % of an exact iteration at 256², k = 20, and 3 % at 2048², k = 16
-    (a crc32 of the same bytes took 15 % at 256²)."""
+    entries between rows or columns, changes it. Memory-bound and without a copy, so a few per cent
+    of an iteration at most (a crc32 of the same bytes costs several times more)."""
     if prob.sparse:
         return None
     n, m = prob.n, prob.m
@@ -154,9 +153,8 @@ def _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps="adaptive", he
             return
 
 
-# Small problems run with one BLAS thread: their many small LAPACK calls lose far more to thread
-# hand-offs than they gain (measured here on 2 busy cores: a 300×200 SVD took 84 ms with two
-# OpenBLAS threads, 17 ms with one). Large ones keep every thread for their big products.
+# Small problems run with one BLAS thread: their many small LAPACK calls lose more to thread
+# hand-offs than they gain. Large ones keep every thread for their big products.
 _SMALL_WORK = 5e7
 
 
@@ -169,10 +167,9 @@ def _thread_policy(prob):
 
 
 def solver_rng(seed):
-    """The solvers' own stream for an integer seed. Not default_rng(seed) itself: a user's mask
-    drawn with default_rng(0) and a sketch drawn with default_rng(0) would use the very same
-    uniforms, and row-norm sampling then kept no entry at all (the inpainting page hit this:
-    dropout kept pixels where u ≥ 0.25, the sketch kept them where u < π ≤ 0.17)."""
+    """The solvers' own stream for an integer seed. Not default_rng(seed) itself: data drawn by the
+    caller with default_rng(seed) would share the sketches' uniforms, and the sketch could then
+    keep exactly the entries the data left out."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x574C5241,)))
 
 
@@ -192,7 +189,7 @@ class _Loop:
                  ridge_scaling="none"):
         self.prob, self.o = prob, o
         self.held = held
-        # None keeps the plain loop exactly as it was (bit for bit)
+        # None: the plain loop, without the model's adjusted sides
         self.model = (_models.Model(prob, bias, ridge_scaling, o.ridge > 0)
                       if bias or ridge_scaling != "none" else None)
         self.best_score = np.inf                 # the lowest holdout_rmse (or objective) so far
@@ -232,10 +229,8 @@ class _Loop:
         t0 = time.perf_counter()
         if o.solver == "em":
             if t == 1:                        # M̂_0 = (W∘M) Y0 Y0ᵀ, the start shared with the others
-                # ... with Y0 zero on columns that have no weight: EM keeps M̂ wherever nothing is
-                # observed, so a random start left arbitrary values (up to 1.5 on a planted
-                # problem) in empty columns for good; the regressions give them 0 (their minimum-
-                # norm fit), and so does EM now
+                # ... with Y0 zero on columns without weight: EM keeps M̂ where nothing is observed,
+                # so those columns get 0, the regressions' minimum-norm fit, not the start's values
                 self.Y = np.where((prob.cols.counts > 0)[:, None], self.Y, 0.0)
                 self.X = _init.weighted_matrix(self.start) @ self.Y
             if self.model is None and o.ridge == 0:

@@ -1,6 +1,6 @@
 """The cost of one alternating iteration, predicted before running: `estimate(M, W, k, ...)`.
 
-Flops per row of a half-step (PAPER.md, "The engine at its floor"), with N_i the row's weighted
+Flops per row of a half-step, with N_i the row's weighted
 entries (m for every row of a dense W: the products run over whole rows), s the sketch size and T
 the inner iterations:
 
@@ -18,8 +18,8 @@ or inner_eps), at most max_inner.
 
 Seconds are flops / rate, two calibration constants (not a probe: an estimate is the same on
 every call). Dense W, RATE = 2e10 flop/s: this engine's speed on one core of the project's
-machine (PAPER.md: the exact Gram of 3072², k = 256, 6.2e11 flops in 32.6 s, 1.9e10/s; one inner
-iteration, 9.7e9 flops in 0.41 s, 2.4e10/s; the sketch Gram 2.1e11 flops in 8.9 s). Sparse W,
+machine (the exact Gram of 3072², k = 256, ran at 1.9e10 flop/s and one inner iteration at
+2.4e10 flop/s; benchmarks/results/solvers_dense3072/ holds this engine's timings). Sparse W,
 RATE_SPARSE = 2e9 flop/s: the compiled per-row kernels gather scattered rows of the factor and
 run far below BLAS speed (benchmarks/results/estimate.md: 8192 × 4096 at 2 %, 0.85e9–2.6e9 flop/s
 at k = 96 and 32 on a machine loaded 7–8 deep on 2 cores, where dense ran 1.9–4× slower than

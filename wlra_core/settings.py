@@ -166,9 +166,8 @@ def _check_applies(solver, sketch, sketch_size, inner, max_inner, diagnostics):
                          f"({', '.join(OPTION_SOLVERS[name])}).")
 
 
-# Above this a scaled ridge swamps every Gram matrix (entries ≤ 2**25 after scaling) to the last
-# bit, so the factors are 0 to ~1e-200 relative to M whatever λ is; an inf ridge (λ = 1e308 with
-# values 1e-10) sent inf into LAPACK, which printed "illegal value" lines.
+# Above this a scaled ridge swamps every Gram matrix (entries ≤ 2**25 after scaling), so the factors
+# are 0 whatever λ is; capping keeps an overflowing λ/scale from sending inf into LAPACK.
 RIDGE_CAP = 1e200
 
 

@@ -7,15 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 import wlra_core as wc
-
-
-def planted(n=60, m=40, k=3, p=0.5, seed=0, graded=False):
-    rng = np.random.default_rng(seed)
-    truth = rng.standard_normal((n, k)) @ rng.standard_normal((k, m))
-    W = (rng.random((n, m)) < p).astype(float)
-    if graded:
-        W *= rng.uniform(0.05, 1.0, (n, m))
-    return truth, W
+from tests.problems import planted
 
 
 @pytest.mark.parametrize("solver", wc.SOLVERS)

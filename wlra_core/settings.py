@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, fields
 from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -66,9 +67,21 @@ def signature(extra: tuple[inspect.Parameter, ...] = ()) -> inspect.Signature:
     return inspect.Signature(positional + keywords + list(extra))
 
 
-def prepare(M, W, k, options: RunOptions):
-    """Validate every option before any work; returns (problem, solver options, max_iter, init,
-    clip, settings, inner_eps, held-out entries)."""
+class Prepared(NamedTuple):
+    """A validated run, ready for the loop."""
+
+    prob: Any                  # problem.Problem: the scaled problem and its sides
+    o: Options                 # what the solvers read (scaled ridge, sketch size, memory left, ...)
+    max_iter: int
+    init: str
+    clip: bool
+    settings: dict             # the options as given, validated and with defaults filled in (Result.settings)
+    inner_eps: str | float     # "adaptive" or the fixed regression tolerance
+    held: Any                  # holdout.Held, the held-out entries, or None
+
+
+def prepare(M, W, k, options: RunOptions) -> Prepared:
+    """Validate every option before any work (InputError), then the problem itself."""
     (solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner, memory_budget,
      diagnostics, max_entries, inner_eps, holdout, bias, ridge_scaling) = (getattr(options, n) for n in NAMES)
     check_choice("solver", solver, SOLVERS)
@@ -132,7 +145,7 @@ def prepare(M, W, k, options: RunOptions):
                     sketch=sketch, sketch_size=s, inner=inner, max_inner=o.max_inner,
                     memory_budget=memory_budget, inner_eps=inner_eps, holdout=holdout, bias=bool(bias),
                     ridge_scaling=ridge_scaling)
-    return prob, o, max_iter, init, bool(clip), settings, inner_eps, held
+    return Prepared(prob, o, max_iter, init, bool(clip), settings, inner_eps, held)
 
 
 # the solver-specific keywords and the solvers that use them; any other solver refuses them

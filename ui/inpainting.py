@@ -42,9 +42,7 @@ class Problem:
 
 
 def build_problem(image: np.ndarray, weights: np.ndarray, image_identity: str) -> Problem:
-    W = wc.data.mask_to_weights(weights, image.shape)
-    M = wc.data.image_to_matrix(image)
-    M = np.where(W > 0, M, 0.0)
+    M, W = wc.io.image_problem(image, weights)      # as the command line builds it
     digest = hashlib.md5(np.ascontiguousarray(weights, dtype=np.float64).tobytes()).hexdigest()[:12]
     return Problem(image=image, weights=weights, hidden=mask.hidden_pixels(weights), M=M, W=W,
                    identity=f"{image_identity}|{image.shape}|mask:{digest}",

@@ -56,13 +56,15 @@ def mask_to_weights(mask: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarra
 
 def image_problem(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(M, W) for :func:`wlra_core.solve` from an image in [0, 1] and an optional (h, w) mask of
-    weights: M = :func:`image_to_matrix` (image), W = :func:`mask_to_weights` (mask), weight 1 at
-    every pixel without a mask. Neither input is modified."""
+    weights: W = :func:`mask_to_weights` (mask), weight 1 at every pixel without a mask, and
+    M = :func:`image_to_matrix` (image) with 0 where W = 0 (a hidden pixel's value is no part of
+    the problem, so it cannot leak into it). Neither input is modified."""
     image = _check_image_array(image, "image")
     M = image_to_matrix(image)
     if mask is None:
         return M, np.ones(M.shape)
-    return M, mask_to_weights(mask, image.shape)
+    W = mask_to_weights(mask, image.shape)
+    return np.where(W > 0, M, 0.0), W
 
 
 def to_pixels(estimate: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

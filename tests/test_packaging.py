@@ -59,13 +59,9 @@ def _core_only_site(target: Path) -> Path:
     for dist_name in CORE:
         dist = importlib.metadata.distribution(dist_name)
         tops = {Path(str(f)).parts[0] for f in dist.files or ()}
-        for top in tops:
-            if top.endswith(".dist-info") or top == ".." or top.startswith("__pycache__"):
-                continue
-            if (site / top).exists():
+        for top in tops:                  # its packages, shared libraries and .dist-info (in RECORD)
+            if top not in ("..", "__pycache__") and (site / top).exists() and not (target / top).exists():
                 (target / top).symlink_to(site / top)
-        info = Path(dist._path)  # the distribution's own .dist-info directory
-        (target / info.name).symlink_to(info)
     return target
 
 

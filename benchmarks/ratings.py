@@ -141,7 +141,7 @@ def planted(name, case, seed):
 
 def sample(quick):
     from ui.ratings_model import split_ratings        # the page's split rule (no Streamlit inside)
-    data = wc.data.load_ratings(SAMPLE)
+    data = wc.io.load_ratings(SAMPLE)
     M = sp.csr_array(data.M)
     W = sp.csr_array(data.W)
     split = split_ratings(W, TEST_SHARE, seed=0)

@@ -248,11 +248,15 @@ def rng_rate() -> float:
 # Solver runs
 # ----------------------------------------------------------------------------------------------
 
+# The record of each step, from wlra_core.step_row (objective replaced by penalised with a ridge).
+TRACE_FIELDS = ("iteration", "objective", "relative_objective", "seconds", "elapsed")
+
+
 @dataclass
 class Run:
     solver: str
     sketch: str = ""
-    trace: list = field(default_factory=list)  # (iteration, f, relative, seconds, elapsed)
+    trace: list = field(default_factory=list)  # TRACE_FIELDS of each step (f: penalised with a ridge)
     inner_weighted: float = 0.0
     iterative_rows: int = 0
     exact_rows: int = 0
@@ -304,23 +308,23 @@ def run_solver(M, W, k: int, solver: str, sketch: str, args, *, ridge: float, ma
     try:
         steps = wc.iterate(M, W, k, **solver_options(args, solver, sketch, ridge, max_iter))
         for step in steps:
-            f = float(getattr(step, "penalised", step.objective) if ridge else step.objective)
-            run.trace.append((step.iteration, f, float(step.relative_objective),
-                              float(step.seconds), float(step.elapsed)))
-            stats = step.inner or {}
+            row = wc.step_row(step, TRACE_FIELDS + ("penalised", "iterative_rows", "inner_iterations",
+                                                    "exact_rows", "choice", "stop_reason"))
+            if ridge:
+                row["objective"] = row["penalised"]
+            run.trace.append((row["iteration"], *(float(row[name]) for name in TRACE_FIELDS[1:])))
             if step.iteration > 1:  # the timed iterations
-                rows = int(stats.get("iterative_rows") or 0)
+                rows = int(row["iterative_rows"] or 0)
                 run.iterative_rows += rows
-                run.inner_weighted += rows * float(stats.get("inner_iterations") or 0.0)
-                run.exact_rows += int(stats.get("exact_rows") or 0)
-            if stats.get("choice") is not None:
-                run.choices[_choice_text(stats["choice"])] += 1
-            reason = getattr(step, "stop_reason", None)
-            if reason is not None:
-                run.stop = reason
+                run.inner_weighted += rows * float(row["inner_iterations"] or 0.0)
+                run.exact_rows += int(row["exact_rows"] or 0)
+            if row["choice"] is not None:
+                run.choices[_choice_text(row["choice"])] += 1
+            if row["stop_reason"] is not None:
+                run.stop = row["stop_reason"]
                 break
             if (f_star is not None and step.iteration >= args.min_iters
-                    and reached(f, f_star, args.target)):
+                    and reached(run.trace[-1][1], f_star, args.target)):
                 run.stop = "target"
                 break
             # not before the second iteration: s/iter needs one after the first (the skip rule

@@ -12,6 +12,7 @@ import pytest
 
 import wlra_core as wc
 from wlra_core.__main__ import main, parse_size
+from tests.problems import low_rank
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,11 +29,6 @@ def run_cli(*argv: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", "wlra_core", *argv], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=120)
-
-
-def low_rank(n: int, m: int, k: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, k)) @ rng.standard_normal((k, m))
 
 
 def test_help_lists_every_option_with_defaults():

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 import wlra_core as wc
 import wlra_core.solvers.em as em
+from tests.problems import planted_biased
 
 
 def rank3(n=100, m=80, density=0.5, seed=0):
@@ -70,22 +71,10 @@ def test_threshold_above_every_singular_value_gives_zero():
     assert np.all(res.low_rank() == 0)
 
 
-def planted_biased(n=100, m=80, seed=4, density=0.5):
-    rng = np.random.default_rng(seed)
-    b, c = rng.standard_normal(n), rng.standard_normal(m)
-    U, V = rng.standard_normal((n, 3)), rng.standard_normal((m, 3))
-    U -= U.mean(axis=0)
-    V -= V.mean(axis=0)
-    truth = 3.0 + b[:, None] + c[None, :] + U @ V.T
-    M = truth + 0.1 * rng.standard_normal((n, m))
-    W = (rng.random((n, m)) < density).astype(float)
-    return M, W, truth, b, c
-
-
 @pytest.mark.parametrize("layout", ["dense", "sparse"])
 @pytest.mark.parametrize("ridge", [0.0, 0.1])
 def test_em_with_bias_recovers_planted_offsets(layout, ridge):
-    M, W, truth, b, c = planted_biased()
+    M, W, truth, b, c = planted_biased(100, 80, seed=4)
     Wl = sp.csr_array(W) if layout == "sparse" else W
     res = run(M, Wl, 3, solver="em", bias=True, ridge=ridge, max_iter=200)
     rms = lambda a, t: np.sqrt(np.mean(((a - a.mean()) - (t - t.mean())) ** 2))
@@ -98,7 +87,7 @@ def test_em_with_bias_recovers_planted_offsets(layout, ridge):
 def test_large_problem_path_agrees_with_the_exact_svd_path(layout, monkeypatch):
     """Where a full SVD is dear (min(n, m) > SVD_RATIO·k, or above EXACT_SVD_ENTRIES) the M-step
     is one sweep of subspace iteration: a generalised EM step that reaches the same fixed point."""
-    M, W, truth, _, _ = planted_biased(seed=5)
+    M, W, truth, _, _ = planted_biased(100, 80, seed=5)
     Wl = sp.csr_array(W) if layout == "sparse" else W
     T, W3 = rank3(seed=6)
     W3l = sp.csr_array(W3) if layout == "sparse" else W3

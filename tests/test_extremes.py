@@ -21,7 +21,7 @@ import pytest
 import scipy.sparse as sp
 
 import wlra_core as wc
-from test_solvers import planted
+from tests.problems import planted
 
 ALL = wc.SOLVERS
 LAYOUTS = ("dense", "sparse")

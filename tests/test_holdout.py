@@ -8,15 +8,9 @@ import scipy.sparse as sp
 
 import wlra_core as wc
 from wlra_core.holdout import split
+from tests.problems import planted_noisy as planted
 
 SOLVERS = ("exact", "sketched", "cg", "em", "auto")
-
-
-def planted(n=40, m=30, k=3, density=0.6, noise=0.3, seed=0):
-    rng = np.random.default_rng(seed)
-    M = rng.standard_normal((n, k)) @ rng.standard_normal((k, m)) + noise * rng.standard_normal((n, m))
-    W = np.where(rng.random((n, m)) < density, rng.uniform(0.5, 2.0, (n, m)), 0.0)
-    return M, W
 
 
 def run(M, W, **kw):

@@ -7,22 +7,9 @@ import pytest
 import scipy.sparse as sp
 
 import wlra_core as wc
+from tests.problems import planted_biased
 
 REGRESSION_SOLVERS = ("exact", "sketched", "cg", "auto")
-
-
-def planted_biased(n=160, m=120, k=3, density=0.5, noise=0.1, seed=0):
-    """μ + b_i + c_j + U Vᵀ + noise with centred U, V (the identified split of the model)."""
-    rng = np.random.default_rng(seed)
-    b, c = rng.standard_normal(n), rng.standard_normal(m)
-    U = rng.standard_normal((n, k))
-    V = rng.standard_normal((m, k))
-    U -= U.mean(axis=0)
-    V -= V.mean(axis=0)
-    truth = 3.0 + b[:, None] + c[None, :] + U @ V.T
-    M = truth + noise * rng.standard_normal((n, m))
-    W = (rng.random((n, m)) < density).astype(float)
-    return M, W, truth, b, c
 
 
 def run(M, W, k, **kw):

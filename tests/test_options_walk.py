@@ -6,6 +6,7 @@ The walk reads the keywords from the signatures, so a new keyword without a case
 history, the final estimate and the solver statistics (times excluded). Two kinds of keywords are
 limits rather than choices: `memory_budget` and `max_entries` must NOT change the result (a limit
 the problem fits in is invisible) and must refuse a problem above them; they are walked that way."""
+import dataclasses
 import inspect
 import warnings
 
@@ -93,16 +94,19 @@ def auto_prefers_sketched(monkeypatch):
 
 
 KEYWORDS = [name for name in inspect.signature(wc.solve).parameters if name not in ("M", "W", "k")]
+ITERATE_KEYWORDS = [n for n in inspect.signature(wc.iterate).parameters if n not in ("M", "W", "k")]
 
 
 def test_every_keyword_has_a_case():
     assert set(KEYWORDS) == set(CASES)
-    assert KEYWORDS == [n for n in inspect.signature(wc.iterate).parameters if n not in ("M", "W", "k")]
+    # iterate takes solve's keywords but keep_factors, which only a kept history has a use for
+    assert ITERATE_KEYWORDS + ["keep_factors"] == KEYWORDS
+    assert ITERATE_KEYWORDS == [f.name for f in dataclasses.fields(wc.RunOptions)]
 
 
-@pytest.mark.parametrize("fn", ["solve", "iterate"])
+@pytest.mark.parametrize("fn, name", [("solve", n) for n in KEYWORDS if CASES[n] is not None]
+                         + [("iterate", n) for n in ITERATE_KEYWORDS if CASES[n] is not None])
 @pytest.mark.parametrize("solver", SOLVERS)
-@pytest.mark.parametrize("name", [n for n in KEYWORDS if CASES[n] is not None])
 def test_each_option_changes_the_result_or_is_refused(name, solver, fn, auto_prefers_sketched):
     value, context = CASES[name]
     base_kw = {"solver": solver, "max_iter": 6, **context}
@@ -128,9 +132,11 @@ def test_limits_never_change_the_result_and_refuse_what_exceeds_them(solver):
         wc.solve(M, W, k, solver=solver, memory_budget=1 << 19)
 
 
-def test_iterate_refuses_keep_factors_false_and_solve_non_booleans():
+def test_iterate_has_no_inert_keep_factors_and_solve_refuses_non_booleans():
     M, W, k = problem()
-    with pytest.raises(wc.InputError, match="keep_factors: found False in iterate"):
+    with pytest.raises(TypeError, match="iterate\\(\\) got an unexpected keyword argument 'keep_factors'"):
         wc.iterate(M, W, k, keep_factors=False)
+    with pytest.raises(TypeError, match="solve\\(\\) got an unexpected keyword argument 'tolerance'"):
+        wc.solve(M, W, k, tolerance=1e-3)
     with pytest.raises(wc.InputError, match="keep_factors: found 'no'"):
         wc.solve(M, W, k, keep_factors="no")

@@ -131,3 +131,18 @@ def test_the_default_cap_is_the_documented_one_and_none_lifts_it():
     with pytest.raises(wc.InputError, match="max_entries: found 0"):
         wc.solve(np.ones((4, 4)), np.ones((4, 4)), 1, max_entries=0)
     assert np.isfinite(wc.solve(np.ones((4, 4)), np.ones((4, 4)), 1, max_entries=None, max_iter=1).objective)
+
+
+@pytest.mark.parametrize("f, m_scale, w_scale, expected", [
+    (2.0, 3.0, 5.0, 90.0),                            # f · m_scale² · w_scale
+    (0.0, 1e300, 1e300, 0.0),                         # zero stays zero
+    (1e-290, 1e150, 1e12, 1e-290 * 1e300 * 1e12),      # m_scale² alone would overflow
+    (1.0, 1e200, 1.0, np.inf),                        # beyond the float range: inf, no exception
+    (1e-300, 1e-160, 1e-10, 0.0),                     # below it: 0
+    (np.inf, 1.0, 1.0, np.inf),
+])
+def test_unscale_multiplies_without_intermediate_overflow(f, m_scale, w_scale, expected):
+    from wlra_core.problem import unscale
+
+    got = unscale(f, m_scale, w_scale)
+    assert got == pytest.approx(expected, rel=1e-12) if np.isfinite(expected) and expected else got == expected

@@ -31,8 +31,7 @@ def example(sample: str = "camera", max_side: int = 128, k: int = 8, ridge: floa
     image = loaders.load_sample(sample, max_side)
     presets = mask.Presets(dropout=0.25, text="WLRA", text_size=0.35, seed=0)
     weights = mask.combine(image.shape[:2], hidden=mask.preset_hidden(image.shape[:2], presets))
-    W = wc.data.mask_to_weights(weights, image.shape)
-    M = np.where(W > 0, wc.data.image_to_matrix(image), 0.0)
+    M, W = wc.io.image_problem(image, weights)
     with warnings.catch_warnings():  # stopping at max_iter is expected here
         warnings.simplefilter("ignore", wc.ConvergenceWarning)
         result = wc.solve(M, W, k, solver="exact", eps=1e-5, max_iter=max_iter, ridge=ridge, seed=0)

@@ -9,15 +9,18 @@ iterations. Pure numpy/scipy; usable without the app.
     res = wc.solve(M, W, k, solver="sketched", eps=1e-6)
     M_hat = res.low_rank()
 """
-from . import cost, data, lifting, limits, masks, metrics
-from .alternating import (DEFAULT_SKETCH, INNER, OPTION_SOLVERS, SOLVERS, ConvergenceWarning, Result, Step, iterate,
-                          solve)
+from . import cost, data, io, lifting, limits, masks, metrics, synthetic
+from .alternating import ConvergenceWarning, iterate, solve
+from .records import AutoStats, EMStats, RegressionStats, Result, Step, StopReason, step_row
+from .settings import DEFAULT_SKETCH, INNER, OPTION_SOLVERS, SOLVERS, RunOptions
 from .cost import Estimate, estimate
 from .inpainting import InpaintResult, InpaintStep, inpaint, inpaint_steps
 from .models import Biases, fit_biases
 from .problem import InputError, objective
 from .sketches import SKETCHES
 
-__all__ = ["solve", "iterate", "Result", "Step", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "OPTION_SOLVERS",
+__all__ = ["solve", "iterate", "Result", "Step", "StopReason", "RegressionStats", "AutoStats", "EMStats",
+           "step_row", "RunOptions", "SOLVERS", "SKETCHES", "DEFAULT_SKETCH", "INNER", "OPTION_SOLVERS",
            "InputError", "ConvergenceWarning", "objective", "estimate", "Estimate", "fit_biases", "Biases", "cost",
-           "data", "limits", "metrics", "lifting", "masks", "inpaint", "inpaint_steps", "InpaintResult", "InpaintStep"]
+           "data", "io", "synthetic", "limits", "metrics", "lifting", "masks", "inpaint", "inpaint_steps",
+           "InpaintResult", "InpaintStep"]

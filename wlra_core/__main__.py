@@ -19,15 +19,14 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from wlra_core.outputs import OutputError as _CliError  # noqa: F401 (the name the tests use)
+from wlra_core.outputs import _save_offsets, _save_outputs, check_outputs, output_paths  # noqa: F401
+
 EXIT_OK = 0
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 _SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-_HISTORY_FIELDS = (
-    "iteration", "objective", "relative_objective", "seconds", "elapsed",
-    "inner_iterations", "inner_iterations_max", "sketch_size", "residual",
-)
 
 
 def parse_size(text: str) -> int:
@@ -84,8 +83,6 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     import wlra_core as wc
-    from wlra_core import data
-    from wlra_core import alternating
     from wlra_core.init import INITS
 
     parser = _Parser(
@@ -119,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--weights", metavar="FILE",
         help="weights W for --matrix, same shape and formats (.npy/.csv/.mtx; a coordinate .mtx "
-             "stores the weighted entries). Default (wlra_core.data.matrix_problem, as in the app): "
+             "stores the weighted entries). Default (wlra_core.io.matrix_problem, as in the app): "
              "weight 1 at every finite entry of a dense M (NaN is missing), and at every stored "
              "finite entry of a coordinate .mtx (an unstored entry is missing)")
     source.add_argument(
@@ -131,12 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="for --image: downscale so that the longer side is at most PX pixels (default: keep "
              "the size)")
     source.add_argument(
-        "--duplicates", choices=tuple(data.DUPLICATE_POLICIES), default="mean",
+        "--duplicates", choices=tuple(wc.io.DUPLICATE_POLICIES), default="mean",
         help="for --ratings, and a Matrix Market --matrix or --weights: what a (user, item) pair or "
              "an entry given more than once means: 'mean' averages, 'last' keeps the last, 'error' "
              "refuses the file")
     source.add_argument(
-        "--pattern", choices=tuple(data.PATTERNS), default="bernoulli",
+        "--pattern", choices=tuple(wc.synthetic.PATTERNS), default="bernoulli",
         help="for --planted: the weight pattern of wlra_core.data.planted ('bernoulli' 0/1, "
              "'graded' weights in (0, 1], 'blocks' holes, 'heavy_tailed' rating-like rows, 'full')")
     source.add_argument(
@@ -176,9 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     solver.add_argument("--seed", type=int, default=0, metavar="SEED",
                         help="seed of every random choice (planted data, init, sketches); same seed, "
                              "same result")
-    default_sketch = getattr(alternating, "DEFAULT_SKETCH", "the solver's choice")
     solver.add_argument("--sketch", choices=tuple(wc.SKETCHES), default=None,
-                        help=f"sketch for --solver sketched (default: {default_sketch})")
+                        help=f"sketch for --solver sketched (default: {wc.DEFAULT_SKETCH})")
     solver.add_argument("--sketch-size", type=_positive_int, default=None, metavar="S",
                         help="rows of the sketch for --solver sketched (default: about 4k)")
     solver.add_argument("--inner", choices=tuple(wc.INNER), default="pcg",
@@ -256,8 +252,6 @@ def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namesp
             parser.error(f"{', '.join(given)} only apply to --solver sketched, not {args.solver!r}")
 
 
-class _CliError(Exception):
-    """An input problem found by the CLI itself (reported like wlra_core.InputError)."""
 
 
 def cli_words(message: str) -> str:
@@ -274,8 +268,8 @@ def _named(path: str, option: str, error: Exception) -> Exception:
 
 
 def _matrix_and_weights(args: argparse.Namespace, caps: dict):
-    """M and W from --matrix [--weights]: default weights as in the app (data.matrix_problem)."""
-    from wlra_core import data
+    """M and W from --matrix [--weights]: default weights as in the app (io.matrix_problem)."""
+    from wlra_core import io as data
 
     loaded = []
     for option, path in (("--matrix", args.matrix), ("--weights", args.weights)):
@@ -291,13 +285,13 @@ def _matrix_and_weights(args: argparse.Namespace, caps: dict):
 
 
 def load_problem(args: argparse.Namespace) -> _Problem:
-    import wlra_core as wc
-    from wlra_core import data
+    from wlra_core import io as data
+    from wlra_core import synthetic
 
     caps = {"max_bytes": args.max_file_size, "max_entries": args.max_entries}
     if args.planted is not None:
         n, m, k_true = args.planted
-        M, W, _truth, U, V = data.planted(n, m, k_true, noise=args.noise, pattern=args.pattern,
+        M, W, _truth, U, V = synthetic.planted(n, m, k_true, noise=args.noise, pattern=args.pattern,
                                           p=args.p, seed=args.seed, sparse=args.sparse,
                                           max_entries=args.max_entries)
         k = args.rank if args.rank is not None else k_true
@@ -313,12 +307,8 @@ def load_problem(args: argparse.Namespace) -> _Problem:
         return _Problem(M, W, args.rank,
                         f"ratings {args.ratings}: {len(users)} users x {len(items)} items{note}")
     image = data.load_image(args.image, max_side=args.max_side, max_bytes=args.max_file_size)
-    M = data.image_to_matrix(image)
-    if args.mask is None:
-        W = np.ones(M.shape)
-    else:
-        mask = data.load_mask(args.mask, image.shape, max_bytes=args.max_file_size)
-        W = data.mask_to_weights(mask, image.shape)
+    mask = None if args.mask is None else data.load_mask(args.mask, image.shape, max_bytes=args.max_file_size)
+    M, W = data.image_problem(image, mask)       # as the app builds it
     return _Problem(M, W, args.rank, f"image {args.image} {image.shape}", image_shape=image.shape)
 
 
@@ -337,21 +327,6 @@ def _fmt(value, spec: str) -> str:
         return str(value)
 
 
-def _history_row(step) -> dict:
-    inner = dict(getattr(step, "inner", None) or {})
-    return {
-        "iteration": step.iteration,
-        "objective": step.objective,
-        "relative_objective": step.relative_objective,
-        "seconds": step.seconds,
-        "elapsed": getattr(step, "elapsed", None),
-        "inner_iterations": inner.get("inner_iterations"),
-        "inner_iterations_max": inner.get("inner_iterations_max"),
-        "sketch_size": inner.get("sketch_size"),
-        "residual": inner.get("residual"),
-    }
-
-
 def _line(row: dict) -> str:
     return (f"{row['iteration']:>5d}  {_fmt(row['objective'], '13.6e')}  "
             f"{_fmt(row['relative_objective'], '12.4e')}  {_fmt(row['seconds'], '9.3f')}  "
@@ -359,121 +334,6 @@ def _line(row: dict) -> str:
 
 
 _HEADER = f"{'iter':>5s}  {'objective':>13s}  {'rel.obj':>12s}  {'seconds':>9s}  {'inner':>7s}"
-
-
-_CONVERGED = ("fit", "stalled")
-
-
-def _stop_reason(last_step, rows: list, args) -> tuple[bool, str]:
-    """(converged, reason): the solver's stop_reason on the last step ('fit', 'stalled',
-    'max_iter reached'); if a solver gives none, the iteration count decides."""
-    reason = getattr(last_step, "stop_reason", None)
-    if reason:
-        return reason in _CONVERGED, str(reason)
-    if len(rows) >= args.max_iter:
-        return False, "max_iter reached"
-    return True, "stopped"
-
-
-def _relative_error_vs_truth(X, Y, U, V) -> float:
-    """||X Y^T - U V^T||_F / ||U V^T||_F from the factors, never forming an n x m matrix.
-
-    ||A B^T||_F = ||R_A R_B^T||_F for thin QRs A = Q_A R_A, B = Q_B R_B (Q's orthonormal columns)."""
-    def fro(A, B):
-        return float(np.linalg.norm(np.linalg.qr(A, mode="r") @ np.linalg.qr(B, mode="r").T))
-
-    truth = fro(U, V)
-    error = fro(np.hstack([X, -U]), np.hstack([Y, V]))
-    return error / truth if truth > 0 else error
-
-
-_INPUT_OPTIONS = ("matrix", "weights", "ratings", "image", "mask")
-
-
-def output_paths(prefix: str, image: bool, bias: bool = False) -> dict[str, str]:
-    """The files --out PREFIX writes: factors, history, for --image the reconstruction and for
-    --bias the offsets."""
-    paths = {"X": f"{prefix}_X.npy", "Y": f"{prefix}_Y.npy", "history": f"{prefix}_history.csv"}
-    if image:
-        paths["png"] = f"{prefix}.png"
-    if bias:
-        paths["offsets"] = f"{prefix}_offsets.npz"
-    return paths
-
-
-def _same_file(a: str, b: str) -> bool:
-    """Whether two paths name one file (through links, '..' or another spelling)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # either does not exist (yet)
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
-def check_outputs(args: argparse.Namespace) -> None:
-    """Refuse an --out that would overwrite an input or cannot be written, before anything is
-    read or solved (a solve can take minutes; an input lost to its own output is gone)."""
-    if args.out is None:
-        return
-    prefix = args.out
-    if not prefix or prefix.endswith(("/", os.sep)) or os.path.basename(prefix) in ("", ".", ".."):
-        raise _CliError(f"--out: found {prefix!r}, which names a directory, need a file name prefix "
-                        "such as results/run (the outputs are PREFIX_X.npy, PREFIX_Y.npy, ...)")
-    inputs = {f"--{option}": getattr(args, option) for option in _INPUT_OPTIONS
-              if getattr(args, option, None) is not None}
-    for path in output_paths(prefix, args.image is not None, getattr(args, "bias", False)).values():
-        for option, given in inputs.items():
-            if _same_file(path, given):
-                raise _CliError(f"--out {prefix}: would write {path}, which is the input {option} "
-                                f"{given}; choose another prefix")
-        if os.path.isdir(path):
-            raise _CliError(f"--out {prefix}: {path} is a directory, need a file name that is free "
-                            "or a file that may be overwritten")
-        if os.path.exists(path) and not os.access(path, os.W_OK):
-            raise _CliError(f"--out {prefix}: {path} exists and is not writable; choose another prefix")
-    # The nearest existing ancestor of the output directory must be a writable directory: the
-    # missing ones are created there.
-    directory = os.path.dirname(os.path.abspath(prefix))
-    while not os.path.exists(directory):
-        directory = os.path.dirname(directory)
-    if not os.path.isdir(directory):
-        raise _CliError(f"--out {prefix}: {directory} is a file, not a directory; choose a prefix "
-                        "in a directory")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise _CliError(f"--out {prefix}: the directory {directory} is not writable; choose a "
-                        "prefix in a writable directory")
-
-
-def _save_outputs(prefix: str, X, Y, rows: list, problem: _Problem, estimate=None) -> list[str]:
-    from wlra_core import data
-
-    directory = os.path.dirname(prefix)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    paths = output_paths(prefix, problem.image_shape is not None)
-    written = []
-    for name, array in (("X", X), ("Y", Y)):
-        path = paths[name]
-        np.save(path, np.asarray(array), allow_pickle=False)
-        written.append(path)
-    path = paths["history"]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=_HISTORY_FIELDS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: ("" if row[key] is None else row[key]) for key in _HISTORY_FIELDS})
-    written.append(path)
-    if problem.image_shape is not None:
-        from PIL import Image
-
-        estimate = np.asarray(X) @ np.asarray(Y).T if estimate is None else estimate   # offsets (--bias)
-        image = data.matrix_to_image(estimate, problem.image_shape)
-        pixels = np.rint(np.clip(np.asarray(image, dtype=float), 0.0, 1.0) * 255).astype(np.uint8)
-        if pixels.ndim == 3 and pixels.shape[2] == 1:
-            pixels = pixels[:, :, 0]
-        path = paths["png"]
-        Image.fromarray(pixels).save(path, format="PNG")
-        written.append(path)
-    return written
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None):
@@ -519,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
                 break
             last = step
             best = step if step.is_best else best
-            rows.append(_history_row(step))
+            rows.append(wc.step_row(step))
             say(_line(rows[-1]))
     except KeyboardInterrupt:
         interrupted = True
@@ -530,16 +390,14 @@ def run(args: argparse.Namespace) -> int:
         print("error: the solver returned no iteration" + (" (interrupted)" if interrupted else ""),
               file=sys.stderr)
         return EXIT_INTERRUPTED if interrupted else EXIT_INPUT
-    if interrupted:
-        converged, reason = False, "interrupted"
-    else:
-        converged, reason = _stop_reason(last, rows, args)
+    reason = wc.StopReason.INTERRUPTED if interrupted else last.stop_reason
+    converged = reason.converged
     print(f"stop: {reason} after {last.iteration} iteration(s), objective {last.objective:.6e}, "
           f"relative {last.relative_objective:.4e}, {wall:.2f} s"
           + ("" if converged else " (not converged)"), flush=True)
     _model_report(args, last, best)
     if problem.truth is not None:
-        error = _relative_error_vs_truth(*_model_factors(last), *problem.truth)
+        error = wc.metrics.factor_error(*last.model_factors(), *problem.truth)
         print(f"relative error vs truth ||XY^T - M*||_F / ||M*||_F = {error:.4e}", flush=True)
     if args.out is not None:
         full = last.low_rank() if last.row_offsets is not None and problem.image_shape is not None else None
@@ -548,7 +406,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
-# --- inpainting (--image with --lift): wlra_core.inpaint_steps ---------------------------------
+# ---- inpainting (--image with --lift): wlra_core.inpaint_steps ----
 
 def _add_inpaint_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("inpainting (--image with --lift: wlra_core.inpaint, best step on "
@@ -612,7 +470,7 @@ def run_inpaint(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ---- the recommender model and early stopping (issue 10): --bias, --ridge-scaling, --holdout ----
+# ---- the recommender model and early stopping: --bias, --ridge-scaling, --holdout ----
 
 def _add_model_arguments(group) -> None:
     group.add_argument("--bias", action="store_true",
@@ -644,24 +502,6 @@ def _model_report(args, last, best) -> None:
               f"{best.holdout_rmse:.6g} (last iteration {last.holdout_rmse:.6g})", flush=True)
 
 
-def _model_factors(step):
-    """Factors whose product is the full estimate: mu + b_i + c_j = [b, 1, mu] . [1, c, 1]."""
-    X, Y = np.asarray(step.X), np.asarray(step.Y)
-    if step.row_offsets is None:
-        return X, Y
-    n, m = X.shape[0], Y.shape[0]
-    return (np.hstack([X, step.row_offsets[:, None], np.ones((n, 1)), np.full((n, 1), step.mean)]),
-            np.hstack([Y, np.ones((m, 1)), step.col_offsets[:, None], np.ones((m, 1))]))
-
-
-def _save_offsets(prefix, step) -> list:
-    if step.row_offsets is None:
-        return []
-    path = output_paths(prefix, False, bias=True)["offsets"]
-    np.savez(path, mean=np.array(step.mean), row_offsets=step.row_offsets, col_offsets=step.col_offsets)
-    return [path]
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     try:
@@ -685,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
         name = getattr(exc, "filename", None)
         reason = exc.strerror or str(exc)
         print(f"error: {name}: {reason}" if name else f"error: {reason}", file=sys.stderr)
+    except ImportError as exc:  # an optional dependency (pandas, Pillow) the input needs is missing
+        print(f"error: {exc}", file=sys.stderr)
     except (ValueError, MemoryError) as exc:  # e.g. an unparsable file from the loaders
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
     finally:

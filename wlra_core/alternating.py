@@ -43,248 +43,54 @@ only up to κ(A_i), divides η_t by κ̂ measured on a few rows. A number for in
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Iterator
 
 import numpy as np
 
-from . import holdout as _holdout
-from .diagnostics import exact_diagnostics
 from . import init as _init
 from . import models as _models
-from .limits import MAX_ENTRIES
-from .problem import (MIN_WORK_BYTES, InputError, check_choice, check_float, check_int, side_objective,
-                      unscale, validate)
-from .sketches import SKETCHES
-from .solvers import Options, half_step
+from .diagnostics import exact_diagnostics
+from .problem import InputError, side_objective, unscale
+from .records import EMStats, Result, Step, StopReason, regression_stats, strip
+from .settings import (DEFAULT_SKETCH, INNER, OPTION_SOLVERS, RIDGE_CAP, SOLVERS,  # noqa: F401
+                       RunOptions, prepare, run_options, scaled_ridge, signature)
+from .solvers import half_step
 from .solvers.em import em_model_step, em_step
 
-SOLVERS = ("exact", "sketched", "cg", "em", "auto")
 ETA_MAX = 1e-3
 FORCING = 0.03
-INNER = ("pcg", "gd")
-DEFAULT_SKETCH = "rownorm"
 
 
 class ConvergenceWarning(UserWarning):
     """The loop reached max_iter before its stopping rule held."""
 
 
-def _predict(X, Y, mean, row_offsets, col_offsets, rows, cols):
-    """M̂ at the entries (rows[t], cols[t]) without forming M̂."""
-    rows = np.asarray(rows, dtype=np.intp)
-    cols = np.asarray(cols, dtype=np.intp)
-    if rows.shape != cols.shape:
-        raise InputError(f"rows, cols: found shapes {rows.shape} and {cols.shape}, need the same shape.")
-    n, m = X.shape[0], Y.shape[0]
-    if rows.size and (rows.min() < -n or rows.max() >= n or cols.min() < -m or cols.max() >= m):
-        raise InputError(f"rows, cols: found indices outside the {n}×{m} matrix, need rows in [0, {n}) "
-                         f"and cols in [0, {m}).")
-    out = np.einsum("...j,...j->...", X[rows], Y[cols])
-    if row_offsets is not None:
-        out += mean + row_offsets[rows] + col_offsets[cols]
-    return out
-
-
-def _full(X, Y, mean, row_offsets, col_offsets):
-    out = X @ Y.T
-    if row_offsets is not None:
-        out += mean + row_offsets[:, None] + col_offsets[None, :]
-    return out
-
-
-@dataclass(frozen=True)
-class Step:
-    """One alternating iteration. M̂ = X @ Y.T (+ mean + row_offsets_i + col_offsets_j with
-    bias=True); the arrays are read-only."""
-
-    iteration: int
-    objective: float            # Σ W (M − X Yᵀ)², the data term; inf only when it exceeds 1.8e308
-    relative_objective: float   # objective / Σ W M², always finite (computed on the scaled problem)
-    penalised: float            # objective + ridge (‖X‖² + ‖Y‖²); inf likewise
-    seconds: float              # wall time of this iteration
-    elapsed: float              # wall time since the call started, initialisation included
-    X: np.ndarray | None
-    Y: np.ndarray | None
-    inner: MappingProxyType = field(repr=False)
-    stop_reason: str | None = None   # set on the last step only
-    holdout_rmse: float | None = None  # √(Σ_h W (M − M̂)² / Σ_h W) on the held-out entries; None without
-    is_best: bool = False            # lowest holdout_rmse so far (holdout=0: lowest objective so far)
-    mean: float = 0.0                # μ of the biased model (bias=True), else 0
-    row_offsets: np.ndarray | None = field(default=None, repr=False)   # b_i (bias=True), else None
-    col_offsets: np.ndarray | None = field(default=None, repr=False)   # c_j (bias=True), else None
-
-    def low_rank(self):
-        """The full estimate M̂ (n×m), offsets included."""
-        return _full(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
-
-    def predict(self, rows, cols):
-        """M̂ at the entries (rows[t], cols[t]), without forming M̂."""
-        return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
-
-
-@dataclass(frozen=True)
-class Result:
-    X: np.ndarray
-    Y: np.ndarray
-    history: list
-    objective: float
-    relative_objective: float
-    converged: bool
-    stop_reason: str
-    seconds: float
-    settings: MappingProxyType = field(repr=False)
-    best: Step | None = None         # the best iteration: lowest holdout_rmse (holdout=0: the last step)
-    mean: float = 0.0
-    row_offsets: np.ndarray | None = field(default=None, repr=False)
-    col_offsets: np.ndarray | None = field(default=None, repr=False)
-
-    def low_rank(self):
-        """The dense estimate M̂ = X Yᵀ (+ offsets with bias=True) of the last iteration (n×m: mind
-        the size for large problems). `best.low_rank()` is the best iteration's."""
-        return _full(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
-
-    def predict(self, rows, cols):
-        """M̂ of the last iteration at the entries (rows[t], cols[t]), without forming M̂."""
-        return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
-
-
-def _options(M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner,
-             max_inner, memory_budget, diagnostics, max_entries, inner_eps, holdout=0.0, bias=False,
-             ridge_scaling="none"):
-    """Validate every option before any work; returns (problem, options, settings, held)."""
-    check_choice("solver", solver, SOLVERS)
-    eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True,
-                      what=" (the tolerance, in the open interval (0, 1))")
-    if not (isinstance(inner_eps, str) and inner_eps == "adaptive"):
-        if isinstance(inner_eps, str):
-            raise InputError(f"inner_eps: found {inner_eps!r}, need 'adaptive' or a number in (0, 1).")
-        inner_eps = check_float("inner_eps", inner_eps, low=0.0, high=1.0, low_open=True, high_open=True,
-                                what=" (the regression tolerance, in (0, 1); or 'adaptive')")
-        if solver in ("exact", "em"):
-            raise InputError(f"inner_eps: found {inner_eps:g} with solver={solver!r}, which solves its "
-                             "regressions exactly; inner_eps applies to 'sketched', 'cg' and 'auto'.")
-    max_iter = check_int("max_iter", max_iter, low=1, what=" (alternating iterations at most)")
-    _check_applies(solver, sketch, sketch_size, inner, max_inner, diagnostics)
-    check_choice("init", init, _init.INITS)
-    ridge = check_float("ridge", ridge, low=0.0, what=" (the ridge λ; 0 for none)")
-    if not isinstance(clip, (bool, np.bool_)):
-        raise InputError(f"clip: found {clip!r}, need True or False.")
-    if clip and ridge > 0:
-        raise InputError(f"clip: found clip=True with ridge={ridge:g}; LLR16 clipping needs orthonormal "
-                         "factors, which ridge > 0 does not keep. Use ridge=0 or clip=False.")
-    if not isinstance(bias, (bool, np.bool_)):
-        raise InputError(f"bias: found {bias!r}, need True or False.")
-    check_choice("ridge_scaling", ridge_scaling, _models.SCALINGS)
-    if ridge_scaling == "count" and ridge == 0:
-        raise InputError("ridge_scaling: found 'count' with ridge=0; the count scaling multiplies the "
-                         "ridge λ of each row by its number of entries, so it needs ridge > 0.")
-    if ridge_scaling == "count" and solver == "em":
-        raise InputError("ridge_scaling: found 'count' with solver='em'; EM's M-step is one singular-value "
-                         "threshold of the whole filled matrix, which has no per-row ridge. Use "
-                         "ridge_scaling='none' or another solver.")
-    if seed is not None and not isinstance(seed, np.random.Generator):
-        seed = check_int("seed", seed, low=0)
-    sketch = DEFAULT_SKETCH if sketch is None else check_choice("sketch", sketch, SKETCHES)
-    check_choice("inner", inner, INNER)
-    if max_inner is not None:
-        max_inner = check_int("max_inner", max_inner, low=1)
-    memory_budget = check_int("memory_budget", memory_budget, low=1 << 20,
-                              what=" bytes (at least 1 MiB)")
-    if max_entries is not None:
-        max_entries = check_int("max_entries", max_entries, low=1)
-    holdout = _holdout.check_holdout(holdout)
-    held = None
-    if holdout > 0:
-        W, held = _holdout.split(M, W, holdout, seed)
-    prob = validate(M, W, k, budget=memory_budget, max_entries=max_entries)
-    k = prob.k
-    cols = k + 1 if bias else k       # bias adds a column of ones to each regression's design
-    s = 4 * k if sketch_size is None else check_int(
-        "sketch_size", sketch_size, low=cols,
-        what=f" (at least k + 1 = {cols}: k = {k} plus the offset)" if bias else f" (at least k = {k})")
-    # the problem is scaled (M/m_scale, W/w_scale); with factors scaled by √m_scale each, the ridge
-    # of the scaled problem is λ/(w_scale·m_scale)
-    o = Options(solver=solver, eps=eps, ridge=scaled_ridge(ridge, prob), sketch=sketch, s=s, inner=inner,
-                max_inner=100 if max_inner is None else max_inner,
-                budget=max(memory_budget - prob.layout_bytes, MIN_WORK_BYTES),
-                diagnostics=bool(diagnostics))
-    settings = dict(solver=solver, eps=eps, max_iter=max_iter, init=init, ridge=ridge, clip=bool(clip),
-                    seed=seed if not isinstance(seed, np.random.Generator) else "Generator",
-                    sketch=sketch, sketch_size=s, inner=inner, max_inner=o.max_inner,
-                    memory_budget=memory_budget, inner_eps=inner_eps, holdout=holdout, bias=bool(bias),
-                    ridge_scaling=ridge_scaling)
-    return prob, o, max_iter, init, bool(clip), settings, inner_eps, held
-
-
-# the solver-specific keywords and the solvers that use them; any other solver refuses them
-# (callers that offer one setting to several solvers filter with this)
-OPTION_SOLVERS = MappingProxyType({
-    "sketch": ("sketched", "auto"),
-    "inner": ("sketched", "auto"),
-    "sketch_size": ("sketched", "auto"),
-    "max_inner": ("sketched", "cg", "auto"),
-    "inner_eps": ("sketched", "cg", "auto"),
-    "diagnostics": ("exact", "sketched", "cg", "auto"),
-})
-
-
-def _check_applies(solver, sketch, sketch_size, inner, max_inner, diagnostics):
-    """Refuse options that the chosen solver would ignore (nothing is silently ignored)."""
-    given = [(name, value) for name, value in (
-        ("sketch", sketch), ("inner", None if inner == "pcg" else inner), ("max_inner", max_inner),
-        ("sketch_size", sketch_size), ("diagnostics", diagnostics or None))
-        if value is not None and solver not in OPTION_SOLVERS[name]]
-    if given:
-        name, value = given[0]
-        raise InputError(f"{name}: found {value!r} with solver={solver!r}, which does not use it; "
-                         f"leave {name} at its default or pick a solver that uses it "
-                         f"({', '.join(OPTION_SOLVERS[name])}).")
-
-
-# Above this a scaled ridge swamps every Gram matrix (entries ≤ 2**25 after scaling) to the last
-# bit, so the factors are 0 to ~1e-200 relative to M whatever λ is; an inf ridge (λ = 1e308 with
-# values 1e-10) sent inf into LAPACK, which printed "illegal value" lines.
-RIDGE_CAP = 1e200
-
-
-def scaled_ridge(ridge, prob):
-    """λ/(w_scale·m_scale), divided in two steps (the product of the scales can overflow), kept
-    positive when λ is (an underflow to 0 would turn the ridge off) and capped at RIDGE_CAP."""
-    if ridge == 0:
-        return 0.0
-    lam = ridge / prob.w_scale / prob.m_scale
-    return float(min(max(lam, np.finfo(float).tiny), RIDGE_CAP))
-
-
-def iterate(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
-            seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
-            diagnostics=False, keep_factors=True, max_entries=MAX_ENTRIES,
-            inner_eps="adaptive", holdout=0.0, bias=False, ridge_scaling="none") -> Iterator[Step]:
+def iterate(M, W, k, **options) -> Iterator[Step]:
     """Run the alternating loop lazily, yielding one frozen `Step` per iteration.
 
     Every option is validated before any work (InputError). See the module docstring for the
     loop, the stopping rule and the meaning of ridge; `solve` documents the options. Takes the
-    same keywords as `solve`; every yielded step carries its factors (`keep_factors` applies to
-    `solve`, which keeps the history: here only its default True is accepted).
+    keywords of `solve` (settings.RunOptions) except keep_factors: every yielded step carries its
+    factors, and the caller keeps what it wants.
 
     Dense M and W are read in place between steps, not copied (they can be most of the memory):
     changing them before the run ends raises InputError at the next step (a checksum of them,
     `_fingerprint`, is compared before every iteration). The returned iterator may be advanced
     from several threads: each gets the next step in turn."""
     t_start = time.perf_counter()
-    if keep_factors is not True:
-        raise InputError(f"keep_factors: found {keep_factors!r} in iterate, which yields every step with "
-                         "its factors (the caller keeps what it wants); keep_factors applies to solve.")
-    prob, o, max_iter, init, clip, _, inner_eps, held = _options(
-        M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,
-        memory_budget, diagnostics, max_entries, inner_eps, holdout, bias, ridge_scaling)
-    return _Steps(_loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps, held, bias, ridge_scaling,
-                        _fingerprint(prob)))
+    opts = run_options("iterate", options)
+    prob, o, max_iter, init, clip, settings, inner_eps, held = prepare(M, W, k, opts)
+    return _Steps(_loop(prob, o, max_iter, init, clip, opts.seed, t_start, inner_eps, held, settings["bias"],
+                        settings["ridge_scaling"], _fingerprint(prob)))
+
+
+iterate.__signature__ = signature()
 
 
 class _Steps:
@@ -312,9 +118,8 @@ def _fingerprint(prob):
 
     The bits of every entry as uint64, summed (mod 2**64) per row and per column, each sum
     weighted by its row's or column's number: any change of one entry, and any exchange of
-    entries between rows or columns, changes it. Memory-bound and without a copy: measured here
-    (loaded 2-core machine) 0.6 % of an exact iteration at 256², k = 20, and 3 % at 2048², k = 16
-    (a crc32 of the same bytes took 15 % at 256²)."""
+    entries between rows or columns, changes it. Memory-bound and without a copy, so a few per cent
+    of an iteration at most (a crc32 of the same bytes costs several times more)."""
     if prob.sparse:
         return None
     n, m = prob.n, prob.m
@@ -348,9 +153,8 @@ def _loop(prob, o, max_iter, init, clip, seed, t_start, inner_eps="adaptive", he
             return
 
 
-# Small problems run with one BLAS thread: their many small LAPACK calls lose far more to thread
-# hand-offs than they gain (measured here on 2 busy cores: a 300×200 SVD took 84 ms with two
-# OpenBLAS threads, 17 ms with one). Large ones keep every thread for their big products.
+# Small problems run with one BLAS thread: their many small LAPACK calls lose more to thread
+# hand-offs than they gain. Large ones keep every thread for their big products.
 _SMALL_WORK = 5e7
 
 
@@ -363,10 +167,9 @@ def _thread_policy(prob):
 
 
 def solver_rng(seed):
-    """The solvers' own stream for an integer seed. Not default_rng(seed) itself: a user's mask
-    drawn with default_rng(0) and a sketch drawn with default_rng(0) would use the very same
-    uniforms, and row-norm sampling then kept no entry at all (the inpainting page hit this:
-    dropout kept pixels where u ≥ 0.25, the sketch kept them where u < π ≤ 0.17)."""
+    """The solvers' own stream for an integer seed. Not default_rng(seed) itself: data drawn by the
+    caller with default_rng(seed) would share the sketches' uniforms, and the sketch could then
+    keep exactly the entries the data left out."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x574C5241,)))
 
 
@@ -386,7 +189,7 @@ class _Loop:
                  ridge_scaling="none"):
         self.prob, self.o = prob, o
         self.held = held
-        # None keeps the plain loop exactly as it was (bit for bit)
+        # None: the plain loop, without the model's adjusted sides
         self.model = (_models.Model(prob, bias, ridge_scaling, o.ridge > 0)
                       if bias or ridge_scaling != "none" else None)
         self.best_score = np.inf                 # the lowest holdout_rmse (or objective) so far
@@ -426,20 +229,18 @@ class _Loop:
         t0 = time.perf_counter()
         if o.solver == "em":
             if t == 1:                        # M̂_0 = (W∘M) Y0 Y0ᵀ, the start shared with the others
-                # ... with Y0 zero on columns that have no weight: EM keeps M̂ wherever nothing is
-                # observed, so a random start left arbitrary values (up to 1.5 on a planted
-                # problem) in empty columns for good; the regressions give them 0 (their minimum-
-                # norm fit), and so does EM now
+                # ... with Y0 zero on columns without weight: EM keeps M̂ where nothing is observed,
+                # so those columns get 0, the regressions' minimum-norm fit, not the start's values
                 self.Y = np.where((prob.cols.counts > 0)[:, None], self.Y, 0.0)
                 self.X = _init.weighted_matrix(self.start) @ self.Y
             if self.model is None and o.ridge == 0:
                 X, Yt = em_step(prob, self.X, self.Y, self._em_clip())
             else:
                 X, Yt = self._em_model_step()
-            stats = dict(_EM_STATS)
+            halves = None                     # EM: no regressions, EMStats
             sx, sy = time.perf_counter() - t0, 0.0
         elif self.model is not None:
-            X, Yt, stats, sx, sy = self._model_half_steps(t0)
+            X, Yt, halves, sx, sy = self._model_half_steps(t0)
         else:
             Y = self.Y
             oi = replace(o, eps=self._inner_tolerance(), adaptive=self.inner_eps is None)
@@ -455,16 +256,16 @@ class _Loop:
                 stats_y = exact_diagnostics(stats_y, prob.cols, X, Yt, o.ridge)
             sy = time.perf_counter() - t1
             self.X_model, self.Yt_model = X, Yt
-            stats = _merge(stats_x, stats_y, o)
+            halves = (stats_x, stats_y)
         f = side_objective(prob.rows, X, Yt) if self.model is None else self.model.objective(X, Yt)
         self.X, self.Y = X, self._normalise(Yt)
         reason = None
         if f <= o.eps ** 2 * prob.total:
-            reason = "fit"
+            reason = StopReason.FIT
         elif self.f_prev is not None and abs(self.f_prev - f) <= o.eps * self.f_prev:
-            reason = "stalled"
+            reason = StopReason.STALLED
         elif last:
-            reason = "max_iter reached"
+            reason = StopReason.MAX_ITER
         self.f_prev2, self.f_prev = self.f_prev, f
         # back to the caller's units: M̂ = X Ỹᵀ·m_scale; with ridge the scale is split evenly
         if o.ridge == 0:
@@ -477,7 +278,8 @@ class _Loop:
                              "Scale M down (e.g. M / 1e300) and the result back up.")
         Xo.flags.writeable = False
         Yo.flags.writeable = False
-        stats.update(seconds_x=sx, seconds_y=sy)
+        stats = (EMStats(seconds_x=sx, seconds_y=sy) if halves is None
+                 else regression_stats(*halves, o.solver, o.sketch, o.s, (sx, sy)))
         # in the caller's units, inf only beyond the float range (problem.unscale); the ridge
         # terms of the scaled factors scale the same way as f
         objective = unscale(f, prob.m_scale, prob.w_scale)
@@ -498,7 +300,7 @@ class _Loop:
         step = Step(iteration=t, objective=objective,
                     relative_objective=f / prob.total if prob.total > 0 else 0.0,
                     penalised=pen, seconds=0.0, elapsed=0.0, X=Xo, Y=Yo,
-                    inner=MappingProxyType(stats), stop_reason=reason, **offsets)
+                    inner=stats, stop_reason=reason, **offsets)
         return self._finish(step, f, t0, t_start)
 
     def _em_clip(self):
@@ -566,7 +368,7 @@ class _Loop:
             self.X_model, self.Yt_model = np.hstack([X, model.coef(model.b)]), model.design(Yt)
         else:
             self.X_model, self.Yt_model = X, Yt
-        return X, Yt, _merge(stats_x, stats_y, o), sx, sy
+        return X, Yt, (stats_x, stats_y), sx, sy
 
     def _finish(self, step, f, t0, t_start):
         """The step's held-out error, whether it is the best so far, and its times."""
@@ -581,11 +383,6 @@ class _Loop:
             self.best_score = score
         now = time.perf_counter()
         return replace(step, holdout_rmse=rmse, is_best=best, seconds=now - t0, elapsed=now - t_start)
-
-
-_EM_STATS = {"inner_iterations": 0.0, "inner_iterations_max": 0, "sketch_size": None, "sketch": None,
-             "residual": 0.0, "inner_eps": None, "exact_rows": 0, "weak_sketches": 0, "iterative_rows": 0, "cond_before": np.zeros(0),
-             "cond_after": np.zeros(0), "forward_error": np.zeros(0)}
 
 
 def _frozen(a):
@@ -609,35 +406,7 @@ def _warm(Xt_prev, Y_prev, Y):
     return Xt_prev @ C
 
 
-def _merge(a, b, o):
-    """One iteration's record of its two half-steps (Step.inner)."""
-    its = a["inner_iterations_total"] + b["inner_iterations_total"]
-    rows = a["iterative_rows"] + b["iterative_rows"]
-    sketched = "sketched" in (a["solver"], b["solver"])
-    merged = {
-        "inner_iterations": its / rows if rows else 0.0,
-        "inner_iterations_max": max(a["inner_iterations_max"], b["inner_iterations_max"]),
-        "sketch_size": o.s if sketched else None,
-        "sketch": o.sketch if sketched else None,
-        "residual": max(a["residual"], b["residual"]),
-        "inner_eps": a["inner_eps"] if a["inner_eps"] is not None else b["inner_eps"],
-        "exact_rows": a["exact_rows"] + b["exact_rows"],
-        "weak_sketches": a["weak_sketches"] + b["weak_sketches"],
-        "iterative_rows": rows,
-        "cond_before": np.concatenate([a["cond_before"], b["cond_before"]]),
-        "cond_after": np.concatenate([a["cond_after"], b["cond_after"]]),
-        "forward_error": np.concatenate([a["forward_error"], b["forward_error"]]),
-    }
-    if o.solver == "auto":
-        merged["choice"] = (a["choice"], b["choice"])
-        merged["reason"] = (a["reason"], b["reason"])
-    return merged
-
-
-def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", ridge=0.0, clip=False,
-          seed=0, sketch=None, sketch_size=None, inner="pcg", max_inner=None, memory_budget=1 << 30,
-          diagnostics=False, keep_factors=True, max_entries=MAX_ENTRIES,
-          inner_eps="adaptive", holdout=0.0, bias=False, ridge_scaling="none") -> Result:
+def solve(M, W, k, *, keep_factors=True, **options) -> Result:
     """Weighted low-rank approximation: X (n×k), Y (m×k) minimising Σ W_ij (M_ij − (X Yᵀ)_ij)².
 
     Parameters
@@ -647,8 +416,9 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
     k : the rank, 1 ≤ k ≤ min(n, m).
     solver : "exact" (LLR16 normal equations), "sketched" (SYYZ: sketch-preconditioned iterations),
         "cg" (unpreconditioned conjugate gradients), "em" (Srebro–Jaakkola EM), "auto" (the cheapest
-        of exact, cg and sketched per half-step by a cost model; Step.inner["choice"] and
-        ["reason"] say which and why).
+        of exact, cg and sketched per half-step by a cost model; Step.inner.choice and .reason
+        say which and why). Step.inner holds the typed statistics of the solver's family
+        (records.RegressionStats, AutoStats or EMStats).
     eps : in (0, 1); the stopping rule of the loop (module docstring).
     inner_eps : the regression tolerance of the iterative solvers: "adaptive" (the forcing
         sequence in the module docstring) or a number in (0, 1) used in every half-step.
@@ -688,33 +458,31 @@ def solve(M, W, k, *, solver="sketched", eps=1e-6, max_iter=100, init="svd", rid
     best = None                      # index of the best step in history (holdout > 0)
     if not isinstance(keep_factors, (bool, np.bool_)):
         raise InputError(f"keep_factors: found {keep_factors!r}, need True or False.")
-    prob, o, max_iter, init, clip, settings, inner_eps, held = _options(
-        M, W, k, solver, eps, max_iter, init, ridge, clip, seed, sketch, sketch_size, inner, max_inner,
-        memory_budget, diagnostics, max_entries, inner_eps, holdout, bias, ridge_scaling)
-    for step in _loop(prob, o, max_iter, init, clip, seed, t0, inner_eps, held, settings["bias"],
+    opts = run_options("solve", options)
+    prob, o, max_iter, init, clip, settings, inner_eps, held = prepare(M, W, k, opts)
+    for step in _loop(prob, o, max_iter, init, clip, opts.seed, t0, inner_eps, held, settings["bias"],
                       settings["ridge_scaling"]):
         if last is not None and not keep_factors:
             prev = len(history) - 1
             if held is None or prev != best or step.is_best:
-                history[prev] = _strip(history[prev])
+                history[prev] = strip(history[prev])
             if held is not None and step.is_best and best is not None and best != prev:
-                history[best] = _strip(history[best])
+                history[best] = strip(history[best])
         history.append(step)
         if held is not None and step.is_best:
             best = len(history) - 1
         last = step
-    if last.stop_reason == "max_iter reached":
+    if last.stop_reason is StopReason.MAX_ITER:
         warnings.warn(f"solve: reached max_iter={max_iter} before the stopping rule held "
                       f"(relative objective {last.relative_objective:.3g}); raise max_iter or eps.",
                       ConvergenceWarning, stacklevel=2)
-    return Result(X=last.X, Y=last.Y, history=history, objective=last.objective,
+    return Result(X=last.X, Y=last.Y, history=tuple(history), objective=last.objective,
                   relative_objective=last.relative_objective,
-                  converged=last.stop_reason in ("fit", "stalled"), stop_reason=last.stop_reason,
+                  converged=last.stop_reason.converged, stop_reason=last.stop_reason,
                   seconds=time.perf_counter() - t0, settings=MappingProxyType(settings),
                   best=history[best] if best is not None else last, mean=last.mean,
                   row_offsets=last.row_offsets, col_offsets=last.col_offsets)
 
 
-def _strip(step):
-    """A history step without its arrays (keep_factors=False)."""
-    return replace(step, X=None, Y=None, row_offsets=None, col_offsets=None)
+solve.__signature__ = signature((inspect.Parameter("keep_factors", inspect.Parameter.KEYWORD_ONLY, default=True,
+                                                   annotation="bool"),))

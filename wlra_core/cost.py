@@ -1,6 +1,6 @@
 """The cost of one alternating iteration, predicted before running: `estimate(M, W, k, ...)`.
 
-Flops per row of a half-step (PAPER.md, "The engine at its floor"), with N_i the row's weighted
+Flops per row of a half-step, with N_i the row's weighted
 entries (m for every row of a dense W: the products run over whole rows), s the sketch size and T
 the inner iterations:
 
@@ -18,8 +18,8 @@ or inner_eps), at most max_inner.
 
 Seconds are flops / rate, two calibration constants (not a probe: an estimate is the same on
 every call). Dense W, RATE = 2e10 flop/s: this engine's speed on one core of the project's
-machine (PAPER.md: the exact Gram of 3072², k = 256, 6.2e11 flops in 32.6 s, 1.9e10/s; one inner
-iteration, 9.7e9 flops in 0.41 s, 2.4e10/s; the sketch Gram 2.1e11 flops in 8.9 s). Sparse W,
+machine (the exact Gram of 3072², k = 256, ran at 1.9e10 flop/s and one inner iteration at
+2.4e10 flop/s; benchmarks/results/solvers_dense3072/ holds this engine's timings). Sparse W,
 RATE_SPARSE = 2e9 flop/s: the compiled per-row kernels gather scattered rows of the factor and
 run far below BLAS speed (benchmarks/results/estimate.md: 8192 × 4096 at 2 %, 0.85e9–2.6e9 flop/s
 at k = 96 and 32 on a machine loaded 7–8 deep on 2 cores, where dense ran 1.9–4× slower than
@@ -27,7 +27,6 @@ RATE). A loaded machine, or several solvers at once, take proportionally longer.
 """
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -128,18 +127,20 @@ def estimate(M, W, k, *, solver="sketched", **options) -> Estimate:
     Takes the same keywords as `solve` and validates them the same way (InputError), without
     running anything but the validation (and, for "cg" and "auto", κ on a few rows). The flop
     counts are the cost model of the module docstring; `seconds` divides them by RATE."""
-    from . import alternating
     from .problem import layout_bytes
+    from .settings import prepare, run_options
 
+    options = dict(options, solver=solver)
+    keep_factors = options.pop("keep_factors", True)      # solve's own keyword: no bearing on the cost
+    if not isinstance(keep_factors, (bool, np.bool_)):
+        raise InputError(f"keep_factors: found {keep_factors!r}, need True or False.")
     try:
-        bound = inspect.signature(alternating.solve).bind(M, W, k, solver=solver, **options)
+        opts = run_options("estimate", options)
     except TypeError as exc:
         raise InputError(f"estimate: {exc}; it takes the keywords of solve.") from None
-    bound.apply_defaults()
-    wanted = inspect.signature(alternating._options).parameters
-    prob, o, *_rest = alternating._options(**{name: bound.arguments[name] for name in wanted})
+    prob, o, *_rest = prepare(M, W, k, opts)
     k = prob.k
-    inner_eps = bound.arguments["inner_eps"]
+    inner_eps = opts.inner_eps
     eta = ETA_FIRST if isinstance(inner_eps, str) else float(inner_eps)
     sides = (prob.rows, prob.cols)
     counts = [np.full(side.shape[0], side.shape[1], np.float64) if not prob.sparse
@@ -147,7 +148,7 @@ def estimate(M, W, k, *, solver="sketched", **options) -> Estimate:
     nnz = prob.n * prob.m if not prob.sparse else prob.nnz
     T = {"sketched": inner_iterations("sketched", eta, 1.0, o.max_inner)}
     if solver in ("cg", "auto"):
-        T["cg"] = inner_iterations("cg", eta, _kappa(prob, bound.arguments["seed"]), o.max_inner)
+        T["cg"] = inner_iterations("cg", eta, _kappa(prob, opts.seed), o.max_inner)
     flops = {"gram": 0.0, "factor": 0.0, "inner": 0.0, "svd": 0.0}
     if solver == "em":
         from .solvers.em import EXACT_SVD_ENTRIES

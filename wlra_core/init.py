@@ -66,11 +66,9 @@ def initial_factor(prob: Problem, init: str, rng: np.random.Generator) -> np.nda
     "svd": the top-k right singular vectors of W ∘ M (LLR16's start); "random": the Q factor of a
     Gaussian m×k matrix.
 
-    The singular vectors are accurate to about ε_mach·max(n, m) per entry, not relative to each
-    entry, so entries below that are set to 0: where W ∘ M falls apart into blocks, the vectors of
-    the strongest blocks are exactly 0 on the others, and the SVD left round-off there (1e-17) that
-    rows observed only in those columns fitted with coefficients near 1e15 — predictions of 1e15 on
-    unobserved entries and a non-monotone exact solver (found by the property tests)."""
+    Entries below ε_mach·max(n, m), the SVD's accuracy, are set to 0: where W ∘ M falls apart into
+    blocks, round-off on the blocks a vector does not touch would give rows observed only there
+    coefficients near 1e15."""
     m, k = prob.m, prob.k
     if init == "random":
         return orthonormalise(rng.standard_normal((m, k)), rng)
@@ -103,23 +101,17 @@ def orthonormalise(X, rng):
     """Q with orthonormal columns spanning X (n×k); columns that X does not span are refilled with
     random orthonormal directions so the factor keeps rank k (LLR16 needs an orthonormal basis).
 
-    Q = X R⁻¹ with R from a Householder QR of X, not Householder's own Q: that one is accurate only
-    to ε_mach·‖X‖ entry by entry, so a row of X far smaller than the others came out as 0 or as
-    round-off (3e-17 for a zero row), and a row of the other side observed only there was then
-    fitted with a coefficient of 1e15–1e18 or lost its fit (the exact solver's objective rose
-    from 0.02 to 3e7; found by the property tests). X R⁻¹ is accurate row by row and exactly zero
-    on zero rows; its columns are orthonormal to about κ·ε_mach, so a second pass (QR of Q, and
-    Q R₂⁻¹) follows when they are not to 1e-10."""
+    Q = X R⁻¹ with R from a Householder QR of X, not Householder's own Q, which is accurate only to
+    ε_mach·‖X‖ entry by entry and so loses rows of X far smaller than the others. X R⁻¹ is accurate
+    row by row and exactly zero on zero rows; its columns are orthonormal to about κ·ε_mach, so a
+    second pass (QR of Q, and Q R₂⁻¹) follows when they are not to 1e-10."""
     from .threads import blas_single_thread
     n, k = X.shape
-    # a thin QR is small work; two BLAS threads on two busy cores made it 20× slower (measured)
+    # a thin QR is small work: BLAS threads cost more in hand-offs than they save
     with blas_single_thread() if n * k ** 2 < 5e8 else contextlib.nullcontext():
         R = np.linalg.qr(X, mode="r")
-        # column j is dead when X adds nothing to the span of its earlier columns: |R_jj| at
-        # round-off relative to that column's own norm (Householder QR is accurate column by
-        # column). Relative to the largest column, as before, a column of norm 1 beside one of
-        # 1e16 was replaced by a random direction: the factor no longer spanned X̃, and the exact
-        # solver's objective rose from 2e-4·T to 2e-2·T (found by the property tests).
+        # column j is dead when |R_jj| is round-off relative to that column's own norm (not the
+        # largest column's: a column of norm 1 beside one of 1e16 still spans a direction)
         d = np.abs(np.diag(R))
         dead = d <= np.linalg.norm(X, axis=0) * n * np.finfo(float).eps
         live = X[:, ~dead] if dead.any() else X

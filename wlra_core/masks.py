@@ -7,7 +7,6 @@ image's short side; the same seed gives the same mask.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from .problem import InputError, check_float, check_int
 
@@ -17,6 +16,7 @@ __all__ = ["preset_hidden", "text_hidden", "scratch_hidden"]
 def text_hidden(shape: tuple[int, int], text: str, size_frac: float) -> np.ndarray:
     """Boolean (h, w): the pixels at least half covered by ``text`` (up to 4 lines) drawn centred,
     its font ``size_frac`` of the short side high."""
+    from PIL import Image, ImageDraw, ImageFont   # here, so that `import wlra_core` loads no Pillow
     h, w = shape
     if not text.strip():
         return np.zeros(shape, dtype=bool)
@@ -36,6 +36,7 @@ def text_hidden(shape: tuple[int, int], text: str, size_frac: float) -> np.ndarr
 
 def scratch_hidden(shape: tuple[int, int], count: int, rng: np.random.Generator) -> np.ndarray:
     """Boolean (h, w): ``count`` random curved strokes, 0.8–2 % of the short side wide."""
+    from PIL import Image, ImageDraw   # here, so that `import wlra_core` loads no Pillow
     h, w = shape
     if count <= 0:
         return np.zeros(shape, dtype=bool)

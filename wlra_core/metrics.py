@@ -12,7 +12,7 @@ import scipy.sparse.linalg as spla
 
 from .problem import InputError
 
-__all__ = ["relative_objective", "psnr", "rmse", "heldout_rmse", "relative_error"]
+__all__ = ["relative_objective", "psnr", "rmse", "heldout_rmse", "relative_error", "factor_error"]
 
 # Spectral norms of matrices whose smaller side exceeds this use svds instead of a dense SVD.
 _DENSE_SPECTRAL_LIMIT = 512
@@ -187,3 +187,21 @@ def relative_error(estimate, truth, ord="fro") -> float:
         truth = truth.toarray() if sp.issparse(truth) else truth
     difference = sp.csr_matrix(estimate - truth) if sp.issparse(truth) else estimate - truth
     return _ratio(_norm(difference, ord), _norm(truth, ord))
+
+
+def factor_error(X, Y, U, V) -> float:
+    """‖X Yᵀ − U Vᵀ‖_F / ‖U Vᵀ‖_F from the factors, never forming an n×m matrix (the error of an
+    estimate against a planted truth U Vᵀ; the absolute error when the truth is 0).
+
+    ‖A Bᵀ‖_F = ‖R_A R_Bᵀ‖_F for thin QRs A = Q_A R_A, B = Q_B R_B (Q's columns orthonormal)."""
+    X, Y, U, V = (np.asarray(A, dtype=np.float64) for A in (X, Y, U, V))
+    if X.shape[0] != U.shape[0] or Y.shape[0] != V.shape[0] or X.shape[1] != Y.shape[1] or U.shape[1] != V.shape[1]:
+        raise InputError(f"X, Y, U, V: found shapes {X.shape}, {Y.shape}, {U.shape}, {V.shape}, need X (n×k), "
+                         "Y (m×k), U (n×r), V (m×r)")
+
+    def fro(A, B):
+        return float(np.linalg.norm(np.linalg.qr(A, mode="r") @ np.linalg.qr(B, mode="r").T))
+
+    truth = fro(U, V)
+    error = fro(np.hstack([X, -U]), np.hstack([Y, V]))
+    return error / truth if truth > 0 else error

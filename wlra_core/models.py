@@ -8,7 +8,7 @@ target M_ij − μ − b_i. With a ridge the offsets are penalised like the fact
 a half-step gets a side whose values are shifted (`adjusted`) and a design with a column of ones.
 After each half-step the factor's mean row moves into the other offsets (`Model.centre`): without
 it the split of μ + b_i + c_j + x_iᵀy_j between offsets and low-rank part is not unique, and the
-low-rank part absorbed most of the offsets (measured: planted offsets off by 1–2.5 at ridge 0).
+low-rank part absorbs much of the offsets.
 
 ridge_scaling="count" penalises row i by λ·N_i‖x_i‖² (N_i its weighted entries; ALS-WR, Zhou et
 al. 2008, and Spark's ALS). Row i's data term times 1/N_i plus λ‖x_i‖² has the same minimiser, so
@@ -99,8 +99,7 @@ class Model:
     def initial_problem(self):
         """The problem the start (init="svd", EM's first fill) is computed from: with bias, the
         values minus μ. The top singular direction of raw ratings (all near μ) is the constant
-        one, which the offsets' column of ones already holds: the design [Y0, 1] was then nearly
-        singular."""
+        one, which the offsets' column of ones already holds: [Y0, 1] would be nearly singular."""
         if not self.bias:
             return self.prob
         return replace(self.prob, rows=self.objective_side)
@@ -130,8 +129,7 @@ class Model:
         F Gᵀ = (F − 1f̄ᵀ) Gᵀ + 1 (G f̄)ᵀ, the same model. The offsets are then the identified ones
         (the low-rank part has centred factors) instead of whatever share of b1ᵀ + 1cᵀ the
         low-rank part happened to absorb. At ridge 0 the next half-step's fit is the same (span of
-        [F, 1] unchanged); with a ridge it is a reparametrisation the next half-step re-optimises
-        (measured on planted problems: offsets to the noise level, test error the same or lower)."""
+        [F, 1] unchanged); with a ridge it is a reparametrisation the next half-step re-optimises."""
         fbar = F.mean(axis=0)
         if which == "rows":
             self.c = self.c + G @ fbar

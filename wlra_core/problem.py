@@ -101,7 +101,7 @@ class DenseSide:
 
     def solver_block(self, r):
         """`block(r)`, kept for the next half-step when r is the whole side of a
-        small problem (copying a transposed side took a fifth of a small iteration). The solvers
+        small problem (a transposed copy is a large share of a small iteration). The solvers
         only read these arrays."""
         whole = r.start in (0, None) and (r.stop is None or r.stop >= self.shape[0])
         if not whole or self.W.size > CACHED_ENTRIES:
@@ -363,10 +363,9 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
 
 def _canonical_csr(A):
     """A as a float64 CSR array with sorted indices and no duplicates, never sharing a mutated
-    array with the caller. `sp.csr_array(A)` of a float64 CSR input shares its index arrays, and
-    sorting those in place reordered the caller's `indices` and `data` (found by the property
-    tests: a CSR W with unsorted indices came back changed). Canonical inputs are read in place;
-    anything else is copied first."""
+    array with the caller (`sp.csr_array(A)` of a float64 CSR input shares its index arrays, which
+    sorting would reorder in place). Canonical inputs are read in place; anything else is copied
+    first."""
     C = sp.csr_array(A, dtype=np.float64)
     if not C.has_canonical_format:
         C = C.copy() if _shares(C, A) else C
@@ -428,11 +427,9 @@ def side_objective(side, X, Y):
 def unscale(f, m_scale, w_scale):
     """f · m_scale² · w_scale: a value of the scaled problem in the caller's units.
 
-    Multiplied as mantissas and exponents, so no intermediate overflows: the result is finite
-    whenever f·m_scale²·w_scale itself is a float (m_scale ** 2 alone raised OverflowError for
-    values above 1.3e154, and m_scale²·w_scale was inf for values 1e150 with weights 1e12 even
-    when the objective was 1e290). Beyond the float range the result is inf, without a warning:
-    the relative objective stays the finite measure of the fit."""
+    Multiplied as mantissas and exponents, so no intermediate overflows (m_scale² alone overflows
+    above 1.3e154): the result is finite whenever f·m_scale²·w_scale itself is a float. Beyond the
+    float range it is inf, without a warning: the relative objective stays the finite measure."""
     f = float(f)
     if f == 0.0 or not math.isfinite(f):
         return f

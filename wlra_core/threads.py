@@ -2,9 +2,8 @@
 than they gain.
 
 Batched small-matrix work (n factorisations of k×k, n products of k×N by N×k) runs one matrix at a
-time inside LAPACK/BLAS calls too small to share between threads; with two threads on two busy
-cores a batch of 512 Cholesky factorisations of 128×128 took 76× longer than with one. Large
-products keep every thread.
+time inside LAPACK/BLAS calls too small to share between threads, so extra threads only add
+hand-offs. Large products keep every thread.
 """
 from __future__ import annotations
 

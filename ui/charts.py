@@ -264,3 +264,40 @@ def weights_heatmap(weights: np.ndarray, colorscale: list, *, title: str | None 
 def figure_payload(fig: go.Figure) -> dict:
     """The figure as plain JSON data (for tests and for callers that compare figures)."""
     return json.loads(fig.to_json())
+
+
+# ----------------------------------------------------------------------------------------------
+# Solver lab (pages/solver_lab.py): the k-sweep with its spread, a preset's convergence by time
+
+def lab_sweep_figure(table, k_cross=None) -> go.Figure:
+    """Median seconds per iteration against k, one line per solver, bars from the fastest to the
+    slowest repeat; a dashed line at the crossover when there is one."""
+    fig = go.Figure()
+    for i, (solver, rows) in enumerate(table.groupby("solver", sort=False)):
+        rows = rows.sort_values("k")
+        error = None
+        if {"seconds_min", "seconds_max"} <= set(rows.columns):
+            error = {"type": "data", "symmetric": False,
+                     "array": (rows["seconds_max"] - rows["seconds_per_iteration"]).tolist(),
+                     "arrayminus": (rows["seconds_per_iteration"] - rows["seconds_min"]).tolist()}
+        fig.add_scatter(x=rows["k"].tolist(), y=rows["seconds_per_iteration"].tolist(), mode="lines+markers",
+                        name=solver, error_y=error, line={"color": color_for(solver, i)})
+    fig.update_xaxes(type="log", tickvals=sorted(table["k"].unique().tolist()), title="k")
+    fig.update_yaxes(type="log", minorloglabels="complete", title="seconds per iteration")
+    fig.update_layout(title="Time per iteration (median of the repeats, bars: fastest to slowest)")
+    if k_cross is not None:
+        fig.add_vline(x=k_cross, line_dash="dash", line_color="#555",
+                      annotation_text=f"sketched faster from k = {k_cross}")
+    return fig
+
+
+def lab_preset_figure(histories) -> go.Figure:
+    """A preset's relative objective against each solver's own compute time."""
+    fig = go.Figure()
+    for i, (solver, records) in enumerate(histories.items()):
+        fig.add_scatter(x=[r["cumulative_seconds"] for r in records], y=[r["relative_objective"] for r in records],
+                        mode="lines+markers", name=solver, line={"color": color_for(solver, i)})
+    fig.update_xaxes(title=SECONDS_TITLE)
+    fig.update_yaxes(type="log", title="relative objective", exponentformat="power")
+    fig.update_layout(title="Objective by time")
+    return fig

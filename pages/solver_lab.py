@@ -53,7 +53,7 @@ def explain(cost_table: pd.DataFrame, W, k: int) -> None:
     st.markdown("**Where the work goes**: each solver's operations per iteration by part (the cost model of "
                 "`wlra_core.cost` with the inner iterations it actually took), and the rows it solved "
                 "exactly because they are no longer than the sketch (sketched) or shorter than k (cg). "
-                "em has no rows: one SVD-like sweep.")
+                "No breakdown for auto (it picks a method per half-step) or em (no row regressions: an SVD-like sweep).")
     columns = ["solver", "rows solved exactly %", "inner iterations", "sketch size s",
                *[f"{part} %" for part in lab.PARTS]]
     st.dataframe(cost_table[columns], hide_index=True, key=f"{P}_cost_table", column_config={

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Iterator
 
@@ -513,12 +514,24 @@ def reading(table: pd.DataFrame, W, k: int, fast: str = "sketched", reference: s
 # per iteration; solvers_dense_rerun: log-normal weights, k = 64, cg needs 69 inner iterations
 # against sketched's 10), shrunk until every solver runs in well under a minute here
 
+@dataclass(frozen=True)
 class Preset:
-    def __init__(self, key, title, n, m, k, weights, fast, reference, solvers, max_iter, about,
-                 sigma=0.0, p=1.0, rank=10):
-        self.key, self.title, self.n, self.m, self.k, self.weights = key, title, n, m, k, weights
-        self.fast, self.reference, self.solvers, self.max_iter, self.about = fast, reference, solvers, max_iter, about
-        self.sigma, self.p, self.rank = sigma, p, rank
+    """A problem where one method should beat another (`fast` against `reference`), and how to run it."""
+
+    key: str
+    title: str
+    n: int
+    m: int
+    k: int
+    weights: str                 # "full" (all ones) or "lognormal" (Bernoulli(p) × exp(sigma·N(0, 1)))
+    fast: str
+    reference: str
+    solvers: tuple
+    max_iter: int
+    about: str
+    sigma: float = 0.0
+    p: float = 1.0
+    rank: int = 10
 
     def size(self, scale: float) -> tuple[int, int, int]:
         """(n, m, k) at a fraction `scale` of the preset's size (tests run a reduced one)."""

@@ -223,3 +223,23 @@ def test_the_presets_run_in_the_lab_and_their_reading_matches_their_numbers(pres
     said = [m.value for m in (*at.success, *at.warning) if m.value.startswith(("Shown here", "Not shown"))]
     assert len(said) == 1
     reading_matches(table, lab.PRESETS[preset], said[0])
+
+
+def test_preset_problems_are_seeded_dense_and_scaled():
+    preset = lab.PRESETS["lognormal"]
+    M, W, truth, k = lab.preset_problem(preset, 0.125, seed=3)
+    M2, W2, _, _ = lab.preset_problem(preset, 0.125, seed=3)
+    assert (M.shape, W.shape, k) == ((128, 128), (128, 128), 8)
+    assert np.array_equal(W, W2) and np.array_equal(M, M2)
+    observed = W[W > 0]
+    assert 0.4 < observed.size / W.size < 0.6 and observed.max() / observed.min() > 1e3   # heavy-tailed
+    assert np.array_equal(lab.preset_problem(lab.PRESETS["wide_dense"], 0.125)[1], np.ones((128, 256)))
+
+
+def test_to_accuracy_times_each_solver_to_the_worst_final_objective():
+    hist = {"a": [{"cumulative_seconds": 1.0, "relative_objective": 0.5},
+                  {"cumulative_seconds": 2.0, "relative_objective": 0.1}],
+            "b": [{"cumulative_seconds": 0.5, "relative_objective": 0.3},
+                  {"cumulative_seconds": 1.5, "relative_objective": 0.2}]}
+    target, seconds = lab.to_accuracy(hist)
+    assert target == 0.2 and seconds == {"a": 2.0, "b": 1.5}

@@ -43,6 +43,40 @@ def use_sample() -> None:
     state.put(P, "upload_error", None)
 
 
+def window(ratings) -> tuple[slice, slice]:
+    """The users × items shown in the heatmap, from 1-based sliders (as every id on the page)."""
+    n_users, n_items = ratings.W.shape
+    w1, w2 = st.columns(2)
+    u0 = w1.slider("first user (row)", 1, max(n_users - WINDOW + 1, 1), 1, key=f"{P}_u0") if n_users > WINDOW else 1
+    i0 = w2.slider("first item (column)", 1, max(n_items - WINDOW + 1, 1), 1, key=f"{P}_i0") if n_items > WINDOW else 1
+    u0, i0 = rm.row_position(u0, n_users), rm.row_position(i0, n_items)
+    return slice(u0, min(u0 + WINDOW, n_users)), slice(i0, min(i0 + WINDOW, n_items))
+
+
+def heatmap(prep: rm.Prepared, ratings, users: slice, items: slice, Z=None, *, key: str, what: str) -> None:
+    """Predicted ratings Z (or the observed ones when Z is None) with training and held-out marks."""
+    cells = rm.window_entries(ratings.M, prep.split, users, items)
+    user_ids = [str(v) for v in np.asarray(ratings.users)[users]]
+    item_ids = [str(v) for v in np.asarray(ratings.items)[items]]
+    predicted = Z is not None
+    fig = charts.ratings_heatmap(Z if predicted else cells["observed"], user_ids, item_ids, cells,
+                                 clip=prep.clip, predicted=predicted)
+    charts.live_chart(fig, key=key, height=460)
+    st.caption(f"Users {user_ids[0]}–{user_ids[-1]} × items {item_ids[0]}–{item_ids[-1]} ({what}): white dots are "
+               f"training ratings ({len(cells['train'][0])} here), red crosses held-out ones "
+               f"({len(cells['test'][0])}), kept from the fit to measure the test RMSE.")
+
+
+def preview(prep: rm.Prepared, ratings) -> None:
+    """What the data looks like before any run: the observed ratings and how they are spread."""
+    st.subheader("The data")
+    users, items = window(ratings)
+    heatmap(prep, ratings, users, items, key=f"{P}_fig_preview", what="observed ratings; blank: not rated")
+    per_user = np.diff(ratings.W.tocsr().indptr)
+    st.caption(f"Ratings per user: median {np.median(per_user):g}, from {per_user.min()} to {per_user.max()}; "
+               f"{prep.split.W_train.nnz} ratings for training, {prep.split.W_test.nnz} held out.")
+
+
 def recommendations(view: View, prep: rm.Prepared, ratings) -> None:
     """Heatmap of predictions and top-N for one user, from the iterate shown by the controller."""
     n_users, n_items = ratings.W.shape
@@ -54,46 +88,46 @@ def recommendations(view: View, prep: rm.Prepared, ratings) -> None:
     run = fitted.get(solver) or next(iter(fitted.values()))
     shown, X, Y = run.factors_at(view.iteration)  # the nearest kept iterate (factors are thinned)
     X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
-    w1, w2 = st.columns(2)
-    u0 = w1.slider("first user", 0, max(n_users - WINDOW, 0), 0, key=f"{P}_u0") if n_users > WINDOW else 0
-    i0 = w2.slider("first item", 0, max(n_items - WINDOW, 0), 0, key=f"{P}_i0") if n_items > WINDOW else 0
-    users, items = slice(u0, min(u0 + WINDOW, n_users)), slice(i0, min(i0 + WINDOW, n_items))
+    users, items = window(ratings)
     Z = rm.prediction_window(prep.centring, X, Y, users, items, clip=prep.clip)
-    rated = ratings.W[users, items].toarray() > 0
-    user_ids = [str(v) for v in np.asarray(ratings.users)[users]]
-    item_ids = [str(v) for v in np.asarray(ratings.items)[items]]
-    fig = go.Figure(go.Heatmap(
-        z=Z, x=item_ids, y=user_ids, colorscale="Viridis", zmin=prep.clip[0], zmax=prep.clip[1],
-        colorbar={"title": {"text": "rating"}, "thickness": 12},
-        hovertemplate="user %{y}, item %{x}<br>predicted %{z:.2f}<extra></extra>",
-    ))
-    ry, rx = np.nonzero(rated)
-    fig.add_scatter(x=[item_ids[j] for j in rx], y=[user_ids[j] for j in ry], mode="markers", name="rated",
-                    marker={"size": 5, "color": "white", "line": {"width": 1, "color": "black"}},
-                    hoverinfo="skip")
-    fig.update_yaxes(autorange="reversed", title="user", type="category")
-    fig.update_xaxes(title="item", type="category")
-    fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white",
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
-    charts.live_chart(fig, key=f"{P}_fig_heatmap", height=460)
-    st.caption(f"Users {user_ids[0]}–{user_ids[-1]} × items {item_ids[0]}–{item_ids[-1]} "
-               f"(iteration {shown} of {solver}); dots mark ratings the user gave.")
+    heatmap(prep, ratings, users, items, Z, key=f"{P}_fig_heatmap", what=f"iteration {shown} of {solver}")
 
     st.subheader("Recommendations")
     t1, t2 = st.columns(2)
-    user = t1.number_input(f"user (row 0–{n_users - 1})", 0, n_users - 1, 0, step=1, key=f"{P}_user", **BIND)
+    position = t1.number_input(f"user (row 1–{n_users})", 1, n_users, 1, step=1, key=f"{P}_user", **BIND)
     top = t2.number_input("how many", 1, 100, 10, step=1, key=f"{P}_top", **BIND)
-    recs = rm.top_n(prep.centring, X, Y, int(user), ratings.W, int(top), clip=prep.clip)
+    user = rm.row_position(position, n_users)
+    recs = rm.top_n(prep.centring, X, Y, user, ratings.W, int(top), clip=prep.clip)
     recs.insert(1, "item id", np.asarray(ratings.items)[recs["item"].to_numpy()])
-    st.markdown(f"Top {int(top)} for user **{np.asarray(ratings.users)[int(user)]}** among the items they "
-                f"have not rated ({ratings.W[int(user)].nnz} rated), by {solver}:")
+    st.markdown(f"Top {int(top)} for user **{np.asarray(ratings.users)[user]}** (row {user + 1}) among the items "
+                f"they have not rated ({ratings.W[user].nnz} rated), by {solver}:")
     st.dataframe(recs.drop(columns="item"), hide_index=True)
+
+
+def timing(histories: dict, prep: rm.Prepared, k: int) -> None:
+    """Each solver's time per iteration (median and spread), where its work goes, and a reading."""
+    table = lab.breakdown(histories, prep.split.W_train, k)
+    if table.empty:
+        return
+    st.markdown("**Time per solver** (each iteration's own compute time; the spread is the fastest and the "
+                "slowest iteration)")
+    st.dataframe(table[["solver", "iterations", "median s / iteration", "fastest s", "slowest s",
+                        "rows solved exactly %", "inner iterations"]], hide_index=True, key=f"{P}_timing",
+                 column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                for c in ("median s / iteration", "fastest s", "slowest s")}
+                 | {"rows solved exactly %": st.column_config.NumberColumn(format="%.0f"),
+                    "inner iterations": st.column_config.NumberColumn(format="%.1f")})
+    if (note := lab.bypass_note(table)) is not None:
+        st.caption(note + " On rating data this is the paper's advice: short rows are cheapest solved exactly.")
+    if (line := lab.reading(table, prep.split.W_train, k)) is not None:
+        st.caption(f"**Reading.** {line}")
 
 
 def render(view: View, prep: rm.Prepared, ratings) -> None:
     if view.runs is None:
         st.info("Press **Play** to run the selected solvers on the training ratings (or **Step** for "
                 "one iteration at a time).")
+        preview(prep, ratings)
         return
     if view.stale:
         st.warning("The settings changed since these runs started: press **Play** or **Step** to start over.")
@@ -128,14 +162,9 @@ def render(view: View, prep: rm.Prepared, ratings) -> None:
                                                 reference=("mean predictor", prep.mean_rmse)
                                                 if math.isfinite(prep.mean_rmse) else None,
                                                 marker_at=view.iteration), key=f"{P}_fig_rmse")
-    short = ""
-    sketched = view.runs.runs.get("sketched")
-    if sketched is not None and sketched.records and "exact_rows" in sketched.records[-1]:
-        total = sum(prep.R.shape)
-        short = (f" sketched: {sketched.records[-1]['exact_rows']:.0f} of {total} rows and columns have no more "
-                 f"ratings than the sketch has rows (s = 4k) and are solved exactly, as the paper advises.")
     st.caption(f"{prep.split.W_test.nnz} held-out ratings; predictions clipped to "
-               f"[{prep.clip[0]:g}, {prep.clip[1]:g}].{short} {lab.measured_label()}")
+               f"[{prep.clip[0]:g}, {prep.clip[1]:g}]. {lab.measured_label()}")
+    timing(histories, prep, settings.k)
     controller.replay_slider(view)
     if not view.playing:
         d1, d2 = st.columns(2)

@@ -42,6 +42,26 @@ def stamp(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def explain(cost_table: pd.DataFrame, W, k: int) -> None:
+    """The comparison explained: the bypassed-sketch note, the one-line reading, where the work goes."""
+    if (note := lab.bypass_note(cost_table)) is not None:
+        st.warning(note, icon=":material/info:")
+    if (line := lab.reading(cost_table, W, k)) is not None:
+        st.markdown(f"**Reading.** {line}")
+    if cost_table.empty:
+        return
+    st.markdown("**Where the work goes**: each solver's operations per iteration by part (the cost model of "
+                "`wlra_core.cost` with the inner iterations it actually took), and the rows it solved "
+                "exactly because they are no longer than the sketch (sketched) or shorter than k (cg). "
+                "No breakdown for auto (it picks a method per half-step) or em (no row regressions: an SVD-like sweep).")
+    columns = ["solver", "rows solved exactly %", "inner iterations", "sketch size s",
+               *[f"{part} %" for part in lab.PARTS]]
+    st.dataframe(cost_table[columns], hide_index=True, key=f"{P}_cost_table", column_config={
+        column: st.column_config.NumberColumn(format="%.0f") for column in columns[1:] if column.endswith("%")
+    } | {"inner iterations": st.column_config.NumberColumn(format="%.1f"),
+         "sketch size s": st.column_config.NumberColumn(format="%d")})
+
+
 def render(view: View) -> None:
     if view.runs is None:
         st.info("Press **Play** to run the selected solvers side by side from the same start "
@@ -72,11 +92,15 @@ def render(view: View) -> None:
                 "decrease below eps; `max_iter reached` means it did not converge)")
     st.dataframe(table, hide_index=True, column_config={
         "median s / iteration": st.column_config.NumberColumn(format="%.4f"),
+        "fastest s": st.column_config.NumberColumn(format="%.4f"),
+        "slowest s": st.column_config.NumberColumn(format="%.4f"),
         "total s": st.column_config.NumberColumn(format="%.3f"),
         "final relative objective": st.column_config.NumberColumn(format="%.3e"),
         "relative error vs truth": st.column_config.NumberColumn(format="%.3e"),
     })
-    st.caption(lab.measured_label() + " Times are wall-clock on a machine possibly shared with other work.")
+    st.caption(lab.measured_label() + " Times are wall-clock on a machine possibly shared with other work; "
+               "the spread is the fastest and the slowest iteration of each run.")
+    explain(lab.breakdown(histories, problem.W, settings.k, SKETCH["sketch_size"]), problem.W, settings.k)
     if not view.playing:
         st.download_button("History (CSV)", pd.DataFrame(view.runs.history_rows()).to_csv(index=False),
                            "solver_lab_history.csv", "text/csv", key=f"{P}_dl_history")
@@ -157,7 +181,8 @@ else:
     st.caption(f"M is {n} × {m} with {problem.W.nnz:,} weighted entries ({problem.W.nnz / (n * m):.0%}), "
                f"truth of rank {rank}, noise σ = {noise:g}; fitting rank k = {settings.k}.")
 
-conv, sweep_tab, diag_tab = st.tabs(["Convergence", "Time per iteration vs k", "Regression accuracy"])
+conv, sweep_tab, preset_tab, diag_tab = st.tabs(["Convergence", "Time per iteration vs k", "The paper's regime",
+                                                 "Regression accuracy"])
 
 # convergence (live) -----------------------------------------------------------------------
 signature = (problem_id, settings.problem_signature(), tuple(SKETCH.values()))
@@ -198,26 +223,29 @@ with sweep_tab:
         "solver costs O(nnz(W)·k² + n·k³) per half-step, the sketched one O((nnz(W)·k + n·k³)·log 1/ε): "
         "the sketched solver should win from some k on, if at all. Where is the crossover here?"
     )
-    s1, s2, s3 = st.columns([2, 2, 1])
+    s1, s2, s3, s4 = st.columns([2, 2, 1, 1])
     ks = s1.multiselect("k values", [k for k in K_CHOICES if k <= min(n, m)],
                         default=[k for k in (2, 4, 8, 16, 32) if k <= min(n, m)], key=f"{P}_ks", **BIND)
     sweep_solvers = s2.multiselect("solvers", list(wc.SOLVERS), default=["exact", "sketched"],
                                    key=f"{P}_sweep_solvers", **BIND)
     n_iter = s3.number_input("iterations each", 1, 10, 3, key=f"{P}_sweep_iters", **BIND,
-                             help="the time per iteration is the median over these")
-    sweep_sig = (problem_id, tuple(sorted(ks)), tuple(sweep_solvers), int(n_iter), settings.eps, settings.seed,
-                 SKETCH["sketch"])
-    sweep_cost = lab.sweep_cost(problem.M, problem.W, sorted(ks), sweep_solvers, int(n_iter),
+                             help="a run's time per iteration is the median over these")
+    repeats = s4.number_input("repeats", 1, 7, 3, key=f"{P}_sweep_repeats", **BIND,
+                              help="runs per point: the point is their median, the bar their spread")
+    sweep_sig = (problem_id, tuple(sorted(ks)), tuple(sweep_solvers), int(n_iter), int(repeats), settings.eps,
+                 settings.seed, SKETCH["sketch"])
+    # the warm-up iteration of every solver counts as one more iteration each
+    sweep_cost = lab.sweep_cost(problem.M, problem.W, sorted(ks), sweep_solvers, int(n_iter) * int(repeats) + 1,
                                 {"eps": settings.eps, "seed": settings.seed, "sketch": SKETCH["sketch"]}, key=sweep_sig)
     if sweep_cost.refused:
         st.error(sweep_cost.message)
     if st.button("Measure the sweep", type="primary", key=f"{P}_sweep_run",
                  disabled=not (ks and sweep_solvers) or sweep_cost.refused):
-        bar = st.progress(0.0, text="measuring…")
+        bar = st.progress(0.0, text="warming up (one untimed iteration of each solver)…")
         rows = []
         for fraction, row in lab.k_sweep(wc.iterate, problem.M, problem.W, sorted(ks), sweep_solvers,
-                                         n_iter=int(n_iter), eps=settings.eps, seed=settings.seed,
-                                         sketch=SKETCH["sketch"]):
+                                         n_iter=int(n_iter), repeats=int(repeats), eps=settings.eps,
+                                         seed=settings.seed, sketch=SKETCH["sketch"]):
             rows.append(row)
             bar.progress(fraction, text=f"k = {row['k']}, {row['solver']}: "
                                         f"{row['seconds_per_iteration'] * 1e3:.1f} ms per iteration")
@@ -228,28 +256,73 @@ with sweep_tab:
         if result["signature"] != sweep_sig:
             st.warning("Measured with other settings than those shown: press **Measure the sweep** again.")
         table = result["table"]
-        fig = px.line(table, x="k", y="seconds_per_iteration", color="solver", markers=True, log_x=True,
-                      log_y=True, color_discrete_map=charts.SOLVER_COLORS,
-                      labels={"seconds_per_iteration": "seconds per iteration"}, title="Time per iteration")
-        fig.update_xaxes(tickvals=sorted(table["k"].unique()))
-        fig.update_yaxes(minorloglabels="complete")  # 0.02, 0.03 … rather than bare digits
         k_cross = lab.crossover(table)
-        if k_cross is not None:
-            fig.add_vline(x=k_cross, line_dash="dash", line_color="#555",
-                          annotation_text=f"sketched faster from k = {k_cross}")
-        st.plotly_chart(stamp(fig), key=f"{P}_fig_sweep")
-        if {"exact", "sketched"} <= set(table["solver"]):
-            if k_cross is None:
-                st.info(f"No crossover up to k = {table['k'].max()}: the exact solver was at least as fast "
-                        "at every k measured here. That is the expected picture for small k and short rows: "
-                        "the gain of sketching is about a factor k on the nnz term, and batched exact "
-                        "solves are very efficient. Try a denser pattern (full), more columns, larger k.")
-            else:
-                st.success(f"The sketched solver was faster than the exact one from k = {k_cross} on, here.")
-        wide = table.pivot_table(index="k", columns="solver", values="seconds_per_iteration")
-        st.dataframe(wide.style.format("{:.4f} s"), key=f"{P}_sweep_table")
+        st.plotly_chart(stamp(charts.lab_sweep_figure(table, k_cross)), key=f"{P}_fig_sweep")
+        kind, text = lab.sweep_reading(table)
+        if kind == "crossover":
+            st.success(text)
+        elif kind:
+            st.info(text + (" The gain of sketching is about a factor k on the nnz·k² term, and batched exact "
+                            "solves are very efficient: the presets tab shows where the sketch pays." if kind == "never" else ""))
+        st.dataframe(lab.sweep_wide(table), key=f"{P}_sweep_table")
+        st.caption("Each point: the median over the repeats of each run's median time per iteration, after one "
+                   "untimed warm-up iteration of every solver; the bars and the min/max columns are the fastest "
+                   "and the slowest repeat.")
         st.download_button("Sweep (CSV)", table.to_csv(index=False), "solver_lab_k_sweep.csv", "text/csv",
                            key=f"{P}_dl_sweep")
+
+# the paper's regime as presets -----------------------------------------------------------
+PRESET_SIZES = {"full": 1.0, "half": 0.5, "quarter": 0.25}
+
+with preset_tab:
+    st.markdown(
+        "Two settings chosen with the engine benchmark (`benchmarks/solvers.py`) where the paper's method "
+        "should win: the sketched solver against the exact one on a wide dense matrix at large k, and the "
+        "sketch preconditioner against plain conjugate gradients on heavy-tailed weights. Each is its own "
+        "dense problem (not the one in the sidebar); every solver runs a few iterations from the same start "
+        "after an untimed warm-up. The reading below is computed from the table, whatever it shows."
+    )
+    q1, q2 = st.columns([3, 1])
+    preset_key = q1.selectbox("preset", list(lab.PRESETS), format_func=lambda key: lab.PRESETS[key].title,
+                              key=f"{P}_preset", **BIND)
+    size = q2.selectbox("size", list(PRESET_SIZES), key=f"{P}_preset_size", **BIND,
+                        help="half or quarter of the rows, columns and k: faster, but away from the regime "
+                             "where the sketch pays")
+    scale = PRESET_SIZES[size]
+    preset = lab.PRESETS[preset_key]
+    pn, pm, pk = preset.size(scale)
+    st.caption(f"{preset.about} At this size: {pn} × {pm}, k = {pk}, {preset.max_iter} iterations of "
+               f"{', '.join(preset.solvers)}. At full size a run took under a minute here (measured 2026-12-06 "
+               "with the machine 3–6 deep in work on 2 cores); the page does not respond until it ends.")
+    if st.button("Run the preset", type="primary", key=f"{P}_preset_run"):
+        bar = st.progress(0.0, text="warming up (one untimed iteration of each solver)…")
+        histories, W_preset, k_preset = lab.run_preset(
+            wc.iterate, preset, scale, on_done=lambda f, name: bar.progress(f, text=f"{name} done"))
+        bar.empty()
+        table = lab.preset_table(histories, W_preset, k_preset)
+        state.put(P, "preset_result", {"key": preset_key, "scale": scale, "histories": histories, "table": table,
+                                       "line": lab.reading(table, W_preset, k_preset, preset.fast, preset.reference),
+                                       "note": lab.bypass_note(table)})
+    result = state.get(P, "preset_result")
+    if result is not None and (result["key"], result["scale"]) == (preset_key, scale):
+        table = result["table"]
+        won, text = lab.preset_reading(table, preset)
+        (st.success if won else st.warning)(text)
+        if result["note"]:
+            st.warning(result["note"], icon=":material/info:")
+        if result["line"]:
+            st.markdown(f"**Why.** {result['line']}")
+        st.plotly_chart(stamp(charts.lab_preset_figure(result["histories"])), key=f"{P}_fig_preset")
+        shown = ["solver", "iterations", "median s / iteration", "fastest s", "slowest s", "s to accuracy",
+                 "final relative objective", "inner iterations", "rows solved exactly %",
+                 *[f"{part} %" for part in lab.PARTS]]
+        st.dataframe(table[shown], hide_index=True, key=f"{P}_preset_table", column_config={
+            "final relative objective": st.column_config.NumberColumn(format="%.4e"),
+            "inner iterations": st.column_config.NumberColumn(format="%.1f"),
+        } | {c: st.column_config.NumberColumn(format="%.0f") for c in shown if c.endswith("%")})
+        st.caption(f"s to accuracy: each solver's own compute time until its relative objective was within "
+                   f"{lab.ACCURACY_SLACK:.1%} of {table.attrs['target']:.4e}, the worst final value among the "
+                   "solvers (an accuracy all of them reached). " + lab.measured_label())
 
 # regression accuracy and conditioning -----------------------------------------------------
 with diag_tab:

@@ -217,7 +217,7 @@ def test_summary_reports_iterations_and_stop_reason():
     table = lab.summary(hist, {"exact": "stalled"})
     assert table.to_dict("records")[0] | {} == {
         "solver": "exact", "iterations": 2, "stop reason": "stalled", "median s / iteration": pytest.approx(0.2),
-        "total s": pytest.approx(0.4), "final relative objective": 0.1, "relative error vs truth": 0.2}
+        "fastest s": 0.1, "slowest s": 0.3, "total s": pytest.approx(0.4), "final relative objective": 0.1, "relative error vs truth": 0.2}
     assert len(table) == 1
 
 

@@ -264,3 +264,69 @@ def weights_heatmap(weights: np.ndarray, colorscale: list, *, title: str | None 
 def figure_payload(fig: go.Figure) -> dict:
     """The figure as plain JSON data (for tests and for callers that compare figures)."""
     return json.loads(fig.to_json())
+
+
+# ----------------------------------------------------------------------------------------------
+# Solver lab (pages/solver_lab.py): the k-sweep with its spread, a preset's convergence by time
+
+def lab_sweep_figure(table, k_cross=None) -> go.Figure:
+    """Median seconds per iteration against k, one line per solver, bars from the fastest to the
+    slowest repeat; a dashed line at the crossover when there is one."""
+    fig = go.Figure()
+    for i, (solver, rows) in enumerate(table.groupby("solver", sort=False)):
+        rows = rows.sort_values("k")
+        error = None
+        if {"seconds_min", "seconds_max"} <= set(rows.columns):
+            error = {"type": "data", "symmetric": False,
+                     "array": (rows["seconds_max"] - rows["seconds_per_iteration"]).tolist(),
+                     "arrayminus": (rows["seconds_per_iteration"] - rows["seconds_min"]).tolist()}
+        fig.add_scatter(x=rows["k"].tolist(), y=rows["seconds_per_iteration"].tolist(), mode="lines+markers",
+                        name=solver, error_y=error, line={"color": color_for(solver, i)})
+    fig.update_xaxes(type="log", tickvals=sorted(table["k"].unique().tolist()), title="k")
+    fig.update_yaxes(type="log", minorloglabels="complete", title="seconds per iteration")
+    fig.update_layout(title="Time per iteration (median of the repeats, bars: fastest to slowest)")
+    if k_cross is not None:
+        fig.add_vline(x=k_cross, line_dash="dash", line_color="#555",
+                      annotation_text=f"sketched faster from k = {k_cross}")
+    return fig
+
+
+def lab_preset_figure(histories) -> go.Figure:
+    """A preset's relative objective against each solver's own compute time."""
+    fig = go.Figure()
+    for i, (solver, records) in enumerate(histories.items()):
+        fig.add_scatter(x=[r["cumulative_seconds"] for r in records], y=[r["relative_objective"] for r in records],
+                        mode="lines+markers", name=solver, line={"color": color_for(solver, i)})
+    fig.update_xaxes(title=SECONDS_TITLE)
+    fig.update_yaxes(type="log", title="relative objective", exponentformat="power")
+    fig.update_layout(title="Objective by time")
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# Rating matrices (pages/ratings.py): a window of users × items with the training and the
+# held-out ratings marked
+
+def ratings_heatmap(Z, user_ids, item_ids, cells: Mapping, *, clip, predicted: bool) -> go.Figure:
+    """Z (predicted ratings, or the observed ones with NaN where unrated) over the window, white
+    dots on the training ratings and red crosses on the held-out ones; hovering a mark shows the
+    rating given (and the prediction when Z is predicted)."""
+    fig = go.Figure(go.Heatmap(
+        z=Z, x=item_ids, y=user_ids, colorscale="Viridis", zmin=clip[0], zmax=clip[1],
+        colorbar={"title": {"text": "rating"}, "thickness": 12},
+        hovertemplate="user %{y}, item %{x}<br>" + ("predicted" if predicted else "rated") + " %{z:.2f}<extra></extra>",
+    ))
+    marks = {"train": ("rated (training)", {"size": 5, "color": "white", "line": {"width": 1, "color": "black"}}),
+             "test": ("held out (test)", {"size": 8, "color": "#d62728", "symbol": "x-thin",
+                                          "line": {"width": 2, "color": "#d62728"}})}
+    for kind, (label, marker) in marks.items():
+        rows, cols, values = cells[kind]
+        text = [f"user {user_ids[r]}, item {item_ids[c]}: rated {v:g}"
+                + (f", predicted {Z[r][c]:.2f}" if predicted else "") for r, c, v in zip(rows, cols, values)]
+        fig.add_scatter(x=[item_ids[c] for c in cols], y=[user_ids[r] for r in rows], mode="markers", name=label,
+                        marker=marker, text=text, hovertemplate="%{text}<extra>" + label + "</extra>")
+    fig.update_yaxes(autorange="reversed", title="user", type="category")
+    fig.update_xaxes(title="item", type="category")
+    fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white",
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+    return fig

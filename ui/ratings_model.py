@@ -316,3 +316,27 @@ def test_predictions(prep: Prepared, factors: dict, users=None, items=None) -> p
     for solver, (X, Y) in factors.items():
         frame[f"predicted_{solver}"] = predict(prep.centring, X, Y, rows, cols, clip=prep.clip)
     return frame
+
+
+def window_entries(M, split: Split, users: slice, items: slice) -> dict:
+    """The ratings inside a window of users × items, for the heatmap and the data preview.
+
+    Returns {"observed": dense block of the ratings (NaN where unrated), "train": (rows, cols,
+    ratings), "test": (rows, cols, ratings)}, rows and cols relative to the window's corner."""
+    u0, i0 = users.start or 0, items.start or 0
+    shape = (users.stop - u0, items.stop - i0)
+    observed = np.full(shape, np.nan)
+    out = {"observed": observed}
+    block = (sp.csr_matrix(M) if sp.issparse(M) else np.asarray(M))[users, items]
+    for name, W in (("train", split.W_train), ("test", split.W_test)):
+        r, c, v = entries(block, sp.csr_matrix(W)[users, items])
+        observed[r, c] = v
+        out[name] = (r, c, v)
+    return out
+
+
+def row_position(one_based: int, size: int) -> int:
+    """The 0-based row of a 1-based position shown to the user, checked against the size."""
+    if not 1 <= int(one_based) <= size:
+        raise ValueError(f"position: found {one_based}, need 1 to {size}.")
+    return int(one_based) - 1

@@ -15,6 +15,13 @@ def page(**query) -> AppTest:
     return run_page(PAGE, 60, **query)
 
 
+def recommendations(at: AppTest):
+    """The top-N table (the one with an "item id" column)."""
+    found = [d.value for d in at.dataframe if "item id" in d.value.columns]
+    assert len(found) == 1
+    return found[0]
+
+
 def metrics(at: AppTest) -> dict:
     return {m.label: float(m.value) for m in at.metric}
 
@@ -47,16 +54,17 @@ def test_stepping_builds_a_history_and_beats_the_mean_predictor(stepped):
         assert values[f"{solver}: test RMSE"] < 0.9 * mean
         assert runs[solver].records[-1]["test_rmse"] < mean
     assert {b.label for b in at.get("download_button")} >= {"History (CSV)", "Held-out predictions (CSV)"}
-    assert at.dataframe[0].value.shape[0] == 10  # top-10 recommendations
+    assert recommendations(at).shape[0] == 10  # top-10 recommendations
 
 
 def test_recommendations_follow_the_chosen_user(stepped):
     at = stepped
-    first = at.dataframe[0].value["item id"].tolist()
-    at.number_input(key="rat_user").set_value(7).run()
+    first = recommendations(at)["item id"].tolist()
+    assert at.number_input(key="rat_user").min == 1                # positions are 1-based, as the ids
+    at.number_input(key="rat_user").set_value(8).run()
     assert not at.exception
-    assert any("user **8**" in m.value for m in at.markdown)  # row 7 is user id 8 (ids are 1-based)
-    assert at.dataframe[0].value["item id"].tolist() != first
+    assert any("user **8** (row 8)" in m.value for m in at.markdown)  # the sample's ids are 1-based too
+    assert recommendations(at)["item id"].tolist() != first
 
 
 def test_a_setting_change_is_reflected():
@@ -105,7 +113,7 @@ def test_replay_after_factor_thinning_shows_the_nearest_kept_iterate():
     at.slider(key="rat_replay").set_value(1).run()
     assert not at.exception
     assert any("(iteration 2 of exact)" in c.value for c in at.caption)  # nothing kept before: the first kept
-    assert at.dataframe[0].value.shape[0] == 10
+    assert recommendations(at).shape[0] == 10
     assert {b.label for b in at.get("download_button")} >= {"History (CSV)", "Held-out predictions (CSV)"}
 
 
@@ -146,8 +154,10 @@ def test_prediction_heatmap_shows_a_window_of_users_by_items(stepped):
     z = z_values(fig["data"][0]["z"])
     assert z.shape == (40, 40)
     assert 1.0 <= z.min() and z.max() <= 5.0  # clipped to the rating range
-    rated = [t for t in fig["data"] if t.get("name") == "rated"]
-    assert rated and len(rated[0]["x"]) > 0  # dots on the ratings users gave
+    marks = {t["name"]: t for t in fig["data"][1:]}
+    assert set(marks) == {"rated (training)", "held out (test)"}
+    assert len(marks["rated (training)"]["x"]) > 0 and len(marks["held out (test)"]["x"]) > 0
+    assert at.slider(key="rat_u0").min == 1
     at.slider(key="rat_u0").set_value(100).run()
     assert not at.exception
     moved = chart(at, "rat_fig_heatmap")
@@ -209,3 +219,32 @@ def test_uploads_in_the_movielens_formats_are_read(name, data):
     at.file_uploader(key="rat_upload").upload(name, data).run()
     assert not at.exception and not at.error
     assert name in at.caption[0].value and "3 users × 2 items, 5 ratings" in at.caption[0].value
+
+
+def test_the_data_is_previewed_before_play_with_held_out_ratings_marked():
+    at = page()
+    fig = chart(at, "rat_fig_preview")
+    z = z_values(fig["data"][0]["z"]).astype(float)
+    marks = {t["name"]: t for t in fig["data"][1:]}
+    train, test = marks["rated (training)"], marks["held out (test)"]
+    assert len(train["x"]) > 0 and len(test["x"]) > 0
+    users, items = fig["data"][0]["y"], fig["data"][0]["x"]
+    assert users[0] == "1" and items[0] == "1"                     # the sample's first ids, 1-based
+    marked = {(u, i) for kind in (train, test) for u, i in zip(kind["y"], kind["x"])}
+    assert len(marked) == len(train["x"]) + len(test["x"])         # an entry is training or held out, not both
+    assert np.count_nonzero(~np.isnan(z)) == len(marked)           # observed values exactly where marked
+    assert 1 <= np.nanmin(z) and np.nanmax(z) <= 5
+    assert any(c.value.startswith("Ratings per user") for c in at.caption)
+
+
+def test_each_solver_is_timed_with_its_spread_and_read_from_the_numbers(stepped):
+    at = stepped
+    found = [d.value for d in at.dataframe if "median s / iteration" in d.value.columns]
+    assert len(found) == 1
+    table = found[0].set_index("solver")
+    assert set(table.index) == {"exact", "sketched"} and (table["iterations"] == 3).all()
+    assert ((table["fastest s"] <= table["median s / iteration"])
+            & (table["median s / iteration"] <= table["slowest s"])).all()
+    a, b = table.at["sketched", "median s / iteration"], table.at["exact", "median s / iteration"]
+    ratio = f"{a / b:.1f}× slower" if a >= b else f"{b / a:.1f}× faster"
+    assert any(f"sketched is {ratio} per iteration than exact" in c.value for c in at.caption)

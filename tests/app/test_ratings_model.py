@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from _apptest import run_page
 
 import wlra_core
@@ -114,3 +115,28 @@ def test_early_stopping_share_drops_to_zero_when_it_would_hold_out_nothing_or_ev
     assert rm.early_stopping_share(0.1, 4) == 0.0        # round(0.4) = 0 ratings
     assert rm.early_stopping_share(0.3, 1) == 0.0
     assert rm.early_stopping_share(0.0, 100) == 0.0
+
+
+def test_window_entries_gives_each_rating_once_with_its_value_and_its_set():
+    M = np.arange(1.0, 21.0).reshape(4, 5)
+    W = sp.csr_matrix((M % 3 != 0).astype(float))
+    split = rm.split_ratings(W, 0.4, seed=1)
+    cells = rm.window_entries(sp.csr_matrix(M * W.toarray()), split, slice(1, 4), slice(2, 5))
+    for name, mask in (("train", split.W_train), ("test", split.W_test)):
+        r, c, v = cells[name]
+        assert np.array_equal(v, M[1:4, 2:5][r, c])                 # the window's own values
+        assert len(r) == mask[1:4, 2:5].nnz
+    observed = cells["observed"]
+    assert observed.shape == (3, 3)
+    assert np.array_equal(~np.isnan(observed), W.toarray()[1:4, 2:5] > 0)
+
+
+@pytest.mark.parametrize("position, size, row", [(1, 5, 0), (5, 5, 4)])
+def test_positions_shown_are_one_based(position, size, row):
+    assert rm.row_position(position, size) == row
+
+
+@pytest.mark.parametrize("position", [0, 6])
+def test_a_position_outside_the_rows_is_refused(position):
+    with pytest.raises(ValueError, match="position: found"):
+        rm.row_position(position, 5)

@@ -32,6 +32,10 @@ def test_ratings_run_beats_the_mean_predictor(page, screenshot):
     expect(main).to_contain_text("sample (synthetic)")
     play = main.locator(".st-key-rat_play button")
     expect(play).to_contain_text("Play")
+    # before Play the data is on show: the observed ratings, held-out ones marked
+    preview = main.locator(".st-key-rat_fig_preview")
+    expect(preview).to_be_visible(timeout=30_000)
+    expect(preview).to_contain_text("held out (test)")
     play.click()
     expect(play).to_contain_text("Pause")
     # The defaults (k = 4, ridge 1, eps 1e-4, max_iter 30) converge in a few iterations; when the
@@ -47,5 +51,7 @@ def test_ratings_run_beats_the_mean_predictor(page, screenshot):
         assert rmse < mean_rmse, f"{solver}: test RMSE {rmse} not below the mean predictor's {mean_rmse}"
     # The replay slider is there once two iterations exist; the chart shows the reference line.
     expect(main.locator(".st-key-rat_fig_rmse")).to_contain_text("mean predictor")
+    expect(main).to_contain_text("Time per solver")
+    expect(main.locator(".st-key-rat_fig_heatmap")).to_contain_text("held out (test)")
     assert "Traceback" not in main.inner_text()
     screenshot("ratings")

@@ -17,7 +17,7 @@ def page(**query) -> AppTest:
 
 
 def kappas(at: AppTest) -> tuple[float, float]:
-    values = {m.label: float(m.value) for m in at.metric}
+    values = {m.label: float(m.value) for m in at.metric if m.label.startswith("κ")}
     return values["κ(A_i) before"], values["κ(A_i R⁻¹) after"]
 
 

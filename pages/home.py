@@ -12,7 +12,7 @@ with st.container(key="start_here", border=True):
                  icon=":material/play_circle:", query_params=landing.AUTOPLAY)
     st.caption("Opens the inpainting page and presses Play: the exact and sketched solvers fill in "
                "the hidden pixels live. Paint your own mask there afterwards.")
-st.html("<style>.st-key-start_here a { font-size: 1.3rem; font-weight: 600; }</style>")
+st.html(landing.START_HERE_CSS)
 
 hero = landing.hero()
 st.html(images.image_row(

@@ -17,6 +17,14 @@ AUTOPLAY = {"autoplay": "1"}
 # The inpainting page's default problem: the first sample, 256 px, "WLRA" over 25 % dropout.
 SAMPLE, MAX_SIDE = "camera", 256
 PRESETS = mask.Presets(dropout=0.25, text="WLRA", text_size=0.3, seed=0)
+# "Start here" drawn as the page's one primary button (it stays a link: shareable, keyboard-reachable).
+START_HERE_CSS = """<style>
+.st-key-start_here [data-testid="stPageLink-NavLink"] {
+  background: #ff4b4b; border-radius: 0.5rem; padding: 0.55rem 1.1rem; display: inline-flex; }
+.st-key-start_here [data-testid="stPageLink-NavLink"]:hover { background: #e03b3b; }
+.st-key-start_here [data-testid="stPageLink-NavLink"] * {
+  color: #fff !important; font-size: 1.15rem; font-weight: 600; }
+</style>"""
 
 
 @dataclass(frozen=True)

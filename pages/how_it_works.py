@@ -132,6 +132,7 @@ kind = c1.selectbox("sketch S", list(wt.DRAWABLE_SKETCHES), key=P + "sketch", **
                          "solvers' default, srht the paper's)")
 s = c2.slider("sketch size s", int(k), 60, 24, key=P + "s",
               help="rows of S·A_i, from k (the fewest that can precondition); the solvers use s = 4k", **BIND)
+s = max(int(s), int(k))  # a value kept from a smaller k may lie below the slider's new minimum
 s_eff = wt.sketch_size(s, k, N)
 if s_eff != s:
     st.info(f"Sketch size clamped to {s_eff} = N_i: a sketch cannot have more rows than A_i.")

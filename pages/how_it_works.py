@@ -187,6 +187,10 @@ c1, c2 = st.columns([2, 1])
 c1.plotly_chart(charts.norm_preservation_figure(check.frame, wt.NORM_COLUMNS), width="stretch",
                 key=P + "fig_norms")
 c2.metric("largest distortion |‖S A_i x‖/‖A_i x‖ − 1|", f"{max(1 - check.low, check.high - 1):.3f}")
+if kind == "rownorm" and check.high - check.low < 0.01:
+    c2.info("Row-norm sampling keeps the heaviest rows of A_i for sure; on these heavy-tailed weights they "
+            "carry nearly all of ‖A_i‖², so S·A_i is almost A_i itself. Pick `srht` or a smaller s to see a "
+            "sketch at work.", icon=":material/info:")
 c2.caption(f"Every ratio lies in [{check.low:.3f}, {check.high:.3f}]. The narrower this range, the closer the singular values of A_i R⁻¹ are to 1 (section 5). "
            "Lower s and watch the cloud spread.")
 
@@ -276,15 +280,17 @@ cTcg = c6.number_input("T cg", 1, 1000, 10, key=P + "calc_Tcg", **BIND,
                        help="inner iterations per regression, cg (grows like √κ of the rows)")
 table = wt.complexity(int(cn), int(cm), int(ck), max(int(cs), int(ck)), float(cT), float(cTcg))
 st.dataframe(table, hide_index=True, key=P + "calc_table", column_config={
-    name: st.column_config.NumberColumn(format="%.3g") for name in ("gram", "factor", "inner", "total")} | {
+    name: st.column_config.NumberColumn(f"{name} (flops)", format="%.2e") for name in ("gram", "factor", "inner", "total")} | {
     "seconds": st.column_config.NumberColumn("seconds (model)", format="%.3g")})
 curve = wt.complexity_curve(int(cn), int(cm), max(int(cs), int(ck)) / int(ck), float(cT), float(cTcg))
 ran = measured()
-st.plotly_chart(charts.complexity_figure(curve, ran, k=int(ck), n=int(cn), m=int(cm)), width="stretch",
+st.plotly_chart(charts.complexity_figure(curve, ran, k=int(ck), n=int(cn), m=int(cm), window=wt.model_crossover(curve)),
+                width="stretch",
                 key=P + "fig_calc")
 st.caption(wt.complexity_reading(table, curve, ran))
-st.markdown(f":material/science: [Measure it in the Solver lab, on this page's example]"
-            f"({wt.lab_url(int(k), int(seed), kind, int(s_eff))}): its *Time per iteration vs k* tab sweeps k.")
+st.markdown(f"The Solver lab page measures where the crossover lies on this machine, for any problem: "
+            f":material/science: [open it on this page's example]({wt.lab_url(int(k), int(seed), kind, int(s_eff))}); "
+            "its *Time per iteration vs k* tab sweeps k.")
 
 # 9. which matrix -------------------------------------------------------------------------
 st.header("9. Which matrix? Pixels or patches")

@@ -338,24 +338,31 @@ def alternating_animation(frames, observed) -> go.Figure:
     return fig
 
 
-def complexity_figure(curve, measured, *, k: int, n: int, m: int) -> go.Figure:
+def complexity_figure(curve, measured, *, k: int, n: int, m: int, window=None) -> go.Figure:
     """Predicted flops of sketched and cg over exact's against k (the engine's cost model), with
-    the chosen k and the ratios measured on this machine (benchmarks/results) as points."""
+    the chosen k, the k range where the model favours the sketch (`window`) and the ratios
+    measured on this machine (benchmarks/results) as points."""
     fig = go.Figure()
+    ks = curve["k"]
+    if window is not None:
+        fig.add_vrect(x0=window[0], x1=window[1], fillcolor="rgba(214,39,40,0.08)", line_width=0,
+                      annotation_text="model: sketched cheaper", annotation_position="top left")
     for solver in ("sketched", "cg"):
         d = curve[curve["solver"] == solver]
         fig.add_scatter(x=d["k"], y=d["ratio"], mode="lines", name=f"{solver} / exact, predicted ({n}×{m})",
                         line={"color": SOLVER_COLORS[solver]})
-    fig.add_hline(y=1.0, line_dash="dash", line_color="#7f7f7f", annotation_text="as costly as exact",
-                  annotation_position="bottom right")
-    fig.add_vline(x=k, line_dash="dot", annotation_text=f"k = {k}", annotation_position="top")
+    fig.add_hline(y=1.0, line_dash="dash", line_color="#7f7f7f")
+    fig.add_vline(x=k, line_dash="dot")
     if len(measured):
-        fig.add_scatter(x=measured["k"], y=measured["ratio"], mode="markers+text", name="sketched / exact, measured here",
-                        text=[f"{r.n}×{r.m}" for r in measured.itertuples()], textposition="top center",
+        fig.add_scatter(x=measured["k"], y=measured["ratio"], mode="markers", name="sketched / exact, measured here",
+                        hovertext=[f"{r.n}×{r.m}, k = {r.k}: {r.ratio:.2f}× ({r.source})" for r in measured.itertuples()],
+                        hoverinfo="text",
                         marker={"symbol": "diamond", "size": 11, "color": SOLVER_COLORS["sketched"],
                                 "line": {"color": "black", "width": 1}})
-    fig.update_xaxes(type="log", title="rank k (s = the chosen s/k)")
-    fig.update_yaxes(type="log", title="cost of one iteration / exact's")
+    lo, hi = float(min(ks.min(), k)), float(max(ks.max(), k))
+    fig.update_xaxes(type="log", title=f"rank k (s = the chosen s/k; dotted: k = {k})",
+                     range=[math.log10(max(lo, 1.0)) - 0.05, math.log10(hi) + 0.05])
+    fig.update_yaxes(type="log", title="cost of one iteration / exact's (dashed: equal)")
     fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10}, template="plotly_white",
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
     return fig

@@ -581,23 +581,29 @@ def measured_ratios(results: Path = RESULTS) -> pd.DataFrame:
     source. solvers_ab.csv has no shapes: they come from the run that defined its app cases."""
     rows = []
     for name, shapes in MEASURED_SOURCES:
-        path = results / name
-        if not path.exists():
-            continue
+        try:
+            rows += _measured_rows(results, name, shapes)
+        except (OSError, KeyError, ValueError, pd.errors.ParserError):
+            continue  # a result file missing or rewritten in another layout: the page shows what it can read
+    return pd.DataFrame(rows, columns=["case", "n", "m", "k", "ratio", "source"])
+
+
+def _measured_rows(results: Path, name: str, shapes: str | None) -> list[dict]:
+    rows = []
+    path = results / name
+    if path.exists():
         d = pd.read_csv(path)
         if shapes is None:
             d = d[d["solver"].isin(["exact", "sketched"])]
             t = d.pivot_table(index=["case", "n", "m", "k"], columns="solver", values="s_per_iter").dropna()
         else:
-            if not (results / shapes).exists():
-                continue
             geometry = pd.read_csv(results / shapes)[["case", "n", "m", "k"]].drop_duplicates("case")
             d = d[d["solver"].isin(["exact", "sketched"])].merge(geometry, on="case")
             t = d.pivot_table(index=["case", "n", "m", "k"], columns="solver", values="cpu_after_s").dropna()
         for (case, n, m, k), r in t.iterrows():
             rows.append({"case": case, "n": int(n), "m": int(m), "k": int(k),
                          "ratio": float(r["sketched"] / r["exact"]), "source": f"benchmarks/results/{name}"})
-    return pd.DataFrame(rows, columns=["case", "n", "m", "k", "ratio", "source"])
+    return rows
 
 
 # --- the same example in the solver lab ------------------------------------------------------------

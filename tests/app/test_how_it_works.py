@@ -266,3 +266,13 @@ def test_the_lab_link_opens_the_same_example_in_the_lab():
     assert lab.slider(key="lab_k").value == 4 and lab.slider(key="lab_rank").value == 4
     assert lab.selectbox(key="lab_sketch").value == "srht" and lab.number_input(key="lab_s").value == 20
     assert lab.number_input(key="lab_pseed").value == 7
+
+
+def test_measured_ratios_skip_result_files_they_cannot_read(tmp_path):
+    (tmp_path / "solvers_dense3072").mkdir()
+    (tmp_path / "solvers_dense3072" / "solvers.csv").write_text("case,solver,seconds\nx,exact,1\n")
+    assert wt.measured_ratios(tmp_path).empty            # another layout: nothing read, no error
+    assert wt.measured_ratios(tmp_path / "missing").empty
+    reading = wt.complexity_reading(wt.complexity(12, 60, 3, 12, 5, 10), wt.complexity_curve(12, 60, 4, 5, 10),
+                                    wt.measured_ratios(tmp_path))
+    assert "Measured on this machine" not in reading

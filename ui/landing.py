@@ -23,7 +23,8 @@ START_HERE_CSS = """<style>
   background: #ff4b4b; border-radius: 0.5rem; padding: 0.55rem 1.1rem; display: inline-flex; }
 .st-key-start_here [data-testid="stPageLink-NavLink"]:hover { background: #e03b3b; }
 .st-key-start_here [data-testid="stPageLink-NavLink"] * {
-  color: #fff !important; font-size: 1.15rem; font-weight: 600; }
+  color: #fff !important; font-size: 1.15rem; font-weight: 600;
+  white-space: normal; overflow: visible; text-overflow: clip; }
 </style>"""
 
 

@@ -128,6 +128,11 @@ if settings.k > (rank_limit := min(problem.M.shape)):  # a small image: the rank
                      f"for its {problem.M.shape[0]}×{problem.M.shape[1]} matrix M): k = {rank_limit} is used.",
                      icon=":material/warning:")
     settings = dataclasses.replace(settings, k=rank_limit)
+# --- autoplay (the landing page's "Start here" opens this page with ?autoplay=1) ----------------
+if st.query_params.get("autoplay") == "1":
+    del st.query_params["autoplay"]  # pressed once: a rerun or a later link does not press it again
+    runner.controls.push("play")
+
 with run_col:
     st.subheader("Run: every solver from the same start")
     runner.buttons()

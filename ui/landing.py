@@ -1,4 +1,6 @@
-"""The landing page's picture: one small inpainting example, computed once per server and cached."""
+"""The landing page's picture: the inpainting demo's own problem, solved once per server with the
+library's best settings (wlra_core.inpaint: patch lifting, the held-out pixels pick the best
+iteration) and cached."""
 from __future__ import annotations
 
 import warnings
@@ -10,41 +12,52 @@ import streamlit as st
 import wlra_core as wc
 from ui import images, loaders, mask
 
+# The inpainting page's query parameter that presses Play once (the "Start here" link).
+AUTOPLAY = {"autoplay": "1"}
+# The inpainting page's default problem: the first sample, 256 px, "WLRA" over 25 % dropout.
+SAMPLE, MAX_SIDE = "camera", 256
+PRESETS = mask.Presets(dropout=0.25, text="WLRA", text_size=0.3, seed=0)
+# "Start here" drawn as the page's one primary button (it stays a link: shareable, keyboard-reachable).
+START_HERE_CSS = """<style>
+.st-key-start_here [data-testid="stPageLink-NavLink"] {
+  background: #ff4b4b; border-radius: 0.5rem; padding: 0.55rem 1.1rem; display: inline-flex; }
+.st-key-start_here [data-testid="stPageLink-NavLink"]:hover { background: #e03b3b; }
+.st-key-start_here [data-testid="stPageLink-NavLink"] * {
+  color: #fff !important; font-size: 1.15rem; font-weight: 600;
+  white-space: normal; overflow: visible; text-overflow: clip; }
+</style>"""
+
 
 @dataclass(frozen=True)
-class Example:
+class Hero:
     image: np.ndarray
     masked: np.ndarray
-    reconstruction: np.ndarray
-    filled: np.ndarray
+    inpainted: np.ndarray         # wc.inpaint's image at its best iteration
     k: int
-    ridge: float
+    patch: int
+    best_iteration: int
     iterations: int
     hidden_fraction: float
     psnr_hidden: float
 
 
-@st.cache_resource(show_spinner="Computing the example…")
-def example(sample: str = "camera", max_side: int = 128, k: int = 8, ridge: float = 0.0,
-            max_iter: int = 30) -> Example:
-    """A sample with a text overlay and 25 % dropout, reconstructed by the exact solver."""
+@st.cache_data(show_spinner="Inpainting the example (once per server)…")
+def hero(sample: str = SAMPLE, max_side: int = MAX_SIDE, presets: mask.Presets = PRESETS) -> Hero:
+    """The sample with the presets' holes, inpainted by wc.inpaint with its defaults."""
     image = loaders.load_sample(sample, max_side)
-    presets = mask.Presets(dropout=0.25, text="WLRA", text_size=0.35, seed=0)
     weights = mask.combine(image.shape[:2], hidden=mask.preset_hidden(image.shape[:2], presets))
-    M, W = wc.io.image_problem(image, weights)
-    with warnings.catch_warnings():  # stopping at max_iter is expected here
+    with warnings.catch_warnings():  # stopping at max_iter is a stop reason here, not news
         warnings.simplefilter("ignore", wc.ConvergenceWarning)
-        result = wc.solve(M, W, k, solver="exact", eps=1e-5, max_iter=max_iter, ridge=ridge, seed=0)
-    reconstruction = images.reconstruct(result.X, result.Y, image.shape)
+        result = wc.inpaint(image, weights)
     hidden = mask.hidden_pixels(weights)
-    return Example(
+    return Hero(
         image=image,
         masked=images.overlay_missing(image, weights, mask.MISSING_RGB),
-        reconstruction=reconstruction,
-        filled=images.fill_in(image, reconstruction, weights),
-        k=k,
-        ridge=ridge,
+        inpainted=result.image,
+        k=int(result.settings["k"]),
+        patch=int(result.settings["patch"]),
+        best_iteration=int(result.best.iteration),
         iterations=len(result.history),
         hidden_fraction=float(hidden.mean()),
-        psnr_hidden=wc.metrics.psnr(image, reconstruction, mask=hidden),
+        psnr_hidden=wc.metrics.psnr(image, result.image, mask=hidden),
     )

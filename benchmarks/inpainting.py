@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)  # run from a checkout without installing
 
-from machine import blas as blas_info, cpu, usable_cores, write_csv  # noqa: E402
+from machine import blas as blas_info, cpu, usable_cores, version, write_csv  # noqa: E402
 import wlra_core as wc  # noqa: E402
 
 IMAGES = ("camera", "chelsea", "astronaut", "coffee", "plaid")
@@ -182,12 +182,6 @@ def table(rows: list) -> list:
             f"{r.get('stop_reason') or r.get('note') or ''} |")
     return lines
 
-
-def version(module: str) -> str:
-    try:
-        return __import__(module).__version__
-    except Exception:  # noqa: BLE001
-        return "not installed"
 
 
 def machine() -> dict:

@@ -54,3 +54,11 @@ def write_csv(path: str, rows: list, fields) -> None:
                 clean[key] = "" if value is None or (isinstance(value, float)
                                                      and not math.isfinite(value)) else value
             writer.writerow(clean)
+
+
+def version(module: str) -> str:
+    """A package's version, or "not installed" (peers live only in the benchmark venv)."""
+    try:
+        return __import__(module).__version__
+    except Exception:  # noqa: BLE001 (an import can fail in many ways)
+        return "not installed"

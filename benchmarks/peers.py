@@ -44,7 +44,7 @@ import scipy.sparse as sp
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
-from machine import blas as blas_info, cpu, usable_cores, write_csv as shared_write_csv  # noqa: E402
+from machine import blas as blas_info, cpu, usable_cores, version, write_csv as shared_write_csv  # noqa: E402
 import wlra_core as wc  # noqa: E402
 
 RIDGE = 5.0
@@ -300,12 +300,6 @@ def bench_case(prob: Problem, k: int, max_iter: int, seed: int) -> list:
 # ----------------------------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------------------------
-
-def version(module: str) -> str:
-    try:
-        return __import__(module).__version__
-    except Exception:  # noqa: BLE001
-        return "not installed"
 
 
 def machine() -> dict:

@@ -186,8 +186,24 @@ def _shape(A) -> str:
     return "None" if A is None else "×".join(str(s) for s in np.shape(A))
 
 
+class _Estimate:
+    """M̂ = mean + row_offsets_i + col_offsets_j + X Yᵀ of a Step or a Result (offsets with bias=True)."""
+
+    def low_rank(self):
+        """The dense estimate M̂ (n×m: mind the size for large problems), offsets included."""
+        return _full(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
+
+    def predict(self, rows, cols):
+        """M̂ at the entries (rows[t], cols[t]), without forming M̂."""
+        return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
+
+    def model_factors(self):
+        """(A, B) with A Bᵀ = M̂, offsets included (A = X, B = Y without bias), n×k' and m×k'."""
+        return _model_factors(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
+
+
 @dataclass(frozen=True)
-class Step:
+class Step(_Estimate):
     """One alternating iteration. M̂ = X @ Y.T (+ mean + row_offsets_i + col_offsets_j with
     bias=True); the arrays are read-only."""
 
@@ -207,18 +223,6 @@ class Step:
     row_offsets: np.ndarray | None = None   # b_i (bias=True), else None
     col_offsets: np.ndarray | None = None   # c_j (bias=True), else None
 
-    def low_rank(self):
-        """The full estimate M̂ (n×m), offsets included."""
-        return _full(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
-
-    def predict(self, rows, cols):
-        """M̂ at the entries (rows[t], cols[t]), without forming M̂."""
-        return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
-
-    def model_factors(self):
-        """(A, B) with A Bᵀ = M̂, offsets included (A = X, B = Y without bias), n×k' and m×k'."""
-        return _model_factors(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
-
     def __repr__(self):
         extra = f", stop_reason={str(self.stop_reason)!r}" if self.stop_reason is not None else ""
         if self.holdout_rmse is not None:
@@ -234,7 +238,7 @@ def strip(step: Step) -> Step:
 
 
 @dataclass(frozen=True)
-class Result:
+class Result(_Estimate):
     """What `solve` returns: the last iteration's factors and the run's history (a tuple of Steps)."""
 
     X: np.ndarray
@@ -250,19 +254,6 @@ class Result:
     mean: float = 0.0
     row_offsets: np.ndarray | None = None
     col_offsets: np.ndarray | None = None
-
-    def low_rank(self):
-        """The dense estimate M̂ = X Yᵀ (+ offsets with bias=True) of the last iteration (n×m: mind
-        the size for large problems). `best.low_rank()` is the best iteration's."""
-        return _full(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
-
-    def predict(self, rows, cols):
-        """M̂ of the last iteration at the entries (rows[t], cols[t]), without forming M̂."""
-        return _predict(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets, rows, cols)
-
-    def model_factors(self):
-        """(A, B) with A Bᵀ = M̂ of the last iteration, offsets included."""
-        return _model_factors(self.X, self.Y, self.mean, self.row_offsets, self.col_offsets)
 
     def __repr__(self):
         return (f"Result(stop_reason={str(self.stop_reason)!r}, converged={self.converged}, "

@@ -80,7 +80,7 @@ def test_the_cli_and_the_app_read_a_matrix_file_as_the_same_problem(tmp_path, ma
 
 
 def test_the_cli_builds_an_image_problem_with_image_problem(tmp_path):
-    pil = pytest.importorskip("PIL.Image")
+    from PIL import Image as pil
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
     mask = np.where(rng.random((6, 5)) < 0.5, 255, 0).astype(np.uint8)

@@ -1,6 +1,6 @@
 """Plotly figure builders over solver histories, and a chart that updates in place.
 
-`st.plotly_chart` remounts whenever the figure changes (NOTES-UI.md: blank frames, zoom lost on
+`st.plotly_chart` remounts whenever the figure changes (blank frames, the zoom lost on
 every tick), so live charts go through `live_chart`: a small Components v2 component that keeps
 one plotly div and calls `Plotly.react` on it with each new figure. plotly.js itself is read from
 the installed plotly wheel (`plotly/package_data/plotly.min.js`) and sent to the browser once per

@@ -5,7 +5,7 @@ Pure functions (numpy, scipy, pandas, wlra_core; no Streamlit), so the page only
 sketch S·A_i and the Gram matrix behind R are wlra_core's own (`wlra_core.sketches.sketch_rows`,
 `gram`), so the page shows the operator the sketched solver applies. The inner iterations are a
 readable single-row loop on purpose (it is what the page teaches); wlra_core runs the same
-iteration vectorised over all rows. Names follow PAPER.md:
+iteration vectorised over all rows. Names follow the paper (arXiv 2306.04169):
 
     row i of the X-update:  A_i = D_√W_i Y,  b_i = D_√W_i M_iᵀ,  x_i = argmin ‖A_i x − b_i‖²
     sketch:                 S·A_i with s rows (S random, see SKETCH_NOTES)

@@ -43,7 +43,8 @@ with stage:
     runner.buttons()
     run_messages = st.container()
     shortcut_help = run_ui.shortcuts(P, canvas_label="Mask canvas: paint over the image to hide pixels "
-                                     "(weight 0) or, with a brush weight of 1, to trust them again")
+                                     "(weight 0) or, with a brush weight of 1, to trust them again",
+                                     canvas_key=state.key(P, "canvas"))
 
 # --- the image -------------------------------------------------------------------------------
 loaders.accept_pending_image(P, max_side=st.session_state.get(state.key(P, "res"), 256),

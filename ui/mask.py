@@ -269,11 +269,12 @@ STROKES_PARAM = "inp_strokes"   # query parameter holding the painted layer's co
 
 def layer_code(layer: tuple[np.ndarray, np.ndarray]) -> str:
     """The painted layer (coverage, weighted) on the image grid as a URL-safe code: both arrays as
-    uint16 (steps of 1.5e-5: a weight never crosses HIDDEN_BELOW by rounding in practice), lzma-
-    compressed (strokes are mostly flat, so a 256 px painting is a few kB), base64url."""
+    float32, the precision paint_layer makes them in (rounded to 16 bits, a coverage of exactly
+    0.5 became 0.500008 and its pixel hidden), lzma-compressed (strokes are mostly flat: a stroke
+    across a 256 px image is about 2 kB), base64url."""
     coverage, weighted = (np.asarray(a, dtype=np.float64) for a in layer)
     h, w = coverage.shape
-    q = np.round(np.clip(np.stack([coverage, weighted]), 0.0, 1.0) * 65535).astype("<u2")
+    q = np.clip(np.stack([coverage, weighted]), 0.0, 1.0).astype("<f4")
     body = lzma.compress(struct.pack("<HH", h, w) + q.tobytes(), preset=6)
     return base64.urlsafe_b64encode(body).decode("ascii").rstrip("=")
 
@@ -290,9 +291,11 @@ def decode_layer(code: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndar
     if (h, w) != tuple(shape):
         raise wc.InputError(f"strokes in the URL: found strokes for a {w}×{h} px image, need {shape[1]}×{shape[0]} px "
                             "(the same image and working resolution)")
-    if len(raw) != 4 + 2 * 2 * h * w:
-        raise wc.InputError(f"strokes in the URL: found {len(raw) - 4} bytes of strokes, need {4 * h * w}")
-    q = np.frombuffer(raw[4:], dtype="<u2").reshape(2, h, w).astype(np.float64) / 65535.0
+    if len(raw) != 4 + 2 * 4 * h * w:
+        raise wc.InputError(f"strokes in the URL: found {len(raw) - 4} bytes of strokes, need {8 * h * w}")
+    q = np.clip(np.frombuffer(raw[4:], dtype="<f4").reshape(2, h, w).astype(np.float64), 0.0, 1.0)
+    if not np.isfinite(q).all():
+        raise wc.InputError("strokes in the URL: found values that are not numbers, need weights in [0, 1]")
     return q[0], np.minimum(q[1], q[0])
 
 

@@ -754,11 +754,15 @@ export default function (component) {
     });
   }
   if (data.canvas_label) {
-    const label = () => document.querySelectorAll('iframe[title*="drawable_canvas"]').forEach(
-      (f) => { f.setAttribute("aria-label", data.canvas_label); });
-    label();
-    setTimeout(label, 1000);
-    setTimeout(label, 4000);
+    // the drawing canvas lives in the component's shadow root, under the widget's st-key class
+    const walk = (root, found) => {
+      root.querySelectorAll("canvas.upper-canvas").forEach((c) => found.push(c));
+      root.querySelectorAll("*").forEach((e) => { if (e.shadowRoot) walk(e.shadowRoot, found); });
+      return found;
+    };
+    const label = () => document.querySelectorAll(`[class*="st-key-${data.canvas_key}"]`).forEach((box) =>
+      walk(box, []).forEach((c) => { c.setAttribute("role", "img"); c.setAttribute("aria-label", data.canvas_label); }));
+    [0, 500, 1000, 2000, 4000, 8000, 16000].forEach((ms) => setTimeout(label, ms));
   }
 }
 """
@@ -768,9 +772,11 @@ _shortcut_keys = st.components.v2.component(
     css=".stElementContainer:has(.wlra-run-shortcuts) { display: none; }", isolate_styles=False)
 
 
-def shortcuts(prefix: str, *, canvas_label: str | None = None) -> str:
-    """Listen for the shortcut keys on this page (buttons keyed `<prefix>_play`, `_step`, `_reset`);
-    returns the help text naming them."""
+def shortcuts(prefix: str, *, canvas_label: str | None = None, canvas_key: str | None = None) -> str:
+    """Listen for the shortcut keys on this page (buttons keyed `<prefix>_play`, `_step`, `_reset`)
+    and give the drawing canvas of the widget whose key starts with `canvas_key` an ARIA label;
+    returns the help text naming the keys."""
     _shortcut_keys(key=f"{prefix}_shortcuts", data={"prefix": prefix, "keys": SHORTCUTS,
-                                                     "canvas_label": canvas_label}, height=0)
+                                                     "canvas_label": canvas_label, "canvas_key": canvas_key},
+                   height=0)
     return "Keys: **P** Play/Pause · **N** Step · **X** Reset"

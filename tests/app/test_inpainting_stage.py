@@ -120,7 +120,10 @@ def test_a_painted_layer_survives_its_url_code():
     code = mask.layer_code((coverage, weighted))
     assert re.fullmatch(r"[A-Za-z0-9_-]+", code) and len(code) < 2000
     c, v = mask.decode_layer(code, (40, 30))
-    assert np.abs(c - coverage).max() < 1e-4 and np.abs(v - weighted).max() < 1e-4
+    assert np.array_equal(c, coverage.astype(np.float32)) and np.array_equal(v, weighted.astype(np.float32))
+    # a coverage of exactly 0.5 stays 0.5: its pixel's weight is 0.5, not hidden (not below 0.5)
+    half = mask.decode_layer(mask.layer_code((np.full((2, 2), 0.5), np.zeros((2, 2)))), (2, 2))
+    assert not mask.hidden_pixels(mask.combine((2, 2), painted=half)).any()
     with pytest.raises(wc.InputError, match="strokes for a 30×40 px image, need 20×10 px"):
         mask.decode_layer(code, (10, 20))
     with pytest.raises(wc.InputError, match="does not decode"):

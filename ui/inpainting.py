@@ -275,9 +275,10 @@ def live_html(view: View, iteration: int, max_iter: int, problem: Problem, *, sh
     the counter (as separate elements they trailed it by up to 25 iterations)."""
     pictures = images.image_row(image_items(problem, view.runs, iteration, show=show), width=width)
     # the counter above the pictures, the numbers below them: the pictures come first on the stage
-    return ('<div data-testid="stage" style="display:flex;flex-direction:column;gap:8px">'
+    # "run-status" holds the counter and the rows, as status_html does (the tests read both in it)
+    return ('<div data-testid="run-status" style="display:flex;flex-direction:column;gap:8px">'
             f"{status_header(view, iteration, max_iter)}{pictures}{difference_html(view.runs, iteration)}"
-            f'<div data-testid="run-status">{status_table(view, iteration)}</div></div>')
+            f"{status_table(view, iteration)}</div>")
 
 
 def image_items(problem: Problem, runs: RunSet | None, iteration: int,

@@ -762,7 +762,12 @@ export default function (component) {
     };
     const label = () => document.querySelectorAll(`[class*="st-key-${data.canvas_key}"]`).forEach((box) =>
       walk(box, []).forEach((c) => { c.setAttribute("role", "img"); c.setAttribute("aria-label", data.canvas_label); }));
-    [0, 500, 1000, 2000, 4000, 8000, 16000].forEach((ms) => setTimeout(label, ms));
+    label();   // and again every 2 s: the canvas mounts later, and remounts after Clear
+    if (!window.__wlraCanvasLabel) window.__wlraCanvasLabel = setInterval(() => {
+      const d = window.__wlraShortcuts;
+      if (d && d.canvas_label) document.querySelectorAll(`[class*="st-key-${d.canvas_key}"]`).forEach((box) =>
+        walk(box, []).forEach((c) => { c.setAttribute("role", "img"); c.setAttribute("aria-label", d.canvas_label); }));
+    }, 2000);
   }
 }
 """

@@ -27,7 +27,8 @@ state.init(P)
 runner = RunController(P)
 st.title("Image inpainting")
 st.caption("Hide pixels with weight 0, and a rank-k approximation fitted to the rest fills them in. "
-           "Weights between 0 and 1 say how much a pixel is trusted; W multiplies the squared residual.")
+           "Weights between 0 and 1 say how much a pixel is trusted; W multiplies the squared residual. "
+           f"{run_ui.SHORTCUTS_HELP}.")
 
 # Conditional messages go into containers made on every run, so that showing one never shifts
 # the elements after it (a shift makes the browser mix old and new elements until the run ends).
@@ -42,9 +43,9 @@ st.html(f"<style>.st-key-{state.key(P, 'stage')} [data-stale=\"true\"] "
 with stage:
     runner.buttons()
     run_messages = st.container()
-    shortcut_help = run_ui.shortcuts(P, canvas_label="Mask canvas: paint over the image to hide pixels "
-                                     "(weight 0) or, with a brush weight of 1, to trust them again",
-                                     canvas_key=state.key(P, "canvas"))
+    run_ui.shortcuts(P, canvas_key=state.key(P, "canvas"),
+                     canvas_label="Mask canvas: paint over the image to hide pixels (weight 0) or, with a "
+                                  "brush weight of 1, to trust them again")
 
 # --- the image -------------------------------------------------------------------------------
 loaders.accept_pending_image(P, max_side=st.session_state.get(state.key(P, "res"), 256),
@@ -170,7 +171,7 @@ def render(view: View) -> None:
                    icon=":material/info:")
     if view.runs is None:
         notes.caption("Press **Play** to watch every selected solver fit the masked image, or **Step** "
-                      f"for one iteration at a time. {shortcut_help}.")
+                      "for one iteration at a time.")
     pictures_box, readings = st.container(), st.container()
     with st.container(horizontal=True, vertical_alignment="bottom"):
         iteration = runner.replay_slider(view, container=st.container())

@@ -730,6 +730,7 @@ def replay_placeholder_html() -> str:
 # Keys P, N and X: Streamlit itself listens for R (rerun) and C (clear caches), and the browser for
 # Space and Enter on the focused control. Ignored while typing in a field or with a modifier held.
 SHORTCUTS = {"p": "play", "n": "step", "x": "reset"}
+SHORTCUTS_HELP = "Keys: **P** Play/Pause · **N** Step · **X** Reset"
 
 _SHORTCUTS_JS = """
 // Presses this page's Play/Pause, Step or Reset button for a key: a real click, so the click
@@ -784,4 +785,4 @@ def shortcuts(prefix: str, *, canvas_label: str | None = None, canvas_key: str |
     _shortcut_keys(key=f"{prefix}_shortcuts", data={"prefix": prefix, "keys": SHORTCUTS,
                                                      "canvas_label": canvas_label, "canvas_key": canvas_key},
                    height=0)
-    return "Keys: **P** Play/Pause · **N** Step · **X** Reset"
+    return SHORTCUTS_HELP

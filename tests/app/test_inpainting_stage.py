@@ -158,3 +158,9 @@ def test_a_bad_strokes_code_is_refused_with_a_message():
     at = page(inp_strokes="zzzz")
     assert not at.exception
     assert any("strokes in the URL" in e.value for e in at.error)
+
+
+def test_the_shortcut_keys_are_named_on_the_page_and_the_listener_is_mounted():
+    at = page(inp_res="64")
+    assert any("**P** Play/Pause · **N** Step · **X** Reset" in c.value for c in at.caption)
+    [listener] = [el for el in at.get("bidi_component") if el.proto.id.endswith("-inp_shortcuts")]

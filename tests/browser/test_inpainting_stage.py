@@ -57,8 +57,7 @@ def fully_in_view(page: Page, box: dict | None) -> bool:
             and box["y"] + box["height"] <= size["height"])
 
 
-def test_after_play_the_running_solvers_pictures_are_in_view_and_never_faded(page: Page, screenshot):
-    open_page(page, LONG)
+def pictures_in_view_within_5_s_of_play(page: Page) -> None:
     main = main_block(page)
     main.locator(".st-key-inp_play button").click()
     started = time.monotonic()
@@ -73,6 +72,17 @@ def test_after_play_the_running_solvers_pictures_are_in_view_and_never_faded(pag
         page.wait_for_timeout(100)
     alts = [pictures.nth(i).get_attribute("alt") for i in range(2)]
     assert [re.fullmatch(r"(exact|sketched) · iteration \d+", a) is not None for a in alts] == [True, True], alts
+
+
+def test_after_play_on_the_default_page_the_solvers_pictures_are_in_view(page: Page):
+    open_page(page)
+    pictures_in_view_within_5_s_of_play(page)
+
+
+def test_during_a_10_s_run_the_stage_is_never_faded(page: Page, screenshot):
+    open_page(page, LONG)
+    main = main_block(page)
+    pictures_in_view_within_5_s_of_play(page)
     samples = []
     end = time.monotonic() + 10.0
     while time.monotonic() < end:

@@ -256,6 +256,32 @@ def difference_html(runs: RunSet | None, iteration: int) -> str:
             "float32 round-off of the kept factors: the same iterates)</span></div>")
 
 
+def cost_line(name: str, c: Cost, iterations: int) -> str:
+    """Where one solver's iterations go, in counts (Step.inner has no times for its parts)."""
+    per = (c.exact_rows + c.iterative_rows) / max(iterations, 1)
+    if not c.iterative_rows:
+        return f"{name}: {per:,.0f} row regressions per iteration, all solved exactly (normal equations, k×k Cholesky)"
+    if c.sketch_size is None:
+        return (f"{name}: {per:,.0f} row regressions per iteration; {100 * c.exact_share:.0f} % exactly, "
+                f"the others by {c.inner_iterations:.1f} inner iterations each")
+    return (f"{name}: {per:,.0f} row regressions per iteration; {100 * c.exact_share:.0f} % exactly (no longer "
+            f"than the sketch of s = {c.sketch_size} rows), the others by a sketch of {c.sketch_size} rows, its "
+            f"k×k factorisation and {c.inner_iterations:.1f} inner iterations each")
+
+
+def cost_html(runs: RunSet | None, iteration: int) -> str:
+    """One line per solver: its cost breakdown over the iterations so far (see cost_line)."""
+    lines = []
+    for name, run in (runs.runs.items() if runs else []):
+        c, index = cost(run, iteration), run.at(iteration)
+        if c is not None and c.exact_rows + c.iterative_rows:
+            lines.append(f'<div data-testid="cost-{html.escape(name)}">'
+                         f"{html.escape(cost_line(name, c, index + 1))}</div>")
+    if not lines:
+        return ""
+    return f'<div data-testid="cost" style="font-size:0.8rem;opacity:0.85">{"".join(lines)}</div>'
+
+
 def best_index(run: Run, iteration: int) -> int | None:
     """Index of the record with the lowest held-out error up to the one shown for `iteration`
     (ties: the earliest); the shown one itself when nothing was held out."""
@@ -278,7 +304,7 @@ def live_html(view: View, iteration: int, max_iter: int, problem: Problem, *, sh
     # "run-status" holds the counter and the rows, as status_html does (the tests read both in it)
     return ('<div data-testid="run-status" style="display:flex;flex-direction:column;gap:8px">'
             f"{status_header(view, iteration, max_iter)}{pictures}{difference_html(view.runs, iteration)}"
-            f"{status_table(view, iteration)}</div>")
+            f"{status_table(view, iteration)}{cost_html(view.runs, iteration)}</div>")
 
 
 def image_items(problem: Problem, runs: RunSet | None, iteration: int,

@@ -91,6 +91,16 @@ def test_the_reading_is_computed_from_the_medians_shown():
     assert inpainting.reading(rs, 3).startswith("sketched is 4.0× faster per iteration")
 
 
+def test_the_cost_lines_count_what_each_solver_does_per_iteration():
+    rs = fake_runs({"exact": [0.01] * 2, "sketched": [0.01] * 2})
+    assert inpainting.cost_line("exact", inpainting.cost(rs.runs["exact"], 2), 2) == (
+        "exact: 6 row regressions per iteration, all solved exactly (normal equations, k×k Cholesky)")
+    line = inpainting.cost_line("sketched", inpainting.cost(rs.runs["sketched"], 2), 2)
+    assert line.startswith("sketched: 6 row regressions per iteration; 17 % exactly (no longer than the sketch "
+                           "of s = 8 rows)") and "3.0 inner iterations each" in line
+    assert 'data-testid="cost-sketched"' in inpainting.cost_html(rs, 2)
+
+
 def test_the_difference_between_solvers_is_relative_to_the_first():
     rs = fake_runs({"exact": [0.01] * 2, "sketched": [0.01] * 2})
     [(a, b, value)] = inpainting.difference(rs, 2)

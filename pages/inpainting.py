@@ -5,6 +5,7 @@ import streamlit as st
 
 import wlra_core as wc
 from ui import charts, controls, images, inpainting, loaders, mask, router, state
+from ui import run as run_ui
 from ui.run import RunController, View
 
 router.ensure_app_router()
@@ -18,16 +19,38 @@ RESOLUTIONS = [64, 96, 128, 192, 256, 384, 512]
 MARKERS_UP_TO = 60
 DEFAULTS = controls.SolverSettings(k=12, eps=1e-4, solvers=("exact", "sketched"), max_iter=60)
 PICTURES = {"best so far": "best", "inpainted": "inpainted", "X Yᵀ": "raw"}
+# CSS px per picture by how many there are (the original and one per solver): one row on the stage
+# at 1280 px wide with the sidebar open.
+PICTURE_WIDTH = {1: 260, 2: 260, 3: 250, 4: 185, 5: 145}
 
 state.init(P)
 runner = RunController(P)
 st.title("Image inpainting")
 st.caption("Hide pixels with weight 0, and a rank-k approximation fitted to the rest fills them in. "
-           "Weights between 0 and 1 say how much a pixel is trusted; W multiplies the squared residual.")
+           "Weights between 0 and 1 say how much a pixel is trusted; W multiplies the squared residual. "
+           f"{run_ui.SHORTCUTS_HELP}.")
 
 # Conditional messages go into containers made on every run, so that showing one never shifts
 # the elements after it (a shift makes the browser mix old and new elements until the run ends).
 messages = st.container()
+# The stage: buttons, then the live counter, pictures and numbers, at the top of the page so that
+# the pictures are in view while a run plays (the mask editor sits below it).
+stage = st.container(key=state.key(P, "stage"))
+# Streamlit fades elements still stale half a second into a rerun (opacity 0.33, "data-stale"):
+# each tick of a run redraws the stage, so without this the running pictures blink to a third.
+st.html(f"<style>.st-key-{state.key(P, 'stage')} [data-stale=\"true\"] "
+        "{ opacity: 1 !important; transition: none !important; }</style>")
+# The landing page's "Start here" opens this page with ?autoplay=1: Play is pressed once (the
+# parameter goes, so a rerun or a later link does not press it again).
+if st.query_params.get("autoplay") == "1":
+    del st.query_params["autoplay"]
+    runner.controls.push("play")
+with stage:
+    runner.buttons()
+    run_messages = st.container()
+    run_ui.shortcuts(P, canvas_key=state.key(P, "canvas"),
+                     canvas_label="Mask canvas: paint over the image to hide pixels (weight 0) or, with a "
+                                  "brush weight of 1, to trust them again")
 
 # --- the image -------------------------------------------------------------------------------
 loaders.accept_pending_image(P, max_side=st.session_state.get(state.key(P, "res"), 256),
@@ -57,12 +80,12 @@ loaders.accept_pending_mask(P, (h, w))
 if (message := state.pop_error(P)) is not None:
     messages.error(message, icon=":material/error:")
 
-mask_col, run_col = st.columns([5, 6], gap="large")
 caption = pick_col.empty()  # filled once the problem (and its matrix) is built
+st.subheader("Mask: what the solver may trust")
+mask_col, side_col = st.columns([5, 6], gap="large")
 
-# --- the mask (left) --------------------------------------------------------------------------
-with mask_col:
-    st.subheader("Mask: what the solver may trust")
+# --- the mask: canvas (left), presets and weights (right) ---------------------------------------
+with side_col:
     a, b = st.columns(2)
     presets = mask.Presets(
         dropout=a.slider("Random dropout p", 0.0, 0.95, 0.25, 0.05, key=state.key(P, "dropout"), **BOUND),
@@ -72,6 +95,7 @@ with mask_col:
         block=a.slider("Centre block (side)", 0.0, 0.6, 0.0, 0.05, key=state.key(P, "block"), **BOUND),
         seed=b.number_input("Mask seed", 0, 10**6, 0, key=state.key(P, "mask_seed"), **BOUND),
     )
+with mask_col:
     tool_col, clear_col = st.columns([2, 1], vertical_alignment="bottom")
     tool = tool_col.segmented_control("Paint tool", list(mask.TOOLS), default="Brush", required=True,
                                       key=state.key(P, "tool"), persist_state="session")
@@ -94,19 +118,27 @@ with mask_col:
             state.put(P, "mask_upload", None)
             messages.error(f"The uploaded mask was dropped: {exc}", icon=":material/error:")
     hidden_by_presets = mask.preset_hidden((h, w), presets)
-    below = mask.combine((h, w), uploaded=uploaded_weights, hidden=hidden_by_presets)
+    try:
+        restored = mask.restored_layer(P, (h, w))   # strokes from a shared URL: part of the background
+    except wc.InputError as exc:
+        restored = None
+        messages.error(str(exc), icon=":material/error:")
+    below = mask.combine((h, w), uploaded=uploaded_weights, hidden=hidden_by_presets, painted=restored)
     painted = mask.painting_canvas(P, images.png_bytes(inpainting.masked_view(image, below)), image.shape,
                                    tool=tool, brush_size=brush_size, brush_weight=brush_weight)
-    st.caption("Paint on the image. Polygon: click the corners, then the first corner again to close it.")
-    weights = mask.combine((h, w), uploaded=uploaded_weights, hidden=hidden_by_presets, painted=painted)
+    st.caption("Paint on the image. Polygon: click the corners, then the first corner again to close it. "
+               "The URL keeps the strokes: share it to share the mask.")
+    weights = mask.combine((h, w), uploaded=below, painted=painted)
+    mask.share_strokes(mask.compose_layers(restored, painted))
     problem = inpainting.build_problem(image, weights, f"{image_id}@{res}", lift=lift, patch=patch)
+with side_col:
     hidden = int(problem.hidden.sum())
     st.markdown(f'**<span data-testid="hidden-count">Hidden pixels: {hidden}</span>** of {h * w} '
                 f"({100 * hidden / (h * w):.1f} %, weight below {mask.HIDDEN_BELOW})", unsafe_allow_html=True)
-    st.markdown("**Weights W, as the solver sees them**")
-    charts.live_chart(charts.weights_heatmap(weights, mask.colorscale(), uirevision=image_id + str(image.shape)),
-                      key=state.key(P, "weights_chart"),
-                      height=min(320, mask.canvas_size(image.shape)[1]))
+    with st.expander("Weights W, as the solver sees them"):
+        charts.live_chart(charts.weights_heatmap(weights, mask.colorscale(), uirevision=image_id + str(image.shape)),
+                          key=state.key(P, "weights_chart"),
+                          height=min(320, mask.canvas_size(image.shape)[1]))
     st.file_uploader("Mask PNG (white = trusted, black = missing)", type=["png"], key=state.key(P, "mask_file"),
                      on_change=loaders.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))
     with st.container(horizontal=True):
@@ -128,15 +160,7 @@ if settings.k > (rank_limit := min(problem.M.shape)):  # a small image: the rank
                      f"for its {problem.M.shape[0]}×{problem.M.shape[1]} matrix M): k = {rank_limit} is used.",
                      icon=":material/warning:")
     settings = dataclasses.replace(settings, k=rank_limit)
-# --- autoplay (the landing page's "Start here" opens this page with ?autoplay=1) ----------------
-if st.query_params.get("autoplay") == "1":
-    del st.query_params["autoplay"]  # pressed once: a rerun or a later link does not press it again
-    runner.controls.push("play")
-
-with run_col:
-    st.subheader("Run: every solver from the same start")
-    runner.buttons()
-    run_messages = st.container()
+with stage:
     run_error = runner.sync(inpainting.signature(problem, settings), settings.solvers,
                             inpainting.starter(problem, settings), measure=inpainting.measurer(problem),
                             context=problem)
@@ -150,18 +174,27 @@ def render(view: View) -> None:
     if view.stale:
         notes.info("Settings changed since these runs started: Step or Play starts over with the new ones.",
                    icon=":material/info:")
-    iteration = runner.replay_slider(view, container=st.container())
     if view.runs is None:
         notes.caption("Press **Play** to watch every selected solver fit the masked image, or **Step** "
                       "for one iteration at a time.")
-    show = PICTURES[st.segmented_control(
-        "Pictures show", list(PICTURES), default="best so far", required=True, key=state.key(P, "pictures"),
-        disabled=view.runs is None,
-        help="Best so far: the inpainted image at the iteration with the lowest error on the held-out "
-             "known pixels. Inpainted: the original where it is trusted, X Yᵀ where it is hidden (blended by "
-             "weight), at the shown iteration. X Yᵀ: the rank-k approximation itself.", **BOUND)]
-    # Counter, solver rows and pictures in one element: drawn together, never out of step.
-    st.html(inpainting.live_html(view, iteration, settings.max_iter, shown, show=show, width=190))
+    pictures_box, readings = st.container(), st.container()
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        iteration = runner.replay_slider(view, container=st.container())
+        show = PICTURES[st.segmented_control(
+            "Pictures show", list(PICTURES), default="best so far", required=True, key=state.key(P, "pictures"),
+            disabled=view.runs is None,
+            help="Best so far: the inpainted image at the iteration with the lowest error on the held-out "
+                 "known pixels. Inpainted: the original where it is trusted, X Yᵀ where it is hidden (blended by "
+                 "weight), at the shown iteration. X Yᵀ: the rank-k approximation itself.", **BOUND)]
+    # Counter, pictures and solver rows in one element: drawn together, never out of step.
+    count = 1 + (len(view.runs.runs) if view.runs is not None else 0)
+    pictures_box.html(inpainting.live_html(view, iteration, settings.max_iter, shown, show=show,
+                                           width=PICTURE_WIDTH.get(count, 140)))
+    if view.runs is not None:
+        if (note := inpainting.bypass_note(shown, view.runs, iteration)) is not None:
+            readings.warning(note, icon=":material/info:")
+        if (line := inpainting.reading(view.runs, iteration)) is not None:
+            readings.caption(line)
     charts_box, exports = st.container(), st.container()
     if view.runs is not None:
         histories = view.runs.histories()
@@ -169,26 +202,30 @@ def render(view: View) -> None:
             axis = st.segmented_control("Objective against", ["iteration", "seconds"], default="iteration",
                                         required=True, key=state.key(P, "axis"), **BOUND)
             x = "cumulative_seconds" if axis == "seconds" else "iteration"
+            left, right = st.columns(2)
             fig = charts.history_dict(histories, x=x, y="relative_objective", log_y=True,
                                         y_title="relative objective f / Σ W M²",
                                         x_title=charts.SECONDS_TITLE if axis == "seconds" else "iteration",
                                         marker_at=iteration, uirevision=f"{x}|{view.runs.signature}",
                                         markers_up_to=MARKERS_UP_TO)
-            charts.live_chart(fig, key=state.key(P, "objective_chart"), height=280)
+            with left:
+                charts.live_chart(fig, key=state.key(P, "objective_chart"), height=260)
             fig = charts.history_dict(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
                                         marker_at=iteration, uirevision=str(view.runs.signature),
                                         markers_up_to=MARKERS_UP_TO)
-            charts.live_chart(fig, key=state.key(P, "psnr_chart"), height=240)
+            with right:
+                charts.live_chart(fig, key=state.key(P, "psnr_chart"), height=260)
     if view.runs is not None and not view.playing and view.runs.iterations:
         with exports:
-            export(view, shown, iteration)
+            export(view, shown, iteration, show)
 
 
-def export(view: View, shown: inpainting.Problem, iteration: int) -> None:
+def export(view: View, shown: inpainting.Problem, iteration: int, show: str) -> None:
     runs = view.runs
     with st.container(horizontal=True, vertical_alignment="bottom"):
         name = st.selectbox("Export", list(runs.runs), key=state.key(P, "export_solver"), width=140)
-        st.download_button("Reconstruction PNG", lambda: inpainting.reconstruction_png(shown, runs, name, iteration),
+        st.download_button("Reconstruction PNG",
+                           lambda: inpainting.reconstruction_png(shown, runs, name, iteration, show=show),
                            file_name=f"reconstruction_{name}_it{iteration}.png", mime="image/png",
                            key=state.key(P, "download_png"), icon=":material/download:")
         st.download_button("Factors .npz", lambda: inpainting.factors_npz(shown, runs, settings, iteration),
@@ -198,5 +235,5 @@ def export(view: View, shown: inpainting.Problem, iteration: int) -> None:
                            mime="text/csv", key=state.key(P, "download_csv"), icon=":material/download:")
 
 
-with run_col:
+with stage:
     runner.live(render, inpainting.signature(problem, settings))

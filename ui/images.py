@@ -64,16 +64,18 @@ def overlay_missing(image: np.ndarray, weights: np.ndarray, color: Sequence[int]
 def image_row(items: Sequence[tuple], *, width: int, test_id: str = "image-row") -> str:
     """HTML for captioned images side by side, each `width` CSS pixels wide (pixelated when enlarged).
 
-    An item is (caption, image) or (caption, image, slug); its image is an array or an already
-    encoded data URI (for pictures that do not change between live updates). Figures carry
-    data-testid attributes for browser tests: test_id-slug, the slug made from the caption unless given.
+    An item is (caption, image), (caption, image, slug) or (caption, image, slug, alt); its image is
+    an array or an already encoded data URI (for pictures that do not change between live updates).
+    Figures carry data-testid attributes for browser tests: test_id-slug, the slug made from the
+    caption unless given. The alt text is the caption unless given.
     """
     figures = []
     for caption, image, *given in items:
         slug = given[0] if given else re.sub(r"[^a-z0-9]+", "-", caption.lower()).strip("-")
+        alt = given[1] if len(given) > 1 else caption
         figures.append(
             f'<figure data-testid="{test_id}-{slug}" style="margin:0;flex:0 0 auto;width:{width}px">'
-            f'<img src="{image if isinstance(image, str) else data_uri(image)}" alt="{html.escape(caption)}" '
+            f'<img src="{image if isinstance(image, str) else data_uri(image)}" alt="{html.escape(alt)}" '
             f'style="width:{width}px;height:auto;image-rendering:pixelated;display:block;'
             f'border:1px solid rgba(49,51,63,0.2);border-radius:4px"/>'
             f'<figcaption style="font-size:0.85rem;text-align:center;margin-top:4px">'

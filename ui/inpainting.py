@@ -172,6 +172,11 @@ def _best_label(run: Run, iteration: int) -> str:
 
 def status_html(view: View, iteration: int, max_iter: int) -> str:
     """'Iteration N' and one row per solver: the numbers at the shown iteration."""
+    return f'<div data-testid="run-status">{status_header(view, iteration, max_iter)}{status_table(view, iteration)}</div>'
+
+
+def status_header(view: View, iteration: int, max_iter: int) -> str:
+    """'Iteration N of at most max_iter · live'."""
     runs = view.runs
     if view.playing:
         note = "live"
@@ -184,6 +189,12 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
         f'<span data-testid="iteration-count" style="font-size:1.3rem;font-weight:600">Iteration {iteration}</span>'
         f'<span style="font-size:0.85rem;opacity:0.75">of at most {max_iter} · {note}</span></div>'
     )
+    return header
+
+
+def status_table(view: View, iteration: int) -> str:
+    """One row per solver: its numbers at the shown iteration."""
+    runs = view.runs
     rows = []
     for name, run in (runs.runs.items() if runs else []):
         index = run.at(iteration)
@@ -200,7 +211,8 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
             f'<td data-testid="psnr-all-{esc}" {NUMBER}>{_fmt(rec.get("psnr_all"), ".2f", " dB")}</td>'
             f'<td data-testid="best-iteration-{esc}" {NUMBER}>{_best_label(run, iteration)}</td>'
             f'<td {NUMBER}>{_fmt(rec.get("relative_objective"), ".3e")}</td>'
-            f'<td {NUMBER}>{_fmt(rec.get("seconds", math.nan) * 1000, ".0f", " ms")}</td>'
+            f'<td data-testid="time-{esc}" {NUMBER}>{_timing_cell(run, iteration)}</td>'
+            f'<td data-testid="rows-exact-{esc}" {NUMBER}>{_rows_cell(run, iteration)}</td>'
             f'<td {NUMBER}>{_fmt(inner, ".1f") if inner else "—"}</td></tr>'
         )
     table = ""
@@ -211,11 +223,63 @@ def status_html(view: View, iteration: int, max_iter: int) -> str:
             '<th>solver</th><th title="PSNR against the original, on the pixels hidden from the solver">'
             'PSNR hidden</th><th title="PSNR against the original, on every pixel">PSNR all</th>'
             '<th title="the iteration with the lowest error on the held-out known pixels so far">best it.</th>'
-            '<th title="f / Σ W M²">rel. objective</th><th title="this solver\'s time for this iteration">'
-            'time / it</th><th title="sketched and cg: mean inner iterations per row regression">'
+            '<th title="f / Σ W M²">rel. objective</th><th title="this solver\'s seconds per iteration over the '
+            'iterations so far: median (25th–75th percentile)">ms / it (IQR)</th><th title="share of the row '
+            'regressions solved exactly: all of exact\'s; sketched\'s rows no longer than its sketch">rows exact</th>'
+            '<th title="sketched and cg: mean inner iterations per row regression">'
             "inner it.</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         )
-    return f'<div data-testid="run-status">{header}{table}</div>'
+    return table
+
+
+def _timing_cell(run: Run, iteration: int) -> str:
+    t = timing(run, iteration)
+    if t is None:
+        return "—"
+    return f"{t.median * 1000:.0f} ({t.low * 1000:.0f}–{t.high * 1000:.0f})"
+
+
+def _rows_cell(run: Run, iteration: int) -> str:
+    c = cost(run, iteration)
+    return "—" if c is None or not (c.exact_rows + c.iterative_rows) else f"{100 * c.exact_share:.0f} %"
+
+
+def difference_html(runs: RunSet | None, iteration: int) -> str:
+    """The relative differences between the solvers' estimates at the shown iteration (one line)."""
+    pairs = difference(runs, iteration) if runs is not None else []
+    if not pairs:
+        return ""
+    text = " · ".join(f"‖M̂<sub>{html.escape(a)}</sub> − M̂<sub>{html.escape(b)}</sub>‖ / "
+                      f"‖M̂<sub>{html.escape(b)}</sub>‖ = <b>{_fmt(v, '.1e')}</b>" for a, b, v in pairs)
+    return (f'<div data-testid="solver-difference" style="font-size:0.85rem">{text} '
+            '<span style="opacity:0.75">(difference of the estimates at this iteration; ~1e-7 is the '
+            "float32 round-off of the kept factors: the same iterates)</span></div>")
+
+
+def cost_line(name: str, c: Cost, iterations: int) -> str:
+    """Where one solver's iterations go, in counts (Step.inner has no times for its parts)."""
+    per = (c.exact_rows + c.iterative_rows) / max(iterations, 1)
+    if not c.iterative_rows:
+        return f"{name}: {per:,.0f} row regressions per iteration, all solved exactly (normal equations, k×k Cholesky)"
+    if c.sketch_size is None:
+        return (f"{name}: {per:,.0f} row regressions per iteration; {100 * c.exact_share:.0f} % exactly, "
+                f"the others by {c.inner_iterations:.1f} inner iterations each")
+    return (f"{name}: {per:,.0f} row regressions per iteration; {100 * c.exact_share:.0f} % exactly (no longer "
+            f"than the sketch of s = {c.sketch_size} rows), the others by a sketch of {c.sketch_size} rows, its "
+            f"k×k factorisation and {c.inner_iterations:.1f} inner iterations each")
+
+
+def cost_html(runs: RunSet | None, iteration: int) -> str:
+    """One line per solver: its cost breakdown over the iterations so far (see cost_line)."""
+    lines = []
+    for name, run in (runs.runs.items() if runs else []):
+        c, index = cost(run, iteration), run.at(iteration)
+        if c is not None and c.exact_rows + c.iterative_rows:
+            lines.append(f'<div data-testid="cost-{html.escape(name)}">'
+                         f"{html.escape(cost_line(name, c, index + 1))}</div>")
+    if not lines:
+        return ""
+    return f'<div data-testid="cost" style="font-size:0.8rem;opacity:0.85">{"".join(lines)}</div>'
 
 
 def best_index(run: Run, iteration: int) -> int | None:
@@ -236,21 +300,24 @@ def live_html(view: View, iteration: int, max_iter: int, problem: Problem, *, sh
     one element, so the browser draws them in the same update and the pictures can never lag
     the counter (as separate elements they trailed it by up to 25 iterations)."""
     pictures = images.image_row(image_items(problem, view.runs, iteration, show=show), width=width)
-    return ('<div style="display:flex;flex-direction:column;gap:12px">'
-            f"{status_html(view, iteration, max_iter)}{pictures}</div>")
+    # the counter above the pictures, the numbers below them: the pictures come first on the stage
+    # "run-status" holds the counter and the rows, as status_html does (the tests read both in it)
+    return ('<div data-testid="run-status" style="display:flex;flex-direction:column;gap:8px">'
+            f"{status_header(view, iteration, max_iter)}{pictures}{difference_html(view.runs, iteration)}"
+            f"{status_table(view, iteration)}{cost_html(view.runs, iteration)}</div>")
 
 
 def image_items(problem: Problem, runs: RunSet | None, iteration: int,
                 *, show: str = "best", filled: bool | None = None) -> list[tuple[str, np.ndarray | str, str]]:
-    """Original, masked input, and per solver: ``show`` "raw" the estimate X Yᵀ of the shown
+    """Original, and per solver: ``show`` "raw" the estimate X Yᵀ of the shown
     iteration, "inpainted" the original with its hidden pixels taken from it (blended by weight),
     "best" the inpainted image of the iteration with the lowest held-out error so far (each
-    caption says "· iteration N" of the shown iteration, and which one the picture is).
-    ``filled`` True/False is the older spelling of "inpainted"/"raw"."""
+    caption says "· iteration N" of the shown iteration, and which one the picture is; the alt text
+    is "SOLVER · iteration N"). ``filled`` True/False is the older spelling of "inpainted"/"raw".
+    The masked input is not among them: the mask canvas shows it."""
     if filled is not None:
         show = "inpainted" if filled else "raw"
-    items: list[tuple[str, np.ndarray | str, str]] = [("Original", problem.original_uri, "original"),
-                                                      ("Masked input", problem.masked_uri, "masked-input")]
+    items: list[tuple] = [("Original", problem.original_uri, "original")]
     if runs is None:
         return items
     for name, run in runs.runs.items():
@@ -265,15 +332,147 @@ def image_items(problem: Problem, runs: RunSet | None, iteration: int,
             if show != "raw":
                 estimate = images.fill_in(problem.image, estimate, problem.weights)
             caption = f"{name} · iteration {shown_now}" + (f" · best at {shown}" if show == "best" else "")
-            items.append((caption, estimate, f"{name}-iteration-{shown_now}"))
+            items.append((caption, estimate, f"{name}-iteration-{shown_now}", f"{name} · iteration {shown_now}"))
     return items
+
+
+# --- the comparison: difference, timings, cost, reading ------------------------------------------
+
+# A sketched half-step that solves more than this share of its rows exactly (rows with no more
+# weighted entries than the sketch: a sketch of them buys nothing) is timed as exact, not as the sketch.
+BYPASSED_ABOVE = 0.5
+
+
+def difference(runs: RunSet, iteration: int) -> list[tuple[str, str, float]]:
+    """(a, b, ‖M̂_a − M̂_b‖_F / ‖M̂_b‖_F) at the shown iteration, b the first solver and a each
+    other one, M̂ = X Yᵀ the lifted estimate. Formed explicitly (not from k×k Gram traces, whose
+    cancellation would hide differences below about 1e-4); the factors are kept as float32, so
+    values near 1e-7 mean "the same iterates"."""
+    names = [name for name, run in runs.runs.items() if run.records]
+    if len(names) < 2:
+        return []
+    ref = runs.runs[names[0]].factors_at(iteration)
+    B = np.asarray(ref[1], np.float64) @ np.asarray(ref[2], np.float64).T
+    scale = float(np.linalg.norm(B))
+    out = []
+    for name in names[1:]:
+        _, X, Y = runs.runs[name].factors_at(iteration)
+        gap = float(np.linalg.norm(np.asarray(X, np.float64) @ np.asarray(Y, np.float64).T - B))
+        out.append((name, names[0], gap / scale if scale > 0 else math.nan))
+    return out
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One solver's seconds per iteration over the iterations so far: median and quartiles."""
+    median: float
+    low: float      # 25th percentile
+    high: float     # 75th percentile
+    count: int
+
+
+def timing(run: Run, iteration: int) -> Timing | None:
+    """Median and interquartile range of the run's seconds per iteration up to the shown one (a
+    single iteration's time varies by 10× on a shared machine)."""
+    index = run.at(iteration)
+    if index is None:
+        return None
+    seconds = np.array([r["seconds"] for r in run.records[:index + 1]], dtype=float)
+    low, median, high = np.percentile(seconds, [25, 50, 75])
+    return Timing(float(median), float(low), float(high), int(seconds.size))
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Where one solver's iteration goes, from Step.inner, summed over the iterations so far."""
+    exact_rows: int         # rows solved by their normal equations (all of exact's)
+    iterative_rows: int     # rows solved by inner iterations
+    inner_iterations: float  # mean inner iterations per iteratively solved row
+    sketch_size: int | None
+
+    @property
+    def exact_share(self) -> float:
+        total = self.exact_rows + self.iterative_rows
+        return self.exact_rows / total if total else 1.0
+
+
+def cost(run: Run, iteration: int) -> Cost | None:
+    index = run.at(iteration)
+    if index is None:
+        return None
+    records = run.records[:index + 1]
+    exact = sum(int(r.get("exact_rows", 0)) for r in records)
+    iterative = sum(int(r.get("iterative_rows", 0)) for r in records)
+    total_inner = sum(r.get("inner_iterations", 0.0) * r.get("iterative_rows", 0) for r in records)
+    sketch = records[-1].get("sketch_size")
+    return Cost(exact, iterative, total_inner / iterative if iterative else 0.0,
+                None if sketch is None else int(sketch))
+
+
+def bypassed(runs: RunSet | None, iteration: int) -> dict[str, Cost]:
+    """The sketched runs that solve most of their rows exactly (more than BYPASSED_ABOVE)."""
+    out = {}
+    for name, run in (runs.runs.items() if runs else []):
+        c = cost(run, iteration)
+        if name == "sketched" and c is not None and c.exact_share > BYPASSED_ABOVE:
+            out[name] = c
+    return out
+
+
+def bypass_note(problem: Problem, runs: RunSet | None, iteration: int) -> str | None:
+    """The page's note when the sketch is bypassed for most rows, or None."""
+    notes = []
+    for name, c in bypassed(runs, iteration).items():
+        n, m = problem.M.shape
+        notes.append(f"**{name}** solves {100 * c.exact_share:.0f} % of its rows exactly, because they have "
+                     f"no more weighted entries than its sketch (s = {c.sketch_size}; M is {n}×{m}): here it "
+                     "is the exact solver with extra bookkeeping, not the sketch-preconditioned method.")
+    return " ".join(notes) or None
+
+
+def reading(runs: RunSet | None, iteration: int) -> str | None:
+    """One line computed from the numbers shown: how the per-iteration medians compare, and why."""
+    if runs is None:
+        return None
+    timings = {name: timing(run, iteration) for name, run in runs.runs.items()}
+    timings = {name: t for name, t in timings.items() if t is not None and t.median > 0}
+    if "exact" not in timings or len(timings) < 2:
+        return None
+    base = timings["exact"].median
+    parts = []
+    for name, t in timings.items():
+        if name == "exact":
+            continue
+        ratio = t.median / base
+        word = f"{ratio:.1f}× slower" if ratio >= 1 else f"{1 / ratio:.1f}× faster"
+        why = ""
+        c = cost(runs.runs[name], iteration)
+        if c is not None and name == "sketched":
+            if c.exact_share > BYPASSED_ABOVE:
+                why = f": {100 * c.exact_share:.0f} % of its rows are solved exactly (no longer than the sketch)"
+            elif c.iterative_rows:
+                why = (f": per row a sketch of {c.sketch_size} rows and its factorisation, then "
+                       f"{c.inner_iterations:.1f} inner iterations")
+        elif c is not None and name == "cg" and c.iterative_rows:
+            why = f": {c.inner_iterations:.1f} inner iterations per row"
+        parts.append(f"{name} is {word} per iteration than exact here (median over {t.count}){why}")
+    return "; ".join(parts) + "."
 
 
 # --- exports ----------------------------------------------------------------------------------
 
-def reconstruction_png(problem: Problem, runs: RunSet, name: str, iteration: int) -> bytes:
-    _, X, Y = runs.runs[name].factors_at(iteration)
-    return images.png_bytes(problem.estimate(X, Y))
+def reconstruction_png(problem: Problem, runs: RunSet, name: str, iteration: int, show: str = "raw") -> bytes:
+    """The picture the page shows for `name` (``show`` as in image_items): the inpainted image of the
+    best iteration so far, the inpainted image, or X Yᵀ itself."""
+    if show not in SHOW:
+        raise wc.InputError(f"show: found {show!r}, need one of {', '.join(SHOW)}.")
+    run = runs.runs[name]
+    index = best_index(run, iteration) if show == "best" else run.at(iteration)
+    _, X, Y = run.factors_at(run.records[index]["iteration"])
+    estimate = problem.estimate(X, Y)
+    if show != "raw":
+        estimate = images.fill_in(problem.image, estimate, problem.weights)
+    return images.png_bytes(estimate)
 
 
 def factors_npz(problem: Problem, runs: RunSet, settings: SolverSettings, iteration: int) -> bytes:

@@ -16,8 +16,11 @@ onto image pixels whatever the canvas size.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import lzma
+import struct
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -175,7 +178,9 @@ def mask_png(weights: np.ndarray) -> bytes:
 # --- the canvas widget ------------------------------------------------------------------------
 
 def clear_painting(prefix: str) -> None:
-    """Forget the strokes; the canvas remounts empty under a new key."""
+    """Forget the strokes (those restored from a shared URL too); the canvas remounts empty under a new key."""
+    st.session_state[state.key(prefix, "restored")] = None
+    st.query_params.pop(STROKES_PARAM, None)
     st.session_state[state.key(prefix, "canvas_json")] = None
     st.session_state[state.key(prefix, "paint")] = None
     epoch_key = state.key(prefix, "canvas_epoch")
@@ -255,3 +260,78 @@ def _stored_layer(paint: dict | None, image_shape: tuple[int, ...]) -> tuple[np.
     if not paint:
         return None
     return paint_layer(paint["png"], paint["fit"], tuple(paint["canvas"]), tuple(image_shape[:2]))
+
+
+# --- painted strokes in a shared URL ----------------------------------------------------------
+
+STROKES_PARAM = "inp_strokes"   # query parameter holding the painted layer's code
+
+
+def layer_code(layer: tuple[np.ndarray, np.ndarray]) -> str:
+    """The painted layer (coverage, weighted) on the image grid as a URL-safe code: both arrays as
+    float32, the precision paint_layer makes them in (rounded to 16 bits, a coverage of exactly
+    0.5 became 0.500008 and its pixel hidden), lzma-compressed (strokes are mostly flat: a stroke
+    across a 256 px image is about 2 kB), base64url."""
+    coverage, weighted = (np.asarray(a, dtype=np.float64) for a in layer)
+    h, w = coverage.shape
+    q = np.clip(np.stack([coverage, weighted]), 0.0, 1.0).astype("<f4")
+    body = lzma.compress(struct.pack("<HH", h, w) + q.tobytes(), preset=6)
+    return base64.urlsafe_b64encode(body).decode("ascii").rstrip("=")
+
+
+def decode_layer(code: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The painted layer of `layer_code`, for an image of `shape`; InputError if it is not one."""
+    try:
+        raw = lzma.decompress(base64.urlsafe_b64decode(code + "=" * (-len(code) % 4)),
+                              memlimit=64 * 2**20)
+        h, w = struct.unpack("<HH", raw[:4])
+    except (ValueError, lzma.LZMAError, struct.error) as exc:
+        raise wc.InputError(f"strokes in the URL: found a code that does not decode ({type(exc).__name__}); "
+                            "need one made by this page's URL") from None
+    if (h, w) != tuple(shape):
+        raise wc.InputError(f"strokes in the URL: found strokes for a {w}×{h} px image, need {shape[1]}×{shape[0]} px "
+                            "(the same image and working resolution)")
+    if len(raw) != 4 + 2 * 4 * h * w:
+        raise wc.InputError(f"strokes in the URL: found {len(raw) - 4} bytes of strokes, need {8 * h * w}")
+    q = np.clip(np.frombuffer(raw[4:], dtype="<f4").reshape(2, h, w).astype(np.float64), 0.0, 1.0)
+    if not np.isfinite(q).all():
+        raise wc.InputError("strokes in the URL: found values that are not numbers, need weights in [0, 1]")
+    return q[0], np.minimum(q[1], q[0])
+
+
+def compose_layers(first: tuple[np.ndarray, np.ndarray] | None,
+                   second: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """One layer with the effect of `first` then `second` painted over it (as `combine` applies them)."""
+    if first is None or second is None:
+        return second if first is None else first
+    (c1, v1), (c2, v2) = first, second
+    return 1.0 - (1.0 - c1) * (1.0 - c2), (1.0 - c2) * v1 + v2
+
+
+def restored_layer(prefix: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The painted layer restored from the URL's STROKES_PARAM, once per session (then kept in
+    session state: the code in the URL is rewritten from it and any new strokes). Raises
+    InputError, after dropping the parameter, for a code that is not one for this image."""
+    key = state.key(prefix, "restored")
+    if key not in st.session_state:
+        st.session_state[key] = None
+        if (code := st.query_params.get(STROKES_PARAM)):
+            try:
+                st.session_state[key] = {"code": code, "layer": decode_layer(code, shape)}
+            except wc.InputError:
+                st.query_params.pop(STROKES_PARAM, None)
+                raise
+    kept = st.session_state[key]
+    if kept is None or kept["layer"][0].shape != tuple(shape):
+        return None
+    return kept["layer"]
+
+
+def share_strokes(layer: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """Keep the URL's STROKES_PARAM equal to the painted layer shown (removed when there is none)."""
+    if layer is None or not np.any(layer[0] > 0):
+        st.query_params.pop(STROKES_PARAM, None)
+        return
+    code = layer_code(layer)
+    if st.query_params.get(STROKES_PARAM) != code:
+        st.query_params[STROKES_PARAM] = code

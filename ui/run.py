@@ -157,7 +157,7 @@ def _ignore() -> None:
 # for a reconnect): 64 MiB each keeps that within a few GB.
 FACTOR_BUDGET_BYTES = 64 * 2**20
 
-INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows")
+INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows", "iterative_rows")
 
 
 @dataclass
@@ -723,3 +723,66 @@ def replay_placeholder_html() -> str:
         f'<div style="position:absolute;right:0;top:42px;width:16px;height:16px;border-radius:50%;'
         f'background:{MUTED}"></div></div>'
     )
+
+
+# --- keyboard shortcuts (Play/Pause, Step, Reset) -------------------------------------------------
+
+# Keys P, N and X: Streamlit itself listens for R (rerun) and C (clear caches), and the browser for
+# Space and Enter on the focused control. Ignored while typing in a field or with a modifier held.
+SHORTCUTS = {"p": "play", "n": "step", "x": "reset"}
+SHORTCUTS_HELP = "Keys: **P** Play/Pause · **N** Step · **X** Reset"
+
+_SHORTCUTS_JS = """
+// Presses this page's Play/Pause, Step or Reset button for a key: a real click, so the click
+// recorder numbers it like a mouse click. Labels the mask canvas (an iframe) for screen readers.
+export default function (component) {
+  const { data } = component;
+  if (!data) return;
+  window.__wlraShortcuts = data;
+  if (!window.__wlraShortcutsOn) {
+    window.__wlraShortcutsOn = true;
+    document.addEventListener("keydown", (event) => {
+      const d = window.__wlraShortcuts;
+      const t = event.target;
+      if (!d || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+      if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+      const name = d.keys[event.key.toLowerCase()];
+      if (!name) return;
+      const button = document.querySelector(`.st-key-${d.prefix}_${name} button`);
+      if (!button || button.disabled) return;
+      event.preventDefault();
+      button.click();
+    });
+  }
+  if (data.canvas_label) {
+    // the drawing canvas lives in the component's shadow root, under the widget's st-key class
+    const walk = (root, found) => {
+      root.querySelectorAll("canvas.upper-canvas").forEach((c) => found.push(c));
+      root.querySelectorAll("*").forEach((e) => { if (e.shadowRoot) walk(e.shadowRoot, found); });
+      return found;
+    };
+    const label = () => document.querySelectorAll(`[class*="st-key-${data.canvas_key}"]`).forEach((box) =>
+      walk(box, []).forEach((c) => { c.setAttribute("role", "img"); c.setAttribute("aria-label", data.canvas_label); }));
+    label();   // and again every 2 s: the canvas mounts later, and remounts after Clear
+    if (!window.__wlraCanvasLabel) window.__wlraCanvasLabel = setInterval(() => {
+      const d = window.__wlraShortcuts;
+      if (d && d.canvas_label) document.querySelectorAll(`[class*="st-key-${d.canvas_key}"]`).forEach((box) =>
+        walk(box, []).forEach((c) => { c.setAttribute("role", "img"); c.setAttribute("aria-label", d.canvas_label); }));
+    }, 2000);
+  }
+}
+"""
+
+_shortcut_keys = st.components.v2.component(
+    "wlra_explorer.run_shortcuts", js=_SHORTCUTS_JS, html='<div class="wlra-run-shortcuts"></div>',
+    css=".stElementContainer:has(.wlra-run-shortcuts) { display: none; }", isolate_styles=False)
+
+
+def shortcuts(prefix: str, *, canvas_label: str | None = None, canvas_key: str | None = None) -> str:
+    """Listen for the shortcut keys on this page (buttons keyed `<prefix>_play`, `_step`, `_reset`)
+    and give the drawing canvas of the widget whose key starts with `canvas_key` an ARIA label;
+    returns the help text naming the keys."""
+    _shortcut_keys(key=f"{prefix}_shortcuts", data={"prefix": prefix, "keys": SHORTCUTS,
+                                                     "canvas_label": canvas_label, "canvas_key": canvas_key},
+                   height=0)
+    return SHORTCUTS_HELP

@@ -40,6 +40,8 @@ PLAIN: dict[str, dict[str, Any]] = {
         "canvas_epoch": 0,       # bumped by "Clear painting": the canvas remounts empty
         "canvas_mount": None,    # {"key", "initial"}: the drawing the mounted canvas started from
         "paint": None,           # {"png", "fit", "canvas", "digest"}: the last stroke image
+        # "restored" is not made here: mask.restored_layer creates it on the first run, from the
+        # URL's strokes ({"code", "layer"} or None); its absence means the URL is not read yet.
     },
     RATINGS: {
         "data": None,            # {"name", "ratings", "digest"} of the accepted upload; None = the sample

@@ -490,10 +490,21 @@ def test_upload_honours_exif_orientation_and_reads_webp():
 def test_pictures_carry_stable_test_ids_for_the_browser_tests():
     at = step(page(), 1)
     body = html_bodies(at)
-    for test_id in ("image-row-original", "image-row-masked-input", "image-row-exact-iteration-1",
+    for test_id in ("image-row-original", "image-row-exact-iteration-1",
                     "image-row-sketched-iteration-1", "solver-row-exact", "psnr-hidden-sketched", "psnr-all-exact",
-                    "solver-status-exact", "solver-iteration-sketched"):
+                    "solver-status-exact", "solver-iteration-sketched", "time-exact", "rows-exact-sketched",
+                    "solver-difference"):
         assert f'data-testid="{test_id}"' in body, test_id
+
+
+def test_the_mask_is_shown_once_and_each_solver_picture_has_its_alt_text():
+    """The canvas shows the masked input: no second copy in the picture row, and the weights heatmap
+    is folded away in an expander."""
+    at = step(page(), 2)
+    body = html_bodies(at)
+    assert 'data-testid="image-row-masked-input"' not in body
+    assert 'alt="exact · iteration 2"' in body and 'alt="sketched · iteration 2"' in body
+    assert "Weights W, as the solver sees them" in [e.label for e in at.expander]
 
 
 def fake_steps(n: int, shape=(4, 2)):
@@ -578,7 +589,7 @@ def test_pictures_switch_between_the_approximation_and_the_inpainted_image():
     rs = at.session_state["inp_runs"]
     from ui import inpainting
 
-    items = lambda show: {caption: picture for caption, picture, _ in inpainting.image_items(rs.context, rs, 2, show=show)}
+    items = lambda show: {caption: picture for caption, picture, *_ in inpainting.image_items(rs.context, rs, 2, show=show)}
     raw = items("raw")["exact · iteration 2"]
     filled = items("inpainted")["exact · iteration 2"]
     trusted = rs.context.weights == 1
@@ -665,10 +676,14 @@ def test_the_download_buttons_deliver_the_files_of_the_shown_iteration(monkeypat
     get = lambda label: files[buttons[label].deferred_file_id or buttons[label].url]()
     rs = at.session_state["inp_runs"]
 
+    # The reconstruction PNG is the picture shown: by default the inpainted image of the best iteration
     picture = np.asarray(Image.open(io.BytesIO(get("Reconstruction PNG"))), dtype=float) / 255
-    _, X, Y = rs.runs["exact"].factors_at(2)
-    from ui import images
-    assert np.allclose(picture, images.reconstruct(X, Y, rs.context.shape, rs.context.lifting), atol=1 / 255)
+    from ui import images, inpainting
+    best = rs.runs["exact"].records[inpainting.best_index(rs.runs["exact"], 2)]["iteration"]
+    _, X, Y = rs.runs["exact"].factors_at(best)
+    shown = images.fill_in(rs.context.image, images.reconstruct(X, Y, rs.context.shape, rs.context.lifting),
+                           rs.context.weights)
+    assert np.allclose(picture, shown, atol=1 / 255)
     npz = np.load(io.BytesIO(get("Factors .npz")))
     assert int(npz["exact_iteration"]) == int(npz["sketched_iteration"]) == 2
     assert np.array_equal(npz["sketched_Y"], rs.runs["sketched"].factors_at(2)[2])
@@ -676,3 +691,21 @@ def test_the_download_buttons_deliver_the_files_of_the_shown_iteration(monkeypat
     assert len(history) == 1 + 2 * 3 and "cumulative_seconds" in history[0]
     weights = np.asarray(Image.open(io.BytesIO(get("Mask PNG"))), dtype=float) / 255
     assert np.allclose(weights, rs.context.weights, atol=1 / 255)
+
+
+def test_the_reconstruction_png_exports_what_the_pictures_show():
+    """"inpainted" exports the inpainted image (the original where trusted), "X Yᵀ" the estimate itself."""
+    from ui import images, inpainting
+    at = step(page(inp_res="64"), 2)
+    rs = at.session_state["inp_runs"]
+    p = rs.context
+    _, X, Y = rs.runs["sketched"].factors_at(2)
+    raw = images.reconstruct(X, Y, p.shape, p.lifting)
+    read = lambda show: np.asarray(Image.open(io.BytesIO(inpainting.reconstruction_png(p, rs, "sketched", 2, show))),
+                                   dtype=float) / 255
+    trusted = p.weights == 1
+    assert np.allclose(read("inpainted")[trusted], p.image[trusted], atol=1 / 255)
+    assert np.allclose(read("raw"), raw, atol=1 / 255)
+    assert not np.allclose(read("raw")[trusted], p.image[trusted], atol=1 / 255)
+    with pytest.raises(ValueError, match="show: found 'filled'"):
+        inpainting.reconstruction_png(p, rs, "sketched", 2, "filled")

@@ -35,6 +35,10 @@ CPU_WINDOW_S = 3.0
 # After the tab closed, the server may finish the tick it was running (TICK_BUDGET = 0.06 s of
 # solving plus drawing): well under a tenth of a window's CPU. Idle, the server uses almost none.
 IDLE_RATIO = 0.2
+# On a loaded machine the tick in flight and the session's teardown can spill into the first
+# window after the close; a session that kept computing would stay near its playing rate in every
+# window, so the test looks at up to this many windows for one that is idle.
+SETTLE_WINDOWS = 4
 
 
 def cpu_seconds(pid: int) -> float:
@@ -64,14 +68,17 @@ def test_closing_a_tab_mid_run_stops_its_computation(browser, app: App, app_url)
         during = wait_for_iteration_above(page, before)
         expect(main.get_by_test_id("run-status")).to_contain_text("live")
         page.close()  # the tab, mid-run: its websocket closes
-        closed = cpu_rate(app.pid, CPU_WINDOW_S)
+        closed = []
+        while len(closed) < SETTLE_WINDOWS and (not closed or closed[-1] >= IDLE_RATIO * playing):
+            closed.append(cpu_rate(app.pid, CPU_WINDOW_S))
     finally:
         context.close()
     print(f"server CPU: {playing:.3f} cores while playing (iterations {before} → {during}+), "
-          f"{closed:.3f} cores in the {CPU_WINDOW_S:g} s after the tab closed")
-    assert closed < IDLE_RATIO * playing, (
-        f"the server still used {closed:.3f} cores after the tab closed, against {playing:.3f} while "
-        f"playing (ratio {closed / playing:.2f}, at most {IDLE_RATIO} expected): the session kept computing")
+          f"{', '.join(f'{c:.3f}' for c in closed)} cores in the {CPU_WINDOW_S:g} s windows after the tab closed")
+    assert closed[-1] < IDLE_RATIO * playing, (
+        f"the server still used {closed[-1]:.3f} cores {len(closed)} windows of {CPU_WINDOW_S:g} s after the tab "
+        f"closed, against {playing:.3f} while playing (ratio {closed[-1] / playing:.2f}, at most {IDLE_RATIO} "
+        "expected): the session kept computing")
 
 
 @pytest.fixture(scope="module")

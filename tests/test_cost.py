@@ -1,5 +1,5 @@
-"""wc.estimate (issue 12, finding 9): the flop counts follow the cost model of PAPER.md ("The engine
-at its floor") exactly; seconds are flops / RATE. Never timed: the model is what is tested."""
+"""wc.estimate (issue 12, finding 9): the flop counts follow the cost model in
+wlra_core/cost.py's docstring exactly; seconds are flops / RATE. Never timed: the model is what is tested."""
 from __future__ import annotations
 
 import math

@@ -1,6 +1,6 @@
-"""Images for display: inline data-URI <img> rows (steadier than st.image during live updates,
-see NOTES-UI.md), PNG encoding for downloads, and the one place a reconstruction is formed from
-the factors (M̂ = X Yᵀ, reshaped back to an image by wlra_core.data).
+"""Images for display: inline data-URI <img> rows (steadier than st.image during live
+updates, whose media URLs change each tick), PNG encoding for downloads, and the one place a
+reconstruction is formed from the factors (M̂ = X Yᵀ, reshaped back to an image by wlra_core.data).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ in this order, each over the previous:
 The brush weight is carried by the stroke colour, on the linear colour scale MISSING_RGB → TRUSTED_RGB
 that the weight heatmap also uses; strokes are opaque so the newest stroke wins. Reading the
 canvas back: colour → weight by projection on that scale, alpha → coverage, then area-resampled
-onto the image grid through the canvas's background fit (NOTES-UI.md), so the mask maps exactly
+onto the image grid through the canvas's background fit, so the mask maps exactly
 onto image pixels whatever the canvas size.
 """
 from __future__ import annotations

@@ -499,7 +499,7 @@ class HalfStep(NamedTuple):
 
 
 def alternating_frames(M, W, k: int, iterations: int = 3) -> list[HalfStep]:
-    """Alternating minimisation as wlra_core runs it (PAPER.md), one record per half-step: with Y
+    """Alternating minimisation as wlra_core runs it, one record per half-step: with Y
     fixed every row of X is its own weighted regression (the exact per-row reference), then
     X is orthonormalised and every column's Y solved the same way. Starts from init_Y."""
     M, W = np.asarray(M, dtype=float), np.asarray(W, dtype=float)

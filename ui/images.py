@@ -29,10 +29,7 @@ def reconstruct(X: np.ndarray, Y: np.ndarray, image_shape: tuple[int, ...],
 def fill_in(image: np.ndarray, estimate: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The inpainted picture: each pixel blends the original and the estimate by its weight
     (weight 1 keeps the original, weight 0 takes the estimate)."""
-    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, 1.0)
-    if np.ndim(image) == 3:
-        w = w[..., None]
-    return w * image + (1.0 - w) * estimate
+    return wc.inpainting.fill_in(image, np.clip(np.asarray(weights, dtype=np.float64), 0.0, 1.0), estimate)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

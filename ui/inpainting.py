@@ -24,6 +24,7 @@ import pandas as pd
 import wlra_core as wc
 from ui import images, mask
 from ui.controls import SolverSettings
+from ui.lab import BYPASS_SHARE
 from ui.run import Run, RunSet, View
 
 
@@ -42,7 +43,6 @@ class Problem:
     W: np.ndarray          # lifting.lift_weights(weights without the held-out pixels)
     identity: str          # which image, at which resolution, under which mask and lifting
     original_uri: str      # the image and the masked input as data URIs, encoded once
-    masked_uri: str
     lifting: wc.lifting.Lifting | None = None   # None: the pixel matrix
     held: np.ndarray | None = None               # (h, w) bool: known pixels held out of W
 
@@ -72,8 +72,7 @@ def build_problem(image: np.ndarray, weights: np.ndarray, image_identity: str, l
     geometry = f"{lift}:{lifting.patch}/{lifting.stride}" if lift != "pixels" else "pixels"
     return Problem(image=image, weights=weights, hidden=mask.hidden_pixels(weights), M=M, W=W,
                    identity=f"{image_identity}|{image.shape}|mask:{digest}|{geometry}|held:{seed}",
-                   original_uri=images.data_uri(image), masked_uri=images.data_uri(masked_view(image, weights)),
-                   lifting=lifting, held=held)
+                   original_uri=images.data_uri(image), lifting=lifting, held=held)
 
 
 def describe_matrix(problem: Problem) -> str:
@@ -307,30 +306,37 @@ def live_html(view: View, iteration: int, max_iter: int, problem: Problem, *, sh
             f"{status_table(view, iteration)}{cost_html(view.runs, iteration)}</div>")
 
 
+def picture(problem: Problem, run: Run, iteration: int, show: str) -> tuple[int, np.ndarray] | None:
+    """(iteration pictured, picture) of `run` as the page shows it at `iteration` (``show`` as in
+    image_items), or None when that iteration's factors are not kept."""
+    index = best_index(run, iteration) if show == "best" else run.at(iteration)
+    if index is None:
+        return None
+    kept = run.factors_at(run.records[index]["iteration"])
+    if kept is None:
+        return None
+    shown, X, Y = kept
+    estimate = problem.estimate(X, Y)
+    if show != "raw":
+        estimate = images.fill_in(problem.image, estimate, problem.weights)
+    return shown, estimate
+
+
 def image_items(problem: Problem, runs: RunSet | None, iteration: int,
-                *, show: str = "best", filled: bool | None = None) -> list[tuple[str, np.ndarray | str, str]]:
+                *, show: str = "best") -> list[tuple[str, np.ndarray | str, str]]:
     """Original, and per solver: ``show`` "raw" the estimate X Yᵀ of the shown
     iteration, "inpainted" the original with its hidden pixels taken from it (blended by weight),
     "best" the inpainted image of the iteration with the lowest held-out error so far (each
     caption says "· iteration N" of the shown iteration, and which one the picture is; the alt text
-    is "SOLVER · iteration N"). ``filled`` True/False is the older spelling of "inpainted"/"raw".
-    The masked input is not among them: the mask canvas shows it."""
-    if filled is not None:
-        show = "inpainted" if filled else "raw"
+    is "SOLVER · iteration N"). The masked input is not among them: the mask canvas shows it."""
     items: list[tuple] = [("Original", problem.original_uri, "original")]
     if runs is None:
         return items
     for name, run in runs.runs.items():
-        index = best_index(run, iteration) if show == "best" else run.at(iteration)
-        if index is None:
-            continue
-        kept = run.factors_at(run.records[index]["iteration"])
-        shown_now = run.records[run.at(iteration)]["iteration"]
-        if kept is not None:
-            shown, X, Y = kept
-            estimate = problem.estimate(X, Y)
-            if show != "raw":
-                estimate = images.fill_in(problem.image, estimate, problem.weights)
+        pictured = picture(problem, run, iteration, show)
+        if pictured is not None:
+            shown, estimate = pictured
+            shown_now = run.records[run.at(iteration)]["iteration"]
             caption = f"{name} · iteration {shown_now}" + (f" · best at {shown}" if show == "best" else "")
             items.append((caption, estimate, f"{name}-iteration-{shown_now}", f"{name} · iteration {shown_now}"))
     return items
@@ -339,8 +345,9 @@ def image_items(problem: Problem, runs: RunSet | None, iteration: int,
 # --- the comparison: difference, timings, cost, reading ------------------------------------------
 
 # A sketched half-step that solves more than this share of its rows exactly (rows with no more
-# weighted entries than the sketch: a sketch of them buys nothing) is timed as exact, not as the sketch.
-BYPASSED_ABOVE = 0.5
+# weighted entries than the sketch: a sketch of them buys nothing) is timed as exact, not as the
+# sketch: the same threshold as the solver lab's note.
+BYPASSED_ABOVE = BYPASS_SHARE
 
 
 def difference(runs: RunSet, iteration: int) -> list[tuple[str, str, float]]:
@@ -466,12 +473,7 @@ def reconstruction_png(problem: Problem, runs: RunSet, name: str, iteration: int
     best iteration so far, the inpainted image, or X Yᵀ itself."""
     if show not in SHOW:
         raise wc.InputError(f"show: found {show!r}, need one of {', '.join(SHOW)}.")
-    run = runs.runs[name]
-    index = best_index(run, iteration) if show == "best" else run.at(iteration)
-    _, X, Y = run.factors_at(run.records[index]["iteration"])
-    estimate = problem.estimate(X, Y)
-    if show != "raw":
-        estimate = images.fill_in(problem.image, estimate, problem.weights)
+    _, estimate = picture(problem, runs.runs[name], iteration, show)
     return images.png_bytes(estimate)
 
 

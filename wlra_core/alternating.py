@@ -344,7 +344,7 @@ class _Loop:
             stats_x = exact_diagnostics(stats_x, side, Yd, Zx, o.ridge)
         Xt, b = model.split(Zx)
         if model.bias:
-            Xt, b = model.centre(Xt, b, Y, "rows")
+            Xt = model.centre(Xt, Y, "rows")
         sx = time.perf_counter() - t0
         X = self._normalise(Xt)
         Xd = model.design(X)
@@ -361,7 +361,7 @@ class _Loop:
             stats_y = exact_diagnostics(stats_y, side, Xd, Zy, o.ridge)
         Yt, c = model.split(Zy)
         if model.bias:
-            Yt, c = model.centre(Yt, c, X, "cols")
+            Yt = model.centre(Yt, X, "cols")
         sy = time.perf_counter() - t1
         if model.bias:
             model.c = c

@@ -36,6 +36,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import holdout as _holdout
 from . import lifting as _lifting
 from .alternating import SOLVERS, Step, iterate
 from .problem import InputError, check_choice, check_float, check_int
@@ -57,8 +58,7 @@ DEFAULTS = MappingProxyType({
     "group_iter": 8,
 })
 PROGRESS = 1e-3   # relative held-out gain that counts as progress for `patience`
-_HOLDOUT_STREAM = 0x484F4C44   # spawn keys: the holdout and k-means draws are independent of the solver's
-_GROUPS_STREAM = 0x47525053
+_GROUPS_STREAM = 0x47525053   # spawn key: the k-means draws are independent of the solver's
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def held_out(weights, fraction: float, seed: int = 0) -> np.ndarray:
     if fraction <= 0:
         return held
     known = np.flatnonzero(wts > 0)
-    rng = np.random.default_rng(np.random.SeedSequence(check_int("seed", seed, low=0), spawn_key=(_HOLDOUT_STREAM,)))
+    rng = _holdout.holdout_rng(check_int("seed", seed, low=0))   # the stream solve's holdout draws from
     held.flat[rng.choice(known, size=int(round(fraction * known.size)), replace=False)] = True
     return held
 

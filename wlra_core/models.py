@@ -124,7 +124,7 @@ class Model:
         """The design coefficient of offsets (inverse of the scaling in `split`)."""
         return (offsets / self.one)[:, None]
 
-    def centre(self, F, offsets, G, which):
+    def centre(self, F, G, which):
         """Move the mean row of a half-step's factor F into the other side's offsets:
         F Gᵀ = (F − 1f̄ᵀ) Gᵀ + 1 (G f̄)ᵀ, the same model. The offsets are then the identified ones
         (the low-rank part has centred factors) instead of whatever share of b1ᵀ + 1cᵀ the
@@ -135,7 +135,7 @@ class Model:
             self.c = self.c + G @ fbar
         else:
             self.b = self.b + G @ fbar
-        return F - fbar, offsets
+        return F - fbar
 
     def split(self, Z):
         """A half-step's solution: (factor, offsets or None)."""

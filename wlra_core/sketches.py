@@ -115,15 +115,14 @@ def sketch_rows(kind, s, Y, idx, w, rows, rng):
     raise ValueError(f"unknown sketch {kind!r}")
 
 
-def sketch_gram(kind, s, Y, idx, w, rng, budget=None):
+def sketch_gram(kind, s, Y, idx, w, rng):
     """(S A_i)ᵀ(S A_i) for every row i of the batch: an array (b, k, k).
 
     Each row is sketched on its own, with a generator keyed by one uniform drawn from `rng` for
     it (one double per row, in row order): a row's sketch depends only on the row and on the
     stream position, never on which rows share its batch or on padding to the batch's longest
     row. So the same seed gives the same sketches however the rows are blocked (a memory budget
-    changes blocks, and must not change results). Working memory is one row's sketch; `budget`
-    is accepted for the callers and not needed."""
+    changes blocks, and must not change results). Working memory is one row's sketch."""
     b, N = w.shape
     k = Y.shape[1]
     out = np.empty((b, k, k))

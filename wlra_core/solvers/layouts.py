@@ -119,7 +119,7 @@ class DenseBlock:
             with blas_single_thread():
                 return K.dense_rownorm_gram(self.W, self.Y, ynorm2, float(o.s), u)
         with blas_single_thread():
-            return sketch_gram(o.sketch, o.s, self.Y, None, self.W, rng, budget=o.budget // 6)
+            return sketch_gram(o.sketch, o.s, self.Y, None, self.W, rng)
 
     def design(self, local):
         """A_i = D_√W_i Y and b_i for the rows `local`, restricted to their positive weights and
@@ -189,7 +189,7 @@ class SparseBlock:
                                           float(o.s), u, uptr)
         idx, w, _ = self._padded(np.arange(len(self.rows)))
         with blas_single_thread():
-            return sketch_gram(o.sketch, o.s, self.Y, idx, w, rng, budget=o.budget // 6)
+            return sketch_gram(o.sketch, o.s, self.Y, idx, w, rng)
 
     def _padded(self, local):
         """Column indices, weights and values of the rows `local`, padded to the longest."""

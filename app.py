@@ -1,4 +1,7 @@
-"""WLRA Explorer: the entry point. Page config, the router over pages/, nothing else.
+"""WLRA Explorer: the entry point. Page config and the navigation over views/, nothing else.
+
+The pages live in views/, not pages/: Streamlit treats a pages/ folder beside the main script as
+its older multipage mode, which would bypass this navigation on a fresh server.
 
     streamlit run app.py
 """
@@ -16,10 +19,10 @@ import streamlit as st  # noqa: E402
 st.set_page_config(page_title="WLRA Explorer", page_icon=":material/grid_on:", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/inpainting.py", title="Image inpainting", icon=":material/brush:", url_path="inpainting"),
-    st.Page("pages/ratings.py", title="Rating matrices", icon=":material/star:", url_path="ratings"),
-    st.Page("pages/solver_lab.py", title="Solver lab", icon=":material/science:", url_path="solver_lab"),
-    st.Page("pages/how_it_works.py", title="How it works", icon=":material/school:", url_path="how_it_works"),
+    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/inpainting.py", title="Image inpainting", icon=":material/brush:", url_path="inpainting"),
+    st.Page("views/ratings.py", title="Rating matrices", icon=":material/star:", url_path="ratings"),
+    st.Page("views/solver_lab.py", title="Solver lab", icon=":material/science:", url_path="solver_lab"),
+    st.Page("views/how_it_works.py", title="How it works", icon=":material/school:", url_path="how_it_works"),
 ]
 st.navigation(pages).run()

@@ -267,7 +267,7 @@ def figure_payload(fig: go.Figure) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
-# Solver lab (pages/solver_lab.py): the k-sweep with its spread, a preset's convergence by time
+# Solver lab (views/solver_lab.py): the k-sweep with its spread, a preset's convergence by time
 
 def lab_sweep_figure(table, k_cross=None) -> go.Figure:
     """Median seconds per iteration against k, one line per solver, bars from the fastest to the
@@ -304,7 +304,7 @@ def lab_preset_figure(histories) -> go.Figure:
 
 
 # ----------------------------------------------------------------------------------------------
-# Rating matrices (pages/ratings.py): a window of users × items with the training and the
+# Rating matrices (views/ratings.py): a window of users × items with the training and the
 # held-out ratings marked
 
 def ratings_heatmap(Z, user_ids, item_ids, cells: Mapping, *, clip, predicted: bool) -> go.Figure:
@@ -332,7 +332,7 @@ def ratings_heatmap(Z, user_ids, item_ids, cells: Mapping, *, clip, predicted: b
     return fig
 
 
-# --- How it works (pages/how_it_works.py) ----------------------------------------------------------
+# --- How it works (views/how_it_works.py) ----------------------------------------------------------
 
 def kappa_vs_s_figure(curve, s: int, N: int) -> go.Figure:
     """κ(A_i R⁻¹) against the sketch size: median and the range over repeated sketches, the chosen s

@@ -609,7 +609,7 @@ def _measured_rows(results: Path, name: str, shapes: str | None) -> list[dict]:
 # --- the same example in the solver lab ------------------------------------------------------------
 
 def lab_query(k: int, seed: int, kind: str, s: int, n: int = 12, m: int = 60) -> dict[str, str]:
-    """Query parameters that open the solver lab (pages/solver_lab.py's widget keys) on the planted
+    """Query parameters that open the solver lab (views/solver_lab.py's widget keys) on the planted
     problem closest to this page's: n × m, rank k, noise 0.1, heavy-tailed weights with 80 %
     observed, the same seed, rank k, and this sketch (the lab draws its own weights, so the numbers
     differ)."""

@@ -32,8 +32,8 @@ import wlra_core as wc
 from ui import loaders, state
 
 ROOT = Path(__file__).resolve().parents[2]
-INPAINTING = str(ROOT / "pages" / "inpainting.py")
-RATINGS = str(ROOT / "pages" / "ratings.py")
+INPAINTING = str(ROOT / "views" / "inpainting.py")
+RATINGS = str(ROOT / "views" / "ratings.py")
 # Small and quick: 64 px working resolution, one solver.
 # the pixel matrix: these tests check the page's M and W entry by entry in its [R | G | B] layout
 INP_QUERY = {"inp_res": "64", "inp_solvers": ["exact"], "inp_lift": "pixels"}

@@ -1,4 +1,4 @@
-"""AppTest of the How it works page (pages/how_it_works.py)."""
+"""AppTest of the How it works page (views/how_it_works.py)."""
 import json
 from pathlib import Path
 
@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui import walkthrough as wt
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "how_it_works.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "how_it_works.py")
 
 
 def page(**query) -> AppTest:

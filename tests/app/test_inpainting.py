@@ -1,4 +1,4 @@
-"""AppTest of the inpainting page (pages/inpainting.py) and unit tests of its ui/ helpers.
+"""AppTest of the inpainting page (views/inpainting.py) and unit tests of its ui/ helpers.
 
 AppTest cannot upload files, fire run_every timers or render the canvas (see README.md here):
 uploads are injected as bytes through the same session key the uploader's callback fills
@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from ui import mask
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "inpainting.py")
+PAGE = str(ROOT / "views" / "inpainting.py")
 
 # Settings widgets and the URL parameter each one is bound to (the parameter is the key).
 BOUND_WIDGETS = {

@@ -13,7 +13,7 @@ from ui import inpainting, mask
 from ui.run import RunSet
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "inpainting.py")
+PAGE = str(ROOT / "views" / "inpainting.py")
 
 
 def page(**query):

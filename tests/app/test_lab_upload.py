@@ -1,4 +1,4 @@
-"""The solver lab on an uploaded matrix (pages/solver_lab.py, ui/matrix_upload.py): good files run,
+"""The solver lab on an uploaded matrix (views/solver_lab.py, ui/matrix_upload.py): good files run,
 bad files are refused in the page with what was found and what is needed, and the session keeps
 the matrix, the weights and the runs it had. Uploads are fed as the uploaders' callbacks queue
 them (tests/app/README.md): `lab_pending_matrix` / `lab_pending_weights` = (file name, bytes)."""
@@ -19,7 +19,7 @@ import wlra_core as wc
 from tests.app._apptest import run_page
 from ui import loaders, matrix_upload, state
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "solver_lab.py")
 UPLOAD = {"lab_source": "upload", "lab_k": "3", "lab_solvers": ["exact", "sketched"]}
 
 

@@ -1,4 +1,4 @@
-"""Pages hold widgets and plots only (DESIGN.md, issue 3): no linear algebra in pages/ or app.py.
+"""Pages hold widgets and plots only (DESIGN.md, issue 3): no linear algebra in views/ or app.py.
 
 A source check, so that arithmetic creeping back into a page fails a test instead of waiting for
 a review: the computations belong in ui/ (pure, unit-tested) or in wlra_core.
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+PAGES = sorted((ROOT / "views").glob("*.py")) + [ROOT / "app.py"]
 LINEAR_ALGEBRA = {"linalg", "svd", "qr", "cholesky", "lstsq", "solve", "inv", "pinv", "cond", "eig", "eigh",
                   "dot", "matmul", "einsum", "outer", "tensordot", "kron", "norm"}
 
@@ -33,7 +33,7 @@ def test_pages_hold_no_linear_algebra(path):
 
 
 def test_how_it_works_gets_every_number_from_ui_walkthrough():
-    source = (ROOT / "pages" / "how_it_works.py").read_text(encoding="utf-8")
+    source = (ROOT / "views" / "how_it_works.py").read_text(encoding="utf-8")
     assert "import numpy" not in source and "np." not in source
 
 

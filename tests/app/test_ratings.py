@@ -1,4 +1,4 @@
-"""AppTest of the Rating matrices page (pages/ratings.py)."""
+"""AppTest of the Rating matrices page (views/ratings.py)."""
 import base64
 import json
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 from _apptest import run_page
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "ratings.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "ratings.py")
 
 
 def page(**query) -> AppTest:

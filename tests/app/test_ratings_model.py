@@ -11,7 +11,7 @@ from _apptest import run_page
 import wlra_core
 from ui import ratings_model as rm
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "ratings.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "ratings.py")
 
 
 def page(**query):

@@ -28,7 +28,7 @@ from streamlit.testing.v1 import AppTest
 from ui import run as run_module
 from ui.run import RunController, RunSet
 
-INPAINTING = str(Path(__file__).resolve().parents[2] / "pages" / "inpainting.py")
+INPAINTING = str(Path(__file__).resolve().parents[2] / "views" / "inpainting.py")
 
 # A page with the controller over fake solvers. Session-state inputs: "max_iter" (each fake run
 # stops there), "pushed" (commands of button callbacks whose runs were stopped before `sync`),

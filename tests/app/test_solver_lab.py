@@ -1,4 +1,4 @@
-"""AppTest of the Solver lab page (pages/solver_lab.py), on small problems to stay fast."""
+"""AppTest of the Solver lab page (views/solver_lab.py), on small problems to stay fast."""
 import json
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui import lab
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "solver_lab.py")
 DEFAULT_SOLVERS = ("exact", "sketched", "cg", "em", "auto")
 SMALL = {"lab_n": "80", "lab_m": "60", "lab_rank": "3", "lab_k": "3"}
 

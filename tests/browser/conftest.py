@@ -72,7 +72,7 @@ def start_app(log_path: Path, port: int | None = None, root: Path = ROOT,
     `launcher`: a Python file run instead of `python -m streamlit`, with the same arguments
     (`run app.py --server...`); it may prepare the process (tests/browser/faulty_server.py patches
     the solver) and then hands over to Streamlit's command line. app.py stays the main script, so
-    st.navigation resolves pages/ as usual.
+    st.navigation resolves views/ as usual.
     """
     port = port or free_port()
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")

@@ -13,9 +13,6 @@ import wlra_core as wc
 from ui import charts, controls, lab, loaders, state
 from ui import matrix_upload
 from ui.run import RunController, View
-from ui import router
-
-router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
 
 P = state.LAB  # key prefix; widget keys double as URL query parameters
 BIND = {"bind": "query-params", "persist_state": "session"}

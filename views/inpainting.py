@@ -4,11 +4,9 @@ import dataclasses
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, controls, images, inpainting, loaders, mask, router, state
+from ui import charts, controls, images, inpainting, loaders, mask, state
 from ui import run as run_ui
 from ui.run import RunController, View
-
-router.ensure_app_router()
 
 P = state.INPAINTING
 BOUND = {"bind": "query-params", "persist_state": "session"}

@@ -8,10 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, lab, loaders, router, state
+from ui import charts, lab, loaders, state
 from ui import walkthrough as wt
-
-router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
 
 P = state.HOW_IT_WORKS + "_"  # widget keys double as URL query parameters (bind="query-params")
 BIND = {"bind": "query-params", "persist_state": "session"}

@@ -16,9 +16,6 @@ import wlra_core as wc
 from ui import charts, controls, lab, loaders, state
 from ui import ratings_model as rm
 from ui.run import RunController, View
-from ui import router
-
-router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "ratings" / "sample_ratings.csv"
 P = state.RATINGS  # key prefix; widget keys double as URL query parameters

@@ -19,7 +19,7 @@ import streamlit as st
 from PIL import Image
 
 import wlra_core as wc
-from ui import ratings_model as rm
+from ui.models import ratings as rm
 from ui import state
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

@@ -1,7 +1,8 @@
 """Landing page: one picture, one "Start here", the other pages; the formula and citations below."""
 import streamlit as st
 
-from ui import images, landing
+from ui import images
+from ui.models import landing
 
 st.title("WLRA Explorer")
 st.markdown("Hide part of a picture, and a low-rank model fitted to the rest fills it in. "

@@ -585,7 +585,7 @@ def test_a_single_user_is_fitted_at_rank_one_and_the_page_says_nothing_could_be_
                 "No rating could be held out", "the test RMSE is undefined")
     at = step(at, "rat")
     assert_ratings_step_is_finite(at, held_out=False)  # test RMSE shown as —, never as nan
-    # rank 1, plus the three columns that carry the fitted offsets (ui.ratings_model.offsets_in_factors)
+    # rank 1, plus the three columns that carry the fitted offsets (ui.models.ratings.offsets_in_factors)
     assert all(run.factors_at(1)[1].shape == (1, 1 + 3) for run in runs(at, "rat").values())
     assert {m.label: m.value for m in at.metric}["mean predictor"] == "—"
 

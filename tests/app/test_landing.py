@@ -5,7 +5,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from _apptest import run_page
-from ui import landing
+from ui.models import landing
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -100,7 +100,7 @@ def test_a_bad_upload_shows_an_error_and_keeps_the_previous_data():
 
 
 def test_replay_after_factor_thinning_shows_the_nearest_kept_iterate():
-    """Past its memory budget ui.run drops stored factors (None); the page must go through
+    """Past its memory budget ui.runs drops stored factors (None); the page must go through
     Run.factors_at, never index run.factors itself."""
     at = page()
     for _ in range(4):
@@ -118,7 +118,7 @@ def test_replay_after_factor_thinning_shows_the_nearest_kept_iterate():
 
 
 def chart(at: AppTest, key: str) -> dict:
-    """The plotly figure of a live chart (ui.charts.live_chart), by its key."""
+    """The plotly figure of a live chart (ui.figures.live_chart), by its key."""
     found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-{key}")]
     assert len(found) == 1
     return json.loads(json.loads(found[0].proto.json)["figure"])

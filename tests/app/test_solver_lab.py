@@ -7,7 +7,7 @@ import pytest
 
 from streamlit.testing.v1 import AppTest
 
-from ui import lab
+from ui.models import lab
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "solver_lab.py")
 DEFAULT_SOLVERS = ("exact", "sketched", "cg", "em", "auto")
@@ -116,7 +116,7 @@ def test_a_larger_sketch_gives_a_better_preconditioner():
 
 
 def chart(at: AppTest, key: str) -> dict:
-    """The plotly figure of a live chart (ui.charts.live_chart), by its key."""
+    """The plotly figure of a live chart (ui.figures.live_chart), by its key."""
     found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-{key}")]
     assert len(found) == 1
     return json.loads(json.loads(found[0].proto.json)["figure"])

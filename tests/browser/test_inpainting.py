@@ -6,7 +6,7 @@
   replay slider shows an old iteration with the numbers it had then, each row saying where its
   run is.
 
-Selectors (see pages/inpainting.py, ui/inpainting.py, ui/run.py): data-testid "hidden-count",
+Selectors (see views/inpainting.py, ui/models/inpainting.py, ui/runs/controller.py): data-testid "hidden-count",
 "iteration-count", "run-status", "psnr-hidden-<solver>", "solver-iteration-<solver>"; the
 Play/Pause button is the widget keyed `inp_play` (CSS class `st-key-inp_play`); the canvas of
 streamlit-drawable-canvas renders in an open shadow root, and CSS locators pierce it.

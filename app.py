@@ -7,13 +7,12 @@ its older multipage mode, which would bypass this navigation on a fresh server.
 """
 import os
 
-# One BLAS thread: on a small shared machine the browser, the server and a 2-thread OpenBLAS
-# fought for the cores (a 256×256 exact iteration took 26–80 ms instead of 12 ms, sketched 300 ms
-# instead of 65 ms). Set before numpy is first imported; an explicit environment value wins.
+# One BLAS thread: on a small shared machine the browser, the server and a multi-threaded BLAS
+# fight for the cores. Set before numpy is first imported; an explicit environment value wins.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import pandas  # noqa: E402,F401  imported first: plotly's lazy pandas import raced in the first figure
+import pandas  # noqa: E402,F401  imported first: plotly imports pandas lazily, racing the first figure
 import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="WLRA Explorer", page_icon=":material/grid_on:", layout="wide")

@@ -4,10 +4,9 @@ import dataclasses
 import streamlit as st
 
 import wlra_core as wc
-from ui import figures, controls, images, loaders, mask, state
+from ui import controls, figures, images, loaders, mask, state, uploads
 from ui.models import inpainting
-from ui.runs import shortcuts
-from ui.runs import View
+from ui.runs import View, shortcuts
 from ui.runs.controller import RunController
 
 P = state.INPAINTING
@@ -66,7 +65,7 @@ res = res_col.select_slider("Working resolution (long side, px)", RESOLUTIONS, v
                             help="The image is downsized to this long side before solving.", **BOUND)
 upload_col.file_uploader(
     "…or upload an image (PNG, JPEG, GIF, WebP)", type=loaders.UPLOAD_TYPES, key=state.key(P, "image_file"),
-    on_change=loaders.queue_upload, args=(P, state.key(P, "image_file"), "pending_upload"))
+    on_change=uploads.queue_upload, args=(P, state.key(P, "image_file"), "pending_upload"))
 image, original_shape, image_id = loaders.current_image(P, choice, res)
 h, w = image.shape[:2]
 lift_col, patch_col = st.columns([2, 5], vertical_alignment="bottom")
@@ -140,7 +139,7 @@ with side_col:
                           key=state.key(P, "weights_chart"),
                           height=min(320, mask.canvas_size(image.shape)[1]))
     st.file_uploader("Mask PNG (white = trusted, black = missing)", type=["png"], key=state.key(P, "mask_file"),
-                     on_change=loaders.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))
+                     on_change=uploads.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))
     with st.container(horizontal=True):
         st.download_button("Mask PNG", mask.mask_png(weights), file_name="mask.png", mime="image/png",
                            key=state.key(P, "download_mask"), icon=":material/download:")

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import wlra_core as wc
-from ui import figures, controls, loaders, state
+from ui import controls, figures, loaders, state, uploads
 from ui.models import lab
 from ui.models import ratings as rm
 from ui.runs import View
@@ -189,7 +189,7 @@ loaders.accept_pending_ratings(P, max_entries=state.APP_MAX_ENTRIES)
 with st.expander("Data: sample or upload", expanded=bool(state.get(P, "upload_error"))):
     st.file_uploader("Upload ratings: one rating per line, user, item, rating (CSV, TSV, "
                      "MovieLens u.data / ratings.csv / ratings.dat)", key=f"{P}_upload",
-                     on_change=loaders.queue_upload, args=(P, f"{P}_upload", "pending_upload"))
+                     on_change=uploads.queue_upload, args=(P, f"{P}_upload", "pending_upload"))
     if state.get(P, "data") is not None:
         st.button("Back to the sample data", key=f"{P}_use_sample", on_click=use_sample)
 if state.get(P, "upload_error"):

@@ -7,9 +7,8 @@ import pandas as pd
 import streamlit as st
 
 import wlra_core as wc
-from ui import figures, controls, loaders, state
+from ui import controls, figures, matrix_upload, state, uploads
 from ui.models import lab
-from ui import matrix_upload
 from ui.runs import View
 from ui.runs.controller import RunController
 
@@ -111,12 +110,12 @@ with st.sidebar:
         st.subheader("Your matrix")
         st.file_uploader(
             "Matrix M (.npy, CSV/TSV, Matrix Market .mtx)", type=matrix_upload.MATRIX_TYPES,
-            key=f"{P}_matrix_file", on_change=loaders.queue_upload, args=(P, f"{P}_matrix_file", "pending_matrix"),
+            key=f"{P}_matrix_file", on_change=uploads.queue_upload, args=(P, f"{P}_matrix_file", "pending_matrix"),
             help="Dense: one row per line (or a 2-D .npy); an empty cell or NaN marks a missing entry. "
                  "Matrix Market: the stored entries are the observed ones.")
         st.file_uploader(
             "Weights W (optional, same shape, ≥ 0)", type=matrix_upload.MATRIX_TYPES, key=f"{P}_weights_file",
-            on_change=loaders.queue_upload, args=(P, f"{P}_weights_file", "pending_weights"),
+            on_change=uploads.queue_upload, args=(P, f"{P}_weights_file", "pending_weights"),
             help="Without W every observed entry of M has weight 1.")
         if state.get(P, "weights") is not None:
             st.button("Use no weights file", key=f"{P}_clear_weights", on_click=matrix_upload.clear_weights)

@@ -1,4 +1,4 @@
-"""Pages hold widgets and layout only (DESIGN.md, issues 3 and 9): no linear algebra and no figure
+"""Pages hold widgets and layout only (issues 3 and 9, docs/ARCHITECTURE.md): no linear algebra and no figure
 building in views/ or app.py.
 
 A source check, so that arithmetic or a figure creeping back into a page fails a test instead of

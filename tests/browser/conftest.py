@@ -2,7 +2,7 @@
 
 - `app_url` (session): starts `python -m streamlit run app.py` on a free loopback port from the
   repository root, waits for /_stcore/health, and stops the server by its PID at the end.
-- `browser` (session): Chromium at /usr/bin/chromium with the launch flags of NOTES-UI.md
+- `browser` (session): Chromium at /usr/bin/chromium with LAUNCH_ARGS
   (Playwright's own browser download is never used).
 - `page` (per test): a fresh context and page, with generous default timeouts: the machine has
   two shared cores, and tests wait on what the app shows, never on sleeps.

@@ -194,7 +194,7 @@ def test_play_pause_and_replay(page, screenshot):
     # Pause: the button turns back into Play and the page says paused (the same element that
     # shows the count, so both are read at once); from then on the count must stay put. It is
     # watched for 3 s, in the browser at every frame: while running it changes several times
-    # a second (and Pause lands within about a second, NOTES-UI.md).
+    # a second (and Pause lands within about a second).
     play_button(page).click()
     after_pause = watch(page, 1500)  # from the click on: one slider at most, never two
     expect(play_button(page)).to_contain_text("Play")

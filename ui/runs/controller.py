@@ -147,8 +147,8 @@ class RunController:
 
     def _draw_buttons(self, finished: bool = False) -> None:
         """The buttons for the state the commands left. `finished`: every run has stopped and the
-        settings are those they ran with, so Play has nothing to do (disabled: a Pause clicked as
-        the runs stopped used to land on Play and start them over). Step stays enabled, a click
+        settings are those they ran with, so Play has nothing to do (disabled, so that a Pause
+        clicked as the runs stop cannot land on Play and start them over). Step stays enabled, a click
         leaves stopped runs as they are (the rows say why they stopped). No `help` on these: a
         button with help is drawn twice in the DOM (tooltip target and measure), which breaks the
         tests' `.st-key-<prefix>_play button` locators."""

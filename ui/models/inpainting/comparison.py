@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ui.models.inpainting.problem import Problem
 from ui.models.lab import BYPASS_SHARE
 from ui.runs import Run, RunSet
-from ui.models.inpainting.problem import Problem
 
 
 # A sketched half-step that solves more than this share of its rows exactly (rows with no more

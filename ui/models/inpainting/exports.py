@@ -10,9 +10,9 @@ import pandas as pd
 import wlra_core as wc
 from ui import images
 from ui.controls import SolverSettings
-from ui.runs import RunSet
-from ui.models.inpainting.problem import SHOW, Problem
 from ui.models.inpainting.live import picture
+from ui.models.inpainting.problem import Problem, SHOW
+from ui.runs import RunSet
 
 
 def reconstruction_png(problem: Problem, runs: RunSet, name: str, iteration: int, show: str = "raw") -> bytes:

@@ -7,9 +7,9 @@ import math
 import numpy as np
 
 from ui import images
-from ui.runs import Run, RunSet, View
 from ui.models.inpainting.comparison import Cost, cost, difference, timing
 from ui.models.inpainting.problem import Problem
+from ui.runs import Run, RunSet, View
 
 
 def _fmt(value: float | None, spec: str, unit: str = "") -> str:

@@ -608,7 +608,7 @@ with every iteration plotted, pictures never behind the counter and never faded 
 
 Reading it: "screen updates per second" is how often the page redraws; "iterations per update"
 how many iterations each redraw brings (each live tick draws, then computes for a fixed
-budget, TICK_BUDGET in ui/run.py; the browser acknowledges each tick once painted, which starts
+budget, TICK_BUDGET in ui/runs/controller.py; the browser acknowledges each tick once painted, which starts
 the next). The solvers' compute time
 per iteration is the median of the `seconds` column of the page's History CSV export
 (iterations after the first, which includes the initialisation): with two solvers, one round of

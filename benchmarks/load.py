@@ -90,7 +90,7 @@ def serve_traced() -> int:
     Records, as JSON lines in $WLRA_LOAD_TRACE (wall clock, comparable with the pages' clocks via
     performance.timeOrigin; CPU as the script thread's own time.thread_time()): every script and
     fragment run's start and end per Streamlit session (AppSession._on_scriptrunner_event), every
-    RunSet.advance_for (ui/run.py: the solvers' compute in a tick) and every inpainting.live_html
+    RunSet.advance_for (ui/runs/runset.py: the solvers' compute in a tick) and every inpainting.live_html
     (the counter and the pictures of a tick, PNG encoding included), with the session's upload
     name. Only wrappers around existing functions: the app itself is unchanged.
     """
@@ -116,9 +116,10 @@ def serve_traced() -> int:
     patched = threading.Event()
 
     def patch_ui() -> None:
-        from ui import inpainting, run
+        from ui.models import inpainting
+        from ui.runs import RunSet
 
-        real_advance, real_html = run.RunSet.advance_for, inpainting.live_html
+        real_advance, real_html = RunSet.advance_for, inpainting.live_html
 
         def advance_for(self, *args, **kwargs):
             t0, c0 = time.time(), time.thread_time()
@@ -136,7 +137,7 @@ def serve_traced() -> int:
                  it=iteration, playing=view.playing, pacer=repr(st.session_state.get("inp_pacer"))[:120])
             return text
 
-        run.RunSet.advance_for, inpainting.live_html = advance_for, live_html
+        RunSet.advance_for, inpainting.live_html = advance_for, live_html
         patched.set()
 
     real_event = AppSession._on_scriptrunner_event
@@ -145,8 +146,8 @@ def serve_traced() -> int:
         if event.name in TRACED_EVENTS:
             emit(e=event.name, sid=self.id, t=time.time(), cpu=time.thread_time(),
                  fragment=bool(kwargs.get("fragment_ids_this_run")))
-        # The page imports ui/ in its first run (not before: ui.run registers a component).
-        if not patched.is_set() and "ui.run" in sys.modules and "ui.inpainting" in sys.modules:
+        # The page imports ui/ in its first run (not before: ui.runs.controller registers a component).
+        if not patched.is_set() and "ui.runs.controller" in sys.modules and "ui.models.inpainting" in sys.modules:
             patch_ui()
         return real_event(self, sender, event, *args, **kwargs)
 
@@ -936,7 +937,7 @@ Measured by `benchmarks/load.py` on {started:%Y-%m-%d %H:%M %Z}: `.venv/bin/pyth
 {per_session}
 
 Reading it: one Chromium draws every session's page, on the same two cores as the server, and
-each page asks for its next live tick only after it has painted the last one (ui/run.py), so the
+each page asks for its next live tick only after it has painted the last one (ui/runs/controller.py), so the
 update rate is shared between the browser and the server; a real classroom has one browser per
 user on other machines. "Uploads retried": Streamlit 1.67 sometimes drops its answer with the
 upload URLs (a script run starting before the answer is sent clears the queue), and the uploader

@@ -11,7 +11,7 @@ Cases (issue 10, item 6):
   not rounded or clipped, split 90/10 at random (seeded). The noise floor is the RMSE of the
   planted truth itself on the test ratings: no estimator beats it on average.
 * ``sample``: the shipped assets/ratings/sample_ratings.csv (synthetic, half stars), split 90/10
-  by ui.ratings_model.split_ratings' rule; no truth, so no noise floor.
+  by ui.models.ratings.split_ratings' rule; no truth, so no noise floor.
 
 Contenders, back to back on the same split:
 
@@ -140,7 +140,7 @@ def planted(name, case, seed):
 
 
 def sample(quick):
-    from ui.ratings_model import split_ratings        # the page's split rule (no Streamlit inside)
+    from ui.models.ratings import split_ratings        # the page's split rule (no Streamlit inside)
     data = wc.io.load_ratings(SAMPLE)
     M = sp.csr_array(data.M)
     W = sp.csr_array(data.W)

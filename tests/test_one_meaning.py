@@ -95,7 +95,7 @@ def test_the_cli_builds_an_image_problem_with_image_problem(tmp_path):
     _same(problem.W, W)
     assert M.shape == (6, 15) and set(np.unique(W)) == {0.0, 1.0}
     assert np.all(M[W == 0] == 0) and np.array_equal(M[W > 0], wc.io.image_to_matrix(image)[W > 0])
-    from ui import inpainting        # the app's page, on the pixel matrix, builds the same problem
+    from ui.models import inpainting  # the app's page, on the pixel matrix, builds the same problem
 
     weights = wc.io.load_mask(str(tmp_path / "mask.png"), image.shape)
     app = inpainting.build_problem(image, weights, "img", lift="pixels")

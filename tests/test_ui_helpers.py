@@ -10,9 +10,9 @@ import pytest
 import scipy.sparse as sp
 
 import wlra_core as wc
-from ui import lab
-from ui import ratings_model as rm
-from ui import walkthrough as wt
+from ui.models import lab
+from ui.models import ratings as rm
+from ui.models import walkthrough as wt
 
 
 # --- ratings_model ---------------------------------------------------------------------------

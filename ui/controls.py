@@ -7,7 +7,7 @@ a widget cannot take (a k of "abc", an unknown solver).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import streamlit as st

@@ -1,12 +1,6 @@
-"""Cached loaders: sample images from assets/, uploaded images, masks and rating files.
-
-Uploads go through one path that takes bytes, so it can be tested without a browser:
-the uploader's on_change callback (or a test, by writing `<prefix>_pending_upload` into session
-state) queues (file name, bytes); `accept_pending_image`, `accept_pending_mask` and
-`accept_pending_ratings` validate them on the next run. A bad file leaves the previous image, mask
-or ratings in place and leaves a message for the page that names the file, what was found in it
-and what is needed.
-"""
+"""Cached loaders: sample images from assets/, uploaded images and masks; and the pages' uploads of
+images, masks and rating files, accepted through the one upload path (ui/uploads.py). A bad file
+leaves the previous image, mask or ratings in place and a message for the page."""
 from __future__ import annotations
 
 import functools
@@ -19,16 +13,12 @@ import streamlit as st
 from PIL import Image
 
 import wlra_core as wc
-from ui import ratings_model as rm
-from ui import state
+from ui import state, uploads
+from ui.models import ratings as rm
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "webp"]  # a GIF or APNG is read at its first frame
-IMAGE_FORMATS = "a PNG, JPEG, GIF or WebP image"
-MASK_FORMAT = "a PNG image of the image's size or aspect ratio (white = trusted, black = missing)"
-# One file: the library's cap, which .streamlit/config.toml's server.maxUploadSize repeats in MB.
-MAX_UPLOAD_BYTES = wc.limits.MAX_FILE_BYTES
 UPLOAD_CHOICE = "upload"  # the image selector's value for the uploaded image
 
 
@@ -79,87 +69,21 @@ def decode_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
     return np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)
 
 
-def check_upload_size(name: str, data: bytes, what: str) -> None:
-    """Refuse an upload above the upload limit (also Streamlit's, for uploads from a browser)."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise wc.InputError(
-            f"{what} {name!r}: found {len(data):,} bytes ({len(data) / 2**20:.1f} MB), need at most "
-            f"{MAX_UPLOAD_BYTES:,} bytes ({MAX_UPLOAD_BYTES / 2**20:g} MB, the upload limit); use a smaller file."
-        )
-
-
-def _check_bytes(name: str, data: bytes, what: str, need: str) -> None:
-    if not data:
-        raise wc.InputError(f"{what} {name!r}: found an empty file (0 bytes), need {need}.")
-    check_upload_size(name, data, what)
-
-
-def for_the_page(message: str) -> str:
-    """A library message without the names of the library's cap parameters, which a user of the
-    app cannot set (the cap itself is still stated)."""
-    return message.replace(", max_entries)", ")").replace(", max_bytes)", ")")
-
-
-def _as_input_error(exc: Exception, name: str, what: str, need: str) -> wc.InputError:
-    """A loader's failure as a message that names the uploaded file: "Image 'x.png': found …"."""
-    if isinstance(exc, wc.InputError):
-        # The loaders name the input by its kind ("image: found …", "mask: found …"); the user
-        # knows it by its file name.
-        text = for_the_page(str(exc))
-        for kind in ("image: ", "mask: "):
-            text = text.removeprefix(kind)
-        return wc.InputError(f"{what} {name!r}: {text}")
-    return wc.InputError(f"{what} {name!r}: could not be read ({type(exc).__name__}: {exc}); need {need}.")
-
-
-def upload_entry(name: str, data: bytes) -> dict:
-    """How an accepted upload is kept: its name, its bytes and their digest (the data's identity)."""
-    return {"name": name, "bytes": data, "digest": hashlib.md5(data).hexdigest()}
-
-
 def accept_image_bytes(prefix: str, name: str, data: bytes, max_side: int) -> None:
     """Validate an uploaded image and make it the current one; raises wc.InputError if bad."""
-    _check_bytes(name, data, "Image", IMAGE_FORMATS)
-    try:
-        decode_image(data, max_side)
-    except Exception as exc:  # any decoder failure becomes a message, never a traceback
-        raise _as_input_error(exc, name, "Image", IMAGE_FORMATS) from None
-    state.put(prefix, "upload", upload_entry(name, data))
+    uploads.read(name, data, lambda b: decode_image(b, max_side), uploads.IMAGE)
+    state.put(prefix, "upload", uploads.upload_entry(name, data))
 
 
 def accept_mask_bytes(prefix: str, name: str, data: bytes, shape: tuple[int, int]) -> None:
     """Validate an uploaded mask PNG and make it the current base layer; raises wc.InputError."""
-    _check_bytes(name, data, "Mask", MASK_FORMAT)
-    try:
-        decode_mask(data, shape)
-    except Exception as exc:
-        raise _as_input_error(exc, name, "Mask", MASK_FORMAT) from None
-    state.put(prefix, "mask_upload", upload_entry(name, data))
-
-
-def queue_upload(prefix: str, widget_key: str, pending: str) -> None:
-    """on_change callback of a file uploader: queue (name, bytes) once per uploaded file."""
-    file = st.session_state.get(widget_key)
-    if file is None:
-        return
-    seen = state.get(prefix, "seen_uploads", ())
-    if file.file_id in seen:
-        return
-    state.put(prefix, "seen_uploads", (*seen, file.file_id)[-20:])
-    state.put(prefix, pending, (file.name, file.getvalue()))
-
-
-def take_pending(prefix: str, key: str):
-    """The queued (name, bytes) upload under `key`, removed from the queue; None if there is none."""
-    pending = state.get(prefix, key)
-    if pending is not None:
-        state.put(prefix, key, None)
-    return pending
+    uploads.read(name, data, lambda b: decode_mask(b, shape), uploads.MASK)
+    state.put(prefix, "mask_upload", uploads.upload_entry(name, data))
 
 
 def accept_pending_image(prefix: str, *, max_side: int, image_choice_key: str) -> None:
     """Validate a queued image upload; on success select it, on failure keep everything and flash."""
-    pending = take_pending(prefix, "pending_upload")
+    pending = uploads.take_pending(prefix, "pending_upload")
     if pending is None:
         return
     try:
@@ -173,16 +97,15 @@ def accept_pending_image(prefix: str, *, max_side: int, image_choice_key: str) -
 def accept_pending_ratings(prefix: str, *, max_entries: int) -> None:
     """Validate a queued ratings upload: on success it becomes the page's data (`<prefix>_data`),
     on failure the previous data stays and the reason is kept in `<prefix>_upload_error`."""
-    pending = take_pending(prefix, "pending_upload")
+    pending = uploads.take_pending(prefix, "pending_upload")
     if pending is None:
         return
     name, data = pending
-    loader = functools.partial(wc.data.load_ratings, max_bytes=MAX_UPLOAD_BYTES, max_entries=max_entries)
+    loader = functools.partial(wc.data.load_ratings, max_bytes=uploads.MAX_UPLOAD_BYTES, max_entries=max_entries)
     try:
-        check_upload_size(name, data, "Ratings")
-        ratings = rm.load_upload(data, name, loader)
-    except ValueError as exc:  # wc.InputError is a ValueError
-        state.put(prefix, "upload_error", for_the_page(str(exc)))
+        ratings = uploads.read(name, data, lambda b: rm.load_upload(b, name, loader), uploads.RATINGS)
+    except wc.InputError as exc:
+        state.put(prefix, "upload_error", uploads.for_the_page(str(exc)))
         return
     state.put(prefix, "data", {"name": name, "ratings": ratings, "digest": hashlib.md5(data).hexdigest()})
     state.put(prefix, "upload_error", None)
@@ -190,7 +113,7 @@ def accept_pending_ratings(prefix: str, *, max_entries: int) -> None:
 
 def accept_pending_mask(prefix: str, shape: tuple[int, int]) -> None:
     """Validate a queued mask upload against the current image grid (same rules as above)."""
-    pending = take_pending(prefix, "pending_mask")
+    pending = uploads.take_pending(prefix, "pending_mask")
     if pending is None:
         return
     try:

@@ -1,14 +1,15 @@
 """The solver lab's own matrix: an uploaded M (.npy, CSV/TSV, Matrix Market) and optional weights W.
 
-Uploads follow the inpainting page's pattern (ui/loaders.py): the uploader's on_change callback
-queues (file name, bytes) under `lab_pending_matrix` / `lab_pending_weights`; `accept_pending`
-validates them on the next run. A bad file, or weights that do not fit the matrix, leave the
+Uploads take the one upload path (ui/uploads.py): the uploader's on_change callback queues
+(file name, bytes) under `lab_pending_matrix` / `lab_pending_weights`; `accept_pending` reads them
+on the next run. A bad file, or weights that do not fit the matrix, leave the
 previous matrix and weights in place and flash a message naming the file, what was found and what
 is needed. Files are parsed by wlra_core.data.load_matrix (never with pickle) under the app's
 per-problem cap, and the pair is checked by wlra_core.data.matrix_problem.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import warnings
 from typing import Any, NamedTuple
@@ -18,7 +19,7 @@ import scipy.sparse as sp
 import streamlit as st
 
 import wlra_core as wc
-from ui import loaders, state
+from ui import state, uploads
 
 P = state.LAB
 MATRIX_TYPES = ["npy", "csv", "tsv", "txt", "mtx"]
@@ -41,7 +42,7 @@ def _load(data: bytes, name: str):
     """(matrix, the loader's warnings): kept with the cached matrix, so they outlive the first read."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        matrix = wc.data.load_matrix(io.BytesIO(data), name=name, max_bytes=loaders.MAX_UPLOAD_BYTES,
+        matrix = wc.data.load_matrix(io.BytesIO(data), name=name, max_bytes=uploads.MAX_UPLOAD_BYTES,
                                      max_entries=state.APP_MAX_ENTRIES)
     return matrix, tuple(f"{name}: {str(w.message).removeprefix('matrix: ')}" for w in caught)
 
@@ -65,21 +66,18 @@ def _build(matrix: dict | None, weights: dict | None) -> Uploaded | None:
 
 def accept_pending() -> None:
     """Validate queued uploads; accept a file only if it reads and fits the other one."""
+    kind = {"Matrix": uploads.MATRIX, "Weights": dataclasses.replace(uploads.MATRIX, what="Weights file")}
     for key, slot, what in (("pending_matrix", "matrix", "Matrix"), ("pending_weights", "weights", "Weights")):
-        pending = loaders.take_pending(P, key)
+        pending = uploads.take_pending(P, key)
         if pending is None:
             continue
         name, data = pending
         candidate = {"matrix": state.get(P, "matrix"), "weights": state.get(P, "weights")}
-        candidate[slot] = loaders.upload_entry(name, data)
-        try:
-            _build(candidate["matrix"], candidate["weights"])
+        candidate[slot] = uploads.upload_entry(name, data)
+        try:  # the pair must read and fit together: the library checks it when building the problem
+            uploads.read(name, data, lambda _: _build(candidate["matrix"], candidate["weights"]), kind[what])
         except wc.InputError as exc:
-            state.flash_error(P, f"{what} file {name!r}: {loaders.for_the_page(str(exc))}. "
-                                 "The previous data is kept.")
-        except Exception as exc:  # any other parser failure: a message, never a traceback
-            state.flash_error(P, f"{what} file {name!r} could not be read ({type(exc).__name__}: {exc}). "
-                                 "The previous data is kept.")
+            state.flash_error(P, f"{str(exc).rstrip('.')}. The previous data is kept.")
         else:
             state.put(P, slot, candidate[slot])
 

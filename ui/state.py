@@ -32,7 +32,7 @@ PLAIN: dict[str, dict[str, Any]] = {
     INPAINTING: {
         "upload": None,          # {"name", "bytes", "digest"} of the accepted image upload
         "mask_upload": None,     # {"name", "bytes", "digest"} of the accepted mask PNG
-        "pending_upload": None,  # (file name, bytes) waiting to be validated (see ui/loaders.py)
+        "pending_upload": None,  # (file name, bytes) waiting to be read (see ui/uploads.py)
         "pending_mask": None,    # (file name, bytes) waiting to be validated
         "seen_uploads": (),      # uploader file ids already handled (an upload is handled once)
         "error": None,           # a message for the user, shown once (st.error) then dropped
@@ -45,7 +45,7 @@ PLAIN: dict[str, dict[str, Any]] = {
     },
     RATINGS: {
         "data": None,            # {"name", "ratings", "digest"} of the accepted upload; None = the sample
-        "pending_upload": None,  # (file name, bytes) waiting to be validated (see ui/loaders.py)
+        "pending_upload": None,  # (file name, bytes) waiting to be read (see ui/uploads.py)
         "seen_uploads": (),      # uploader file ids already handled (an upload is handled once)
         "upload_error": None,    # why the last upload was refused (shown until the next good one)
     },

@@ -5,7 +5,7 @@ Every refused input must leave an in-page message naming the file, what was foun
 is needed, no exception element, and the session as it was: the image (or ratings) on screen, the
 runs and their iterations. Every accepted input must give the page something a Step can fit
 with finite numbers. Uploads go through the real uploader widgets (AppTest's `upload`, whose
-on_change callback queues the file as a browser upload does; ui/loaders.py).
+on_change callback queues the file as a browser upload does; ui/uploads.py).
 
 Cheap by sharing: the refused inputs of a page all go to one session prepared once (an accepted
 upload and one Step), which each test must leave as it found it; `Shared.fresh()` rebuilds it when
@@ -29,11 +29,11 @@ from _apptest import run_page
 from streamlit.testing.v1 import AppTest
 
 import wlra_core as wc
-from ui import loaders, state
+from ui import loaders, state, uploads
 
 ROOT = Path(__file__).resolve().parents[2]
-INPAINTING = str(ROOT / "pages" / "inpainting.py")
-RATINGS = str(ROOT / "pages" / "ratings.py")
+INPAINTING = str(ROOT / "views" / "inpainting.py")
+RATINGS = str(ROOT / "views" / "ratings.py")
 # Small and quick: 64 px working resolution, one solver.
 # the pixel matrix: these tests check the page's M and W entry by entry in its [R | G | B] layout
 INP_QUERY = {"inp_res": "64", "inp_solvers": ["exact"], "inp_lift": "pixels"}
@@ -296,9 +296,9 @@ def upload_limit_in_config() -> int:
 def test_an_image_above_the_upload_limit_is_refused_with_the_limit_stated(inpainting, monkeypatch):
     """The real limit is the library's file cap and Streamlit's (50 MB); it is lowered to 1 MB here
     instead of making a 50 MB file."""
-    assert loaders.MAX_UPLOAD_BYTES == wc.limits.MAX_FILE_BYTES == upload_limit_in_config()
+    assert uploads.MAX_UPLOAD_BYTES == wc.limits.MAX_FILE_BYTES == upload_limit_in_config()
     at, before = inpainting
-    monkeypatch.setattr(loaders, "MAX_UPLOAD_BYTES", 2**20)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 2**20)
     small = encode(Image.fromarray(noise((40, 60, 3), seed=4)))
     padded = small + bytes(2**20 + 1 - len(small))  # a valid PNG (bytes after its end are ignored)
     assert_refused(upload(at, "inp_image_file", "big.png", padded), before, inpainting_snapshot,
@@ -523,9 +523,9 @@ def test_a_bad_rating_file_is_refused_and_the_session_keeps_its_data_and_runs(ra
 
 
 def test_a_rating_file_above_the_upload_limit_is_refused_with_the_limit_stated(ratings, monkeypatch):
-    assert loaders.MAX_UPLOAD_BYTES == wc.limits.MAX_FILE_BYTES == upload_limit_in_config()
+    assert uploads.MAX_UPLOAD_BYTES == wc.limits.MAX_FILE_BYTES == upload_limit_in_config()
     at, before = ratings
-    monkeypatch.setattr(loaders, "MAX_UPLOAD_BYTES", 2**20)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 2**20)
     big = GOOD_RATINGS + b"\n" * (2**20 + 1 - len(GOOD_RATINGS))  # valid ratings, then blank lines
     assert_refused(upload(at, "rat_upload", "big.csv", big), before, ratings_snapshot,
                    "Ratings 'big.csv': found 1,048,577 bytes (1.0 MB)",
@@ -585,7 +585,7 @@ def test_a_single_user_is_fitted_at_rank_one_and_the_page_says_nothing_could_be_
                 "No rating could be held out", "the test RMSE is undefined")
     at = step(at, "rat")
     assert_ratings_step_is_finite(at, held_out=False)  # test RMSE shown as —, never as nan
-    # rank 1, plus the three columns that carry the fitted offsets (ui.ratings_model.offsets_in_factors)
+    # rank 1, plus the three columns that carry the fitted offsets (ui.models.ratings.offsets_in_factors)
     assert all(run.factors_at(1)[1].shape == (1, 1 + 3) for run in runs(at, "rat").values())
     assert {m.label: m.value for m in at.metric}["mean predictor"] == "—"
 

@@ -1,5 +1,5 @@
 """The solver lab's cost guard (issue 12, finding 9): a Step predicted by wlra_core.estimate above
-ui.lab.REFUSE_SECONDS is refused before it starts, saying the estimate and how to make it smaller;
+ui.models.lab.REFUSE_SECONDS is refused before it starts, saying the estimate and how to make it smaller;
 one above WARN_SECONDS is announced; small problems run as before. No test reads the clock: the
 estimate is a flop count divided by a constant."""
 from __future__ import annotations
@@ -8,7 +8,8 @@ import numpy as np
 
 from tests.app._apptest import run_page
 from tests.app.test_lab_upload import PAGE, errors, npy, records, step, upload
-from ui import lab
+from ui.models import lab
+from ui.models.lab import cost_guard
 
 
 def big_upload(at, n=1536):
@@ -51,8 +52,8 @@ def test_a_step_between_the_warning_and_the_limit_runs_with_the_estimate_shown(m
     at = upload(at, "M.npy", npy(rng.standard_normal((30, 20))))
     cost = lab.step_cost(np.zeros((30, 20)), np.ones((30, 20)), 3, ["exact", "sketched"],
                          {"max_iter": 100})
-    monkeypatch.setattr(lab, "WARN_SECONDS", cost.seconds / 2)
-    monkeypatch.setattr(lab, "_COSTS", {})
+    monkeypatch.setattr(cost_guard, "WARN_SECONDS", cost.seconds / 2)
+    monkeypatch.setattr(cost_guard, "_COSTS", {})
     at = step(at.run())
     assert not at.exception and not errors(at)
     assert any(w.value.startswith("One Step would take about") and "To make it faster" in w.value

@@ -1,4 +1,4 @@
-"""AppTest of the How it works page (pages/how_it_works.py)."""
+"""AppTest of the How it works page (views/how_it_works.py)."""
 import json
 from pathlib import Path
 
@@ -8,9 +8,9 @@ import pytest
 from _apptest import run_page
 from streamlit.testing.v1 import AppTest
 
-from ui import walkthrough as wt
+from ui.models import walkthrough as wt
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "how_it_works.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "how_it_works.py")
 
 
 def page(**query) -> AppTest:
@@ -190,8 +190,8 @@ def test_the_animation_shows_each_half_step_and_f_never_rises():
     assert [f.side for f in frames] == ["start", "X", "Y", "X", "Y", "X", "Y"]
     f = [frame.objective for frame in frames]
     assert all(b <= a * (1 + 1e-12) for a, b in zip(f, f[1:]))   # each half-step is an exact minimisation
-    from ui import charts
-    fig = charts.alternating_animation(frames, wt.observed(M, W))
+    from ui import figures
+    fig = figures.alternating_animation(frames, wt.observed(M, W))
     assert len(fig.frames) == 7 and len(fig.layout.sliders[0].steps) == 7
     assert fig.layout.updatemenus[0].buttons[0].method == "animate"
 

@@ -1,4 +1,4 @@
-"""AppTest of the inpainting page (pages/inpainting.py) and unit tests of its ui/ helpers.
+"""AppTest of the inpainting page (views/inpainting.py) and unit tests of its ui/ helpers.
 
 AppTest cannot upload files, fire run_every timers or render the canvas (see README.md here):
 uploads are injected as bytes through the same session key the uploader's callback fills
@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from ui import mask
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "inpainting.py")
+PAGE = str(ROOT / "views" / "inpainting.py")
 
 # Settings widgets and the URL parameter each one is bound to (the parameter is the key).
 BOUND_WIDGETS = {
@@ -165,8 +165,8 @@ def test_play_ticks_once_per_script_run_and_pause_stops():
 
 
 def test_status_says_live_paused_replaying_or_finished():
-    from ui import inpainting
-    from ui.run import View
+    from ui.models import inpainting
+    from ui.runs import View
 
     at = step(page(inp_res="64", inp_max_iter="3"), 2)
     rs = at.session_state["inp_runs"]
@@ -180,8 +180,8 @@ def test_status_says_live_paused_replaying_or_finished():
 
 
 def test_each_solver_row_says_running_paused_or_replaying_and_where_its_run_is():
-    from ui import inpainting
-    from ui.run import View
+    from ui.models import inpainting
+    from ui.runs import View
 
     at = step(page(inp_res="64", inp_max_iter="5"), 3)
 
@@ -253,14 +253,14 @@ def test_the_first_live_view_freezes_the_long_lived_objects_for_streamlits_colle
 
 
 def test_live_charts_drop_the_marker_per_point_past_a_few_dozen_iterations():
-    from ui import charts
+    from ui import figures
 
     records = [{"iteration": i, "relative_objective": 1.0 / i} for i in range(1, 62)]
-    few = charts.history_dict({"exact": records[:60]}, y="relative_objective", y_title="f", markers_up_to=60)
-    many = charts.history_dict({"exact": records}, y="relative_objective", y_title="f", markers_up_to=60)
+    few = figures.history_dict({"exact": records[:60]}, y="relative_objective", y_title="f", markers_up_to=60)
+    many = figures.history_dict({"exact": records}, y="relative_objective", y_title="f", markers_up_to=60)
     assert few["data"][0]["mode"] == "lines+markers"
     assert many["data"][0]["mode"] == "lines" and many["data"][0]["x"] == list(range(1, 62))  # every point
-    default = charts.history_dict({"exact": records}, y="relative_objective", y_title="f")
+    default = figures.history_dict({"exact": records}, y="relative_objective", y_title="f")
     assert default["data"][0]["mode"] == "lines+markers"
 
 
@@ -449,7 +449,7 @@ def test_presets_are_deterministic_for_a_seed_and_combine():
 
 
 def test_a_diverging_solver_stops_with_a_message_and_the_others_go_on():
-    from ui.run import RunSet
+    from ui.runs import RunSet
 
     def start(name):
         def steps():
@@ -516,7 +516,7 @@ def fake_steps(n: int, shape=(4, 2)):
 
 
 def test_stored_factors_are_thinned_past_the_budget_and_replay_uses_the_nearest(monkeypatch):
-    from ui import run as run_module
+    from ui.runs import runset as run_module
 
     per_step = 2 * 4 * 2 * 4  # X and Y, 4×2 float32
     monkeypatch.setattr(run_module, "FACTOR_BUDGET_BYTES", 10 * per_step)
@@ -538,7 +538,7 @@ def test_stored_factors_are_thinned_past_the_budget_and_replay_uses_the_nearest(
 def test_the_seconds_axis_counts_only_each_solvers_own_iterations():
     """Runs side by side advance in turns on one clock: a step's `elapsed` also counts the other
     runs' turns (and the pause between Steps); the x axis "by seconds" must not."""
-    from ui.run import RunSet
+    from ui.runs import RunSet
 
     clock = {"now": 0.0}
     cost = {"fast": 0.01, "slow": 0.5}
@@ -569,7 +569,8 @@ def test_exports_hold_the_shown_iteration():
     at = step(page(), 3)
     at.slider(key="inp_replay").set_value(2).run()
     rs, problem = at.session_state["inp_runs"], at.session_state["inp_runs"].context
-    from ui import controls, inpainting
+    from ui import controls
+    from ui.models import inpainting
 
     npz = np.load(io.BytesIO(inpainting.factors_npz(problem, rs, controls.SolverSettings(k=12), 2)))
     assert npz["exact_X"].shape == (125 * 125, 12) and npz["sketched_Y"].shape == (64, 12)
@@ -587,7 +588,7 @@ def test_exports_hold_the_shown_iteration():
 def test_pictures_switch_between_the_approximation_and_the_inpainted_image():
     at = step(page(), 2)
     rs = at.session_state["inp_runs"]
-    from ui import inpainting
+    from ui.models import inpainting
 
     items = lambda show: {caption: picture for caption, picture, *_ in inpainting.image_items(rs.context, rs, 2, show=show)}
     raw = items("raw")["exact · iteration 2"]
@@ -641,7 +642,7 @@ def test_psnr_chart_follows_the_hidden_pixels_of_every_solver():
 
 
 def test_a_tick_runs_several_iterations_while_its_budget_lasts_and_records_every_one():
-    from ui.run import RunSet
+    from ui.runs import RunSet
 
     rs = RunSet.build("sig", ["a", "b"], lambda name: fake_steps(50))
     rounds = rs.advance_for(0.2)  # the fake steps cost nothing: the whole run fits in one tick
@@ -678,7 +679,8 @@ def test_the_download_buttons_deliver_the_files_of_the_shown_iteration(monkeypat
 
     # The reconstruction PNG is the picture shown: by default the inpainted image of the best iteration
     picture = np.asarray(Image.open(io.BytesIO(get("Reconstruction PNG"))), dtype=float) / 255
-    from ui import images, inpainting
+    from ui import images
+    from ui.models import inpainting
     best = rs.runs["exact"].records[inpainting.best_index(rs.runs["exact"], 2)]["iteration"]
     _, X, Y = rs.runs["exact"].factors_at(best)
     shown = images.fill_in(rs.context.image, images.reconstruct(X, Y, rs.context.shape, rs.context.lifting),
@@ -695,7 +697,8 @@ def test_the_download_buttons_deliver_the_files_of_the_shown_iteration(monkeypat
 
 def test_the_reconstruction_png_exports_what_the_pictures_show():
     """"inpainted" exports the inpainted image (the original where trusted), "X Yᵀ" the estimate itself."""
-    from ui import images, inpainting
+    from ui import images
+    from ui.models import inpainting
     at = step(page(inp_res="64"), 2)
     rs = at.session_state["inp_runs"]
     p = rs.context

@@ -27,7 +27,7 @@ import wlra_core
 from ui import loaders, mask
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "inpainting.py")
+PAGE = str(ROOT / "views" / "inpainting.py")
 APP = str(ROOT / "app.py")
 NO_PRESETS = {"inp_dropout": "0.0", "inp_text": ""}
 
@@ -195,7 +195,7 @@ def test_undoing_the_last_stroke_gives_the_earlier_mask_back(canvas):
 
 def test_the_painted_mask_survives_a_page_switch(canvas):
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/inpainting.py")
+    at.switch_page("views/inpainting.py")
     for key, value in NO_PRESETS.items():
         at.query_params[key] = value
     at.run()
@@ -204,9 +204,9 @@ def test_the_painted_mask_survives_a_page_switch(canvas):
     assert hidden_count(at) == 400
     drawing = canvas.last  # what the page keeps of the drawing
     canvas.strokes = None  # a remounted canvas reports no image until the next stroke
-    at.switch_page("pages/home.py").run()
+    at.switch_page("views/home.py").run()
     assert not at.exception
-    at.switch_page("pages/inpainting.py").run()
+    at.switch_page("views/inpainting.py").run()
     assert not at.exception
     assert hidden_count(at) == 400
     assert canvas.last["initial_drawing"]["objects"] == [{"type": "rect", "left": 30, "top": 15,

@@ -9,11 +9,13 @@ import pytest
 from _apptest import run_page
 
 import wlra_core as wc
-from ui import inpainting, mask
-from ui.run import RunSet
+from ui import mask
+from ui.models import inpainting
+from ui.models.inpainting import live
+from ui.runs import RunSet
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "inpainting.py")
+PAGE = str(ROOT / "views" / "inpainting.py")
 
 
 def page(**query):
@@ -79,7 +81,7 @@ def test_timings_are_median_and_quartiles_of_the_iterations_so_far():
     assert t.median == pytest.approx(0.012) and t.low == pytest.approx(0.011) and t.high == pytest.approx(0.013)
     assert t.count == 5
     assert inpainting.timing(rs.runs["exact"], 2).median == pytest.approx(0.105)   # up to the shown iteration
-    assert "12 (11–13)" in inpainting._timing_cell(rs.runs["exact"], 5)
+    assert "12 (11–13)" in live._timing_cell(rs.runs["exact"], 5)
 
 
 def test_the_reading_is_computed_from_the_medians_shown():

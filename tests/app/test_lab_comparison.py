@@ -13,9 +13,9 @@ import pytest
 import scipy.sparse as sp
 from streamlit.testing.v1 import AppTest
 
-from ui import lab
+from ui.models import lab
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "solver_lab.py")
 SMALL = {"lab_n": "80", "lab_m": "60", "lab_rank": "3", "lab_k": "3"}
 
 

@@ -1,4 +1,4 @@
-"""The solver lab on an uploaded matrix (pages/solver_lab.py, ui/matrix_upload.py): good files run,
+"""The solver lab on an uploaded matrix (views/solver_lab.py, ui/matrix_upload.py): good files run,
 bad files are refused in the page with what was found and what is needed, and the session keeps
 the matrix, the weights and the runs it had. Uploads are fed as the uploaders' callbacks queue
 them (tests/app/README.md): `lab_pending_matrix` / `lab_pending_weights` = (file name, bytes)."""
@@ -17,9 +17,9 @@ import scipy.sparse as sp
 
 import wlra_core as wc
 from tests.app._apptest import run_page
-from ui import loaders, matrix_upload, state
+from ui import matrix_upload, state, uploads
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "solver_lab.py")
 UPLOAD = {"lab_source": "upload", "lab_k": "3", "lab_solvers": ["exact", "sketched"]}
 
 
@@ -193,16 +193,16 @@ def test_bad_matrix_files_are_refused_in_the_page_and_the_session_keeps_its_matr
 
 
 def test_files_over_the_upload_limit_and_the_problem_cap_are_refused_with_the_cap_stated(monkeypatch):
-    assert loaders.MAX_UPLOAD_BYTES == wc.limits.MAX_FILE_BYTES  # the real limit is the library's
+    assert uploads.MAX_UPLOAD_BYTES == wc.limits.MAX_FILE_BYTES  # the real limit is the library's
     at = with_a_run()
     caption = at.caption[0].value
     big = npy(low_rank(seed=5))
-    monkeypatch.setattr(loaders, "MAX_UPLOAD_BYTES", len(big) - 1)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", len(big) - 1)
     at = upload(at, "big.npy", big)
     assert errors(at)[0].startswith("Matrix file 'big.npy': matrix: found a file of more than 0.0 MB, "
                                     "need at most")
     assert_kept(at, caption)
-    monkeypatch.setattr(loaders, "MAX_UPLOAD_BYTES", wc.limits.MAX_FILE_BYTES)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", wc.limits.MAX_FILE_BYTES)
     monkeypatch.setattr(state, "APP_MAX_ENTRIES", 599)
     at = upload(at, "many.npy", npy(low_rank(seed=6)))
     assert errors(at)[0].startswith("Matrix file 'many.npy': matrix: found a 30×20 array (600 entries), "

@@ -5,11 +5,11 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from _apptest import run_page
-from ui import landing
+from ui.models import landing
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-INPAINTING = str(ROOT / "pages" / "inpainting.py")
+INPAINTING = str(ROOT / "views" / "inpainting.py")
 
 
 def main_elements(at: AppTest) -> list:
@@ -61,7 +61,7 @@ def test_autoplay_presses_play_once_and_leaves_the_url():
 
 def test_every_page_is_reachable_through_the_router():
     at = AppTest.from_file(APP, default_timeout=180).run()
-    for page in ("pages/inpainting.py", "pages/ratings.py", "pages/solver_lab.py", "pages/how_it_works.py"):
+    for page in ("views/inpainting.py", "views/ratings.py", "views/solver_lab.py", "views/how_it_works.py"):
         at.switch_page(page).run()
         assert not at.exception, page
         assert at.title, page

@@ -45,9 +45,9 @@ def test_sessions_advancing_real_runs_at_once_keep_their_histories_and_the_proce
     """Three sessions' run sets (exact, sketched, cg on small uploads, the app's own RunSet), each
     advanced by two threads at once (a stopped script run goes on beside the newer one): every
     history is 1…n, and the process's BLAS threads are as before. (AppTest cannot run sessions
-    in threads, so this drives ui.run.RunSet, which the pages' controller uses.)"""
+    in threads, so this drives ui.runs.RunSet, which the pages' controller uses.)"""
     import wlra_core as wc
-    from ui.run import RunSet
+    from ui.runs import RunSet
     from wlra_core.threads import blas_libraries, set_blas_threads
 
     saved = [lib.get_num_threads() for lib in blas_libraries()]

@@ -1,4 +1,4 @@
-"""AppTest of the Rating matrices page (pages/ratings.py)."""
+"""AppTest of the Rating matrices page (views/ratings.py)."""
 import base64
 import json
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 from _apptest import run_page
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "ratings.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "ratings.py")
 
 
 def page(**query) -> AppTest:
@@ -100,7 +100,7 @@ def test_a_bad_upload_shows_an_error_and_keeps_the_previous_data():
 
 
 def test_replay_after_factor_thinning_shows_the_nearest_kept_iterate():
-    """Past its memory budget ui.run drops stored factors (None); the page must go through
+    """Past its memory budget ui.runs drops stored factors (None); the page must go through
     Run.factors_at, never index run.factors itself."""
     at = page()
     for _ in range(4):
@@ -118,7 +118,7 @@ def test_replay_after_factor_thinning_shows_the_nearest_kept_iterate():
 
 
 def chart(at: AppTest, key: str) -> dict:
-    """The plotly figure of a live chart (ui.charts.live_chart), by its key."""
+    """The plotly figure of a live chart (ui.figures.live_chart), by its key."""
     found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-{key}")]
     assert len(found) == 1
     return json.loads(json.loads(found[0].proto.json)["figure"])

@@ -9,9 +9,9 @@ import scipy.sparse as sp
 from _apptest import run_page
 
 import wlra_core
-from ui import ratings_model as rm
+from ui.models import ratings as rm
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "ratings.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "ratings.py")
 
 
 def page(**query):

@@ -1,6 +1,6 @@
-"""The run controller (ui/run.py) under rapid clicks: every click carried out once, in order.
+"""The run controller (ui/runs/controller.py) under rapid clicks: every click carried out once, in order.
 
-What the browser measurements showed (see ui/run.py's docstring): Streamlit merges clicks made
+What the browser measurements showed: Streamlit merges clicks made
 while the page is busy into one event, and with runner.fastReruns a newer click stops the run of
 the previous one, after its button callback but before `sync`, or before the callback. These
 tests play those sequences on a small page with fake solvers:
@@ -25,10 +25,11 @@ from _apptest import run_page
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.testing.v1 import AppTest
 
-from ui import run as run_module
-from ui.run import RunController, RunSet
+from ui.runs import controller as run_module
+from ui.runs import RunSet
+from ui.runs.controller import RunController
 
-INPAINTING = str(Path(__file__).resolve().parents[2] / "pages" / "inpainting.py")
+INPAINTING = str(Path(__file__).resolve().parents[2] / "views" / "inpainting.py")
 
 # A page with the controller over fake solvers. Session-state inputs: "max_iter" (each fake run
 # stops there), "pushed" (commands of button callbacks whose runs were stopped before `sync`),
@@ -38,7 +39,7 @@ import time
 
 import numpy as np
 import streamlit as st
-from ui.run import RunController
+from ui.runs.controller import RunController
 
 
 def fake_steps(n):

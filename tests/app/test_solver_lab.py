@@ -1,4 +1,4 @@
-"""AppTest of the Solver lab page (pages/solver_lab.py), on small problems to stay fast."""
+"""AppTest of the Solver lab page (views/solver_lab.py), on small problems to stay fast."""
 import json
 from pathlib import Path
 
@@ -7,9 +7,9 @@ import pytest
 
 from streamlit.testing.v1 import AppTest
 
-from ui import lab
+from ui.models import lab
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "solver_lab.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "solver_lab.py")
 DEFAULT_SOLVERS = ("exact", "sketched", "cg", "em", "auto")
 SMALL = {"lab_n": "80", "lab_m": "60", "lab_rank": "3", "lab_k": "3"}
 
@@ -116,7 +116,7 @@ def test_a_larger_sketch_gives_a_better_preconditioner():
 
 
 def chart(at: AppTest, key: str) -> dict:
-    """The plotly figure of a live chart (ui.charts.live_chart), by its key."""
+    """The plotly figure of a live chart (ui.figures.live_chart), by its key."""
     found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-{key}")]
     assert len(found) == 1
     return json.loads(json.loads(found[0].proto.json)["figure"])

@@ -2,7 +2,7 @@
 
 - `app_url` (session): starts `python -m streamlit run app.py` on a free loopback port from the
   repository root, waits for /_stcore/health, and stops the server by its PID at the end.
-- `browser` (session): Chromium at /usr/bin/chromium with the launch flags of NOTES-UI.md
+- `browser` (session): Chromium at /usr/bin/chromium with LAUNCH_ARGS
   (Playwright's own browser download is never used).
 - `page` (per test): a fresh context and page, with generous default timeouts: the machine has
   two shared cores, and tests wait on what the app shows, never on sleeps.
@@ -72,7 +72,7 @@ def start_app(log_path: Path, port: int | None = None, root: Path = ROOT,
     `launcher`: a Python file run instead of `python -m streamlit`, with the same arguments
     (`run app.py --server...`); it may prepare the process (tests/browser/faulty_server.py patches
     the solver) and then hands over to Streamlit's command line. app.py stays the main script, so
-    st.navigation resolves pages/ as usual.
+    st.navigation resolves views/ as usual.
     """
     port = port or free_port()
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")

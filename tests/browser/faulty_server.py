@@ -8,7 +8,7 @@ that module-level name) by a wrapper that raises FaultInjected when the factor h
 columns, i.e. in any session whose rank k is FAULT_K, and otherwise calls the real half-step.
 Streamlit runs app.py in this same process, so every session imports the patched module; no
 fault hook is added to the production code, and app.py stays the main script (st.navigation
-resolves pages/ beside it as usual).
+resolves views/ beside it as usual).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Faults (issue 4): a closed tab stops its session's computation; a solver failure in one session
 shows an error there only and leaves the others running.
 
-Closing a tab: while playing, the browser paces the live ticks (ui/run.py: each tick's last
+Closing a tab: while playing, the browser paces the live ticks (ui/runs/controller.py: each tick's last
 element acknowledges it once painted, and that reruns the fragment; `run_every` is a 1 s fallback,
 and Streamlit runs that timer in the browser too). When the websocket closes, Streamlit asks the
 session's script runner to stop and keeps the session for a reconnection (2 minutes by

@@ -6,7 +6,7 @@
   replay slider shows an old iteration with the numbers it had then, each row saying where its
   run is.
 
-Selectors (see pages/inpainting.py, ui/inpainting.py, ui/run.py): data-testid "hidden-count",
+Selectors (see views/inpainting.py, ui/models/inpainting.py, ui/runs/controller.py): data-testid "hidden-count",
 "iteration-count", "run-status", "psnr-hidden-<solver>", "solver-iteration-<solver>"; the
 Play/Pause button is the widget keyed `inp_play` (CSS class `st-key-inp_play`); the canvas of
 streamlit-drawable-canvas renders in an open shadow root, and CSS locators pierce it.
@@ -194,7 +194,7 @@ def test_play_pause_and_replay(page, screenshot):
     # Pause: the button turns back into Play and the page says paused (the same element that
     # shows the count, so both are read at once); from then on the count must stay put. It is
     # watched for 3 s, in the browser at every frame: while running it changes several times
-    # a second (and Pause lands within about a second, NOTES-UI.md).
+    # a second (and Pause lands within about a second).
     play_button(page).click()
     after_pause = watch(page, 1500)  # from the click on: one slider at most, never two
     expect(play_button(page)).to_contain_text("Play")

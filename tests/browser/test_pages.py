@@ -1,8 +1,11 @@
-"""Solver lab and How it works in a real browser: they load with their defaults, without errors."""
+"""Solver lab and How it works in a real browser: they load with their defaults, without errors;
+a shared link opened first on a fresh server still runs through app.py's navigation."""
 import re
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+
+from tests.browser.conftest import VIEWPORT, start_app, stop_app
 
 pytestmark = pytest.mark.browser
 
@@ -60,3 +63,25 @@ def test_how_it_works_loads_with_defaults(page, screenshot):
     # Formulas are typeset (st.latex → KaTeX).
     expect(main.locator(".katex").first).to_be_visible()
     screenshot("how_it_works")
+
+
+def test_a_link_opened_first_on_a_fresh_server_runs_through_app_navigation(browser, tmp_path):
+    """Streamlit decides on the first session whether the app uses a pages/ folder instead of
+    st.navigation; the pages live in views/ so that a link opened first still gets app.py."""
+    proc, url = start_app(tmp_path / "server.log")
+    context = browser.new_context(viewport=VIEWPORT, base_url=url)
+    try:
+        page = context.new_page()
+        page.goto("/inpainting?inp_k=8")
+        main = page.get_by_test_id("stMainBlockContainer")
+        expect(main.get_by_role("heading", level=1)).to_contain_text("inpainting", timeout=90_000)
+        nav = page.get_by_test_id("stSidebarNav")
+        for title in ("Home", "Image inpainting", "Rating matrices", "Solver lab", "How it works"):
+            expect(nav.get_by_role("link", name=title, exact=True)).to_have_count(1)
+        assert "app" not in [t.strip().lower() for t in nav.get_by_role("link").all_inner_texts()]
+        # layout="wide" from app.py: the main block uses the width, not the centred 736 px column
+        assert main.bounding_box()["width"] > 900
+        assert "Traceback" not in (tmp_path / "server.log").read_text(errors="replace")
+    finally:
+        context.close()
+        stop_app(proc)

@@ -1,6 +1,6 @@
 """Rapid clicks on Step and Play/Pause in a real browser: every click counted once, state consistent.
 
-Measured before the fix (ui/run.py's docstring): ten fast clicks on Step gave 1 to 9 iterations
+Measured before the fix (without the click recorder): ten fast clicks on Step gave 1 to 9 iterations
 (Streamlit's browser code merged clicks made while the page was busy into 1 to 7 events, and the
 server dropped or overwrote some of those), once with "generator already executing" ending a run;
 a Pause clicked as the runs finished started them over. These tests click as fast as Playwright

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 import wlra_core as wc
 from tests.browser.inpainting_page import main_block, open_inpainting, step, upload_image
-from ui import loaders
+from ui import uploads
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ def server_upload_limit() -> int:
 
 def test_a_file_above_the_upload_limit_is_refused_by_the_browser_and_the_page_keeps_its_image(page, tmp_path):
     limit = server_upload_limit()
-    assert limit == wc.limits.MAX_FILE_BYTES == loaders.MAX_UPLOAD_BYTES == 50 * 2**20
+    assert limit == wc.limits.MAX_FILE_BYTES == uploads.MAX_UPLOAD_BYTES == 50 * 2**20
 
     good = tmp_path / "good.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(good)

@@ -1,21 +1,16 @@
 """Solver lab: exact vs sketched vs cg vs em on planted problems, measured on this machine.
 
-Measurements live in ui.lab, live runs in the shared controller (ui.run); this page holds widgets
+Measurements live in ui.models.lab, live runs in the shared controller (ui.runs); this page holds widgets
 and plots.
 """
-import numpy as np
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, controls, lab, loaders, state
-from ui import matrix_upload
-from ui.run import RunController, View
-from ui import router
-
-router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
+from ui import controls, figures, matrix_upload, state, uploads
+from ui.models import lab
+from ui.runs import View
+from ui.runs.controller import RunController
 
 P = state.LAB  # key prefix; widget keys double as URL query parameters
 BIND = {"bind": "query-params", "persist_state": "session"}
@@ -28,18 +23,6 @@ EPS_CHOICES = (1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10)
 def planted(n: int, m: int, rank: int, noise: float, pattern: str, p: float, seed: int):
     return wc.data.planted(n, m, rank, noise=noise, pattern=pattern, p=p, seed=seed, sparse=True,
                            max_entries=state.APP_MAX_ENTRIES)
-
-
-def fmt_eps(value: float) -> str:
-    return f"{value:.0e}"
-
-
-def stamp(fig: go.Figure) -> go.Figure:
-    """Every lab figure says where and when it was measured."""
-    fig.add_annotation(text=lab.measured_label(), xref="paper", yref="paper", x=0, y=0, yshift=-50,
-                       showarrow=False, font={"size": 10, "color": "#666"}, xanchor="left", yanchor="top")
-    fig.update_layout(margin={"l": 60, "r": 10, "t": 40, "b": 75}, template="plotly_white")
-    return fig
 
 
 def explain(cost_table: pd.DataFrame, W, k: int) -> None:
@@ -73,15 +56,15 @@ def render(view: View) -> None:
     histories = view.runs.histories()
     c1, c2 = st.columns(2)
     with c1:
-        charts.live_chart(stamp(charts.history_figure(
+        figures.live_chart(figures.stamp(figures.history_figure(
             histories, y="relative_objective", log_y=True, y_title="relative objective",
             title="Objective by iteration", marker_at=view.iteration)), key=f"{P}_fig_iter")
     with c2:
-        charts.live_chart(stamp(charts.history_figure(
-            histories, y="relative_objective", x="cumulative_seconds", x_title=charts.SECONDS_TITLE, log_y=True,
+        figures.live_chart(figures.stamp(figures.history_figure(
+            histories, y="relative_objective", x="cumulative_seconds", x_title=figures.SECONDS_TITLE, log_y=True,
             y_title="relative objective", title="Objective by time")), key=f"{P}_fig_time")
     if view.runs.context is not None:  # a planted problem: its truth is known
-        charts.live_chart(stamp(charts.history_figure(
+        figures.live_chart(figures.stamp(figures.history_figure(
             histories, y="truth_error", log_y=True, y_title="‖XYᵀ − M*‖<sub>F</sub> / ‖M*‖<sub>F</sub>",
             title="Error against the planted truth", marker_at=view.iteration)), key=f"{P}_fig_truth", height=300)
     controller.replay_slider(view)
@@ -127,12 +110,12 @@ with st.sidebar:
         st.subheader("Your matrix")
         st.file_uploader(
             "Matrix M (.npy, CSV/TSV, Matrix Market .mtx)", type=matrix_upload.MATRIX_TYPES,
-            key=f"{P}_matrix_file", on_change=loaders.queue_upload, args=(P, f"{P}_matrix_file", "pending_matrix"),
+            key=f"{P}_matrix_file", on_change=uploads.queue_upload, args=(P, f"{P}_matrix_file", "pending_matrix"),
             help="Dense: one row per line (or a 2-D .npy); an empty cell or NaN marks a missing entry. "
                  "Matrix Market: the stored entries are the observed ones.")
         st.file_uploader(
             "Weights W (optional, same shape, ≥ 0)", type=matrix_upload.MATRIX_TYPES, key=f"{P}_weights_file",
-            on_change=loaders.queue_upload, args=(P, f"{P}_weights_file", "pending_weights"),
+            on_change=uploads.queue_upload, args=(P, f"{P}_weights_file", "pending_weights"),
             help="Without W every observed entry of M has weight 1.")
         if state.get(P, "weights") is not None:
             st.button("Use no weights file", key=f"{P}_clear_weights", on_click=matrix_upload.clear_weights)
@@ -257,7 +240,7 @@ with sweep_tab:
             st.warning("Measured with other settings than those shown: press **Measure the sweep** again.")
         table = result["table"]
         k_cross = lab.crossover(table)
-        st.plotly_chart(stamp(charts.lab_sweep_figure(table, k_cross)), key=f"{P}_fig_sweep")
+        st.plotly_chart(figures.stamp(figures.lab_sweep_figure(table, k_cross)), key=f"{P}_fig_sweep")
         kind, text = lab.sweep_reading(table)
         if kind == "crossover":
             st.success(text)
@@ -312,7 +295,7 @@ with preset_tab:
             st.warning(result["note"], icon=":material/info:")
         if result["line"]:
             st.markdown(f"**Why.** {result['line']}")
-        st.plotly_chart(stamp(charts.lab_preset_figure(result["histories"])), key=f"{P}_fig_preset")
+        st.plotly_chart(figures.stamp(figures.lab_preset_figure(result["histories"])), key=f"{P}_fig_preset")
         shown = ["solver", "iterations", "median s / iteration", "fastest s", "slowest s", "s to accuracy",
                  "final relative objective", "inner iterations", "rows solved exactly %",
                  *[f"{part} %" for part in lab.PARTS]]
@@ -333,7 +316,7 @@ with diag_tab:
     )
     e1, e2 = st.columns([3, 1])
     eps_values = e1.multiselect("eps values", list(EPS_CHOICES), default=[1e-2, 1e-4, 1e-6, 1e-8],
-                                format_func=fmt_eps, key=f"{P}_eps_values", **BIND)
+                                format_func=figures.fmt_eps, key=f"{P}_eps_values", **BIND)
     diag_iters = e2.number_input("iterations each", 1, 10, 2, key=f"{P}_diag_iters", **BIND)
     diag_sig = (problem_id, settings.k, tuple(sorted(eps_values)), int(diag_iters), settings.seed,
                 tuple(SKETCH.values()))
@@ -358,26 +341,9 @@ with diag_tab:
                     "solved exactly), so there is nothing to diagnose. Use more columns or a larger p.")
         else:
             c1, c2 = st.columns(2)
-            fe = rows.assign(forward_error=rows["forward_error"].clip(lower=1e-17))
-            fig = px.box(fe, x="eps", y="forward_error", log_x=True, log_y=True, points="outliers",
-                         labels={"forward_error": "relative forward error", "eps": "eps"},
-                         title="Forward error per regression")
-            grid = np.array(sorted(fe["eps"].unique()))
-            fig.update_xaxes(tickvals=grid, ticktext=[fmt_eps(e) for e in grid])
-            fig.add_scatter(x=grid, y=grid, mode="lines", name="error = eps", line={"dash": "dash", "color": "#555"})
-            fig.update_yaxes(exponentformat="power")  # 10⁻⁶, not "1μ"
-            c1.plotly_chart(stamp(fig), key=f"{P}_fig_forward")
-            fig = px.histogram(lab.condition_frame(rows), x="log10 κ", color="matrix", barmode="overlay", nbins=40, opacity=0.6,
-                               title="Condition numbers over the sampled rows",
-                               color_discrete_map={"A_i (before)": "#7f7f7f", "A_i R⁻¹ (after)": "#d62728"},
-                               labels={"log10 κ": "log₁₀ κ"})
-            c2.plotly_chart(stamp(fig), key=f"{P}_fig_cond")
-            fig = px.line(lab.inner_summary(inner), x="eps", y="inner iterations", color="statistic",
-                          markers=True, log_x=True,
-                          title="Inner iterations per regression (mean and max over rows)")
-            fig.update_xaxes(tickvals=sorted(inner["eps"].unique()),
-                             ticktext=[fmt_eps(e) for e in sorted(inner["eps"].unique())])
-            st.plotly_chart(stamp(fig), key=f"{P}_fig_inner")
+            c1.plotly_chart(figures.forward_error_figure(rows), key=f"{P}_fig_forward")
+            c2.plotly_chart(figures.condition_figure(rows), key=f"{P}_fig_cond")
+            st.plotly_chart(figures.inner_iterations_figure(inner), key=f"{P}_fig_inner")
             med = rows[["cond_before", "cond_after"]].median()
             st.caption(f"{len(rows)} sampled regressions. Median κ before {med['cond_before']:.2f}, after "
                        f"{med['cond_after']:.2f}. A preconditioner helps when κ(A_i) is large; on "

@@ -1,14 +1,15 @@
 """Landing page: one picture, one "Start here", the other pages; the formula and citations below."""
 import streamlit as st
 
-from ui import images, landing
+from ui import images
+from ui.models import landing
 
 st.title("WLRA Explorer")
 st.markdown("Hide part of a picture, and a low-rank model fitted to the rest fills it in. "
             "Watch it happen, step by step, and see how the solvers behind it work.")
 
 with st.container(key="start_here", border=True):
-    st.page_link("pages/inpainting.py", label="Start here: watch a photo being inpainted",
+    st.page_link("views/inpainting.py", label="Start here: watch a photo being inpainted",
                  icon=":material/play_circle:", query_params=landing.AUTOPLAY)
     st.caption("Opens the inpainting page and presses Play: the exact and sketched solvers fill in "
                "the hidden pixels live. Paint your own mask there afterwards.")
@@ -29,14 +30,14 @@ st.caption(f"The camera sample at {hero.image.shape[1]}×{hero.image.shape[0]} p
 st.subheader("Explore")
 cols = st.columns(2)
 with cols[0]:
-    st.page_link("pages/inpainting.py", label="Image inpainting", icon=":material/brush:")
+    st.page_link("views/inpainting.py", label="Image inpainting", icon=":material/brush:")
     st.caption("Paint a mask over a photo, press Play, watch exact and sketched solvers fill it in.")
-    st.page_link("pages/ratings.py", label="Rating matrices", icon=":material/star:")
+    st.page_link("views/ratings.py", label="Rating matrices", icon=":material/star:")
     st.caption("Predict held-out ratings; compare test RMSE with simple baselines.")
 with cols[1]:
-    st.page_link("pages/solver_lab.py", label="Solver lab", icon=":material/science:")
+    st.page_link("views/solver_lab.py", label="Solver lab", icon=":material/science:")
     st.caption("Exact against sketched on planted problems: time per iteration, crossover in k.")
-    st.page_link("pages/how_it_works.py", label="How it works", icon=":material/school:")
+    st.page_link("views/how_it_works.py", label="How it works", icon=":material/school:")
     st.caption("One alternating step, the sketch and its preconditioner, drawn out.")
 
 st.divider()

@@ -4,11 +4,10 @@ import dataclasses
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, controls, images, inpainting, loaders, mask, router, state
-from ui import run as run_ui
-from ui.run import RunController, View
-
-router.ensure_app_router()
+from ui import controls, figures, images, loaders, mask, state, uploads
+from ui.models import inpainting
+from ui.runs import View, shortcuts
+from ui.runs.controller import RunController
 
 P = state.INPAINTING
 BOUND = {"bind": "query-params", "persist_state": "session"}
@@ -28,7 +27,7 @@ runner = RunController(P)
 st.title("Image inpainting")
 st.caption("Hide pixels with weight 0, and a rank-k approximation fitted to the rest fills them in. "
            "Weights between 0 and 1 say how much a pixel is trusted; W multiplies the squared residual. "
-           f"{run_ui.SHORTCUTS_HELP}.")
+           f"{shortcuts.SHORTCUTS_HELP}.")
 
 # Conditional messages go into containers made on every run, so that showing one never shifts
 # the elements after it (a shift makes the browser mix old and new elements until the run ends).
@@ -48,7 +47,7 @@ if st.query_params.get("autoplay") == "1":
 with stage:
     runner.buttons()
     run_messages = st.container()
-    run_ui.shortcuts(P, canvas_key=state.key(P, "canvas"),
+    shortcuts.shortcuts(P, canvas_key=state.key(P, "canvas"),
                      canvas_label="Mask canvas: paint over the image to hide pixels (weight 0) or, with a "
                                   "brush weight of 1, to trust them again")
 
@@ -66,7 +65,7 @@ res = res_col.select_slider("Working resolution (long side, px)", RESOLUTIONS, v
                             help="The image is downsized to this long side before solving.", **BOUND)
 upload_col.file_uploader(
     "…or upload an image (PNG, JPEG, GIF, WebP)", type=loaders.UPLOAD_TYPES, key=state.key(P, "image_file"),
-    on_change=loaders.queue_upload, args=(P, state.key(P, "image_file"), "pending_upload"))
+    on_change=uploads.queue_upload, args=(P, state.key(P, "image_file"), "pending_upload"))
 image, original_shape, image_id = loaders.current_image(P, choice, res)
 h, w = image.shape[:2]
 lift_col, patch_col = st.columns([2, 5], vertical_alignment="bottom")
@@ -136,11 +135,11 @@ with side_col:
     st.markdown(f'**<span data-testid="hidden-count">Hidden pixels: {hidden}</span>** of {h * w} '
                 f"({100 * hidden / (h * w):.1f} %, weight below {mask.HIDDEN_BELOW})", unsafe_allow_html=True)
     with st.expander("Weights W, as the solver sees them"):
-        charts.live_chart(charts.weights_heatmap(weights, mask.colorscale(), uirevision=image_id + str(image.shape)),
+        figures.live_chart(figures.weights_heatmap(weights, mask.colorscale(), uirevision=image_id + str(image.shape)),
                           key=state.key(P, "weights_chart"),
                           height=min(320, mask.canvas_size(image.shape)[1]))
     st.file_uploader("Mask PNG (white = trusted, black = missing)", type=["png"], key=state.key(P, "mask_file"),
-                     on_change=loaders.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))
+                     on_change=uploads.queue_upload, args=(P, state.key(P, "mask_file"), "pending_mask"))
     with st.container(horizontal=True):
         st.download_button("Mask PNG", mask.mask_png(weights), file_name="mask.png", mime="image/png",
                            key=state.key(P, "download_mask"), icon=":material/download:")
@@ -203,18 +202,18 @@ def render(view: View) -> None:
                                         required=True, key=state.key(P, "axis"), **BOUND)
             x = "cumulative_seconds" if axis == "seconds" else "iteration"
             left, right = st.columns(2)
-            fig = charts.history_dict(histories, x=x, y="relative_objective", log_y=True,
+            fig = figures.history_dict(histories, x=x, y="relative_objective", log_y=True,
                                         y_title="relative objective f / Σ W M²",
-                                        x_title=charts.SECONDS_TITLE if axis == "seconds" else "iteration",
+                                        x_title=figures.SECONDS_TITLE if axis == "seconds" else "iteration",
                                         marker_at=iteration, uirevision=f"{x}|{view.runs.signature}",
                                         markers_up_to=MARKERS_UP_TO)
             with left:
-                charts.live_chart(fig, key=state.key(P, "objective_chart"), height=260)
-            fig = charts.history_dict(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
+                figures.live_chart(fig, key=state.key(P, "objective_chart"), height=260)
+            fig = figures.history_dict(histories, y="psnr_hidden", y_title="PSNR hidden pixels (dB)",
                                         marker_at=iteration, uirevision=str(view.runs.signature),
                                         markers_up_to=MARKERS_UP_TO)
             with right:
-                charts.live_chart(fig, key=state.key(P, "psnr_chart"), height=260)
+                figures.live_chart(fig, key=state.key(P, "psnr_chart"), height=260)
     if view.runs is not None and not view.playing and view.runs.iterations:
         with exports:
             export(view, shown, iteration, show)

@@ -1,17 +1,14 @@
 """How it works: one alternating step and the sketch preconditioner, with pictures.
 
-Every number comes from ui.walkthrough (the sketch and the Gram matrix behind R are wlra_core's
+Every number comes from ui.models.walkthrough (the sketch and the Gram matrix behind R are wlra_core's
 own); the last figure runs the real wlra_core solvers on the same example. This page only draws.
 """
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, lab, loaders, router, state
-from ui import walkthrough as wt
-
-router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
+from ui import figures, loaders, state
+from ui.models import lab
+from ui.models import walkthrough as wt
 
 P = state.HOW_IT_WORKS + "_"  # widget keys double as URL query parameters (bind="query-params")
 BIND = {"bind": "query-params", "persist_state": "session"}
@@ -51,18 +48,6 @@ def library_curves(seed: int, k: int, spread: float, solvers: tuple):
     return wt.library_curves(ex.M, ex.W, k, solvers, seed=seed)
 
 
-def heatmap(z, title, *, height=260, scale=True, **kw):
-    fig = px.imshow(z, aspect="auto", title=title, **kw)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), coloraxis_showscale=scale)
-    return fig
-
-
-def signed(z, title, **kw):
-    """Diverging colours around 0 (red positive, blue negative), clipped by wt.colour_limit."""
-    lim = wt.colour_limit(z)
-    return heatmap(z, title, color_continuous_scale="RdBu_r", range_color=(-lim, lim), **kw)
-
-
 st.title("How it works")
 st.markdown(
     "Weighted low-rank approximation looks for a rank-k matrix **X Yᵀ** that fits **M** where the "
@@ -86,9 +71,9 @@ spread = c3.slider("weight spread (log-normal σ)", 0.0, 5.0, 3.0, step=0.5, key
 ex, Y = build(int(seed), int(k), float(spread))
 decades, missing = wt.weight_summary(ex.W)
 c1, c2 = st.columns(2)
-c1.plotly_chart(heatmap(wt.log_weights(ex.W), "log₁₀ W (blank = missing)", color_continuous_scale="Viridis"),
+c1.plotly_chart(figures.heatmap(wt.log_weights(ex.W), "log₁₀ W (blank = missing)", color_continuous_scale="Viridis"),
                 width="stretch")
-c2.plotly_chart(signed(wt.observed(ex.M, ex.W), "M where observed"), width="stretch")
+c2.plotly_chart(figures.signed(wt.observed(ex.M, ex.W), "M where observed"), width="stretch")
 st.markdown(f"M is a planted rank-{k} matrix plus noise; weights span {decades:.0f} orders of magnitude "
             f"and {missing:.0%} of entries are missing.")
 
@@ -105,7 +90,7 @@ st.markdown(
     "three iterations, half-step by half-step:"
 )
 frames = animation(int(seed), int(k), float(spread))
-st.plotly_chart(charts.alternating_animation(frames, wt.observed(ex.M, ex.W)), width="stretch",
+st.plotly_chart(figures.alternating_animation(frames, wt.observed(ex.M, ex.W)), width="stretch",
                 key=P + "fig_animation")
 st.caption(f"f falls from {frames[0].objective:.4g} (X = 0) to {frames[1].objective:.4g} after the first X "
            f"half-step and {frames[-1].objective:.4g} after three iterations. Every half-step solves its "
@@ -144,23 +129,13 @@ w = wt.walk(ex.M, ex.W, Y, row, s_eff, kind=kind, seed=int(seed))
 p = w.problem
 
 with fit_box:
-    fits = wt.fit_frame(w, Y)
-    fig = go.Figure()
-    fig.add_scatter(x=p.cols, y=ex.M[row, p.cols], mode="markers", name="M_ij (size ∝ √W_ij)",
-                    marker=dict(size=wt.marker_sizes(w), color="#444", opacity=0.6))
-    for label, dash in zip(wt.FITS, ("solid", "dot", "dash")):
-        d = fits[fits["fit"] == label]
-        fig.add_scatter(x=d["column j"], y=d["value"], mode="lines", name=label, line=dict(dash=dash))
-    fig.update_layout(height=330, margin=dict(l=10, r=10, t=50, b=10), xaxis_title="column j",
-                      yaxis_title="value", legend=dict(orientation="h", y=1.02, yanchor="bottom"))
-    fig.update_yaxes(range=wt.data_range(ex.M, w))
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(figures.row_fit_figure(ex.M, w, wt.fit_frame(w, Y), row), width="stretch")
     st.caption("Big dots pull hard (large weight): the fit ⟨x_i, Y_j⟩ bends towards them and ignores "
                "the light ones; where a weight is tiny the fit may leave the picture. Columns with "
                "W_ij = 0 are simply absent. The rough and iterated fits use the sketch of section 4.")
     c1, c2, c3 = st.columns([1, 0.5, 2])
-    c1.plotly_chart(signed(p.A, f"A_i ({N} × {k})", scale=False), width="stretch")
-    c2.plotly_chart(signed(p.b[:, None], "b_i", scale=False).update_xaxes(showticklabels=False), width="stretch")
+    c1.plotly_chart(figures.signed(p.A, f"A_i ({N} × {k})", scale=False), width="stretch")
+    c2.plotly_chart(figures.signed(p.b[:, None], "b_i", scale=False, hide_x=True), width="stretch")
     c3.markdown(
         f"Solving exactly costs O(N_i k² + k³) per row through the normal equations "
         f"(Aᵀ A) x = Aᵀ b: all n rows together cost **O(nnz(W)·k² + n·k³)**.\n\n"
@@ -174,9 +149,9 @@ formula, note = wt.SKETCH_NOTES[kind]
 st.latex(formula)
 st.markdown(note)
 c1, c2, c3 = st.columns([2.2, 0.9, 0.9])
-c1.plotly_chart(signed(w.sketch.S, f"S ({s_eff} × {N})", scale=False), width="stretch")
-c2.plotly_chart(signed(p.A, f"A_i ({N} × {k})", scale=False), width="stretch", key="hiw_fig_A_sketch")
-c3.plotly_chart(signed(w.sketch.SA, f"S·A_i ({s_eff} × {k})", scale=False), width="stretch")
+c1.plotly_chart(figures.signed(w.sketch.S, f"S ({s_eff} × {N})", scale=False), width="stretch")
+c2.plotly_chart(figures.signed(p.A, f"A_i ({N} × {k})", scale=False), width="stretch", key="hiw_fig_A_sketch")
+c3.plotly_chart(figures.signed(w.sketch.SA, f"S·A_i ({s_eff} × {k})", scale=False), width="stretch")
 st.caption("Red positive, blue negative; colours clipped at the 95th percentile of |entry| so one heavy "
            "weight does not wash out the rest. S·A_i is computed by wlra_core's own sketch "
            f"(`{kind}`); S is drawn here only to look at.")
@@ -184,7 +159,7 @@ st.markdown("A good sketch keeps the geometry: ‖S A_i x‖ ≈ ‖A_i x‖ for
             "(a *subspace embedding*). Here is that claim for 300 random directions x:")
 check = wt.norm_check(w, seed=int(seed))
 c1, c2 = st.columns([2, 1])
-c1.plotly_chart(charts.norm_preservation_figure(check.frame, wt.NORM_COLUMNS), width="stretch",
+c1.plotly_chart(figures.norm_preservation_figure(check.frame, wt.NORM_COLUMNS), width="stretch",
                 key=P + "fig_norms")
 c2.metric("largest distortion |‖S A_i x‖/‖A_i x‖ − 1|", f"{max(1 - check.low, check.high - 1):.3f}")
 if kind == "rownorm" and check.high - check.low < 0.01:
@@ -197,11 +172,7 @@ c2.caption(f"Every ratio lies in [{check.low:.3f}, {check.high:.3f}]. The narrow
 # 5. precondition -------------------------------------------------------------------------
 st.header("5. Precondition: S·A_i = QR, then use A_i R⁻¹")
 c1, c2 = st.columns([2, 1])
-fig = px.bar(wt.singular_value_frame(w), x="index", y="singular value", color="matrix", barmode="group",
-             log_y=True, color_discrete_sequence=["#7f7f7f", "#d62728"])
-fig.update_yaxes(dtick=1)  # label decades only
-fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), xaxis=dict(dtick=1))
-c1.plotly_chart(fig, width="stretch")
+c1.plotly_chart(figures.singular_values_figure(wt.singular_value_frame(w)), width="stretch")
 c2.metric("κ(A_i) before", f"{w.kappa_before:.1f}")
 c2.metric("κ(A_i R⁻¹) after", f"{w.kappa_after:.2f}")
 c2.caption("R costs one QR (or a Cholesky of (S A_i)ᵀ S A_i, as wlra_core does) of an s × k matrix: "
@@ -209,7 +180,7 @@ c2.caption("R costs one QR (or a Cholesky of (S A_i)ᵀ S A_i, as wlra_core does
 st.markdown(f"**κ against s.** How large must the sketch be? Below, κ(A_i R⁻¹) for every s from k = {k} "
             f"to N_i = {N}, five sketches each (`{kind}`): it falls steeply just above k and is 1 from "
             f"s = N_i on, where the sketch is no compression at all.")
-st.plotly_chart(charts.kappa_vs_s_figure(kappa_curve(int(seed), int(k), float(spread), int(row), kind), s_eff, N),
+st.plotly_chart(figures.kappa_vs_s_figure(kappa_curve(int(seed), int(k), float(spread), int(row), kind), s_eff, N),
                 width="stretch", key=P + "fig_kappa_s")
 
 # 6. iterate ------------------------------------------------------------------------------
@@ -219,12 +190,7 @@ st.markdown("Starting from the sketch-and-solve answer, each step costs O(N_i k)
             "with κ(A_i R⁻¹) close to 1 the error shrinks by a large constant factor every step, "
             "so O(log 1/ε) steps reach accuracy ε. For comparison, the same row solved without a sketch: "
             "by **conjugate gradients** (what the `cg` solver does) and by plain gradient descent.")
-fig = px.line(wt.inner_frame(w), x="inner iteration", y=wt.ERROR_COLUMN, color="method", log_y=True,
-              markers=True, color_discrete_sequence=["#d62728", "#2ca02c", "#7f7f7f"])
-fig.update_yaxes(exponentformat="power")
-fig.update_layout(height=330, margin=dict(l=10, r=10, t=50, b=10),
-                  legend=dict(orientation="h", y=1.02, yanchor="bottom", title=None))
-st.plotly_chart(fig, width="stretch")
+st.plotly_chart(figures.inner_error_figure(wt.inner_frame(w)), width="stretch")
 st.caption(f"Plain gradient descent, even with its best step, shrinks the error only by a factor "
            f"(κ² − 1)/(κ² + 1) = {wt.plain_rate(w.kappa_before):.4f} per step here (κ = {w.kappa_before:.1f}). "
            f"Conjugate gradients' bound contracts by (κ − 1)/(κ + 1) = {wt.cg_rate(w.kappa_before):.4f} per step, "
@@ -242,9 +208,9 @@ st.markdown("Every row of X is solved this way (all at once, vectorised), X is o
             "then the same for every column with X fixed: one alternating iteration. "
             "Below, wlra_core itself on this example.")
 solvers = tuple(sv for sv in ("exact", "sketched", "cg") if sv in wc.SOLVERS)
-fig = charts.history_figure(library_curves(int(seed), int(k), float(spread), solvers), y="relative_objective",
-                            log_y=True, y_title="relative objective f / Σ W M²")
-st.plotly_chart(fig.update_layout(height=320), width="stretch")
+fig = figures.history_figure(library_curves(int(seed), int(k), float(spread), solvers), y="relative_objective",
+                            log_y=True, y_title="relative objective f / Σ W M²", height=320)
+st.plotly_chart(fig, width="stretch")
 st.caption(f"{lab.measured_label()} Relative objective f / Σ W_ij M_ij². It levels off at the "
            "noise floor, not at 0. Where the lines overlap, the sketched solver and cg reached the same "
            "iterates as the exact one: their regressions are solved to accuracy 1e-10 here.")
@@ -284,7 +250,7 @@ st.dataframe(table, hide_index=True, key=P + "calc_table", column_config={
     "seconds": st.column_config.NumberColumn("seconds (model)", format="%.3g")})
 curve = wt.complexity_curve(int(cn), int(cm), max(int(cs), int(ck)) / int(ck), float(cT), float(cTcg))
 ran = measured()
-st.plotly_chart(charts.complexity_figure(curve, ran, k=int(ck), n=int(cn), m=int(cm), window=wt.model_crossover(curve)),
+st.plotly_chart(figures.complexity_figure(curve, ran, k=int(ck), n=int(cn), m=int(cm), window=wt.model_crossover(curve)),
                 width="stretch",
                 key=P + "fig_calc")
 st.caption(wt.complexity_reading(table, curve, ran))
@@ -307,14 +273,14 @@ rank = r_col.slider("rank r", 1, 16, 4, key=P + "rank", **BIND)
 ex9 = lifted("camera", int(patch))
 pictures = wt.rank_pictures(ex9, int(rank))
 c1, c2 = st.columns([1, 2])
-c1.plotly_chart(heatmap(ex9.image, "a 32×32 crop of camera", color_continuous_scale="gray", scale=False),
+c1.plotly_chart(figures.heatmap(ex9.image, "a 32×32 crop of camera", color_continuous_scale="gray", scale=False),
                 width="stretch")
-c2.plotly_chart(heatmap(ex9.patches, f"its patch matrix: {ex9.patches.shape[0]} windows × {patch}² pixels "
+c2.plotly_chart(figures.heatmap(ex9.patches, f"its patch matrix: {ex9.patches.shape[0]} windows × {patch}² pixels "
                         f"(stride {ex9.lifting.stride})", color_continuous_scale="gray", scale=False), width="stretch")
 c3, c4 = st.columns(2)
-c3.plotly_chart(heatmap(pictures.pixels, f"rank {rank} from the pixel matrix: {pictures.psnr_pixels:.1f} dB",
+c3.plotly_chart(figures.heatmap(pictures.pixels, f"rank {rank} from the pixel matrix: {pictures.psnr_pixels:.1f} dB",
                         color_continuous_scale="gray", range_color=(0, 1), scale=False), width="stretch")
-c4.plotly_chart(heatmap(pictures.patches, f"rank {rank} from the patch matrix, averaged: "
+c4.plotly_chart(figures.heatmap(pictures.patches, f"rank {rank} from the patch matrix, averaged: "
                         f"{pictures.psnr_patches:.1f} dB", color_continuous_scale="gray", range_color=(0, 1),
                         scale=False), width="stretch")
 st.caption("With every pixel known, WLRA is the truncated SVD: the pictures show what rank r can hold. "

@@ -1,7 +1,7 @@
 """Rating matrices: fit a low-rank model to user × item ratings, check it on held-out ratings.
 
-Data handling and all arithmetic live in ui.ratings_model; runs go through the shared run
-controller (ui.run); this page holds widgets and plots.
+Data handling and all arithmetic live in ui.models.ratings; runs go through the shared run
+controller (ui.runs); this page holds widgets and plots.
 """
 import dataclasses
 import math
@@ -9,16 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 import wlra_core as wc
-from ui import charts, controls, lab, loaders, state
-from ui import ratings_model as rm
-from ui.run import RunController, View
-from ui import router
-
-router.ensure_app_router()  # a shared link on a fresh server must still go through app.py
+from ui import controls, figures, loaders, state, uploads
+from ui.models import lab
+from ui.models import ratings as rm
+from ui.runs import View
+from ui.runs.controller import RunController
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "ratings" / "sample_ratings.csv"
 P = state.RATINGS  # key prefix; widget keys double as URL query parameters
@@ -59,9 +57,9 @@ def heatmap(prep: rm.Prepared, ratings, users: slice, items: slice, Z=None, *, k
     user_ids = [str(v) for v in np.asarray(ratings.users)[users]]
     item_ids = [str(v) for v in np.asarray(ratings.items)[items]]
     predicted = Z is not None
-    fig = charts.ratings_heatmap(Z if predicted else cells["observed"], user_ids, item_ids, cells,
+    fig = figures.ratings_heatmap(Z if predicted else cells["observed"], user_ids, item_ids, cells,
                                  clip=prep.clip, predicted=predicted)
-    charts.live_chart(fig, key=key, height=460)
+    figures.live_chart(fig, key=key, height=460)
     st.caption(f"Users {user_ids[0]}–{user_ids[-1]} × items {item_ids[0]}–{item_ids[-1]} ({what}): white dots are "
                f"training ratings ({len(cells['train'][0])} here), red crosses held-out ones "
                f"({len(cells['test'][0])}), kept from the fit to measure the test RMSE.")
@@ -153,11 +151,11 @@ def render(view: View, prep: rm.Prepared, ratings) -> None:
             col.error(f"{name}: {run.error}")
     c1, c2 = st.columns(2)
     with c1:
-        charts.live_chart(charts.history_figure(histories, y="relative_objective", log_y=True,
+        figures.live_chart(figures.history_figure(histories, y="relative_objective", log_y=True,
                                                 y_title="relative train objective", title="Train objective",
                                                 marker_at=view.iteration), key=f"{P}_fig_objective")
     with c2:
-        charts.live_chart(charts.history_figure(histories, y="test_rmse", y_title="RMSE on held-out ratings",
+        figures.live_chart(figures.history_figure(histories, y="test_rmse", y_title="RMSE on held-out ratings",
                                                 title="Test RMSE",
                                                 reference=("mean predictor", prep.mean_rmse)
                                                 if math.isfinite(prep.mean_rmse) else None,
@@ -191,7 +189,7 @@ loaders.accept_pending_ratings(P, max_entries=state.APP_MAX_ENTRIES)
 with st.expander("Data: sample or upload", expanded=bool(state.get(P, "upload_error"))):
     st.file_uploader("Upload ratings: one rating per line, user, item, rating (CSV, TSV, "
                      "MovieLens u.data / ratings.csv / ratings.dat)", key=f"{P}_upload",
-                     on_change=loaders.queue_upload, args=(P, f"{P}_upload", "pending_upload"))
+                     on_change=uploads.queue_upload, args=(P, f"{P}_upload", "pending_upload"))
     if state.get(P, "data") is not None:
         st.button("Back to the sample data", key=f"{P}_use_sample", on_click=use_sample)
 if state.get(P, "upload_error"):

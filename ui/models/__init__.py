@@ -1,0 +1,1 @@
+"""Each page's model: the computations behind one page (no widgets), unit-tested on their own."""

@@ -27,11 +27,12 @@ def half_step(side, Y, X0, o, rng):
     # large k: the packed Grams go to a compiled loop of LAPACK factorisations, never unpacked
     # as a batch (writing (b, k, k) cost as much as a fifth of the Gram product)
     keep = dense and k >= LAPACK_K
-    for rows, blk in blocks(side, Y, o.budget, per_row):
-        rhs = blk.rhs()
-        for sub, G in block_grams(blk, packed, k, o.budget, keep_packed=keep):
-            X[at(rows, sub)] = solve_exact(blk, sub, G, rhs[sub], o.ridge, k, packed=keep)
     st = Stats(n)
+    with st.timed("exact"):
+        for rows, blk in blocks(side, Y, o.budget, per_row):
+            rhs = blk.rhs()
+            for sub, G in block_grams(blk, packed, k, o.budget, keep_packed=keep):
+                X[at(rows, sub)] = solve_exact(blk, sub, G, rhs[sub], o.ridge, k, packed=keep)
     st.exact_rows = n
     return X, st.summary("exact", o)
 

@@ -25,7 +25,7 @@ def half_step(side, Y, X0, o, rng):
     packed = PackedOuter(Y, o.budget // 4) if dense else None
     per_row = 8 * (len(packed.iu) + 3 * m + 2 * k) if dense else 8 * (2 * k * k + 4 * k)
     # large k: the packed Grams go to a compiled loop of LAPACK factorisations, never unpacked
-    # as a batch (writing (b, k, k) cost as much as a fifth of the Gram product)
+    # as a batch (writing (b, k, k) costs as much as a fifth of the Gram product)
     keep = dense and k >= LAPACK_K
     st = Stats(n)
     with st.timed("exact"):
@@ -38,7 +38,7 @@ def half_step(side, Y, X0, o, rng):
 
 
 def block_grams(blk, packed, k, budget, keep_packed=False):
-    """Yield (sub-batch, its Gram matrices (c, k, k), lower triangles at least), in sub-batches
+    """Yield (sub-batch, its Gram matrices (c, k, k), both triangles), in sub-batches
     that bound memory; dense blocks with `keep_packed`: the packed upper parts (c, k(k+1)/2)
     themselves, in one batch (the solve unpacks one row at a time)."""
     b = len(blk.counts)

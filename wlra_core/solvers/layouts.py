@@ -54,7 +54,7 @@ class PackedOuter:
 
 
 def unpack(P, k):
-    """Lower triangles (zero upper) of Gram matrices from their packed upper parts."""
+    """Gram matrices (both triangles) from their packed upper parts."""
     return K.unpack(np.ascontiguousarray(P), k)
 
 
@@ -253,9 +253,13 @@ class SharedSample:
         self.pi = K.inclusion_reference(self.ynorm2 * mean_w, size)
         self.S = np.flatnonzero(rng.random(m) < self.pi)
         self.Y32 = Y.astype(np.float32)
-        K2 = k * (k + 1) // 2
-        self.step = max(1, (budget // 3) // (4 * K2))       # sampled columns per chunk
-        self.PS = K.packed_outer(self.Y32, self.S) if len(self.S) <= self.step else None
+        self.iu, self.ju = (np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k))
+        self.step = max(1, (budget // 3) // (4 * len(self.iu)))       # sampled columns per chunk
+        self.PS = self._outer(self.S) if len(self.S) <= self.step else None
+
+    def _outer(self, cols):
+        """The packed outer products (float32) of the rows `cols` of Y."""
+        return K.packed_pairs(self.Y32[cols], self.iu, self.ju)
 
     def gram(self, W):
         """The sketched Grams (b, k, k) float32 of the dense rows W (b × m, scaled)."""
@@ -268,8 +272,8 @@ class SharedSample:
             packed = np.zeros((b, k * (k + 1) // 2), np.float32)
             for c0 in range(0, len(S), self.step):
                 Sc = S[c0:c0 + self.step]
-                packed += (W[:, Sc] / pi[Sc]).astype(np.float32) @ K.packed_outer(self.Y32, Sc)
-        G = K.unpack_symmetric(packed, k)
+                packed += (W[:, Sc] / pi[Sc]).astype(np.float32) @ self._outer(Sc)
+        G = K.unpack(packed, k)
         h = min(max(1, int(self.s * HEAVY_FRACTION)), m)
         heavy = np.argpartition(-(W * self.ynorm2), h - 1, axis=1)[:, :h]
         wh = np.take_along_axis(W, heavy, axis=1)

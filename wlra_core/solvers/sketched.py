@@ -43,7 +43,6 @@ def build(blk, o, rng, st, shared=None):
             Gs = Gs.astype(np.float64)
             k = Gs.shape[-1]
             for sub, G in block_grams(blk.take(weak), None, k, o.budget):
-                G = np.tril(G) + np.swapaxes(np.tril(G, -1), 1, 2)      # both triangles
                 Gs[weak[sub]] = G
             st.weak_sketches += len(weak)
     with st.timed("factor"):

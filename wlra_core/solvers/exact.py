@@ -25,7 +25,7 @@ def half_step(side, Y, X0, o, rng):
     packed = PackedOuter(Y, o.budget // 4) if dense else None
     per_row = 8 * (len(packed.iu) + 3 * m + 2 * k) if dense else 8 * (2 * k * k + 4 * k)
     # large k: the packed Grams go to a compiled loop of LAPACK factorisations, never unpacked
-    # as a batch (writing (b, k, k) costs as much as a fifth of the Gram product)
+    # as a batch (writing (b, k, k) would add a fifth to the Gram product's memory traffic)
     keep = dense and k >= LAPACK_K
     st = Stats(n)
     with st.timed("exact"):

@@ -19,7 +19,7 @@ _PCG_MATH = dict(nogil=True, cache=CACHE, error_model="numpy", fastmath=REASSOC)
 def _ata(AT, wts, v, ridge, t, out):
     """out = Σ_j wts[j] ⟨a_j, v⟩ a_j + ridge·v for the columns a_j of AT (k × N): axpys, a
     scaling, dot products, all contiguous in N (t: a buffer of N), four rows of AT per pass so
-    that t stays in registers (a pass per row was bound by loads and stores of t)."""
+    that each load and store of t serves four rows."""
     k, N = AT.shape
     for j in range(N):
         t[j] = 0.0

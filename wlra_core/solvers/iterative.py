@@ -42,7 +42,7 @@ def half_step(side, Y, X0, o, rng, *, cut, build=None, solver, st=None):
             with st.timed("exact"):
                 eb = blk.take(short)
                 if dense and packed is None:
-                    packed = PackedOuter(Y, o.budget // 4)
+                    packed = PackedOuter(eb.Y, o.budget // 4)
                 for sub, G in block_grams(eb, packed, k, o.budget):
                     X[at(rows, short[sub])] = solve_exact(eb, sub, G, rhs[short][sub], o.ridge, k)
             st.exact_rows += len(short)

@@ -330,6 +330,28 @@ def test_auto_cost_model_prefers_iterations_for_long_rows_at_large_k():
     assert min(small, key=small.get) == "exact"
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_auto_cg_trial_counts_the_iterations_from_the_warm_start(sparse):
+    """auto's T_cg from a warm start: cg run on a few sampled rows; a start at the solution needs
+    none (reported as 1), a start at zero more, never more than max_inner."""
+    from dataclasses import replace
+    from wlra_core.problem import validate
+    from wlra_core.solvers import Options, auto, half_step
+    rng = np.random.default_rng(25)
+    n, m, k = 40, 90, 5
+    W = (rng.random((n, m)) < 0.6) * rng.uniform(0.1, 1.0, (n, m))
+    M = rng.standard_normal((n, k)) @ rng.standard_normal((k, m)) + 0.1 * rng.standard_normal((n, m))
+    side = validate(M, sp.csr_array(W) if sparse else W, k).rows
+    Y = rng.standard_normal((m, k))
+    o = Options(solver="exact", eps=1e-10, ridge=0.0, sketch="rownorm", s=4 * k, inner="pcg", max_inner=30,
+                budget=1 << 28, diagnostics=False)
+    solution, _ = half_step(side, Y, None, o, np.random.default_rng(0))
+    at_solution = auto.sampled_cg_iterations(side, Y, solution, o, 1.0)
+    from_zero = auto.sampled_cg_iterations(side, Y, np.zeros((n, k)), o, 1.0)
+    capped = auto.sampled_cg_iterations(side, Y, np.zeros((n, k)), replace(o, max_inner=2), 1.0)
+    assert at_solution == 1.0 and from_zero > 2.0 and capped == 2.0
+
+
 def _view_and_copy_blocks(monkeypatch, M, W, k):
     """The blocks of each side of (M, W) read through views (as for a large side) and as scaled
     copies, for the same factor Y."""

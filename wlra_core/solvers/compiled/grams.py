@@ -24,16 +24,16 @@ def layout(flat, k, n):
     return flat[:k * n].reshape(k, n) if k < SMALL_K else flat[:k * n].reshape(n, k)
 
 
-@njit(**SERIAL)
-def put(D, t, scale, y):
-    """Entry t of a design buffer (`layout`): scale·y, column t of Aᵀ or row t of A."""
-    k = y.shape[0]
+@njit(**SERIAL, inline="always")       # inlined: a call per entry would cost more than its work
+def put(D, t, scale, Y, j):
+    """Entry t of a design buffer (`layout`): scale·Y[j], column t of Aᵀ or row t of A."""
+    k = Y.shape[1]
     if k < SMALL_K:
         for a in range(k):
-            D[a, t] = scale * y[a]
+            D[a, t] = scale * Y[j, a]
     else:
         for a in range(k):
-            D[t, a] = scale * y[a]
+            D[t, a] = scale * Y[j, a]
 
 
 @njit(nogil=True, cache=SERIAL["cache"], fastmath=True)
@@ -89,7 +89,7 @@ def csr_gram(indptr, indices, w, Y, rows):
             continue
         D = layout(np.empty(k * N), k, N)
         for t in range(N):
-            put(D, t, np.sqrt(w[lo + t]), Y[indices[lo + t]])
+            put(D, t, np.sqrt(w[lo + t]), Y, indices[lo + t])
         gram_into(D, G[r])
     return G
 

@@ -96,7 +96,7 @@ def csr_rownorm_gram(indptr, indices, w, Y, ynorm2, rows, s, u, uptr):
         row = 0
         for t in range(N):
             if u[uptr[r] + t] < pi[t]:
-                put(D, row, np.sqrt(w[lo + t] / pi[t]), Y[indices[lo + t]])
+                put(D, row, np.sqrt(w[lo + t] / pi[t]), Y, indices[lo + t])
                 row += 1
         gram_into(D, G[r])
     return G
@@ -126,7 +126,7 @@ def dense_rownorm_gram(W, Y, ynorm2, s, u):
             D = layout(flat, k, kept)
             for t in range(kept):
                 j = idx[t]
-                put(D, t, np.sqrt(W[r, j] / pi[j]), Y[j])
+                put(D, t, np.sqrt(W[r, j] / pi[j]), Y, j)
             gram_into(D, G[r])
     return G
 

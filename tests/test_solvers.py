@@ -410,6 +410,8 @@ def test_exact_reads_a_large_side_through_views_with_the_same_result(monkeypatch
     f_ref = [s.objective for s in ref.history]
     np.testing.assert_allclose([s.objective for s in got.history], f_ref, rtol=1e-9)
     np.testing.assert_allclose(got.low_rank(), ref.low_rank(), rtol=0, atol=1e-9 * np.abs(M).max())
+    # values or weights near the float range's ends: scaled copies (W·M² unscaled would overflow)
+    assert not P.validate(M * 1e200, W, 3).rows.viewable and not P.validate(M, W * 1e-150, 3).rows.viewable
     # NaN where W = 0 (a placeholder): masked scaled copies, the result of those entries zero (views)
     Mnan = np.where(W > 0, M, np.nan)
     assert not P.validate(Mnan, W, 3).rows.viewable

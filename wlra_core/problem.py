@@ -96,8 +96,11 @@ class DenseSide:
     @property
     def viewable(self):
         """Whether to read blocks through `views`: a side too large for a cached scaled copy, M
-        finite everywhere (no NaN placeholder to mask) and blocks not adjusted by a subclass."""
-        return self.finite and type(self) is DenseSide and self.W.size > CACHED_ENTRIES
+        finite everywhere (no NaN placeholder to mask), blocks not adjusted by a subclass, and
+        scales far from the float range's ends (W·M², unscaled, must neither overflow nor
+        underflow)."""
+        return (self.finite and type(self) is DenseSide and self.W.size > CACHED_ENTRIES
+                and 1e-100 <= self.w_scale <= 1e100 and 1e-50 <= self.m_scale <= 1e50)
 
     def views(self, r):
         """Read-only views (W[r], M[r]) of the caller's rows, unscaled (see `viewable`): no copy,

@@ -24,8 +24,8 @@ $(VENV)/.installed-run: requirements.txt
 	touch $@
 
 # numba compiles the solver kernels on first use (about a minute cold) and caches them beside
-# wlra_core/solvers/kernels.py: compiled once here, after installing and whenever the kernels change.
-KERNELS = wlra_core/solvers/kernels.py
+# wlra_core/solvers/compiled/: compiled once here, after installing and whenever the kernels change.
+KERNELS = wlra_core/solvers/kernels.py $(wildcard wlra_core/solvers/compiled/*.py)
 $(VENV)/.kernels-warm: $(VENV)/.installed-run $(KERNELS)
 	$(PY) -m wlra_core.solvers.warm
 	touch $@

@@ -1,4 +1,5 @@
-"""The compiled kernels of wlra_core/solvers/kernels.py against their numpy references.
+"""The compiled kernels (wlra_core/solvers/compiled/, gathered in solvers/kernels.py) against their
+numpy references.
 
 Every kernel is run on parametrised tables of shapes (k ∈ {1, 3, 12, 40}; rows with no entries,
 a single row, no entries at all, long rows; int32 and int64 `indices`; `rows` all of them, a
@@ -8,8 +9,8 @@ dense sketch of the same rows densified), with tolerances relative to the size o
 (1e-12 of the largest reference entry, or of the sum of the terms' sizes where a sum cancels, for
 float64 results; 1e-6 for float32 ones); the private `_inclusion` through a tiny njit wrapper.
 Then: results do not depend on the number of threads (bit for bit), no kernel writes to its inputs
-(add_weighted_outer updates its first argument by design), and every kernel in kernels.py has a
-reference and a test here (`test_every_kernel_is_tested` fails when one is added without them).
+(add_weighted_outer updates its first argument by design), and every kernel has a reference and a
+test here (`test_every_kernel_is_tested` fails when one is added without them).
 
 All inputs come from local `np.random.default_rng(seed)` generators, seeded from the parameters.
 """
@@ -27,6 +28,8 @@ import pytest
 from numba import njit
 
 from wlra_core.solvers import kernels as K
+from wlra_core.solvers.compiled import factor, grams, pcg, rownorm
+from wlra_core.solvers.compiled.rownorm import inclusion
 
 REPO = Path(__file__).resolve().parents[1]
 KS = (1, 3, 12, 40)
@@ -65,7 +68,7 @@ STRUCTURES = {
 }
 # (indptr, indices) dtypes: the project's own layout (problem.py: int64 indptr, int32 indices, int64
 # ones past 2³¹ − 1). Each combination is one more compilation of every CSR kernel (~5 s each
-# after any edit of kernels.py), so scipy's int32 indptr, which the engine never passes, is left out.
+# after any edit of the kernels), so scipy's int32 indptr, which the engine never passes, is left out.
 DTYPES = {"i64/i32": (np.int64, np.int32), "i64/i64": (np.int64, np.int64)}
 ROWS = ("all", "subset_shuffled", "none")
 
@@ -260,7 +263,7 @@ def test_dense_rownorm_gram(case, k, s_of_k):
 @njit(cache=False)
 def _inclusion_kernel(q, s):
     pi = np.empty_like(q)
-    K._inclusion(q, s, pi)
+    inclusion(q, s, pi)
     return pi
 
 
@@ -372,7 +375,7 @@ def spd_batch(k, rng):
 WHICH = ("all", "subset_shuffled", "none")
 
 
-@k_params
+@pytest.mark.parametrize("k", KS + (70,))     # 70: the LAPACK path
 @pytest.mark.parametrize("ridge", [0.0, 0.5])
 @pytest.mark.parametrize("which_mode", WHICH)
 def test_spd_solve(k, ridge, which_mode):
@@ -461,18 +464,17 @@ def test_packed_pairs(k, part):
     assert np.array_equal(got, K.packed_pairs_reference(Y, iu, ju))
 
 
-@pytest.mark.parametrize("b", [0, 1, 9])
 @k_params
-def test_unpack(b, k):
-    P = rng_for("unpack", b, k).standard_normal((b, k * (k + 1) // 2))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("b", [0, 1, 9])
+def test_unpack(k, dtype, b):
+    P = rng_for("unpack", k, dtype.__name__, b).standard_normal((b, k * (k + 1) // 2)).astype(dtype)
     got = K.unpack(P, k)
-    ref = K.unpack_reference(P, k)
-    assert np.array_equal(got, ref)
-    assert not got[:, np.triu_indices(k, 1)[0], np.triu_indices(k, 1)[1]].any()     # upper is zero
-    if b:
-        full = got + np.tril(got, -1).transpose(0, 2, 1)
-        iu = np.triu_indices(k)
-        assert np.array_equal(full[:, iu[0], iu[1]], P)
+    assert got.dtype == dtype
+    assert np.array_equal(got, K.unpack_reference(P, k))
+    assert np.array_equal(got, got.transpose(0, 2, 1))
+    iu = np.triu_indices(k)
+    assert np.array_equal(got[:, iu[0], iu[1]], P)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -515,7 +517,7 @@ def chol_batch(k, rng, dtype):
     return np.ascontiguousarray(H), np.array(shift), np.array(CHOL_KINDS)
 
 
-@k_params
+@pytest.mark.parametrize("k", KS + (70,))     # 70: the LAPACK path
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_cholesky32(k, dtype):
     H, shift, kinds = chol_batch(k, rng_for("cholesky32", k, dtype.__name__), dtype)
@@ -549,7 +551,7 @@ def test_cho_apply(k, b):
         assert_close(got[r], ref[r], what=f"cho_apply row {r}")
 
 
-@k_params
+@pytest.mark.parametrize("k", KS + (70,))     # 70: the LAPACK path
 def test_cholesky32_then_cho_apply_solves(k):
     """The two together: (H + λI) z = v to float32 accuracy of the factor."""
     rng = rng_for("chol solve", k)
@@ -566,36 +568,6 @@ def test_cholesky32_then_cho_apply_solves(k):
 
 # ----------------------------------------------------------------------------------------------
 # the shared-sample sketch's pieces
-
-@k_params
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("cols_mode", ["all", "subset_shuffled_with_repeats", "none"])
-def test_packed_outer(k, dtype, cols_mode):
-    rng = rng_for("packed_outer", k, dtype.__name__, cols_mode)
-    m = 37
-    Y = rng.standard_normal((m, k)).astype(dtype)
-    if cols_mode == "all":
-        cols = np.arange(m, dtype=np.int64)
-    elif cols_mode == "none":
-        cols = np.zeros(0, np.int64)
-    else:
-        cols = np.ascontiguousarray(rng.integers(0, m, 25), dtype=np.int64)
-    got = K.packed_outer(Y, cols)
-    ref = K.packed_outer_reference(Y, cols)
-    assert got.dtype == dtype and got.shape == (len(cols), k * (k + 1) // 2)
-    assert np.array_equal(got, ref)                             # one product each: exact
-
-
-@k_params
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("b", [0, 1, 9])
-def test_unpack_symmetric(k, dtype, b):
-    P = rng_for("unpack_symmetric", k, dtype.__name__, b).standard_normal((b, k * (k + 1) // 2)).astype(dtype)
-    got = K.unpack_symmetric(P, k)
-    assert got.dtype == dtype
-    assert np.array_equal(got, K.unpack_symmetric_reference(P, k))
-    assert np.array_equal(got, got.transpose(0, 2, 1))
-
 
 @k_params
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -746,9 +718,16 @@ LOCAL_REFERENCES = {"csr_rownorm_gram": csr_rownorm_gram_ref}     # kernels.py h
 
 
 def test_every_kernel_is_tested():
-    """Each compiled kernel in kernels.py has a reference and a test here (a new one needs both)."""
+    """Each compiled kernel (a parallel one: the serial ones are helpers inside them) is exported by
+    its module and kernels.py, and has a reference and a test here (a new one needs both)."""
+    modules = (factor, grams, pcg, rownorm)
+    parallel = {name for mod in modules for name, obj in vars(mod).items()
+                if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.targetoptions.get("parallel")}
+    exported = {name for mod in modules for name in mod.__all__}
+    assert parallel <= exported, f"kernels missing from their module's __all__: {sorted(parallel - exported)}"
     kernels = {name for name, obj in vars(K).items()
                if isinstance(obj, numba.core.registry.CPUDispatcher) and not name.startswith("_")}
+    assert kernels == parallel, f"kernels.py exports {sorted(kernels ^ parallel)} differently"
     tested = {name[len("test_"):] for name in globals() if name.startswith("test_")}
     missing_ref = sorted(n for n in kernels if not hasattr(K, n + "_reference") and n not in LOCAL_REFERENCES)
     untested = sorted(n for n in kernels if n not in tested)
@@ -803,8 +782,6 @@ def battery(seed=0, b=257):
         "unpack": (K.unpack, (P, k)),
         "cholesky32": (K.cholesky32, (H, np.full(n, 1e-3))),
         "cho_apply": (K.cho_apply, (L, V)),
-        "packed_outer": (K.packed_outer, (Y32, np.ascontiguousarray(rng.integers(0, m, 200), dtype=np.int64))),
-        "unpack_symmetric": (K.unpack_symmetric, (P.astype(np.float32), k)),
         "add_weighted_outer": (K.add_weighted_outer, (G32, Y32, cols, coef)),     # in place: G32 is its result
         "spd_solve_packed": (K.spd_solve_packed, (pack_lower(H), rhs, 0.1, 1e-6, which)),
         "packed_pairs": (K.packed_pairs, (Y, *(np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k)))),

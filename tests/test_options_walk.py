@@ -59,7 +59,7 @@ def report(res):
     steps = [(s.iteration, s.objective, s.penalised, s.holdout_rmse, s.is_best, s.stop_reason,
               s.X is None, s.mean,
               repr({key: (v.tolist() if isinstance(v, np.ndarray) else v)
-                    for key, v in s.inner.items() if not key.startswith("seconds")}))
+                    for key, v in s.inner.items() if "seconds" not in key}))
              for s in res.history]
     return steps, res.low_rank().tobytes()
 

@@ -1,10 +1,12 @@
 """wlra_core.records: StopReason, the typed inner statistics, Step/Result and step_row."""
 import csv
+import math
 import io
 import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import wlra_core as wc
 from wlra_core.records import ROW_FIELDS, StopReason
@@ -109,3 +111,32 @@ def test_model_factors_multiply_to_the_estimate(planted_biased):
         np.linalg.norm(res.X @ res.Y.T - res.low_rank()) / np.linalg.norm(res.low_rank()), rel=1e-9)
     with pytest.raises(wc.InputError, match="X, Y, U, V"):
         wc.metrics.factor_error(res.X, res.Y, A[:5], B)
+
+
+PART_SECONDS = ("sketch_seconds", "factor_seconds", "inner_seconds", "exact_seconds")
+# the parts each solver has (the others are 0.0); "auto" has those of what it picked
+PARTS_OF = {"exact": {"exact_seconds"}, "cg": {"inner_seconds", "exact_seconds"},
+            "sketched": set(PART_SECONDS)}
+
+
+@pytest.mark.parametrize("solver", ["exact", "sketched", "cg", "auto"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_timed_parts_are_reported_and_zero_where_a_solver_has_no_such_part(planted, solver, sparse):
+    M, W = planted(60, 80, 3, seed=5)
+    if sparse:
+        W = sp.csr_matrix(W)
+    for step in wc.iterate(M, W, 3, solver=solver, max_iter=3, eps=1e-15):
+        row = wc.step_row(step, PART_SECONDS)
+        for name in PART_SECONDS:
+            value = getattr(step.inner, name)
+            assert type(value) is float and math.isfinite(value) and value >= 0.0, (name, value)
+            assert step.inner[name] == value == row[name]
+        has = set().union(*(PARTS_OF[c] for c in step.inner.choice)) if solver == "auto" else PARTS_OF[solver]
+        for name in set(PART_SECONDS) - has:
+            assert getattr(step.inner, name) == 0.0, f"{solver}: {name} should be 0.0"
+
+
+def test_timed_parts_of_em_are_not_statistics_of_its_family(planted):
+    M, W = planted(30, 20, 2, seed=6)
+    step = next(iter(wc.iterate(M, W, 2, solver="em")))
+    assert wc.step_row(step, PART_SECONDS) == dict.fromkeys(PART_SECONDS)

@@ -328,3 +328,93 @@ def test_auto_cost_model_prefers_iterations_for_long_rows_at_large_k():
     assert min(ill, key=ill.get) == "sketched"                 # cg's iterations grow like κ
     small, _ = auto.costs(side, k=4, s=16, eta=1e-3, kappa=3.0)
     assert min(small, key=small.get) == "exact"
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_auto_cg_trial_counts_the_iterations_from_the_warm_start(sparse):
+    """auto's T_cg from a warm start: cg run on a few sampled rows; a start at the solution needs
+    none (reported as 1), a start at zero more, never more than max_inner."""
+    from dataclasses import replace
+    from wlra_core.problem import validate
+    from wlra_core.solvers import Options, auto, half_step
+    rng = np.random.default_rng(25)
+    n, m, k = 40, 90, 5
+    W = (rng.random((n, m)) < 0.6) * rng.uniform(0.1, 1.0, (n, m))
+    M = rng.standard_normal((n, k)) @ rng.standard_normal((k, m)) + 0.1 * rng.standard_normal((n, m))
+    side = validate(M, sp.csr_array(W) if sparse else W, k).rows
+    Y = rng.standard_normal((m, k))
+    o = Options(solver="exact", eps=1e-10, ridge=0.0, sketch="rownorm", s=4 * k, inner="pcg", max_inner=30,
+                budget=1 << 28, diagnostics=False)
+    solution, _ = half_step(side, Y, None, o, np.random.default_rng(0))
+    at_solution = auto.sampled_cg_iterations(side, Y, solution, o, 1.0)
+    from_zero = auto.sampled_cg_iterations(side, Y, np.zeros((n, k)), o, 1.0)
+    capped = auto.sampled_cg_iterations(side, Y, np.zeros((n, k)), replace(o, max_inner=2), 1.0)
+    assert at_solution == 1.0 and from_zero > 2.0 and capped == 2.0
+
+
+def _view_and_copy_blocks(monkeypatch, M, W, k):
+    """The blocks of each side of (M, W) read through views (as for a large side) and as scaled
+    copies, for the same factor Y."""
+    from wlra_core import problem as P
+    from wlra_core.solvers.layouts import blocks
+    prob = P.validate(M, W, k)
+    rng = np.random.default_rng(7)
+    out = []
+    for side in (prob.rows, prob.cols):
+        Y = rng.standard_normal((side.shape[1], k))
+        copies = list(blocks(side, Y, 1 << 30, 1))
+        with monkeypatch.context() as mp:
+            mp.setattr(P, "CACHED_ENTRIES", 10)
+            assert side.viewable
+            views = list(blocks(side, Y, 1 << 30, 1, views=True))
+        out.append((copies, views))
+    return out
+
+
+def test_blocks_of_views_give_the_designs_and_targets_of_scaled_copies(monkeypatch):
+    """Large dense sides are read through read-only views of the caller's arrays, the scales moved
+    onto Y and the targets: every quantity the exact solver reads agrees with the scaled copies."""
+    rng = np.random.default_rng(3)
+    n, m, k = 13, 17, 3
+    W = rng.uniform(0.1, 0.8, (n, m)) * (rng.random((n, m)) < 0.6)     # max W ≠ 1
+    M = 40.0 * rng.standard_normal((n, m))                              # max |M| ≠ 1
+    M0, W0 = M.copy(), W.copy()
+    from wlra_core.solvers.layouts import PackedOuter
+    for copies, views in _view_and_copy_blocks(monkeypatch, M, W, k):
+        for (rc, bc), (rv, bv) in zip(copies, views):
+            assert rc == rv and not bv.W.flags.writeable and not bv.M.flags.writeable
+            assert np.shares_memory(bv.W, W) and np.shares_memory(bv.M, M)        # no copy
+            close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
+            close(bv.rhs(), bc.rhs())
+            close(bv.bnorm2(), bc.bnorm2())
+            close(bv.trace(), bc.trace())
+            close(bv.gram(PackedOuter(bv.Y, 1 << 30)), bc.gram(PackedOuter(bc.Y, 1 << 30)))
+            local = np.arange(len(bc.counts))
+            for a, b in zip(bv.design(local), bc.design(local)):
+                close(a, b)
+            close(bv.take(local[::2]).rhs(), bc.take(local[::2]).rhs())
+    assert np.array_equal(M, M0) and np.array_equal(W, W0)
+
+
+def test_exact_reads_a_large_side_through_views_with_the_same_result(monkeypatch):
+    from wlra_core import problem as P
+    M, W = planted(60, 50, 3, p=0.5, seed=11, graded=True)
+    M = 25.0 * M
+    W = 0.7 * W
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wc.ConvergenceWarning)
+        ref = wc.solve(M, W, 3, solver="exact", max_iter=6, eps=1e-15, init="random")
+    warnings.simplefilter("ignore", wc.ConvergenceWarning)      # (pytest restores the filters)
+    monkeypatch.setattr(P, "CACHED_ENTRIES", 10)
+    got = wc.solve(M, W, 3, solver="exact", max_iter=6, eps=1e-15, init="random")
+    f_ref = [s.objective for s in ref.history]
+    np.testing.assert_allclose([s.objective for s in got.history], f_ref, rtol=1e-9)
+    np.testing.assert_allclose(got.low_rank(), ref.low_rank(), rtol=0, atol=1e-9 * np.abs(M).max())
+    # values or weights near the float range's ends: scaled copies (W·M² unscaled would overflow)
+    assert not P.validate(M * 1e200, W, 3).rows.viewable and not P.validate(M, W * 1e-150, 3).rows.viewable
+    # NaN where W = 0 (a placeholder): masked scaled copies, the result of those entries zero (views)
+    Mnan = np.where(W > 0, M, np.nan)
+    assert not P.validate(Mnan, W, 3).rows.viewable
+    nan = wc.solve(Mnan, W, 3, solver="exact", max_iter=6, eps=1e-15, init="random")
+    zero = wc.solve(np.where(W > 0, M, 0.0), W, 3, solver="exact", max_iter=6, eps=1e-15, init="random")
+    np.testing.assert_allclose(nan.low_rank(), zero.low_rank(), rtol=0, atol=1e-9 * np.abs(M).max())

@@ -87,10 +87,27 @@ class DenseSide:
     m_scale: float
     w_scale: float
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    finite: bool = False    # M is finite everywhere, also where W = 0 (`views` may be used)
 
     @property
     def shape(self):
         return self.W.shape
+
+    @property
+    def viewable(self):
+        """Whether to read blocks through `views`: a side too large for a cached scaled copy, M
+        finite everywhere (no NaN placeholder to mask), blocks not adjusted by a subclass, and
+        scales far from the float range's ends (W·M², unscaled, must neither overflow nor
+        underflow)."""
+        return (self.finite and type(self) is DenseSide and self.W.size > CACHED_ENTRIES
+                and 1e-100 <= self.w_scale <= 1e100 and 1e-50 <= self.m_scale <= 1e50)
+
+    def views(self, r):
+        """Read-only views (W[r], M[r]) of the caller's rows, unscaled (see `viewable`): no copy,
+        for the large problems whose blocks are not cached."""
+        W, M = self.W[r].view(), self.M[r].view()
+        W.flags.writeable = M.flags.writeable = False
+        return W, M
 
     def block(self, r):
         W = np.array(self.W[r], dtype=np.float64, order="C")
@@ -327,6 +344,7 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
         counts = np.zeros(n, np.int64)
         col_counts = np.zeros(m, np.int64)
         w_max = m_max = 0.0
+        finite = True
         for r in probe.row_blocks():
             Wb = W[r]
             if not np.all(np.isfinite(Wb)):
@@ -340,6 +358,7 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
                 i += r.start
                 raise InputError(f"M: found a non-finite value ({M[i, j]}) at ({i}, {j}) where the "
                                  "weight is positive; NaN is allowed only where W is 0.")
+            finite = finite and bool(np.isfinite(M[r]).all())
             counts[r] = observed.sum(axis=1)
             col_counts += observed.sum(axis=0)
             if observed.any():
@@ -350,8 +369,8 @@ def validate(M, W, k, budget=None, max_entries=limits.MAX_ENTRIES):
                              "entry with W > 0.")
         w_scale, m_scale = w_max, (m_max or 1.0)
         check_range(m_scale, n, m)
-        rows = DenseSide(M=M, W=W, counts=counts, m_scale=m_scale, w_scale=w_scale)
-        cols = DenseSide(M=M.T, W=W.T, counts=col_counts, m_scale=m_scale, w_scale=w_scale)
+        rows = DenseSide(M=M, W=W, counts=counts, m_scale=m_scale, w_scale=w_scale, finite=finite)
+        cols = DenseSide(M=M.T, W=W.T, counts=col_counts, m_scale=m_scale, w_scale=w_scale, finite=finite)
         total = 0.0
         for r in rows.row_blocks():
             Wb, Mb = rows.block(r)
@@ -413,10 +432,17 @@ def side_objective(side, X, Y):
     k = X.shape[1]
     total = 0.0
     if isinstance(side, DenseSide):
+        views = side.viewable
         for r in side.row_blocks():
-            Wb, Mb = side.solver_block(r)
-            R = Mb - X[r] @ Y.T
-            total += float(np.einsum("ij,ij,ij->", Wb, R, R))
+            if views:                       # unscaled rows: the scales applied to R and the sum
+                Wb, Mb = side.views(r)
+                R = np.divide(Mb, side.m_scale)
+                R -= X[r] @ Y.T
+                total += float(np.einsum("ij,ij,ij->", Wb, R, R)) / side.w_scale
+            else:
+                Wb, Mb = side.solver_block(r)
+                R = Mb - X[r] @ Y.T
+                total += float(np.einsum("ij,ij,ij->", Wb, R, R))
         return total
     from .solvers.kernels import csr_objective_rows      # here: `import wlra_core` stays light
     X = np.ascontiguousarray(X, dtype=np.float64)

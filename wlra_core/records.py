@@ -80,6 +80,15 @@ class RegressionStats(_Fields):
     cond_after            κ(A_i R⁻¹) with the preconditioner R on the same rows, else empty
     forward_error         ‖x_i − x_i*‖ / ‖x_i*‖ against the SVD solution on the same rows, else empty
     seconds_x, seconds_y  wall time of the X and the Y half-step
+    sketch_seconds        wall time of the sketches (their Gram matrices), both half-steps summed;
+                          0.0 where no sketch is made ("exact", "cg")
+    factor_seconds        wall time of factorising the sketched Grams into preconditioners; 0.0
+                          likewise
+    inner_seconds         wall time of the inner iterations (0.0 for "exact")
+    exact_seconds         wall time of the rows solved exactly (their Grams and solves): every row
+                          for "exact", rows no longer than the sketch (or than k for "cg") otherwise
+    The four parts are measured around those parts only: right-hand sides, copies and the
+    objective are in seconds_x + seconds_y but in none of them.
     """
 
     inner_iterations: float
@@ -96,6 +105,10 @@ class RegressionStats(_Fields):
     forward_error: np.ndarray
     seconds_x: float
     seconds_y: float
+    sketch_seconds: float
+    factor_seconds: float
+    inner_seconds: float
+    exact_seconds: float
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -122,6 +135,9 @@ class EMStats(_Fields):
     seconds_y: float
 
 
+_PART_SECONDS = ("sketch_seconds", "factor_seconds", "inner_seconds", "exact_seconds")
+
+
 def regression_stats(a: dict, b: dict, solver: str, sketch: str, sketch_size: int, seconds: tuple) -> RegressionStats:
     """One iteration's record from the statistics the solvers return for its two half-steps."""
     its = a["inner_iterations_total"] + b["inner_iterations_total"]
@@ -141,6 +157,7 @@ def regression_stats(a: dict, b: dict, solver: str, sketch: str, sketch_size: in
         cond_after=np.concatenate([a["cond_after"], b["cond_after"]]),
         forward_error=np.concatenate([a["forward_error"], b["forward_error"]]),
         seconds_x=seconds[0], seconds_y=seconds[1],
+        **{name: a[name] + b[name] for name in _PART_SECONDS},
     )
     if solver == "auto":
         return AutoStats(**values, choice=(a["choice"], b["choice"]), reason=(a["reason"], b["reason"]))

@@ -10,8 +10,9 @@ exact.py (LLR16 normal equations), sketched.py (SYYZ: sketch-preconditioned iter
 (unpreconditioned conjugate gradients) and auto.py (picks one of them per half-step from a cost
 model). em.py is the Srebro–Jaakkola EM step, which replaces both half-steps. Rows come in blocks
 (layouts.py) that keep working memory within `o.budget` bytes; the per-row work of sparse rows and
-of small batched systems runs in compiled kernels (kernels.py, each with its numpy reference);
-reference.py is the slow per-row specification they are tested against.
+of small batched systems runs in compiled kernels (compiled/, one module per concept, gathered in
+kernels.py; each kernel with its numpy reference); reference.py is the slow per-row specification
+they are tested against.
 
 Under-determined rows (fewer than k positive weights, λ = 0) get the minimum-norm least-squares
 solution, and empty rows get 0, in every solver: never NaN, never an exception.

@@ -22,22 +22,25 @@ def half_step(side, Y, X0, o, rng):
     m, k = Y.shape
     X = np.zeros((n, k))
     dense = isinstance(side, DenseSide)
-    packed = PackedOuter(Y, o.budget // 4) if dense else None
-    per_row = 8 * (len(packed.iu) + 3 * m + 2 * k) if dense else 8 * (2 * k * k + 4 * k)
+    per_row = 8 * (k * (k + 1) // 2 + 3 * m + 2 * k) if dense else 8 * (2 * k * k + 4 * k)
     # large k: the packed Grams go to a compiled loop of LAPACK factorisations, never unpacked
-    # as a batch (writing (b, k, k) cost as much as a fifth of the Gram product)
+    # as a batch (writing (b, k, k) would add a fifth to the Gram product's memory traffic)
     keep = dense and k >= LAPACK_K
-    for rows, blk in blocks(side, Y, o.budget, per_row):
-        rhs = blk.rhs()
-        for sub, G in block_grams(blk, packed, k, o.budget, keep_packed=keep):
-            X[at(rows, sub)] = solve_exact(blk, sub, G, rhs[sub], o.ridge, k, packed=keep)
+    packed = None              # the outer products of the blocks' factor (Y, or Y/√w_scale for views)
     st = Stats(n)
+    with st.timed("exact"):
+        for rows, blk in blocks(side, Y, o.budget, per_row, views=True):
+            if dense and packed is None:
+                packed = PackedOuter(blk.Y, o.budget // 4)
+            rhs = blk.rhs()
+            for sub, G in block_grams(blk, packed, k, o.budget, keep_packed=keep):
+                X[at(rows, sub)] = solve_exact(blk, sub, G, rhs[sub], o.ridge, k, packed=keep)
     st.exact_rows = n
     return X, st.summary("exact", o)
 
 
 def block_grams(blk, packed, k, budget, keep_packed=False):
-    """Yield (sub-batch, its Gram matrices (c, k, k), lower triangles at least), in sub-batches
+    """Yield (sub-batch, its Gram matrices (c, k, k), both triangles), in sub-batches
     that bound memory; dense blocks with `keep_packed`: the packed upper parts (c, k(k+1)/2)
     themselves, in one batch (the solve unpacks one row at a time)."""
     b = len(blk.counts)

@@ -14,6 +14,9 @@ Each iteration costs O(N_i·k + k²) per row.
 """
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 import numpy as np
 
 from . import kernels as K
@@ -137,14 +140,27 @@ def _cond(ev):
     return np.where(lo > 0, np.sqrt(np.abs(hi) / np.where(lo > 0, lo, 1.0)), np.inf)
 
 
+PARTS = ("sketch", "factor", "inner", "exact")     # the timed parts of a half-step (Stats.timed)
+
+
 class Stats:
     def __init__(self, n):
         self.n = n
         self.exact_rows = 0
+        self.seconds = dict.fromkeys(PARTS, 0.0)
         self.weak_sketches = 0
         self.iters = []
         self.res = []
         self.cond_before, self.cond_after, self.fwd = [], [], []
+
+    @contextmanager
+    def timed(self, part):
+        """Add the wall time of the `with` body to `part` (one of PARTS)."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[part] += time.perf_counter() - t0
 
     def add_iterations(self, iters, res):
         self.iters.append(iters)
@@ -196,4 +212,5 @@ class Stats:
             "cond_before": np.asarray(self.cond_before),
             "cond_after": np.asarray(self.cond_after),
             "forward_error": np.asarray(self.fwd),
+            **{f"{part}_seconds": self.seconds[part] for part in PARTS},
         }

@@ -17,13 +17,14 @@ from .linalg import solve_exact
 DIAG_ROWS = 12
 
 
-def half_step(side, Y, X0, o, rng, *, cut, build=None, solver):
+def half_step(side, Y, X0, o, rng, *, cut, build=None, solver, st=None):
     """X (n×k) and the statistics; `build(block, o, rng, stats)` returns the block's
-    preconditioners (float32 (RᵀR)⁻¹ per row), or is None for plain CG."""
+    preconditioners (float32 (RᵀR)⁻¹ per row), or is None for plain CG. `st`: the Stats to add
+    to (a fresh one by default)."""
     n = side.shape[0]
     m, k = Y.shape
     X = np.zeros((n, k))
-    st = Stats(n)
+    st = Stats(n) if st is None else st
     counts = side.counts
     diag_rows = set()
     if o.diagnostics:
@@ -38,11 +39,12 @@ def half_step(side, Y, X0, o, rng, *, cut, build=None, solver):
         x0 = np.zeros((len(rhs), k)) if X0 is None else X0[rows]
         short = np.flatnonzero(blk.counts <= cut)
         if len(short):
-            eb = blk.take(short)
-            if dense and packed is None:
-                packed = PackedOuter(Y, o.budget // 4)
-            for sub, G in block_grams(eb, packed, k, o.budget):
-                X[at(rows, short[sub])] = solve_exact(eb, sub, G, rhs[short][sub], o.ridge, k)
+            with st.timed("exact"):
+                eb = blk.take(short)
+                if dense and packed is None:
+                    packed = PackedOuter(eb.Y, o.budget // 4)
+                for sub, G in block_grams(eb, packed, k, o.budget):
+                    X[at(rows, short[sub])] = solve_exact(eb, sub, G, rhs[short][sub], o.ridge, k)
             st.exact_rows += len(short)
         it_rows = np.flatnonzero(blk.counts > cut)
         if not len(it_rows):
@@ -50,7 +52,8 @@ def half_step(side, Y, X0, o, rng, *, cut, build=None, solver):
         ib = blk.take(it_rows) if len(it_rows) < len(rhs) else blk
         Minv = build(ib, o, rng, st) if build is not None else None
         bnorm = np.sqrt(ib.bnorm2())
-        x, iters, res = iterate_rows(ib, x0[it_rows], rhs[it_rows], bnorm, Minv, o)
+        with st.timed("inner"):
+            x, iters, res = iterate_rows(ib, x0[it_rows], rhs[it_rows], bnorm, Minv, o)
         X[at(rows, it_rows)] = x
         st.add_iterations(iters, res)
         if diag_rows:

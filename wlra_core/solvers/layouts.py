@@ -54,29 +54,36 @@ class PackedOuter:
 
 
 def unpack(P, k):
-    """Lower triangles (zero upper) of Gram matrices from their packed upper parts."""
+    """Gram matrices (both triangles) from their packed upper parts."""
     return K.unpack(np.ascontiguousarray(P), k)
 
 
 class DenseBlock:
     """Rows r0:r1 of a dense side: scaled contiguous copies (DenseSide.block), so the inner
-    iterations also run on contiguous rows for the transposed side."""
+    iterations also run on contiguous rows for the transposed side; or, for the exact solver on a
+    large side, read-only views of the caller's rows (DenseSide.views) with the scales moved onto
+    the small factors: Y/√w_scale in place of Y and the targets times `b_scale` = 1/(m_scale·√w_scale),
+    which gives the same designs A_i and targets b_i without copying W or M."""
 
-    def __init__(self, W, M, Y, counts):
-        self.W, self.M, self.Y, self.counts = W, M, Y, counts
+    def __init__(self, W, M, Y, counts, b_scale=1.0):
+        self.W, self.M, self.Y, self.counts, self.b_scale = W, M, Y, counts, b_scale
         self._bnorm2 = self._trace = None
 
     def take(self, sel):
-        return DenseBlock(self.W[sel], self.M[sel], self.Y, self.counts[sel])
+        return DenseBlock(self.W[sel], self.M[sel], self.Y, self.counts[sel], self.b_scale)
 
     def rhs(self):
         WM = self.W * self.M
         self._bnorm2 = np.einsum("ij,ij->i", WM, self.M)
-        return WM @ self.Y
+        out = WM @ self.Y
+        if self.b_scale != 1.0:
+            self._bnorm2 *= self.b_scale ** 2
+            out *= self.b_scale
+        return out
 
     def bnorm2(self):
         if self._bnorm2 is None:
-            self._bnorm2 = np.einsum("ij,ij,ij->i", self.W, self.M, self.M)
+            self._bnorm2 = np.einsum("ij,ij,ij->i", self.W, self.M, self.M) * self.b_scale ** 2
         return self._bnorm2
 
     def trace(self):
@@ -131,7 +138,8 @@ class DenseBlock:
         order = np.argsort(~pos, axis=1, kind="stable")[:, :N]          # weighted entries first
         valid = np.arange(N)[None, :] < cnt[:, None]
         sw = np.sqrt(np.where(valid, np.take_along_axis(W, order, axis=1), 0.0))
-        return self.Y[order] * sw[:, :, None], sw * np.take_along_axis(self.M[local], order, axis=1)
+        b = sw * np.take_along_axis(self.M[local], order, axis=1)
+        return self.Y[order] * sw[:, :, None], (b * self.b_scale if self.b_scale != 1.0 else b)
 
 
 class SparseBlock:
@@ -208,13 +216,22 @@ class SparseBlock:
         return self.Y[idx] * sw[:, :, None], sw * mv
 
 
-def blocks(side, Y, budget, per_row_bytes):
-    """Yield (rows, block): rows is a slice into the side (dense), an index array (sparse)."""
+def blocks(side, Y, budget, per_row_bytes, views=False):
+    """Yield (rows, block): rows is a slice into the side (dense), an index array (sparse). With
+    `views`, a large dense side that allows it gives blocks of views (DenseBlock): only for
+    solvers that read W and M through the block alone (exact)."""
     n = side.shape[0]
     b = int(max(1, min(n, (budget // 3) // max(per_row_bytes, 1))))
+    dense = isinstance(side, DenseSide)
+    views = views and dense and side.viewable
+    if views:
+        Yv = Y * (1.0 / math.sqrt(side.w_scale))
+        b_scale = 1.0 / (side.m_scale * math.sqrt(side.w_scale))
     for r0 in range(0, n, b):
         r = slice(r0, min(r0 + b, n))
-        if isinstance(side, DenseSide):
+        if views:
+            yield r, DenseBlock(*side.views(r), Yv, side.counts[r], b_scale)
+        elif dense:
             yield r, DenseBlock(*side.solver_block(r), Y, side.counts[r])
         else:
             yield r, SparseBlock(side, np.arange(r.start, r.stop), Y)
@@ -253,9 +270,13 @@ class SharedSample:
         self.pi = K.inclusion_reference(self.ynorm2 * mean_w, size)
         self.S = np.flatnonzero(rng.random(m) < self.pi)
         self.Y32 = Y.astype(np.float32)
-        K2 = k * (k + 1) // 2
-        self.step = max(1, (budget // 3) // (4 * K2))       # sampled columns per chunk
-        self.PS = K.packed_outer(self.Y32, self.S) if len(self.S) <= self.step else None
+        self.iu, self.ju = (np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k))
+        self.step = max(1, (budget // 3) // (4 * len(self.iu)))       # sampled columns per chunk
+        self.PS = self._outer(self.S) if len(self.S) <= self.step else None
+
+    def _outer(self, cols):
+        """The packed outer products (float32) of the rows `cols` of Y."""
+        return K.packed_pairs(self.Y32[cols], self.iu, self.ju)
 
     def gram(self, W):
         """The sketched Grams (b, k, k) float32 of the dense rows W (b × m, scaled)."""
@@ -268,8 +289,8 @@ class SharedSample:
             packed = np.zeros((b, k * (k + 1) // 2), np.float32)
             for c0 in range(0, len(S), self.step):
                 Sc = S[c0:c0 + self.step]
-                packed += (W[:, Sc] / pi[Sc]).astype(np.float32) @ K.packed_outer(self.Y32, Sc)
-        G = K.unpack_symmetric(packed, k)
+                packed += (W[:, Sc] / pi[Sc]).astype(np.float32) @ self._outer(Sc)
+        G = K.unpack(packed, k)
         h = min(max(1, int(self.s * HEAVY_FRACTION)), m)
         heavy = np.argpartition(-(W * self.ynorm2), h - 1, axis=1)[:, :h]
         wh = np.take_along_axis(W, heavy, axis=1)

@@ -13,18 +13,15 @@ Rows that pass lose at most about ε_mach²·κ ≈ 1e-21 relative.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
-from scipy.linalg.blas import dsymv
-from scipy.linalg.lapack import dposv, dpotrs, spotrf
 
 from ..threads import blas_single_thread
 from . import kernels as K
+from .kernels import LAPACK_K  # noqa: F401  (exact.py's choice of packed Grams)
 
 DIAGONAL_SPAN = 1e10
 FORWARD_ERROR = 1e-6
-LAPACK_K = 64          # from this k on, LAPACK per row (a Python loop) beats the compiled loops
 
 
 def single_threaded(fn):
@@ -36,79 +33,40 @@ def single_threaded(fn):
 
 
 @single_threaded
-def solve_spd(G, rhs, ridge, counts, k):
+def solve_spd(G, rhs, ridge, counts, k, packed=False):
     """x_i = (G_i + λI)⁻¹ rhs_i for the well-conditioned rows of a batch.
+
+    G holds the Gram matrices (b, k, k) (lower triangles read), or with `packed` their packed
+    upper parts (b, k(k+1)/2), which are unpacked one row at a time (no (b, k, k) batch; only the
+    few under-determined rows are unpacked together, for `min_norm`).
 
     Returns (x, redo): `redo` marks the rows with a positive weight that the normal equations
     cannot solve accurately, for a least-squares solve of A_i itself (`lstsq`): fewer than k
     positive weights with λ = 0 (under-determined: the minimum-norm solution), a diagonal spanning
     more than DIAGONAL_SPAN, a matrix that is singular or not positive definite, or an estimated
-    forward error above FORWARD_ERROR. Empty rows get 0. G holds lower triangles (the upper ones
-    are not read)."""
+    forward error above FORWARD_ERROR. Empty rows get 0."""
     b = G.shape[0]
     x = np.zeros((b, k))
     if b == 0:
         return x, np.zeros(0, bool)
     regular = (counts >= k) if ridge == 0 else np.ones(b, bool)
     regular &= counts > 0
-    diag = np.diagonal(G, axis1=1, axis2=2) + ridge
-    regular &= diag.min(axis=1) * DIAGONAL_SPAN >= diag.max(axis=1)
-    where = np.flatnonzero(regular)
-    if len(where) and k >= LAPACK_K:
-        # LAPACK's Cholesky solve per row, on the lower triangle (a Python loop: its overhead,
-        # not LAPACK, was a third of it, so nothing in it allocates more than it must)
-        dg = np.arange(k)
-        tol2 = FORWARD_ERROR ** 2
-        with np.errstate(invalid="ignore", over="ignore"):
-            for i in where:
-                H = G[i]
-                if ridge > 0:
-                    H = H.copy()
-                    H[dg, dg] += ridge
-                c, xi, info = dposv(H, rhs[i], lower=1)
-                if info == 0 and math.isfinite(xi @ xi):
-                    d, info = dpotrs(c, rhs[i] - dsymv(1.0, H, xi, lower=1), lower=1)
-                    if info == 0 and d @ d <= tol2 * (xi @ xi):
-                        x[i] = xi
-                        continue
-                regular[i] = False
-    elif len(where):
-        xr, ok = K.spd_solve(np.ascontiguousarray(G), np.ascontiguousarray(rhs), float(ridge),
-                             FORWARD_ERROR, where.astype(np.int64))
-        x[where[ok[where]]] = xr[where[ok[where]]]
-        regular[where[~ok[where]]] = False
-    short = np.flatnonzero((counts > 0) & (counts < k)) if ridge == 0 else np.zeros(0, np.int64)
-    if len(short):
-        H = mirror(G[short].copy())
-        xs, ok = min_norm(H, rhs[short], counts[short])
-        x[short[ok]] = xs[ok]
-        regular[short[ok]] = True
-    return x, ~regular & (counts > 0)
-
-
-@single_threaded
-def solve_spd_packed(P, rhs, ridge, counts, k):
-    """solve_spd for Gram matrices given packed (b, k(k+1)/2), for large k: LAPACK's Cholesky
-    per row from a compiled loop, no (b, k, k) batch (only the few under-determined rows are
-    unpacked, for `min_norm`)."""
-    b = P.shape[0]
-    x = np.zeros((b, k))
-    if b == 0:
-        return x, np.zeros(0, bool)
-    regular = (counts >= k) if ridge == 0 else np.ones(b, bool)
-    regular &= counts > 0
-    a = np.arange(k)
-    diag = P[:, a * k - (a * (a - 1)) // 2] + ridge          # (a, a) in triu_indices order
+    if packed:
+        a = np.arange(k)
+        diag = G[:, a * k - (a * (a - 1)) // 2] + ridge          # (a, a) in triu_indices order
+    else:
+        diag = np.diagonal(G, axis1=1, axis2=2) + ridge
     regular &= diag.min(axis=1) * DIAGONAL_SPAN >= diag.max(axis=1)
     where = np.flatnonzero(regular)
     if len(where):
-        xr, ok = K.spd_solve_packed(np.ascontiguousarray(P), np.ascontiguousarray(rhs), float(ridge),
-                                    FORWARD_ERROR, where.astype(np.int64))
+        kernel = K.spd_solve_packed if packed else K.spd_solve
+        xr, ok = kernel(np.ascontiguousarray(G), np.ascontiguousarray(rhs), float(ridge), FORWARD_ERROR,
+                        where.astype(np.int64))
         x[where[ok[where]]] = xr[where[ok[where]]]
         regular[where[~ok[where]]] = False
     short = np.flatnonzero((counts > 0) & (counts < k)) if ridge == 0 else np.zeros(0, np.int64)
     if len(short):
-        H = mirror(K.unpack(np.ascontiguousarray(P[short]), k))
+        H = K.unpack(np.ascontiguousarray(G[short]), k) if packed else mirror(G[short].copy())
         xs, ok = min_norm(H, rhs[short], counts[short])
         x[short[ok]] = xs[ok]
         regular[short[ok]] = True
@@ -176,8 +134,7 @@ def solve_exact(blk, sub, G, rhs, ridge, k, packed=False):
     """The exact regressions of the rows `sub` of a block, from their Gram matrices G (lower
     triangles; or packed upper parts, `packed`): the normal equations where they are accurate,
     a least-squares solve of A_i elsewhere."""
-    spd = solve_spd_packed if packed else solve_spd
-    x, redo = spd(G, rhs, ridge, blk.counts[sub], k)
+    x, redo = solve_spd(G, rhs, ridge, blk.counts[sub], k, packed)
     local = np.arange(len(blk.counts))[sub][redo]
     where = np.flatnonzero(redo)
     step = max(1, (32 << 20) // (8 * k * max(int(blk.counts[local].max(initial=0)) + k, 1)))
@@ -203,26 +160,15 @@ def preconditioner(Gs, ridge):
     blank = ~(scale > np.finfo(np.float32).tiny)
     out[blank] = np.eye(k, dtype=np.float32)
     todo = np.flatnonzero(~blank)
-    diag = np.arange(k)
     for shift in _SHIFTS:
         if not len(todo):
             break
-        sh = ridge + shift * scale[todo]
-        if k < LAPACK_K:
-            whole = len(todo) == b                # the usual case: no copy in, none out
-            L, ok = K.cholesky32(Gs if whole else np.ascontiguousarray(Gs[todo]), sh)
-            if whole and ok.all():
-                out = L
-            else:
-                out[todo[ok]] = L[ok]
+        whole = len(todo) == b                    # the usual case: no copy in, none out
+        L, ok = K.cholesky32(Gs if whole else np.ascontiguousarray(Gs[todo]),
+                             ridge + shift * scale[todo])
+        if whole and ok.all():
+            out = L
         else:
-            ok = np.zeros(len(todo), bool)
-            for t, i in enumerate(todo):
-                H = Gs[i].astype(np.float32)              # a copy, factorised in place
-                H[diag, diag] += np.float32(sh[t])
-                c, info = spotrf(H, lower=1, overwrite_a=1, clean=1)
-                if info == 0 and np.isfinite(c).all():
-                    out[i] = c
-                    ok[t] = True
+            out[todo[ok]] = L[ok]
         todo = todo[~ok]
     return out

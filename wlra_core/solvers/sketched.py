@@ -17,29 +17,33 @@ from ..problem import DenseSide
 from . import iterative
 from .layouts import SHARED_SAMPLE_K, SharedSample
 from .exact import block_grams
+from .inner import Stats
 from .linalg import preconditioner
 
 
 def half_step(side, Y, X0, o, rng):
     shared = None
+    st = Stats(side.shape[0])
     if (o.sketch == "rownorm" and isinstance(side, DenseSide) and Y.shape[1] >= SHARED_SAMPLE_K
             and np.any(side.counts > o.s)):
-        shared = SharedSample(side, Y, o.s, rng, o.budget)
-    return iterative.half_step(side, Y, X0, o, rng, cut=o.s, solver="sketched",
+        with st.timed("sketch"):
+            shared = SharedSample(side, Y, o.s, rng, o.budget)
+    return iterative.half_step(side, Y, X0, o, rng, cut=o.s, solver="sketched", st=st,
                                build=lambda blk, o, rng, st: build(blk, o, rng, st, shared))
 
 
 def build(blk, o, rng, st, shared=None):
     """The rows' preconditioner factors from their sketched Grams."""
-    Gs = blk.sketch(o, rng, shared)
-    # a sketch that missed most of a row's mass (possible with few samples) would give a
-    # near-singular preconditioner: such rows take their exact Gram matrix instead
-    weak = np.flatnonzero(~(np.trace(Gs, axis1=1, axis2=2) >= 1e-3 * blk.trace()))
-    if len(weak):
-        Gs = Gs.astype(np.float64)
-        k = Gs.shape[-1]
-        for sub, G in block_grams(blk.take(weak), None, k, o.budget):
-            G = np.tril(G) + np.swapaxes(np.tril(G, -1), 1, 2)      # both triangles
-            Gs[weak[sub]] = G
-        st.weak_sketches += len(weak)
-    return preconditioner(Gs, o.ridge)
+    with st.timed("sketch"):
+        Gs = blk.sketch(o, rng, shared)
+        # a sketch that missed most of a row's mass (possible with few samples) would give a
+        # near-singular preconditioner: such rows take their exact Gram matrix instead
+        weak = np.flatnonzero(~(np.trace(Gs, axis1=1, axis2=2) >= 1e-3 * blk.trace()))
+        if len(weak):
+            Gs = Gs.astype(np.float64)
+            k = Gs.shape[-1]
+            for sub, G in block_grams(blk.take(weak), None, k, o.budget):
+                Gs[weak[sub]] = G
+            st.weak_sketches += len(weak)
+    with st.timed("factor"):
+        return preconditioner(Gs, o.ridge)

@@ -56,8 +56,9 @@ def test_no_bypass_note_at_the_default_k():
     assert inpainting.cost(run, 2).iterative_rows > 0
 
 
-def fake_runs(seconds: dict[str, list[float]], X=None) -> RunSet:
+def fake_runs(seconds: dict[str, list[float]], X=None, timed: dict | None = None) -> RunSet:
     """A RunSet whose runs took the given seconds per iteration (factors: scaled copies of X)."""
+    timed = timed or {}
     X = np.eye(4, 2) if X is None else X
     scale = {"exact": 1.0, "sketched": 1.0 + 1e-3}
 
@@ -65,6 +66,7 @@ def fake_runs(seconds: dict[str, list[float]], X=None) -> RunSet:
         for i, s in enumerate(seconds[name], 1):
             inner = ({"exact_rows": 6, "iterative_rows": 0} if name == "exact"
                      else {"exact_rows": 1, "iterative_rows": 5, "inner_iterations": 3.0, "sketch_size": 8})
+            inner.update(timed.get(name, {}))
             yield type("Step", (), {"iteration": i, "objective": 1.0, "relative_objective": 1.0, "seconds": s,
                                     "elapsed": s, "X": X * scale[name], "Y": np.ones((3, 2)), "inner": inner,
                                     "stop_reason": None})()
@@ -101,6 +103,39 @@ def test_the_cost_lines_count_what_each_solver_does_per_iteration():
     assert line.startswith("sketched: 6 row regressions per iteration; 17 % exactly (no longer than the sketch "
                            "of s = 8 rows)") and "3.0 inner iterations each" in line
     assert 'data-testid="cost-sketched"' in inpainting.cost_html(rs, 2)
+
+
+def test_the_cost_lines_time_each_part_per_iteration_and_leave_out_parts_a_solver_lacks():
+    timed = {"exact": {"sketch_seconds": 0.0, "factor_seconds": 0.0, "inner_seconds": 0.0, "exact_seconds": 0.004},
+             "sketched": {"sketch_seconds": 0.002, "factor_seconds": 0.001, "inner_seconds": 0.003,
+                          "exact_seconds": 0.0005}}
+    rs = fake_runs({"exact": [0.01] * 2, "sketched": [0.01] * 2}, timed=timed)
+    exact = inpainting.cost_line("exact", inpainting.cost(rs.runs["exact"], 2), 2)
+    assert exact.endswith("; per iteration exact rows 4.0 ms") and "sketch " not in exact.split(";")[-1]
+    sketched = inpainting.cost_line("sketched", inpainting.cost(rs.runs["sketched"], 2), 2)
+    assert sketched.endswith("; per iteration sketch 2.0 ms, factorisation 1.0 ms, inner iterations 3.0 ms, "
+                             "exact rows 0.5 ms")
+
+
+def test_the_cost_lines_of_a_real_run_carry_the_solvers_timed_parts():
+    import wlra_core as wc
+    rng = np.random.default_rng(3)
+    M = rng.standard_normal((40, 6)) @ rng.standard_normal((6, 300))
+    W = (rng.random(M.shape) < 0.7).astype(float)
+
+    def start(name):
+        return wc.iterate(M, W, 4, solver=name, max_iter=3, seed=0)
+
+    rs = RunSet.build("real", ["exact", "sketched"], start)
+    for _ in range(3):
+        rs.advance()
+    sketched = inpainting.cost(rs.runs["sketched"], 3)
+    parts = dict(sketched.seconds)
+    assert set(parts) == {"sketch", "factorisation", "inner iterations", "exact rows"}
+    assert parts["sketch"] > 0 and parts["inner iterations"] > 0            # 300-long rows: sketched for real
+    assert "per iteration sketch " in inpainting.cost_line("sketched", sketched, 3)
+    exact = dict(inpainting.cost(rs.runs["exact"], 3).seconds)
+    assert exact["sketch"] == 0 and exact["exact rows"] > 0
 
 
 def test_the_difference_between_solvers_is_relative_to_the_first():

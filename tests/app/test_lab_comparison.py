@@ -131,6 +131,19 @@ def test_reading_without_bypass_gives_the_ratio_and_the_operations():
     assert f"{ops:.1f}× fewer operations" in line
 
 
+def test_breakdown_gives_the_measured_milliseconds_of_each_part_per_iteration():
+    W = np.ones((200, 400))
+    timers = dict(sketch_seconds=0.002, factor_seconds=0.001, inner_seconds=0.004, exact_seconds=0.0)
+    hist = {"exact": records([0.4, 0.4], sketch_seconds=0.0, factor_seconds=0.0, inner_seconds=0.0,
+                             exact_seconds=0.3),
+            "sketched": records([0.1, 0.1], exact_rows=0.0, sketch_size=64.0, inner_iterations=3.0, **timers),
+            "em": records([0.2, 0.2])}
+    by = lab.breakdown(hist, W, 16).set_index("solver")
+    assert [by.at["sketched", f"{part} ms"] for part in lab.PARTS] == pytest.approx([2.0, 1.0, 4.0, 0.0])
+    assert by.at["exact", "exact rows ms"] == pytest.approx(300.0) and by.at["exact", "sketch ms"] == 0.0
+    assert all(np.isnan(by.at["em", f"{part} ms"]) for part in lab.PARTS)     # em has no timed parts
+
+
 def reading_matches(table: pd.DataFrame, preset, text: str) -> None:
     """The preset's reading against the numbers of the table shown."""
     by = table.set_index("solver")

@@ -23,7 +23,8 @@ import numpy as np
 # for a reconnect): 64 MiB each keeps that within a few GB.
 FACTOR_BUDGET_BYTES = 64 * 2**20
 
-INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows", "iterative_rows")
+INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows", "iterative_rows",
+              "sketch_seconds", "factor_seconds", "inner_seconds", "exact_seconds")
 
 
 @dataclass

@@ -56,6 +56,11 @@ def timing(run: Run, iteration: int) -> Timing | None:
     return Timing(float(median), float(low), float(high), int(seconds.size))
 
 
+# The timed parts of Step.inner, as the page names them.
+PART_SECONDS = (("sketch", "sketch_seconds"), ("factorisation", "factor_seconds"),
+                ("inner iterations", "inner_seconds"), ("exact rows", "exact_seconds"))
+
+
 @dataclass(frozen=True)
 class Cost:
     """Where one solver's iteration goes, from Step.inner, summed over the iterations so far."""
@@ -63,6 +68,7 @@ class Cost:
     iterative_rows: int     # rows solved by inner iterations
     inner_iterations: float  # mean inner iterations per iteratively solved row
     sketch_size: int | None
+    seconds: tuple[tuple[str, float], ...] = ()   # (part, seconds summed over the iterations so far)
 
     @property
     def exact_share(self) -> float:
@@ -79,8 +85,10 @@ def cost(run: Run, iteration: int) -> Cost | None:
     iterative = sum(int(r.get("iterative_rows", 0)) for r in records)
     total_inner = sum(r.get("inner_iterations", 0.0) * r.get("iterative_rows", 0) for r in records)
     sketch = records[-1].get("sketch_size")
+    seconds = tuple((part, sum(float(r.get(key, 0.0)) for r in records))
+                    for part, key in PART_SECONDS if any(key in r for r in records))
     return Cost(exact, iterative, total_inner / iterative if iterative else 0.0,
-                None if sketch is None else int(sketch))
+                None if sketch is None else int(sketch), seconds)
 
 
 def bypassed(runs: RunSet | None, iteration: int) -> dict[str, Cost]:

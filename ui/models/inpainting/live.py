@@ -141,16 +141,24 @@ def difference_html(runs: RunSet | None, iteration: int) -> str:
 
 
 def cost_line(name: str, c: Cost, iterations: int) -> str:
-    """Where one solver's iterations go, in counts (Step.inner has no times for its parts)."""
+    """Where one solver's iterations go: the row regressions by kind, then the time of each part
+    per iteration (Step.inner's timed parts, mean over the iterations so far; parts the solver
+    does not have are left out)."""
     per = (c.exact_rows + c.iterative_rows) / max(iterations, 1)
     if not c.iterative_rows:
-        return f"{name}: {per:,.0f} row regressions per iteration, all solved exactly (normal equations, k×k Cholesky)"
-    if c.sketch_size is None:
-        return (f"{name}: {per:,.0f} row regressions per iteration; {100 * c.exact_share:.0f} % exactly, "
+        line = f"{name}: {per:,.0f} row regressions per iteration, all solved exactly (normal equations, k×k Cholesky)"
+    elif c.sketch_size is None:
+        line = (f"{name}: {per:,.0f} row regressions per iteration; {100 * c.exact_share:.0f} % exactly, "
                 f"the others by {c.inner_iterations:.1f} inner iterations each")
-    return (f"{name}: {per:,.0f} row regressions per iteration; {100 * c.exact_share:.0f} % exactly (no longer "
-            f"than the sketch of s = {c.sketch_size} rows), the others by a sketch of {c.sketch_size} rows, its "
-            f"k×k factorisation and {c.inner_iterations:.1f} inner iterations each")
+    else:
+        line = (f"{name}: {per:,.0f} row regressions per iteration; {100 * c.exact_share:.0f} % exactly (no longer "
+                f"than the sketch of s = {c.sketch_size} rows), the others by a sketch of {c.sketch_size} rows, its "
+                f"k×k factorisation and {c.inner_iterations:.1f} inner iterations each")
+    parts = [(part, seconds) for part, seconds in c.seconds if seconds > 0]
+    if parts:
+        line += "; per iteration " + ", ".join(f"{part} {1000 * seconds / max(iterations, 1):.1f} ms"
+                                                for part, seconds in parts)
+    return line
 
 
 def cost_html(runs: RunSet | None, iteration: int) -> str:

@@ -10,6 +10,9 @@ import pandas as pd
 from ui.models.lab.measurements import _secs
 
 PARTS = ("sketch", "factorisation", "inner iterations", "exact rows")
+# Step.inner's timed part of each of PARTS (seconds, both half-steps of an iteration)
+PART_KEYS = {"sketch": "sketch_seconds", "factorisation": "factor_seconds", "inner iterations": "inner_seconds",
+             "exact rows": "exact_seconds"}
 BYPASS_SHARE = 0.5     # above this share of rows solved exactly, "sketched" is mostly the exact solver
 
 
@@ -61,8 +64,9 @@ def _isnan(value) -> bool:
 
 def breakdown(histories: dict, W, k: int, sketch_size=None) -> pd.DataFrame:
     """Per solver: its median time per iteration with the spread over iterations (min, max), the
-    share of rows it solved exactly, its mean inner iterations, and the share of its operations in
-    each part of PARTS (cost_parts with its measured inner iterations)."""
+    share of rows it solved exactly, its mean inner iterations, the share of its operations in
+    each part of PARTS (cost_parts with its measured inner iterations) and the milliseconds per
+    iteration its timers measured in each part (NaN where the records have no timers: em).""" 
     counts = row_counts(W)
     rows_total = float(sum(len(c) for c in counts))
     out = []
@@ -87,6 +91,8 @@ def breakdown(histories: dict, W, k: int, sketch_size=None) -> pd.DataFrame:
         row["operations"] = total if parts else math.nan
         for part in PARTS:
             row[f"{part} %"] = 100.0 * parts[part] / total if total else math.nan
+        for part in PARTS:   # measured: the solver's own timers, mean per iteration
+            row[f"{part} ms"] = 1000.0 * _mean(records, PART_KEYS[part])
         out.append(row)
     return pd.DataFrame(out)
 

@@ -250,7 +250,8 @@ st.dataframe(table, hide_index=True, key=P + "calc_table", column_config={
     "seconds": st.column_config.NumberColumn("seconds (model)", format="%.3g")})
 curve = wt.complexity_curve(int(cn), int(cm), max(int(cs), int(ck)) / int(ck), float(cT), float(cTcg))
 ran = measured()
-st.plotly_chart(figures.complexity_figure(curve, ran, k=int(ck), n=int(cn), m=int(cm), window=wt.model_crossover(curve)),
+st.plotly_chart(figures.complexity_figure(curve, ran, k=int(ck), n=int(cn), m=int(cm), window=wt.model_crossover(curve),
+                                           crossovers=wt.measured_crossovers(ran)),
                 width="stretch",
                 key=P + "fig_calc")
 st.caption(wt.complexity_reading(table, curve, ran))

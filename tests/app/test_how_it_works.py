@@ -276,3 +276,25 @@ def test_measured_ratios_skip_result_files_they_cannot_read(tmp_path):
     reading = wt.complexity_reading(wt.complexity(12, 60, 3, 12, 5, 10), wt.complexity_curve(12, 60, 4, 5, 10),
                                     wt.measured_ratios(tmp_path))
     assert "Measured on this machine" not in reading
+
+
+def test_the_measured_crossover_is_where_the_ratio_of_one_shape_crosses_one():
+    import pandas as pd
+    measured = pd.DataFrame({"case": ["a", "a", "a", "b", "b"], "n": [4096, 4096, 4096, 512, 512],
+                             "m": [4096, 4096, 4096, 512, 512], "k": [64, 32, 128, 8, 16],
+                             "ratio": [0.45, 1.41, 0.6, 0.9, 1.2], "source": ["x"] * 5})
+    assert wt.measured_crossovers(measured) == [(4096, 4096, 32, 64)]   # 512²: faster, then slower, no crossover
+    reading = wt.complexity_reading(wt.complexity(3072, 3072, 128, 512, 5, 10),
+                                    wt.complexity_curve(3072, 3072, 4, 5, 10), measured)
+    assert "Measured crossover at 4096×4096: sketched is slower at k = 32 and faster from k = 64" in reading
+    assert wt.measured_crossovers(measured.iloc[3:]) == []
+
+
+def test_the_calculator_marks_the_crossover_measured_in_the_benchmark_results():
+    measured = wt.measured_ratios()
+    crossings = wt.measured_crossovers(measured)
+    assert crossings, "the engine benchmark results should hold a shape measured on both sides of its crossover"
+    at = page()
+    reading = next(c.value for c in at.caption if c.value.startswith("At these sizes"))
+    for n, m, k0, k1 in crossings:
+        assert f"Measured crossover at {n}×{m}: sketched is slower at k = {k0} and faster from k = {k1}" in reading

@@ -83,10 +83,11 @@ def alternating_animation(frames, observed) -> go.Figure:
     return fig
 
 
-def complexity_figure(curve, measured, *, k: int, n: int, m: int, window=None) -> go.Figure:
+def complexity_figure(curve, measured, *, k: int, n: int, m: int, window=None, crossovers=()) -> go.Figure:
     """Predicted flops of sketched and cg over exact's against k (the engine's cost model), with
-    the chosen k, the k range where the model favours the sketch (`window`) and the ratios
-    measured on this machine (benchmarks/results) as points."""
+    the chosen k, the k range where the model favours the sketch (`window`), the ratios measured
+    on this machine (benchmarks/results) as points and the measured crossovers (n, m, k below,
+    k above) as bands."""
     fig = go.Figure()
     ks = curve["k"]
     if window is not None:
@@ -98,6 +99,9 @@ def complexity_figure(curve, measured, *, k: int, n: int, m: int, window=None) -
                         line={"color": SOLVER_COLORS[solver]})
     fig.add_hline(y=1.0, line_dash="dash", line_color="#7f7f7f")
     fig.add_vline(x=k, line_dash="dot")
+    for n_, m_, k0, k1 in crossovers:
+        fig.add_vrect(x0=k0, x1=k1, fillcolor="rgba(44,160,44,0.12)", line_width=0,
+                      annotation_text=f"measured crossover, {n_}×{m_}", annotation_position="bottom left")
     if len(measured):
         fig.add_scatter(x=measured["k"], y=measured["ratio"], mode="markers", name="sketched / exact, measured here",
                         hovertext=[f"{r.n}×{r.m}, k = {r.k}: {r.ratio:.2f}× ({r.source})" for r in measured.itertuples()],

@@ -13,5 +13,5 @@ from ui.models.walkthrough.walk import (  # noqa: F401
 )
 from ui.models.walkthrough.costs import (  # noqa: F401
     CALC_SOLVERS, complexity, complexity_curve, model_crossover, RESULTS, MEASURED_SOURCES,
-    measured_ratios, lab_query, lab_url, complexity_reading,
+    measured_ratios, measured_crossovers, lab_query, lab_url, complexity_reading,
 )

@@ -58,7 +58,9 @@ def model_crossover(curve: pd.DataFrame, solver: str = "sketched"):
 
 RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results"
 # The newest engine measurements with sketched and exact in one run: (csv, where its shapes are).
-MEASURED_SOURCES = (("solvers_dense3072/solvers.csv", None),
+MEASURED_SOURCES = (("solvers_large_crossover4096/solvers.csv", None),
+                    ("solvers_large_dense3072_k128/solvers.csv", None),
+                    ("solvers_large_dense3072_k256/solvers.csv", None),
                     ("solvers_ab.csv", "solvers_app/solvers.csv"))
 
 
@@ -91,6 +93,19 @@ def _measured_rows(results: Path, name: str, shapes: str | None) -> list[dict]:
             rows.append({"case": case, "n": int(n), "m": int(m), "k": int(k),
                          "ratio": float(r["sketched"] / r["exact"]), "source": f"benchmarks/results/{name}"})
     return rows
+
+
+def measured_crossovers(measured: pd.DataFrame) -> list[tuple[int, int, int, int]]:
+    """Where the measured ratio crosses 1 for one shape: (n, m, k below, k above) for each pair of
+    neighbouring measured k of the same n × m with sketched slower at the first and faster at the
+    second."""
+    found = []
+    for (n, m), d in measured.groupby(["n", "m"]):
+        d = d.sort_values("k")
+        for (k0, r0), (k1, r1) in zip(zip(d["k"], d["ratio"]), zip(d["k"].iloc[1:], d["ratio"].iloc[1:])):
+            if r0 >= 1.0 > r1:
+                found.append((int(n), int(m), int(k0), int(k1)))
+    return found
 
 
 # --- the same example in the solver lab ------------------------------------------------------------
@@ -129,6 +144,9 @@ def complexity_reading(table: pd.DataFrame, curve: pd.DataFrame, measured: pd.Da
         sources = ", ".join(sorted(set(measured["source"])))
         text.append(f"Measured on this machine (sketched / exact time per iteration, diamonds): {points} "
                     f"({sources}). Below 1 the sketch paid off.")
+        for n, m, k0, k1 in measured_crossovers(measured):
+            text.append(f"Measured crossover at {n}×{m}: sketched is slower at k = {k0} and faster from "
+                        f"k = {k1} (the shaded band).")
     text.append(f"Seconds divide flops by {wc.cost.RATE:.0e} flop/s, the engine's calibration for one core; "
                 "measured times also carry memory traffic and overheads the flop count ignores.")
     return " ".join(text)

@@ -141,7 +141,7 @@ def problem():
 
 @pytest.mark.parametrize("lift, kwargs, floor", [
     ("patches", {"patch": 6}, 25.0),
-    ("groups", {"patch": 6, "groups": 3, "rounds": 1}, 25.0),
+    ("groups", {"patch": 6, "group_size": 8, "window": 4}, 25.0),
     ("pixels", {"k": 4}, 15.0),   # the rank-k image matrix: a far weaker prior (benchmarks/inpainting.py)
 ])
 def test_inpaint_keeps_known_pixels_and_fills_the_rest(problem, lift, kwargs, floor):
@@ -155,7 +155,7 @@ def test_inpaint_keeps_known_pixels_and_fills_the_rest(problem, lift, kwargs, fl
     assert res.best.is_best and res.best.image is res.image
     assert res.history[-1].stop_reason is not None
     assert all(s.stop_reason is None for s in res.history[:-1])
-    assert {s.stage for s in res.history} == ({"patches", "groups"} if lift == "groups" else {lift})
+    assert {s.stage for s in res.history} == {lift}
 
 
 def test_the_best_step_has_the_lowest_holdout_error(problem):
@@ -233,7 +233,8 @@ def test_holdout_zero_marks_the_lowest_objective(problem):
     ({"lift": "pixels", "patch": 4}, "patch"),
     ({"lift": "pixels", "stride": 2}, "stride"),
     ({"groups": 4}, "groups"),
-    ({"rounds": 2, "lift": "pixels"}, "rounds"),
+    ({"group_size": 20, "lift": "patches"}, "group_size"),
+    ({"window": 5, "lift": "pixels"}, "window"),
     ({"ridge": -1.0}, "ridge"),
     ({"max_iter": 0}, "max_iter"),
     ({"tolerance": 1e-3}, "tolerance"),

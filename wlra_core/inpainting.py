@@ -36,6 +36,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import blockmatch as _blockmatch
 from . import holdout as _holdout
 from . import lifting as _lifting
 from .alternating import SOLVERS, Step, iterate
@@ -53,12 +54,13 @@ DEFAULTS = MappingProxyType({
     "prior": MappingProxyType({"pixels": 0.0, "patches": 0.05, "groups": 0.05}),
     "patience": 4,
     "max_iter": 30,
-    "groups": 24,
-    "rounds": 2,
-    "group_iter": 8,
+    "rounds": 6,
+    "step": 6,
+    "group_size": 40,
+    "window": 12,
+    "group_iter": 2,
 })
 PROGRESS = 1e-3   # relative held-out gain that counts as progress for `patience`
-_GROUPS_STREAM = 0x47525053   # spawn key: the k-means draws are independent of the solver's
 
 
 @dataclass(frozen=True)
@@ -140,21 +142,52 @@ def inpaint_steps(image, weights, k=None, *, lift="patches", solver="auto", **op
     return _start(image, weights, k, lift, solver, options)[2]
 
 
+_GROUP_ONLY = ("group_size", "window", "group_iter")
+_ITERATE_ONLY = ("ridge", "init")
+
+
 def _check_options(img, lift, k, solver, options):
     allowed = {"patch", "stride", "colour", "prior", "ridge", "eps", "max_iter", "init", "seed", "holdout", "patience",
-               "groups", "rounds", "group_iter"}
+               *_GROUP_ONLY}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise InputError(f"{unknown[0]}: not an option of inpaint; need one of {', '.join(sorted(allowed))}")
     check_choice("lift", lift, _lifting.LIFTS)
     check_choice("solver", solver, SOLVERS)
-    for name in ("groups", "rounds", "group_iter"):
-        if lift != "groups" and options.get(name) is not None:
+    grouped = lift == "groups"
+    for name in _GROUP_ONLY:
+        if not grouped and options.get(name) is not None:
             raise InputError(f"{name}: found {options[name]!r} with lift={lift!r}; it applies to lift='groups' only")
+    if grouped:
+        # the groups' fits are the batched exact solver (blockmatch.batched_wlra), without a ridge
+        if solver not in ("auto", "exact"):
+            raise InputError(f"solver: found {solver!r} with lift='groups', whose thousands of small group fits "
+                             "run the batched exact solver; need 'auto' or 'exact'")
+        if options.get("ridge") not in (None, 0, 0.0):
+            raise InputError(f"ridge: found {options['ridge']!r} with lift='groups'; the group fits have no ridge, "
+                             "need 0 (or leave it out)")
+        if options.get("init") not in (None, "svd"):
+            raise InputError(f"init: found {options['init']!r} with lift='groups'; each group starts near its top "
+                             "singular vectors, need 'svd' (or leave it out)")
+        if options.get("colour") not in (None, "rows"):
+            raise InputError(f"colour: found {options['colour']!r} with lift='groups', whose groups hold each "
+                             "colour channel's windows as rows; need 'rows' (or leave it out)")
     geometry = {name: options.get(name) for name in ("patch", "stride", "colour")}
+    if grouped and geometry["stride"] is None:
+        geometry["stride"] = min(DEFAULTS["step"], geometry["patch"] or _lifting.PATCH, *img.shape[:2])
     lf = _lifting.lifting(img.shape, "pixels" if lift == "pixels" else "patches", **geometry)
     n, m = lf.matrix_shape
     kmax = min(n, m)
+    if grouped:
+        group_size = check_int("group_size", options.get("group_size", DEFAULTS["group_size"]), low=1,
+                               what=" (windows per group)")
+        window = check_int("window", options.get("window", DEFAULTS["window"]), low=0,
+                           what=" (the search radius of block matching, in pixels)")
+        span = (2 * min(window, img.shape[0] - lf.patch) + 1) * (2 * min(window, img.shape[1] - lf.patch) + 1)
+        if group_size > span:
+            raise InputError(f"group_size: found {group_size}, more than the {span} windows within ±{window} px; "
+                             "need fewer, or a larger window")
+        kmax = min(lf.patch ** 2, group_size * lf.channels)
     if k is None:
         k = min(DEFAULTS["k"][lift], kmax)
     k = check_int("k", k, low=1, high=kmax, what=f" (the rank, at most the lifted matrix's smaller side {kmax})")
@@ -170,20 +203,25 @@ def _check_options(img, lift, k, solver, options):
                              "needs holdout > 0 (or patience=None)")
     seed = options.get("seed", 0)
     seed = check_int("seed", seed, low=0)
+    prior = check_float("prior", options.get("prior", DEFAULTS["prior"][lift]), low=0.0, high=1.0,
+                        what=" (the weight of the smooth guess at unknown pixels; 0 for none)")
+    if grouped and prior <= 0:
+        raise InputError("prior: found 0 with lift='groups'; every group fit needs a weight on each of its "
+                         "pixels (the guide's, at the unknown ones), need prior > 0")
+    max_iter = options.get("max_iter", DEFAULTS["max_iter"] if not grouped else DEFAULTS["rounds"])
     settings = dict(lift=lift, k=k, solver=solver, patch=lf.patch if lf.kind == "patches" else None,
                     stride=lf.stride if lf.kind == "patches" else None,
                     colour=lf.colour if lf.kind == "patches" else None,
                     ridge=options.get("ridge", DEFAULTS["ridge"][lift]), eps=options.get("eps", 1e-6),
-                    max_iter=options.get("max_iter", DEFAULTS["max_iter"]), init=options.get("init", "svd"),
-                    seed=seed, holdout=holdout, patience=patience,
-                    prior=check_float("prior", options.get("prior", DEFAULTS["prior"][lift]), low=0.0, high=1.0,
-                                      what=" (the weight of the smooth guess at unknown pixels; 0 for none)"))
-    if lift == "groups":
-        settings.update(k_patches=min(DEFAULTS["k"]["patches"], kmax),
-                        groups=check_int("groups", options.get("groups") or DEFAULTS["groups"], low=1),
-                        rounds=check_int("rounds", options.get("rounds") or DEFAULTS["rounds"], low=1),
-                        group_iter=check_int("group_iter", options.get("group_iter") or DEFAULTS["group_iter"],
-                                             low=1))
+                    max_iter=max_iter, init=options.get("init", "svd"),
+                    seed=seed, holdout=holdout, patience=patience, prior=prior)
+    if grouped:
+        settings.update(max_iter=check_int("max_iter", max_iter, low=1, what=" (rounds at most)"),
+                        eps=check_float("eps", settings["eps"], low=0.0, what=" (the objective's relative change "
+                                                                              "below which the rounds stop)"),
+                        group_size=group_size, window=window,
+                        group_iter=check_int("group_iter", options.get("group_iter", DEFAULTS["group_iter"]),
+                                             low=1, what=" (alternating iterations per group and round)"))
     return lf, settings
 
 
@@ -292,88 +330,76 @@ def _start(image, weights, k, lift, solver, options):
     if not np.any(fit_w > 0):
         raise InputError("weights: found no pixel with positive weight outside the held-out ones; need "
                          "some known pixels")
+    if lift == "groups":
+        return lf, settings, _group_steps(img, wts, fit_w, held, settings)
     M, W = lifted_problem(img, fit_w, lf, settings["prior"])
-    k_first = settings["k_patches"] if lift == "groups" else settings["k"]
     # wc.iterate validates its options at the call, so bad input fails here, not at the first step
-    steps = iterate(M, W, k_first, solver=solver, eps=settings["eps"], max_iter=settings["max_iter"],
+    steps = iterate(M, W, settings["k"], solver=solver, eps=settings["eps"], max_iter=settings["max_iter"],
                     init=settings["init"], ridge=settings["ridge"], seed=settings["seed"])
     return lf, settings, _run(img, wts, held, lf, M, W, steps, settings)
 
 
+class _Patience:
+    """Counts steps without a held-out gain of at least PROGRESS: slow creeping (about 1e-4 per
+    step with the prior) ran to max_iter for the last hundredth of a dB."""
+
+    def __init__(self, patience):
+        self.patience, self.since, self.mark = patience, 0, math.inf
+
+    def stalled(self, rmse, is_best) -> bool:
+        if rmse is not None and rmse < self.mark * (1.0 - PROGRESS):
+            self.since, self.mark = 0, rmse
+        elif rmse is None:
+            self.since = 0 if is_best else self.since + 1
+        else:
+            self.since += 1
+        return self.patience is not None and self.since >= self.patience
+
+
 def _run(img, wts, held, lf, M, W, steps, settings):
     score = _Scorer(img, wts, held)
-    grouped = settings["lift"] == "groups"
     stage = "pixels" if lf.kind == "pixels" else "patches"
-    patience, since_best, mark = settings["patience"], 0, math.inf
+    patience = _Patience(settings["patience"])
     t_start = time.perf_counter()
-    best_lifted = None
     for st in steps:
-        lifted = st.low_rank()
-        image, rmse, is_best = score(lf.average(lifted), st.objective)
-        # patience counts steps without a gain of at least PROGRESS: slow creeping (about 1e-4 per
-        # step with the prior) ran to max_iter for the last hundredth of a dB
-        if rmse is not None and rmse < mark * (1.0 - PROGRESS):
-            since_best, mark = 0, rmse
-        elif rmse is None:
-            since_best = 0 if is_best else since_best + 1
-        else:
-            since_best += 1
-        if is_best:
-            best_lifted = lifted
+        image, rmse, is_best = score(lf.average(st.low_rank()), st.objective)
+        stalled = patience.stalled(rmse, is_best)
         reason = st.stop_reason
-        if reason is None and patience is not None and since_best >= patience:
+        if reason is None and stalled:
             reason = "holdout stalled"
         yield InpaintStep(iteration=st.iteration, image=image, holdout_rmse=rmse, is_best=is_best,
                           objective=st.objective, seconds=st.seconds, elapsed=time.perf_counter() - t_start,
-                          stage=stage, step=st, stop_reason=None if grouped else reason)
+                          stage=stage, step=st, stop_reason=reason)
         if reason is not None:
             break
-    if grouped:
-        yield from _group_rounds(lf, M, W, best_lifted, st.iteration, score, settings, t_start)
 
 
-def _kmeans(X: np.ndarray, count: int, rng: np.random.Generator, iterations: int = 10) -> np.ndarray:
-    """Cluster labels of the rows of X (Lloyd's iterations from `count` distinct seeded rows)."""
-    count = min(count, len(X))
-    centres = X[rng.choice(len(X), size=count, replace=False)].copy()
-    sq = np.einsum("ij,ij->i", X, X)
-    labels = np.zeros(len(X), dtype=np.intp)
-    for _ in range(iterations):
-        d = sq[:, None] - 2.0 * X @ centres.T + np.einsum("ij,ij->i", centres, centres)[None, :]
-        labels = d.argmin(axis=1)
-        counts = np.bincount(labels, minlength=count)
-        sums = np.zeros_like(centres)
-        np.add.at(sums, labels, X)
-        centres = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
-    return labels
-
-
-def _group_rounds(lf, M, W, lifted, iteration, score, settings, t_start):
-    """The non-local rounds of lift="groups", from the patch stage's best estimate."""
-    rng = np.random.default_rng(np.random.SeedSequence(settings["seed"], spawn_key=(_GROUPS_STREAM,)))
-    rounds = settings["rounds"]
-    for r in range(1, rounds + 1):
+def _group_steps(img, wts, fit_w, held, settings):
+    """lift="groups": the rounds of the non-local model (blockmatch.py), one step each. The guide
+    of round 1 is the smooth guess; of round t + 1, round t's estimate at the pixels not fitted
+    (the held-out pixels too, so their error stays a fair test)."""
+    score = _Scorer(img, wts, held)
+    patience = _Patience(settings["patience"])
+    t_start = time.perf_counter()
+    guide = smooth_fill(img, fit_w)
+    previous = None
+    for t in range(1, settings["max_iter"] + 1):
         t0 = time.perf_counter()
-        features = lf.lift(lf.average(lifted))
-        features = features - features.mean(axis=1, keepdims=True)   # cluster by shape, not brightness
-        labels = _kmeans(features, settings["groups"], rng)
-        estimate = lifted.copy()     # a cluster with no weighted entry keeps the previous estimate
-        objective = 0.0
-        for g in np.unique(labels):
-            rows = np.flatnonzero(labels == g)
-            Mg, Wg = M[rows], W[rows]
-            if not np.any(Wg > 0):
-                continue
-            kg = min(settings["k"], len(rows), M.shape[1])
-            for last in iterate(Mg, Wg, kg, solver=settings["solver"], eps=settings["eps"],
-                                max_iter=settings["group_iter"], init=settings["init"], ridge=settings["ridge"],
-                                seed=settings["seed"]):
-                pass
-            estimate[rows] = last.low_rank()
-            objective += last.objective      # the clusters partition the rows: the sum is the whole objective
-        lifted = estimate
-        image, rmse, is_best = score(lf.average(lifted), objective)
-        iteration += 1
-        yield InpaintStep(iteration=iteration, image=image, holdout_rmse=rmse, is_best=is_best, objective=objective,
-                          seconds=time.perf_counter() - t0, elapsed=time.perf_counter() - t_start, stage="groups",
-                          stop_reason="rounds done" if r == rounds else None)
+        estimate, objective = _blockmatch.group_round(
+            guide, img, fit_w, settings["prior"], settings["k"], patch=settings["patch"], step=settings["stride"],
+            window=settings["window"], count=settings["group_size"], iterations=settings["group_iter"])
+        image, rmse, is_best = score(estimate, objective)
+        stalled = patience.stalled(rmse, is_best)
+        reason = None
+        if previous is not None and abs(previous - objective) <= settings["eps"] * previous:
+            reason = "stalled"
+        elif stalled:
+            reason = "holdout stalled"
+        elif t == settings["max_iter"]:
+            reason = "max_iter reached"
+        now = time.perf_counter()
+        yield InpaintStep(iteration=t, image=image, holdout_rmse=rmse, is_best=is_best, objective=objective,
+                          seconds=now - t0, elapsed=now - t_start, stage="groups", stop_reason=reason)
+        if reason is not None:
+            return
+        guide, previous = fill_in(img, fit_w, estimate), objective

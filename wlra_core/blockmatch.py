@@ -8,7 +8,8 @@ The model (BM3D's grouping, Dabov et al. 2007; one low-rank fit per group as in 
         its `count` nearest windows of the guide image within ±`window` pixels   (match)
     per group: the count×p² matrix of those windows' values (known pixels at weight 1, the guide at
         the others at weight `prior`), its rank-r WLRA                          (batched_wlra)
-    every pixel: the weighted mean of its estimates over every group window that holds it (aggregate)
+    every pixel: the mean of its estimates over every group window that holds it, each group weighted
+        by how well its windows agree (1 / its mean weighted residual, as BM3D weights by noise)  (aggregate)
 
 batched_wlra is the loop of wc.solve(…, solver="exact") (LLR16's normal equations, thin-QR
 orthonormalisation, ridge 0) run on a stack of problems at once: one batched product for all
@@ -17,8 +18,10 @@ Grams, one batched solve; the same start gives the same factors as wc.solve one 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from .problem import InputError, check_int
+from .solvers.kernels import CACHE
 
 __all__ = ["match", "match_reference", "batched_wlra", "batched_svd_init", "batched_power_init", "gather",
            "aggregate", "group_round"]
@@ -38,6 +41,61 @@ def _offsets(window: int) -> np.ndarray:
     off = np.stack([dy.ravel(), dx.ravel()], axis=1)
     zero = np.flatnonzero((off == 0).all(axis=1))[0]
     return np.concatenate([off[zero:zero + 1], np.delete(off, zero, axis=0)])
+
+
+def distances_numpy(g, ys, xs, offsets, patch):
+    """(len(ys)·len(xs), O): the sum of squared differences between the window at each grid point
+    (ys × xs, row-major) and the window displaced by each offset, inf where that window leaves the
+    image. Numpy, vectorised over the grid: one pass per displacement, the box sums of a
+    squared-difference image by cumulative sums (the reference of the compiled kernel)."""
+    h, w = g.shape
+    dist = np.full((len(ys), len(xs), len(offsets)), np.inf)
+    for o, (dy, dx) in enumerate(offsets):
+        # the references whose displaced window stays inside the image: a sub-grid
+        vy = (ys + dy >= 0) & (ys + dy <= h - patch)
+        vx = (xs + dx >= 0) & (xs + dx <= w - patch)
+        if not (vy.any() and vx.any()):
+            continue
+        # squared differences of g and g shifted by (dy, dx) where both are inside, box-summed
+        # over each window: a cumulative sum down the columns, read at the grid's rows, then along them
+        y0, y1 = max(0, -dy), min(h, h - dy)
+        x0, x1 = max(0, -dx), min(w, w - dx)
+        diff = g[y0:y1, x0:x1] - g[y0 + dy:y1 + dy, x0 + dx:x1 + dx]
+        down = np.zeros((y1 - y0 + 1, x1 - x0))
+        np.cumsum(diff * diff, axis=0, out=down[1:])
+        a = ys[vy] - y0
+        band = down[a + patch] - down[a]
+        across = np.zeros((len(a), x1 - x0 + 1))
+        np.cumsum(band, axis=1, out=across[:, 1:])
+        b = xs[vx] - x0
+        dist[np.ix_(vy, vx, [o])] = (across[:, b + patch] - across[:, b])[:, :, None]
+    return dist.reshape(len(ys) * len(xs), len(offsets))
+
+
+@njit(parallel=True, nogil=True, cache=CACHE)
+def _distances_kernel(g, ys, xs, offsets, patch):   # pragma: no cover (compiled)
+    h, w = g.shape
+    ny, nx, no = len(ys), len(xs), len(offsets)
+    dist = np.full((ny * nx, no), np.inf)
+    for r in prange(ny * nx):
+        y, x = ys[r // nx], xs[r % nx]
+        for o in range(no):
+            cy, cx = y + offsets[o, 0], x + offsets[o, 1]
+            if cy < 0 or cy > h - patch or cx < 0 or cx > w - patch:
+                continue
+            total = 0.0
+            for a in range(patch):
+                for b in range(patch):
+                    d = g[y + a, x + b] - g[cy + a, cx + b]
+                    total += d * d
+            dist[r, o] = total
+    return dist
+
+
+def _distances(g, ys, xs, offsets, patch):
+    """distances_numpy, compiled: about 5× faster at 256 px (a third of a round's time otherwise)."""
+    return _distances_kernel(np.ascontiguousarray(g), ys.astype(np.int64), xs.astype(np.int64),
+                             np.ascontiguousarray(offsets, dtype=np.int64), int(patch))
 
 
 def match(guide, patch: int, step: int, window: int, count: int):
@@ -61,27 +119,7 @@ def match(guide, patch: int, step: int, window: int, count: int):
     offsets = _offsets(window)
     count = check_int("count", count, low=1, high=len(offsets),
                       what=f" (windows per group, at most the {len(offsets)} displacements within ±{window})")
-    dist = np.full((len(ys), len(xs), len(offsets)), np.inf)
-    for o, (dy, dx) in enumerate(offsets):
-        # the references whose displaced window stays inside the image: a sub-grid
-        vy = (ys + dy >= 0) & (ys + dy <= h - patch)
-        vx = (xs + dx >= 0) & (xs + dx <= w - patch)
-        if not (vy.any() and vx.any()):
-            continue
-        # squared differences of g and g shifted by (dy, dx) where both are inside, box-summed
-        # over each window: a cumulative sum down the columns, read at the grid's rows, then along them
-        y0, y1 = max(0, -dy), min(h, h - dy)
-        x0, x1 = max(0, -dx), min(w, w - dx)
-        diff = g[y0:y1, x0:x1] - g[y0 + dy:y1 + dy, x0 + dx:x1 + dx]
-        down = np.zeros((y1 - y0 + 1, x1 - x0))
-        np.cumsum(diff * diff, axis=0, out=down[1:])
-        a = ys[vy] - y0
-        band = down[a + patch] - down[a]
-        across = np.zeros((len(a), x1 - x0 + 1))
-        np.cumsum(band, axis=1, out=across[:, 1:])
-        b = xs[vx] - x0
-        dist[np.ix_(vy, vx, [o])] = (across[:, b + patch] - across[:, b])[:, :, None]
-    dist = dist.reshape(len(ry), len(offsets))
+    dist = _distances(g, ys, xs, offsets, patch)
     dist[:, 0] = -1.0           # the reference leads its own group, even among exact ties
     part = np.argpartition(dist, count - 1, axis=1)[:, :count]
     order = np.argsort(np.take_along_axis(dist, part, axis=1), axis=1, kind="stable")
@@ -133,6 +171,10 @@ def aggregate(shape, members, width: int, patch: int, estimates, group_weights=N
     counts = np.bincount(flat, weights=weight, minlength=h * w)
     return total.reshape(h, w, c), counts.reshape(h, w)
 
+
+# camera 256 px, 50 % dropout, 6 rounds: 30.22 dB with these weights, 29.98 dB with equal ones
+# (1e-3: 30.15 dB)
+TRUST_FLOOR = 1e-4
 
 # ---------------------------------------------------------------- the batched exact WLRA
 
@@ -213,8 +255,9 @@ def group_round(guide, image, fit_weights, prior: float, k: int, *, patch: int, 
     (h, w, 3); `fit_weights` (h, w) the weights of the fit (held-out pixels at 0). Each group's
     matrix has the count windows as rows, colour channels as further rows (c·count × patch²); its
     weights are fit_weights + prior·(1 − fit_weights), its values the image's where known and the
-    guide's at the prior weight. The estimate is the plain mean over the group windows holding each
-    pixel; the objective the sum of the groups' weighted residuals."""
+    guide's at the prior weight. The estimate is the mean over the group windows holding each pixel,
+    each group weighted by 1 / (its mean weighted squared residual + TRUST_FLOOR); the objective is
+    the sum of the groups' weighted residuals."""
     img = np.asarray(image, dtype=np.float64)
     planes = img if img.ndim == 3 else img[:, :, None]
     g = np.asarray(guide, dtype=np.float64)
@@ -235,9 +278,13 @@ def group_round(guide, image, fit_weights, prior: float, k: int, *, patch: int, 
         Wg = Wg.transpose(0, 2, 1, 3, 4).reshape(R, rows, p2)
         X, Yt = batched_wlra(Mg, Wg, k, iterations, Y=batched_power_init(Mg, k))
         fit = np.matmul(X, np.swapaxes(Yt, 1, 2))
-        objective += float(np.sum(Wg * (Mg - fit) ** 2))
+        resid = np.sum(Wg * (Mg - fit) ** 2, axis=(1, 2))
+        objective += float(resid.sum())
         est = fit.reshape(R, c, count, patch, patch).transpose(0, 2, 1, 3, 4)
-        t, n = aggregate((h, w, c), mem, w, patch, est)
+        # a group whose windows agree (small weighted residual) is trusted more, as BM3D weights
+        # its groups by their estimated noise
+        trust = 1.0 / (resid / np.sum(Wg, axis=(1, 2)) + TRUST_FLOOR)
+        t, n = aggregate((h, w, c), mem, w, patch, est, trust)
         total += t
         weight += n
     # every pixel lies in its reference windows (the grid reaches the edges): weight > 0 everywhere

@@ -166,3 +166,23 @@ def test_compiled_distances_agree_with_numpy(shape, patch, step, window):
     fast, ref = bm._distances(g, ys, xs, offsets, patch), bm.distances_numpy(g, ys, xs, offsets, patch)
     np.testing.assert_array_equal(np.isinf(fast), np.isinf(ref))
     np.testing.assert_allclose(fast[np.isfinite(fast)], ref[np.isfinite(ref)], rtol=1e-10, atol=1e-10)
+
+
+def test_the_default_is_the_grouped_model(problem):
+    img, weights = problem
+    res = wc.inpaint(img, weights)
+    settings = wc.inpainting.DEFAULTS
+    assert res.settings["lift"] == "groups" and res.settings["k"] == settings["k"]["groups"]
+    assert res.settings["max_iter"] == settings["rounds"] and res.settings["stride"] == settings["step"]
+    assert res.settings["group_size"] == settings["group_size"] and res.settings["window"] == settings["window"]
+    assert {s.stage for s in res.history} == {"groups"} and len(res.history) <= settings["rounds"]
+
+
+def test_groups_fill_a_hole_wider_than_the_window_from_its_surroundings():
+    img = smooth_image((40, 40))
+    weights = np.ones((40, 40))
+    weights[12:28, 12:28] = 0.0                       # 16 px wide, the windows 6 px
+    res = wc.inpaint(img, weights, **GROUPS, max_iter=3)
+    smooth = wc.inpainting.smooth_fill(img, weights)
+    hole = weights == 0
+    assert wc.metrics.psnr(img, res.image, mask=hole) > wc.metrics.psnr(img, smooth, mask=hole)

@@ -12,19 +12,27 @@ The held-out pixels are chosen per pixel, not per matrix entry: a pixel sits in 
 (patch/stride)² rows of the patch matrix, so an entry held out of one row would still be fitted
 through the others and its error would say nothing about unseen pixels.
 
-lift="groups" (non-local): after the patch run, `rounds` rounds of: k-means of the current
-estimate's patches (their means removed) into `groups` clusters, one rank-k WLRA per cluster on
-the observed patch matrix's rows, the estimates averaged back; one step per round.
+lift="groups" (the default; non-local, blockmatch.py): rounds of block matching on the current
+estimate (the smooth guess at first), one rank-k WLRA per group of similar windows (all groups at
+once by the batched exact solver), the groups' estimates averaged back; one step per round, the
+estimate of round t the guide of round t + 1. A round within GROUP_TIE (1 %) of the lowest
+held-out error so far still counts as the best: the rounds do not overfit, and inside large holes
+they keep improving while the held-out error, measured elsewhere, stays flat.
 
 Defaults (DEFAULTS; benchmarks/inpainting.py, results in benchmarks/results/inpainting*.md; camera,
-50 % dropout, one default changed at a time): patches 8×8, stride 2, k = 12, no ridge: 26.8 dB at
-256 px, 27.9 dB at 512 px (k 16: 26.9 / 27.7 and 4× slower at 512; k 20: 24.2 / 25.2, overfitted;
-6×6 windows: 20.7 / 21.4; stride 1: +0.3 dB for 4–10× the time; ridge 0.3: −0.6 / −0.8 dB);
-holdout 5 % (2 %: the same picture, 10 %: −0.2 dB); prior 0.05 (none: 26.8 dB; on the text mask
-11.6 dB against 20.2); colour windows as rows (+0.6 dB chelsea, +1.0 dB astronaut). Pixels: k = 40
-with ridge 1 (24.0 dB at 512 px against 23.3 without ridge). groups: 24 clusters of rank 6, 2 rounds.
-Headline: ``wc.inpaint(image, weights)`` on camera at 256 px with 50 % dropout gives 26.94 dB on
-the hidden pixels, best step 6 (biharmonic: 27.66 dB; benchmarks/results/inpainting.md).
+50 % dropout, one default changed at a time unless said). groups: 8×8 windows, a reference every
+6 px, 40 windows per group within ±12 px, rank 6, one alternating iteration per group and round,
+5 rounds: 30.1 dB at 256 px and 29.6 dB at 512 px (biharmonic 27.66 / 28.44); rank 8: +0.1 dB at
+256 px for 1.3× the time; two iterations per round: the same picture in 1.5× the time; a
+reference every 4 px: +0.1 dB for 2.2× the time; 60 windows per group or ±16 px: +0.03 dB;
+groups weighted equally in the average: −0.24 dB at 256 px. patches: 8×8, stride 2, k = 12, no ridge:
+26.8 dB at 256 px, 27.9 dB at 512 px (k 16: 26.9 / 27.7 and 4× slower at 512; k 20: 24.2 / 25.2,
+overfitted; 6×6 windows: 20.7 / 21.4; stride 1: +0.3 dB for 4–10× the time; ridge 0.3: −0.6 /
+−0.8 dB); holdout 5 % (2 %: the same picture, 10 %: −0.2 dB); prior 0.05 (none: 26.8 dB; on the
+text mask 11.6 dB against 20.2); colour windows as rows (+0.6 dB chelsea, +1.0 dB astronaut).
+Pixels: k = 40 with ridge 1 (24.0 dB at 512 px against 23.3 without ridge).
+Headline: ``wc.inpaint(image, weights)`` on camera at 256 px with 50 % dropout gives 30.1 dB on
+the hidden pixels (biharmonic: 27.66 dB; benchmarks/results/inpainting.md).
 """
 from __future__ import annotations
 
@@ -99,7 +107,7 @@ class InpaintResult:
         return self.history[-1].stop_reason
 
 
-def inpaint(image, weights, k=None, *, lift="patches", solver="auto", **options) -> InpaintResult:
+def inpaint(image, weights, k=None, *, lift="groups", solver="auto", **options) -> InpaintResult:
     """Inpaint ``image`` where ``weights`` is below 1, by WLRA of a lifted image.
 
     Parameters
@@ -108,21 +116,29 @@ def inpaint(image, weights, k=None, *, lift="patches", solver="auto", **options)
     weights : (h, w) in [0, 1]: 1 = known (kept as is in the output), 0 = missing; graded weights
         blend the input and the estimate.
     k : the rank; default DEFAULTS["k"][lift] (capped by the matrix's smaller side). With
-        lift="groups" the rank of each cluster's WLRA (the patch stage before uses the patches' k).
-    lift : "patches" (overlapping patch × patch windows), "pixels" (the image matrix, [R | G | B]),
-        "groups" (patches, then clustered non-local rounds); lifting.py.
-    solver : any of wc.SOLVERS; passed to wc.iterate.
+        lift="groups" the rank of each group's WLRA.
+    lift : "groups" (default: block-matched groups of windows, one WLRA each, in rounds;
+        blockmatch.py), "patches" (the matrix of all overlapping patch × patch windows), "pixels"
+        (the image matrix, [R | G | B]); lifting.py.
+    solver : any of wc.SOLVERS; passed to wc.iterate. lift="groups" runs the batched exact solver:
+        "auto" or "exact" only.
     patch, stride, colour : the patch lifting (lifting.PATCH, STRIDE, COLOUR); refused with "pixels".
-    ridge, eps, max_iter, init, seed : as wc.solve (seed also draws the holdout and the k-means starts).
+        With "groups": the window side, the step between reference windows (default
+        DEFAULTS["step"]), and "rows" only (a group's colour channels are rows of its matrix).
+    ridge, eps, max_iter, init, seed : as wc.solve (seed also draws the holdout). With "groups":
+        max_iter is the number of rounds at most (default DEFAULTS["rounds"]), eps stops the rounds
+        when the summed group objective changes by less than eps relative, ridge must be 0 and
+        init "svd" (each group starts near its top singular vectors, by two power steps).
     holdout : fraction in [0, 1) of the known pixels held out to pick the best step (default 0.05).
     prior : weight in [0, 1] of a smooth guess (smooth_fill) at the pixels that are not fully known
-        (default 0.05 for patches and groups; 0, none, for pixels: the paper's problem, whose rows
+        (default 0.05 for patches and groups, where the guess is the last round's estimate and
+        must be > 0; 0, none, for pixels: the paper's problem, whose rows
         are rarely all hidden). Without it a window inside a hole wider than the patch has no
         weighted entry and comes back black (camera 256 px, text mask: 11.6 dB, with it 20.2 dB).
     patience : stop after this many steps without a gain of PROGRESS (0.1 %) in the held-out error
         (default 4; needs holdout > 0); the best step is still the lowest error of all steps run. None runs until wc.iterate's stopping rule or max_iter.
-    groups, rounds, group_iter : lift="groups" only: clusters, rounds and alternating iterations
-        per cluster WLRA.
+    group_size, window, group_iter : lift="groups" only: windows per group, the search radius of
+        block matching in pixels, and alternating iterations per group and round.
 
     Returns an InpaintResult: ``.image`` at the best step, ``.final_image``, ``.best``, ``.history``
     (InpaintSteps; their images are kept on the best and the last step only).
@@ -141,7 +157,7 @@ def inpaint(image, weights, k=None, *, lift="patches", solver="auto", **options)
                          lifting=lf, settings=MappingProxyType(settings))
 
 
-def inpaint_steps(image, weights, k=None, *, lift="patches", solver="auto", **options) -> Iterator[InpaintStep]:
+def inpaint_steps(image, weights, k=None, *, lift="groups", solver="auto", **options) -> Iterator[InpaintStep]:
     """The steps of :func:`inpaint` lazily, each with its inpainted image (for live views).
     Every option is validated at the call, before any work; same keywords as :func:`inpaint`."""
     return _start(image, weights, k, lift, solver, options)[2]

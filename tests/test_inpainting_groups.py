@@ -82,7 +82,7 @@ def test_aggregating_the_true_windows_gives_the_image_back():
     img = np.random.default_rng(2).random((21, 18, 3))
     _, members = bm.match(img.mean(axis=2), 5, 4, 3, 7)
     windows = bm.gather(img, members, 18, 5)                       # (R, count, c, p, p)
-    total, weight = bm.aggregate(img.shape, members, 18, 5, windows)
+    total, weight = bm.aggregate(img.shape, members, 5, windows)
     assert np.all(weight > 0)                                       # the grid reaches every pixel
     np.testing.assert_allclose(total / weight[:, :, None], img, atol=1e-12)
 

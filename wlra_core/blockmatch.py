@@ -104,8 +104,8 @@ def match(guide, patch: int, step: int, window: int, count: int):
     Returns (refs, members): refs (R, 2) the top-left corners of the reference windows (a grid of
     `step`, edges included), members (R, count) the flat top-left index (y·w + x) of each one's
     `count` nearest windows (sum of squared differences) with their top-left within ±window of the
-    reference's, the reference itself first. Vectorised over all references: one pass per
-    displacement, each the box sum of a squared-difference image through an integral image."""
+    reference's, the reference itself first. The distances come from a compiled kernel
+    (distances_numpy is its vectorised numpy reference, match_reference the plain specification)."""
     g = np.asarray(guide, dtype=np.float64)
     if g.ndim != 2:
         raise InputError(f"guide: found shape {g.shape}, need a grey (h, w) image")
@@ -155,7 +155,7 @@ def gather(planes, members, width: int, patch: int) -> np.ndarray:
     return view[y, x]
 
 
-def aggregate(shape, members, width: int, patch: int, estimates, group_weights=None):
+def aggregate(shape, members, patch: int, estimates, group_weights=None):
     """(sum, weight) images of shape (h, w, c): every group window's estimate (R, count, c, p, p)
     added at its place with its group's weight (R,), and the weights added there too."""
     h, w, c = shape
@@ -255,9 +255,10 @@ def group_round(guide, image, fit_weights, prior: float, k: int, *, patch: int, 
     (h, w, 3); `fit_weights` (h, w) the weights of the fit (held-out pixels at 0). Each group's
     matrix has the count windows as rows, colour channels as further rows (c·count × patch²); its
     weights are fit_weights + prior·(1 − fit_weights), its values the image's where known and the
-    guide's at the prior weight. The estimate is the mean over the group windows holding each pixel,
-    each group weighted by 1 / (its mean weighted squared residual + TRUST_FLOOR); the objective is
-    the sum of the groups' weighted residuals."""
+    guide's at the prior weight; windows are matched on the guide's mean over channels. The
+    estimate is the mean over the group windows holding each pixel, each group weighted by
+    1 / (its mean weighted squared residual + TRUST_FLOOR); the objective is the sum of the groups'
+    weighted residuals."""
     img = np.asarray(image, dtype=np.float64)
     planes = img if img.ndim == 3 else img[:, :, None]
     g = np.asarray(guide, dtype=np.float64)
@@ -284,7 +285,7 @@ def group_round(guide, image, fit_weights, prior: float, k: int, *, patch: int, 
         # a group whose windows agree (small weighted residual) is trusted more, as BM3D weights
         # its groups by their estimated noise
         trust = 1.0 / (resid / np.sum(Wg, axis=(1, 2)) + TRUST_FLOOR)
-        t, n = aggregate((h, w, c), mem, w, patch, est, trust)
+        t, n = aggregate((h, w, c), mem, patch, est, trust)
         total += t
         weight += n
     # every pixel lies in its reference windows (the grid reaches the edges): weight > 0 everywhere

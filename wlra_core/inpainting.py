@@ -88,7 +88,8 @@ class InpaintStep:
     iteration: int
     image: np.ndarray | None        # inpainted, known pixels kept; None in a result's history except best and last
     holdout_rmse: float | None      # on the held-out pixels; None when holdout = 0
-    is_best: bool                   # holdout_rmse within STEP_TIE / GROUP_TIE of the lowest so far (holdout = 0: lowest objective)
+    is_best: bool                   # held-out error within STEP_TIE / GROUP_TIE of the lowest so far
+                                    # (holdout = 0: the lowest objective so far)
     objective: float                # the lifted problem's objective (the sum over groups in a group round)
     seconds: float
     elapsed: float

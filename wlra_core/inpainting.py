@@ -23,18 +23,19 @@ Defaults (DEFAULTS; benchmarks/inpainting.py, results in benchmarks/results/inpa
 50 % dropout, one default changed at a time unless said). groups: 8×8 windows, a reference every
 6 px, 40 windows per group within ±12 px, rank 6, one alternating iteration per group and round,
 4 rounds: 30.1 dB at 256 px and 29.6 dB at 512 px (biharmonic 27.66 / 28.44); a fifth round:
-+0.03 dB (dropout) to +0.18 dB (text mask, 256 px) for 1.25× the time; rank 8: +0.1 dB at
-256 px for 1.3× the time; two iterations per round: the same picture in 1.5× the time; a
-reference every 4 px: +0.1 dB for 2.2× the time; 60 windows per group or ±16 px: +0.03 dB;
-groups weighted equally in the average: −0.24 dB at 256 px. patches: 8×8, stride 2, k = 12, no ridge:
++0.03 dB (dropout) to +0.18 dB (text mask, 256 px) for 1.25× the time; two iterations per group
+and round: +0.07 dB at 256 px (6 rounds) for 1.5× the time; rank 8 (one iteration) against rank 6
+(two), equal group weights: +0.1 dB at 256 px, −0.1 dB at 512 px; a reference every 4 px: +0.07 dB
+at 512 px for 2× the time; 60 windows per group or ±16 px: +0.03 dB at 512 px; the groups' means
+removed before the fit: +0.01 dB; groups weighted equally in the average: −0.24 dB at 256 px. patches: 8×8, stride 2, k = 12, no ridge:
 26.8 dB at 256 px, 27.9 dB at 512 px (k 16: 26.9 / 27.7 and 4× slower at 512; k 20: 24.2 / 25.2,
 overfitted; 6×6 windows: 20.7 / 21.4; stride 1: +0.3 dB for 4–10× the time; ridge 0.3: −0.6 /
 −0.8 dB); holdout 5 % (2 %: the same picture, 10 %: −0.2 dB); prior 0.05 (none: 26.8 dB; on the
 text mask 11.6 dB against 20.2); colour windows as rows (+0.6 dB chelsea, +1.0 dB astronaut).
 Pixels: k = 40 with ridge 1 (24.0 dB at 512 px against 23.3 without ridge).
-Headline: ``wc.inpaint(image, weights)`` on camera at 256 px with 50 % dropout gives 30.12 dB on
-the hidden pixels, best at round 5 after 4.3 s under load 3–4 (biharmonic: 27.66 dB); 29.64 dB at
-512 px (28.44); text mask 21.53 / 19.75 dB (20.44 / 19.26; benchmarks/results/inpainting.md).
+Headline: ``wc.inpaint(image, weights)`` on camera at 256 px with 50 % dropout gives 30.09 dB on
+the hidden pixels, best at round 4 after 1.6 s under load 2.5–3 (biharmonic: 27.66 dB); 29.64 dB at
+512 px (28.44); text mask 21.35 / 19.67 dB (20.44 / 19.26; benchmarks/results/inpainting.md).
 """
 from __future__ import annotations
 

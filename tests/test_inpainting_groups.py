@@ -76,6 +76,11 @@ def test_match_finds_the_nearest_windows_of_the_slow_reference(shape, patch, ste
 def test_match_refuses_a_group_larger_than_its_search_window():
     with pytest.raises(InputError, match="count"):
         bm.match(np.zeros((20, 20)), 4, 2, 1, 10)
+    # a corner reference has only (window + 1)² windows within reach, not (2·window + 1)²
+    with pytest.raises(InputError, match="count"):
+        bm.match(np.zeros((20, 20)), 4, 2, 2, 10)
+    refs, members = bm.match(np.random.default_rng(0).random((20, 20)), 4, 2, 2, 9)
+    assert members.max() <= 16 * 20 + 16
 
 
 def test_aggregating_the_true_windows_gives_the_image_back():
@@ -147,6 +152,7 @@ def test_groups_grey_and_inputs_unchanged():
     ({"colour": "vector"}, "colour"),
     ({"prior": 0.0}, "prior"),
     ({"group_size": 200}, "group_size"),
+    ({"group_size": 26}, "group_size"),                     # a corner has 5² = 25 windows within ±4 px
     ({"window": -1}, "window"),
     ({"group_iter": 0}, "group_iter"),
     ({"k": 37}, "k"),

@@ -98,6 +98,11 @@ def _distances(g, ys, xs, offsets, patch):
                              np.ascontiguousarray(offsets, dtype=np.int64), int(patch))
 
 
+def candidates(shape, patch: int, window: int) -> int:
+    """The fewest windows any reference has within ±window (a corner's): the most a group can hold."""
+    return (min(window, shape[0] - patch) + 1) * (min(window, shape[1] - patch) + 1)
+
+
 def match(guide, patch: int, step: int, window: int, count: int):
     """Block matching on a grey guide image (h, w).
 
@@ -117,8 +122,8 @@ def match(guide, patch: int, step: int, window: int, count: int):
     ry, rx = np.meshgrid(ys, xs, indexing="ij")
     ry, rx = ry.ravel(), rx.ravel()
     offsets = _offsets(window)
-    count = check_int("count", count, low=1, high=len(offsets),
-                      what=f" (windows per group, at most the {len(offsets)} displacements within ±{window})")
+    count = check_int("count", count, low=1, high=candidates(g.shape, patch, window),
+                      what=f" (windows per group, at most the windows a corner reference has within ±{window} px)")
     dist = _distances(g, ys, xs, offsets, patch)
     dist[:, 0] = -1.0           # the reference leads its own group, even among exact ties
     part = np.argpartition(dist, count - 1, axis=1)[:, :count]

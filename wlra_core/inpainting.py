@@ -212,10 +212,10 @@ def _check_options(img, lift, k, solver, options):
                                what=" (windows per group)")
         window = check_int("window", options.get("window", DEFAULTS["window"]), low=0,
                            what=" (the search radius of block matching, in pixels)")
-        span = (2 * min(window, img.shape[0] - lf.patch) + 1) * (2 * min(window, img.shape[1] - lf.patch) + 1)
+        span = _blockmatch.candidates(img.shape, lf.patch, window)
         if group_size > span:
-            raise InputError(f"group_size: found {group_size}, more than the {span} windows within ±{window} px; "
-                             "need fewer, or a larger window")
+            raise InputError(f"group_size: found {group_size}, more than the {span} windows a corner window has "
+                             f"within ±{window} px; need fewer, or a larger window")
         kmax = min(lf.patch ** 2, group_size * lf.channels)
     if k is None:
         k = min(DEFAULTS["k"][lift], kmax)

@@ -135,8 +135,12 @@ SWEEP = (  # one default changed at a time
     ("pixels k=20", {"lift": "pixels", "k": 20}), ("pixels k=40", {"lift": "pixels", "k": 40}),
     ("pixels k=20 ridge=1", {"lift": "pixels", "k": 20, "ridge": 1.0}),
     ("pixels k=40 ridge=1", {"lift": "pixels", "k": 40, "ridge": 1.0}),
-    ("groups", {"lift": "groups"}), ("groups k=4 g=48", {"lift": "groups", "k": 4, "groups": 48}),
-    ("groups k=8 g=16", {"lift": "groups", "k": 8, "groups": 16}),
+    ("groups", {"lift": "groups"}), ("groups k=8", {"lift": "groups", "k": 8}),
+    ("groups group_iter=2", {"lift": "groups", "group_iter": 2}),
+    ("groups stride=4", {"lift": "groups", "stride": 4}),
+    ("groups group_size=60", {"lift": "groups", "group_size": 60}),
+    ("groups window=16", {"lift": "groups", "window": 16}),
+    ("groups rounds=6", {"lift": "groups", "max_iter": 6}),
 )
 
 

@@ -4,7 +4,8 @@ For every image (the shipped samples in assets/, downsized to 256 and 512 px on 
 and every seeded mask drawn by the app's own presets (wlra_core.masks: random dropout 25 % and
 50 %, typed text, scratches), in one process, back to back:
 
-1. ``wc.inpaint_steps`` for each contender (lift × solver, the library's defaults otherwise):
+1. ``wc.inpaint_steps`` for each contender (lift × solver, the library's defaults otherwise;
+   "groups", block matching with one WLRA per group, is ``wc.inpaint``'s default):
    PSNR on the hidden pixels of the reported image (the best step on the held-out pixels), the
    true best PSNR over the steps run and its step, the seconds until the reported best step and
    in all;
@@ -134,8 +135,12 @@ SWEEP = (  # one default changed at a time
     ("pixels k=20", {"lift": "pixels", "k": 20}), ("pixels k=40", {"lift": "pixels", "k": 40}),
     ("pixels k=20 ridge=1", {"lift": "pixels", "k": 20, "ridge": 1.0}),
     ("pixels k=40 ridge=1", {"lift": "pixels", "k": 40, "ridge": 1.0}),
-    ("groups", {"lift": "groups"}), ("groups k=4 g=48", {"lift": "groups", "k": 4, "groups": 48}),
-    ("groups k=8 g=16", {"lift": "groups", "k": 8, "groups": 16}),
+    ("groups", {"lift": "groups"}), ("groups k=8", {"lift": "groups", "k": 8}),
+    ("groups group_iter=2", {"lift": "groups", "group_iter": 2}),
+    ("groups stride=4", {"lift": "groups", "stride": 4}),
+    ("groups group_size=60", {"lift": "groups", "group_size": 60}),
+    ("groups window=16", {"lift": "groups", "window": 16}),
+    ("groups rounds=6", {"lift": "groups", "max_iter": 6}),
 )
 
 
@@ -203,7 +208,8 @@ def report(rows: list, info: dict, argv: list, seconds: float) -> str:
         f"opencv {version('cv2')}",
         f"- command: `python benchmarks/inpainting.py {' '.join(argv)}` ({seconds:.0f} s in all)",
         "- PSNR on the hidden pixels; wlra: the image `wc.inpaint` returns (best step on 5 % held-out known "
-        "pixels); true best = the best step by the hidden truth, which the method cannot see; "
+        "pixels; `wlra groups auto` is `wc.inpaint(image, weights)` with nothing else); true best = the best "
+        "step by the hidden truth, which the method cannot see; "
         f"largest gap between them in this run: {_num(worst_gap, '.3f')} dB",
         "- masks (wlra_core.masks.preset_hidden): " + "; ".join(f"{k} {v}" for k, v in MASKS.items()),
         "", *table(rows), ""]

@@ -13,6 +13,9 @@ estimate of that matrix back into an image.
   each pixel. This block-Hankel matrix has low rank for any image made of a few repeated
   textures, which the pixel matrix has only for images aligned with its rows and columns.
 
+``"groups"`` (wc.inpaint's default) is not one matrix: it fits many small ones, groups of
+block-matched windows (blockmatch.py); :func:`lifting` gives it the patch lifting of its windows.
+
 Colour patches (``colour=``): ``"vector"`` puts the three channels of a window in its row
 (3·patch² columns; the side-by-side layout ``[R | G | B]`` of the channels' own patch matrices is
 the same matrix with its columns reordered), ``"rows"`` (the default) gives each channel's windows

@@ -70,3 +70,30 @@ def test_model_options_are_refused_and_holdout_passes_through(image_and_mask, ca
     capsys.readouterr()
     assert main(image + ["--holdout", "1.5"]) == 2
     assert "holdout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, option", [
+    (["--clip"], "--clip"), (["--inner-eps", "0.1"], "--inner-eps"), (["--inner", "gd"], "--inner"),
+    (["--max-inner", "5"], "--max-inner"), (["--memory-budget", "2G"], "--memory-budget"),
+    (["--no-diagnostics"], "--no-diagnostics"), (["--sketch", "srht"], "--sketch"),
+    (["--sketch-size", "40"], "--sketch-size"),
+])
+def test_solver_options_inpaint_does_not_take_are_refused_with_lift_not_ignored(image_and_mask, capsys, extra,
+                                                                                option):
+    tmp_path, _, _ = image_and_mask
+    assert main(["--image", str(tmp_path / "img.png"), "--lift", "patches", "--max-iter", "2", *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"{option}: found with --lift" in err and "leave them out" in err
+
+
+def test_lift_groups_runs_on_inpaints_own_defaults_when_no_solver_is_given(image_and_mask, capsys):
+    tmp_path, pixels, hidden = image_and_mask
+    # groups takes only exact or auto: the plain run's default solver (sketched) must not reach it
+    assert main(["--image", str(tmp_path / "img.png"), "--mask", str(tmp_path / "mask.png"), "--lift", "groups",
+                 "--max-iter", "2", "--out", str(tmp_path / "g")]) == 0
+    out = capsys.readouterr().out
+    assert "lift=groups, solver=auto" in out and "best step" in out
+    result = np.asarray(Image.open(tmp_path / "g.png"))
+    np.testing.assert_array_equal(result[~hidden], pixels[~hidden])
+    assert main(["--image", str(tmp_path / "img.png"), "--lift", "groups", "--solver", "sketched"]) == 2
+    assert "solver" in capsys.readouterr().err

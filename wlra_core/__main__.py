@@ -18,8 +18,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from wlra_core.cli_parser import (EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, build_parser,  # noqa: F401
-                                   parse_size)
+from wlra_core.cli_parser import (EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, RUN_DEFAULTS,  # noqa: F401
+                                   build_parser, not_for_inpainting, parse_size)
 from wlra_core.outputs import OutputError as _CliError  # noqa: F401 (the name the tests use)
 from wlra_core.outputs import _save_offsets, _save_outputs, check_outputs, output_paths  # noqa: F401
 
@@ -62,6 +62,14 @@ def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namesp
         parser.error("--patch and --stride go with --lift")
     if args.rank is None and args.planted is None and args.lift is None:
         parser.error("-k/--rank is required (except with --planted, where it defaults to K)")
+    if args.lift is not None:
+        if refused := not_for_inpainting(args):
+            parser.error(f"{', '.join(refused)}: found with --lift; wlra_core.inpaint takes --solver, --eps, "
+                         "--max-iter, --init, --ridge, --seed, --holdout, --patch and --stride; leave them out")
+        return   # the run options not given stay None: wlra_core.inpaint's defaults apply
+    for name, value in RUN_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.solver != "sketched":
         given = [name for name, value in (("--sketch", args.sketch),
                                           ("--sketch-size", args.sketch_size)) if value is not None]
@@ -242,11 +250,10 @@ def run_inpaint(args: argparse.Namespace) -> int:
     geometry = {name: value for name, value in (("patch", args.patch), ("stride", args.stride)) if value is not None}
     if getattr(args, "holdout", 0.0):   # --holdout F: inpaint's share of held-out known pixels (default 5 %)
         geometry["holdout"] = args.holdout
-    steps = wc.inpaint_steps(image, weights, args.rank, lift=args.lift, solver=args.solver, eps=args.eps,
-                             max_iter=args.max_iter, init=args.init, ridge=args.ridge, seed=args.seed,
-                             **geometry)
+    given = {name: getattr(args, name) for name in RUN_DEFAULTS if getattr(args, name) is not None}
+    steps = wc.inpaint_steps(image, weights, args.rank, lift=args.lift, seed=args.seed, **given, **geometry)
     say = (lambda text: None) if args.quiet else (lambda text: print(text, flush=True))
-    say(f"inpaint {args.image} {image.shape}, lift={args.lift}, solver={args.solver}, "
+    say(f"inpaint {args.image} {image.shape}, lift={args.lift}, solver={args.solver or 'auto'}, "
         f"{int(np.sum(weights < 1))} pixels to fill")
     say(f"{'step':>5s}  {'stage':>8s}  {'objective':>13s}  {'holdout RMSE':>12s}  {'seconds':>9s}")
     rows, best, last = [], None, None

@@ -8,6 +8,8 @@ import argparse
 import math
 import re
 
+# The defaults of a plain run for the options --lift leaves to wlra_core.inpaint (None: not given).
+RUN_DEFAULTS = {"solver": "sketched", "eps": 1e-6, "max_iter": 100, "init": "svd", "ridge": 0.0}
 EXIT_OK = 0
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -138,22 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
     solver.add_argument(
         "-k", "--rank", type=_positive_int, default=None,
         help="rank k of the approximation (required, except with --planted where it defaults to K)")
-    solver.add_argument("--solver", choices=tuple(wc.SOLVERS), default="sketched",
-                        help="regression solver for each half-step")
-    solver.add_argument("--eps", type=_nonnegative_float, default=1e-6,
+    solver.add_argument("--solver", choices=tuple(wc.SOLVERS), default=None,
+                        help=f"regression solver for each half-step (default: {RUN_DEFAULTS['solver']}; with --lift, "
+                             "wlra_core.inpaint's: auto)")
+    solver.add_argument("--eps", type=_nonnegative_float, default=None,
                         help="in (0, 1): stop when f <= eps^2 sum W M^2 ('fit') or when f moves by "
-                             "at most eps relative over one iteration ('stalled')")
+                             f"at most eps relative over one iteration ('stalled') (default: {RUN_DEFAULTS['eps']:g}; with "
+                             "--lift, wlra_core.inpaint's)")
     solver.add_argument("--inner-eps", type=_inner_eps, default="adaptive", metavar="ETA",
                         help="regression tolerance of --solver sketched, cg or auto: 'adaptive' "
                              "(default: tied to the outer progress, see wlra_core.alternating) or "
                              "a number in (0, 1)")
-    solver.add_argument("--max-iter", type=_positive_int, default=100,
-                        help="maximum number of alternating iterations")
-    solver.add_argument("--init", choices=tuple(INITS), default="svd",
+    solver.add_argument("--max-iter", type=_positive_int, default=None,
+                        help=f"maximum number of alternating iterations (default: {RUN_DEFAULTS['max_iter']}; with --lift, "
+                             "wlra_core.inpaint's, where a round of --lift groups counts as one)")
+    solver.add_argument("--init", choices=tuple(INITS), default=None,
                         help="initialisation of Y: 'svd' (top-k right singular vectors of W o M) "
-                             "or 'random'")
-    solver.add_argument("--ridge", type=_nonnegative_float, default=0.0,
-                        help="ridge lambda added to every regression (lambda ||x||^2)")
+                             f"or 'random' (default: {RUN_DEFAULTS['init']})")
+    solver.add_argument("--ridge", type=_nonnegative_float, default=None,
+                        help=f"ridge lambda added to every regression (lambda ||x||^2) (default: {RUN_DEFAULTS['ridge']:g}; "
+                             "with --lift, wlra_core.inpaint's for that lifting)")
     solver.add_argument("--clip", action="store_true",
                         help="clip rows of the orthonormal factors with large norm (LLR16 clipping)")
     solver.add_argument("--seed", type=int, default=0, metavar="SEED",
@@ -196,13 +202,15 @@ def _add_inpaint_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("inpainting (--image with --lift: wlra_core.inpaint, best step on "
                                       "held-out pixels; -k optional)")
     group.add_argument("--lift", choices=("pixels", "patches", "groups"), default=None,
-                       help="inpaint the image through this matrix: 'patches' (overlapping windows, the "
-                            "library default), 'pixels' (the image matrix), 'groups' (patches, then "
-                            "clustered rounds); the masked pixels are filled, the known ones kept")
+                       help="inpaint the image through this matrix: 'groups' (the library default: "
+                            "similar windows found by block matching, one small low-rank fit per group, "
+                            "in rounds), 'patches' (all overlapping windows as one matrix), 'pixels' (the "
+                            "image matrix); the masked pixels are filled, the known ones kept")
     group.add_argument("--patch", type=_positive_int, default=None, metavar="P",
                        help="side of the windows of --lift patches/groups (default 8)")
     group.add_argument("--stride", type=_positive_int, default=None, metavar="S",
-                       help="pixels between windows of --lift patches/groups (default 2)")
+                       help="pixels between windows of --lift patches (default 2), between reference "
+                            "windows of --lift groups (default 6)")
 
 
 def _add_model_arguments(group) -> None:
@@ -215,3 +223,13 @@ def _add_model_arguments(group) -> None:
     group.add_argument("--holdout", type=float, default=0.0, metavar="F",
                        help="hold out this fraction in [0, 1) of the weighted entries (seeded by "
                             "--seed) and report the iteration with the lowest error on them")
+
+
+
+def not_for_inpainting(args: argparse.Namespace) -> list[str]:
+    """The given options that wlra_core.inpaint does not take (refused with --lift)."""
+    return [name for name, given in (
+        ("--clip", args.clip), ("--inner-eps", args.inner_eps != "adaptive"), ("--inner", args.inner != "pcg"),
+        ("--max-inner", args.max_inner is not None), ("--memory-budget", args.memory_budget != parse_size("1G")),
+        ("--no-diagnostics", args.no_diagnostics), ("--sketch", args.sketch is not None),
+        ("--sketch-size", args.sketch_size is not None)) if given]

@@ -23,8 +23,8 @@ st.html(images.image_row(
 ))
 st.caption(f"The camera sample at {hero.image.shape[1]}×{hero.image.shape[0]} px with "
            f"{100 * hero.hidden_fraction:.0f} % of its pixels hidden (the inpainting page's default mask). "
-           f"`wc.inpaint` with its defaults: rank {hero.k} on the {hero.patch}×{hero.patch} patch matrix, "
-           f"shown at its best iteration ({hero.best_iteration} of {hero.iterations}, chosen on held-out known "
+           f"`wc.inpaint` with its defaults: {landing.method(hero)}, "
+           f"shown at its best step ({hero.best_iteration} of {hero.iterations}, chosen on held-out known "
            f"pixels). PSNR on the hidden pixels {hero.psnr_hidden:.1f} dB. Computed here on first view, then cached.")
 
 st.subheader("Explore")

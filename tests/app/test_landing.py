@@ -4,6 +4,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+import wlra_core as wc
+
 from _apptest import run_page
 from ui.models import landing
 
@@ -45,8 +47,9 @@ def test_the_hero_is_wc_inpaint_at_its_best_iteration_and_its_caption_says_so():
     assert 1 <= hero.best_iteration <= hero.iterations
     caption = " ".join(c.value for c in at.caption)
     assert f"{hero.psnr_hidden:.1f} dB" in caption
-    assert f"best iteration ({hero.best_iteration} of {hero.iterations}" in caption
-    assert f"{hero.patch}×{hero.patch} patch matrix" in caption
+    assert f"best step ({hero.best_iteration} of {hero.iterations}" in caption
+    assert hero.lift == wc.inpaint.__kwdefaults__["lift"]              # the library's default, whatever it is
+    assert landing.method(hero) in caption and f"{hero.patch}×{hero.patch}" in caption
 
 
 def test_autoplay_presses_play_once_and_leaves_the_url():

@@ -1,6 +1,6 @@
 """The landing page's picture: the inpainting demo's own problem, solved once per server with the
-library's best settings (wlra_core.inpaint: patch lifting, the held-out pixels pick the best
-iteration) and cached."""
+library's best settings (wlra_core.inpaint's defaults: block-matched groups of windows, one small
+WLRA per group; the held-out pixels pick the best round) and cached."""
 from __future__ import annotations
 
 import warnings
@@ -35,6 +35,8 @@ class Hero:
     inpainted: np.ndarray         # wc.inpaint's image at its best iteration
     k: int
     patch: int
+    group_size: int | None        # windows per group (lift "groups"), None for one patch matrix
+    lift: str
     best_iteration: int
     iterations: int
     hidden_fraction: float
@@ -56,8 +58,20 @@ def hero(sample: str = SAMPLE, max_side: int = MAX_SIDE, presets: mask.Presets =
         inpainted=result.image,
         k=int(result.settings["k"]),
         patch=int(result.settings["patch"]),
+        group_size=result.settings.get("group_size"),
+        lift=str(result.settings["lift"]),
         best_iteration=int(result.best.iteration),
         iterations=len(result.history),
         hidden_fraction=float(hidden.mean()),
         psnr_hidden=wc.metrics.psnr(image, result.image, mask=hidden),
     )
+
+
+def method(hero: Hero) -> str:
+    """How the hero was made, in a few words: the lifting and its rank."""
+    if hero.lift == "groups":
+        return (f"groups of {hero.group_size} similar {hero.patch}×{hero.patch} windows found by block matching, "
+                f"one rank-{hero.k} WLRA per group")
+    if hero.lift == "patches":
+        return f"rank {hero.k} on the {hero.patch}×{hero.patch} patch matrix"
+    return f"rank {hero.k} on the pixel matrix"

@@ -25,7 +25,7 @@ $(VENV)/.installed-run: requirements.txt
 
 # numba compiles the solver kernels on first use (about a minute cold) and caches them beside
 # wlra_core/solvers/compiled/: compiled once here, after installing and whenever the kernels change.
-KERNELS = wlra_core/solvers/kernels.py $(wildcard wlra_core/solvers/compiled/*.py)
+KERNELS = wlra_core/solvers/kernels.py $(wildcard wlra_core/solvers/compiled/*.py) wlra_core/blockmatch.py
 $(VENV)/.kernels-warm: $(VENV)/.installed-run $(KERNELS)
 	$(PY) -m wlra_core.solvers.warm
 	touch $@

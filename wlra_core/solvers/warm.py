@@ -28,6 +28,10 @@ def main() -> None:
             for solver in ("exact", "sketched", "cg", "auto"):
                 sketch = {"sketch_size": k + 1} if solver in wc.OPTION_SOLVERS["sketch_size"] else {}
                 wc.solve(M, weights, k, solver=solver, max_iter=2, diagnostics=True, **sketch)
+    # the block matching of the default inpainting (grey and colour windows)
+    for shape in ((40, 40), (40, 40, 3)):
+        image = rng.random(shape)
+        wc.inpaint(image, (rng.random(shape[:2]) < 0.7).astype(float), max_iter=1)
     print(f"wlra_core kernels compiled in {time.perf_counter() - t0:.1f} s "
           f"({'cached on disk' if CACHE else 'no writable cache: they compile on every start'})")
 

@@ -73,11 +73,9 @@ DEFAULTS = MappingProxyType({
 })
 PROGRESS = 1e-3   # relative held-out gain that counts as progress for `patience`
 # A step within STEP_TIE (alternating steps) or GROUP_TIE (rounds of lift="groups") of the lowest
-# held-out error so far is still the best: the held-out pixels lie among the known ones, and inside
-# large holes, far from all of them, later steps keep improving while that error stays flat.
-# Measured (pixels, text mask): the strict rule kept step 12 of chelsea 512 px, 0.15 dB below step 14,
-# whose held-out error was 0.02 % higher; groups, camera 512 px text: round 2, 0.27 dB below
-# round 5, 1.0 % higher. The groups' rounds do not overfit as alternating steps can, hence the wider tie.
+# held-out error so far still counts as the best: the held-out pixels lie among the known ones, so
+# inside large holes later steps keep improving while that error stays flat; rounds do not overfit
+# as alternating steps can, hence the wider tie.
 STEP_TIE = 0.0025
 GROUP_TIE = 0.01
 

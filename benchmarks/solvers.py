@@ -485,7 +485,8 @@ def bench_problem(name: str, case, pattern: Pattern, k: int, args, clock: Clock,
                 continue
         log(f"{name} k={k}: {label}" + ("" if math.isinf(budget) else f" (budget {budget:.0f} s)"))
         run = run_solver(M, W, k, solver, sketch, args, ridge=case.ridge,
-                         max_iter=args.max_iter, f_star=f_star, budget=budget)
+                         max_iter=args.max_iter if solver == "exact" else args.max_iter_others,
+                         f_star=f_star, budget=budget)
         if args.peak_memory and run.stop != "failed":
             run.peak_mb = peak_memory(M, W, k, solver, sketch, args, case.ridge)
         if run.timed and run.stop != "failed":
@@ -762,7 +763,9 @@ def report(rows: list, linear: list, info: dict, args, descriptions: dict, total
         f"- {info['versions']}; command: `{command}`",
         f"- every solver: eps = {EPS:g}, {inner}, init = {args.init!r}, seed = {args.seed}, "
         f"memory_budget = {args.memory_budget}, diagnostics off, at most {args.max_iter} "
-        f"iterations; sketched with inner = 'pcg' and the default sketch size 4k; the solvers: "
+        f"iterations" + ("" if args.max_iter_others == args.max_iter else
+                         f" for exact and {args.max_iter_others} for the others")
+        + "; sketched with inner = 'pcg' and the default sketch size 4k; the solvers: "
         f"{', '.join(_label(dict(solver=s, sketch=k)) for s, k in configurations(args))}",
         "- warm-up: every solver first ran 2 untimed iterations on tiny dense, sparse and ridge "
         "problems (JIT compilation and first-call costs kept out of the timings)",
@@ -848,6 +851,10 @@ def parse_args(argv: list) -> argparse.Namespace:
                              "name such as 'adaptive'); default: not passed, the solvers' own")
     parser.add_argument("--max-iter", type=int, default=None,
                         help="iterations at most for every solver (default 60; 10 with --quick)")
+    parser.add_argument("--max-iter-others", type=int, default=None,
+                        help="iterations at most for every solver but exact (default: --max-iter); "
+                             "more than exact's lets a solver that lags exact's path by a few "
+                             "iterations still reach f* when exact stops at its cap")
     parser.add_argument("--min-iters", type=int, default=3,
                         help="iterations at least before a solver stops at the target, so that "
                              "s/iter has iterations after the first to time (default 3)")
@@ -878,8 +885,10 @@ def parse_args(argv: list) -> argparse.Namespace:
     if args.budget is None and not args.quick:
         args.budget = 1800.0
     args.max_iter = args.max_iter or (10 if args.quick else 60)
-    if args.max_iter < 2 or args.min_iters < 2:
-        parser.error("--max-iter and --min-iters must be at least 2 (the first iteration is not timed)")
+    args.max_iter_others = args.max_iter_others or args.max_iter
+    if min(args.max_iter, args.max_iter_others, args.min_iters) < 2:
+        parser.error("--max-iter, --max-iter-others and --min-iters must be at least 2 (the first "
+                     "iteration is not timed)")
     if not 0 < args.target < 1:
         parser.error("--target must be in (0, 1)")
     if args.inner_eps is not None:

@@ -89,15 +89,10 @@ def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None,
     # `elapsed` (wall time since wlra_core.iterate was called) also counts the other runs' turns
     # and any pause between Steps. The shared initialisation is in no step's `seconds`.
     so_far = (previous["cumulative_seconds"] if previous is not None else 0.0) + float(step.seconds)
-    rec: dict[str, Any] = {
-        "iteration": int(step.iteration),
-        "objective": float(step.objective),
-        "seconds": float(step.seconds),
-        "elapsed": float(step.elapsed),
-        "cumulative_seconds": so_far,
-    }
+    rec: dict[str, Any] = {"iteration": int(step.iteration), "objective": float(step.objective)}
     if _has_factors(step):   # an image step's objective (a sum over groups) has no Σ W M² to scale by
         rec["relative_objective"] = float(step.relative_objective)
+    rec.update(seconds=float(step.seconds), elapsed=float(step.elapsed), cumulative_seconds=so_far)
     inner = getattr(step, "inner", None) or {}
     for name in INNER_KEYS:
         value = inner.get(name)

@@ -1,13 +1,97 @@
-"""The RunSet extension the inpainting page's groups runs need: a run that keeps each step's image
-(wlra_core.inpaint_steps' group rounds have no global X, Y)."""
+"""The inpainting page's third Matrix choice, "groups" (wc.inpaint's block-matched model, one small
+exact WLRA per group, in rounds): one run named groups, live on the same stage, and the RunSet
+extension it needs (a run that keeps each step's image: it has no global X, Y)."""
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _apptest import run_page
 
 import wlra_core as wc
+from ui import images
+from ui.models import inpainting
 from ui.runs import RunSet
 
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "views" / "inpainting.py")
+# 96 px camera, 50 % dropout: a mask where the two models differ clearly, small enough for AppTest
+MASK = {"inp_res": "96", "inp_dropout": "0.5", "inp_text": ""}
+
+
+def page(**query):
+    return run_page(PAGE, 180, **query)
+
+
+def step(at, times=1):
+    for _ in range(times):
+        at.button(key="inp_step").click().run()
+    return at
+
+
+def html_bodies(at) -> str:
+    return "\n".join(h.proto.body for h in at.get("html"))
+
+
+def psnr_hidden_cell(at, name: str) -> float:
+    match = re.search(rf'data-testid="psnr-hidden-{name}"[^>]*>([0-9.]+) dB<', html_bodies(at))
+    assert match, f"no PSNR cell for {name}"
+    return float(match.group(1))
+
+
+def test_groups_runs_one_run_live_and_beats_the_patch_matrix_at_the_same_mask_and_steps():
+    patches = step(page(**MASK), 2)
+    assert not patches.exception and not patches.error
+    patch_psnr = patches.session_state["inp_runs"].runs["exact"].records[-1]["psnr_hidden"]
+
+    at = page(**MASK)
+    at.segmented_control(key="inp_lift").set_value("groups").run()
+    assert not at.exception
+    # the solver selection is said not to apply, in the sidebar beside it
+    assert any("solver selection does not apply" in w.value for w in at.sidebar.warning)
+    assert "one rank-k WLRA each" in " ".join(c.value for c in at.caption)
+    step(at, 2)
+    assert not at.exception and not at.error
+    rs = at.session_state["inp_runs"]
+    assert list(rs.runs) == [inpainting.GROUPS]   # the selected solvers (exact, sketched) do not run
+    run = rs.runs["groups"]
+    assert run.iterations == 2 and not run.has_factors and run.factors == []
+    body = html_bodies(at)
+    assert 'alt="groups · iteration 2"' in body
+    # the table's PSNR is computed from the picture kept, and beats the patch matrix's
+    shown = psnr_hidden_cell(at, "groups")
+    _, kept = run.image_at(2)
+    assert shown == pytest.approx(wc.metrics.psnr(rs.context.image, kept, mask=rs.context.hidden), abs=0.006)
+    assert shown > patch_psnr + 0.5, (shown, patch_psnr)
+    assert re.search(r'data-testid="best-iteration-groups"[^>]*>[12]<', body)
+    # no difference or cost lines for a run without factors
+    assert 'data-testid="solver-difference"' not in body and 'data-testid="cost"' not in body
+
+
+def test_groups_png_export_is_the_picture_shown_and_factors_are_not_offered():
+    at = page(**MASK, inp_lift="groups")
+    step(at, 2)
+    rs = at.session_state["inp_runs"]
+    _, picture = inpainting.picture(rs.context, rs.runs["groups"], 2, "best")
+    png = inpainting.reconstruction_png(rs.context, rs, "groups", 2, show="best")
+    assert png == images.png_bytes(picture)
+    assert at.get("download_button")   # the exports are drawn once paused
+    npz = [b for b in at.get("download_button") if "Factors" in b.proto.label]
+    assert npz and npz[0].proto.disabled
+
+
+def test_groups_refuses_the_settings_its_group_fits_do_not_have():
+    at = page(**MASK, inp_lift="groups", inp_ridge="0.5")
+    step(at, 1)
+    assert not at.exception
+    assert at.session_state["inp_runs"] is None
+    assert any("ridge = 0.5 with Matrix = groups" in e.value for e in at.error)
+
+
+def test_the_default_matrix_is_still_patches():
+    at = page(inp_res="64")
+    assert at.segmented_control(key="inp_lift").value == "patches"
+    assert list(inpainting.LIFTS) == ["patches", "pixels", "groups"]
 
 
 class ImageStep:

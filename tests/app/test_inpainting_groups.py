@@ -80,12 +80,37 @@ def test_groups_png_export_is_the_picture_shown_and_factors_are_not_offered():
     assert npz and npz[0].proto.disabled
 
 
-def test_groups_refuses_the_settings_its_group_fits_do_not_have():
-    at = page(**MASK, inp_lift="groups", inp_ridge="0.5")
+def test_groups_says_it_has_no_x_y_picture_and_the_patches_come_back():
+    at = step(page(**MASK, inp_lift="groups"), 1)
+    at.segmented_control(key="inp_pictures").set_value("X Yᵀ").run()
+    assert any("Groups has no single X Yᵀ" in i.value for i in at.info)
+    at.segmented_control(key="inp_lift").set_value("patches").run()
+    step(at, 1)
+    assert not at.exception and list(at.session_state["inp_runs"].runs) == ["exact", "sketched"]
+    assert not any("Groups has no single X Yᵀ" in i.value for i in at.info)
+
+
+def test_the_best_round_is_the_librarys_mark_not_the_strict_lowest():
+    """A later round within GROUP_TIE of the lowest held-out error is still wc's best (is_best):
+    the page shows it, where the strict lowest would be round 1."""
+    from ui.runs import Run
+    run = Run(name="groups", steps=None, records=[
+        {"iteration": 1, "holdout_rmse": 0.0500, "is_best": 1.0},
+        {"iteration": 2, "holdout_rmse": 0.0502, "is_best": 1.0},
+        {"iteration": 3, "holdout_rmse": 0.0600, "is_best": 0.0}])
+    assert inpainting.best_index(run, 3) == 1 and inpainting.best_index(run, 1) == 0
+    del run.records[1]["is_best"], run.records[0]["is_best"], run.records[2]["is_best"]
+    assert inpainting.best_index(run, 3) == 0
+
+
+@pytest.mark.parametrize("query, said", [({"inp_ridge": "0.5"}, "ridge = 0.5"), ({"inp_init": "random"},
+                                                                              "init = 'random'")])
+def test_groups_refuses_the_settings_its_group_fits_do_not_have(query, said):
+    at = page(**MASK, inp_lift="groups", **query)
     step(at, 1)
     assert not at.exception
     assert at.session_state["inp_runs"] is None
-    assert any("ridge = 0.5 with Matrix = groups" in e.value for e in at.error)
+    assert any(f"{said} with Matrix = groups" in e.value for e in at.error), [e.value for e in at.error]
 
 
 def test_the_default_matrix_is_still_patches():

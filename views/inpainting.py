@@ -69,9 +69,19 @@ upload_col.file_uploader(
 image, original_shape, image_id = loaders.current_image(P, choice, res)
 h, w = image.shape[:2]
 lift_col, patch_col = st.columns([2, 5], vertical_alignment="bottom")
+
+
+def rank_for_lift() -> None:
+    """Choosing groups sets k to its own default (6 in wc.inpaint: each group's rank; the page's 12 is
+    the patch matrix's); leaving groups sets the page's default back. The sidebar says so."""
+    chosen = st.session_state.get(state.key(P, "lift"))
+    st.session_state[state.key(P, "k")] = (wc.inpainting.DEFAULTS["k"]["groups"] if chosen == inpainting.GROUPS
+                                           else DEFAULTS.k)
+
+
 lift = lift_col.segmented_control(
     "Matrix", list(inpainting.LIFTS), default="patches", required=True,
-    key=state.key(P, "lift"), help="Patches: one row per overlapping window of the image, averaged back (a far "
+    key=state.key(P, "lift"), on_change=rank_for_lift, help="Patches: one row per overlapping window of the image, averaged back (a far "
     "better image model). Pixels: the image itself as the matrix, the paper's setting. Groups: the best picture, "
     "wc.inpaint's default: windows grouped by similarity (block matching), one small exact WLRA per group, in "
     "rounds; camera 256 px, 50 % dropout: 30.1 dB on the hidden pixels against 26.8 dB for patches and 27.7 dB "
@@ -157,13 +167,13 @@ caption.caption(f"Original {original_shape[1]}×{original_shape[0]} px, {scaled}
                 f"{inpainting.describe_matrix(problem)})")
 
 # --- the runs (right) -------------------------------------------------------------------------
-settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS)
 if problem.grouped:
-    # the solver multiselect above (shared with the other pages) stays; this says it does not apply
+    # above the solver multiselect (shared with the other pages), which stays: it does not apply
     st.sidebar.warning(f"Matrix = groups runs one exact WLRA per group (one run, named {inpainting.GROUPS}): "
-                       "the solver selection does not apply. Rank k is each group's rank (wc.inpaint's default "
-                       f"is {wc.inpainting.DEFAULTS['k']['groups']}), max_iter the rounds at most.",
-                       icon=":material/info:")
+                       "the solver selection below does not apply. Rank k is each group's rank (set to "
+                       f"{wc.inpainting.DEFAULTS['k']['groups']}, wc.inpaint's default, when groups is chosen), "
+                       "max_iter the rounds at most.", icon=":material/info:")
+settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS)
 if problem.grouped and settings.k > (rank_limit := problem.group_rank_limit):
     messages.warning(f"Rank k = {settings.k} is more than a group allows (at most {rank_limit}: its windows of "
                      f"{problem.lifting.patch}×{problem.lifting.patch} pixels): k = {rank_limit} is used.",

@@ -48,7 +48,8 @@ def test_groups_runs_one_run_live_and_beats_the_patch_matrix_at_the_same_mask_an
     at.segmented_control(key="inp_lift").set_value("groups").run()
     assert not at.exception
     # the solver selection is said not to apply, in the sidebar beside it
-    assert any("solver selection does not apply" in w.value for w in at.sidebar.warning)
+    assert any("solver selection below does not apply" in w.value for w in at.sidebar.warning)
+    assert at.slider(key="inp_k").value == wc.inpainting.DEFAULTS["k"]["groups"]   # each group's rank
     assert "one rank-k WLRA each" in " ".join(c.value for c in at.caption)
     step(at, 2)
     assert not at.exception and not at.error
@@ -85,6 +86,7 @@ def test_groups_says_it_has_no_x_y_picture_and_the_patches_come_back():
     at.segmented_control(key="inp_pictures").set_value("X Yᵀ").run()
     assert any("Groups has no single X Yᵀ" in i.value for i in at.info)
     at.segmented_control(key="inp_lift").set_value("patches").run()
+    assert at.slider(key="inp_k").value == 12   # the page's k for the patch matrix again
     step(at, 1)
     assert not at.exception and list(at.session_state["inp_runs"].runs) == ["exact", "sketched"]
     assert not any("Groups has no single X Yᵀ" in i.value for i in at.info)

@@ -84,7 +84,7 @@ lift = lift_col.segmented_control(
     key=state.key(P, "lift"), on_change=rank_for_lift, help="Patches: one row per overlapping window of the image, averaged back (a far "
     "better image model). Pixels: the image itself as the matrix, the paper's setting. Groups: the best picture, "
     "wc.inpaint's default: windows grouped by similarity (block matching), one small exact WLRA per group, in "
-    "rounds; camera 256 px, 50 % dropout: 30.1 dB on the hidden pixels against 26.8 dB for patches and 27.7 dB "
+    "rounds; camera 256 px, 50 % dropout: 30.1 dB on the hidden pixels against 26.9 dB for patches and 27.7 dB "
     "for scikit-image's biharmonic (benchmarks/results/inpainting.md). One run, named groups: the solver "
     "choice does not apply.", **BOUND)
 patch = patch_col.select_slider("Patch size (px)", inpainting.PATCH_SIZES, value=8, key=state.key(P, "patch"),

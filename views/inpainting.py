@@ -81,12 +81,13 @@ def rank_for_lift() -> None:
 
 lift = lift_col.segmented_control(
     "Matrix", list(inpainting.LIFTS), default="patches", required=True,
-    key=state.key(P, "lift"), on_change=rank_for_lift, help="Patches: one row per overlapping window of the image, averaged back (a far "
-    "better image model). Pixels: the image itself as the matrix, the paper's setting. Groups: the best picture, "
-    "wc.inpaint's default: windows grouped by similarity (block matching), one small exact WLRA per group, in "
-    "rounds; camera 256 px, 50 % dropout: 30.1 dB on the hidden pixels against 26.9 dB for patches and 27.7 dB "
-    "for scikit-image's biharmonic (benchmarks/results/inpainting.md). One run, named groups: the solver "
-    "choice does not apply.", **BOUND)
+    key=state.key(P, "lift"), on_change=rank_for_lift,
+    help="Patches: one row per overlapping window of the image, averaged back (a far better image model). "
+    "Pixels: the image itself as the matrix, the paper's setting. Groups: the best picture, wc.inpaint's "
+    "default: windows grouped by similarity (block matching), one small exact WLRA per group, in rounds; "
+    "camera 256 px, 50 % dropout: 30.1 dB on the hidden pixels against 26.9 dB for patches and 27.7 dB for "
+    "scikit-image's biharmonic (benchmarks/results/inpainting.md). One run, named groups: the solver choice "
+    "does not apply.", **BOUND)
 patch = patch_col.select_slider("Patch size (px)", inpainting.PATCH_SIZES, value=8, key=state.key(P, "patch"),
                                 disabled=lift == "pixels", help="Side of the windows (stride 2).", **BOUND)
 loaders.accept_pending_mask(P, (h, w))
@@ -175,8 +176,9 @@ if problem.grouped:
                        "max_iter the rounds at most.", icon=":material/info:")
 settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS)
 if problem.grouped and settings.k > (rank_limit := problem.group_rank_limit):
-    messages.warning(f"Rank k = {settings.k} is more than a group allows (at most {rank_limit}: its windows of "
-                     f"{problem.lifting.patch}×{problem.lifting.patch} pixels): k = {rank_limit} is used.",
+    messages.warning(f"Rank k = {settings.k} is more than a group allows (at most {rank_limit}: a group's matrix "
+                     f"has {wc.inpainting.DEFAULTS['group_size']} windows of {problem.lifting.patch}×"
+                     f"{problem.lifting.patch} pixels): k = {rank_limit} is used.",
                      icon=":material/warning:")
     settings = dataclasses.replace(settings, k=rank_limit)
 elif settings.k > (rank_limit := min(problem.M.shape)):  # a small image: the rank is at most min(n, m)

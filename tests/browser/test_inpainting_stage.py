@@ -5,7 +5,8 @@
 - sampled every 200 ms during a 10 s run, no element of the stage (counter, pictures, numbers,
   charts) is below 0.9 opacity (Streamlit fades stale elements to 0.33 during reruns);
 - the keys P (Play/Pause), N (Step) and X (Reset) work, and the canvas has an ARIA label;
-- a URL with painted strokes restores the same hidden-pixel count in a fresh session.
+- a URL with painted strokes restores the same hidden-pixel count in a fresh session;
+- Matrix = groups plays on the same stage: one picture, "groups · iteration N", the same keys.
 """
 from __future__ import annotations
 
@@ -148,3 +149,26 @@ def test_a_shared_url_with_strokes_restores_the_hidden_pixel_count(page: Page, b
                                                                                   timeout=90_000)
     finally:
         other.close()
+
+
+def test_groups_runs_on_the_stage_with_its_keys_and_picture(page: Page):
+    """Matrix = groups: one run named groups, stepped and played by the same keys, its picture
+    titled "groups · iteration N"."""
+    open_page(page, "inp_lift=groups")
+    main = main_block(page)
+    counter = main.get_by_test_id("iteration-count")
+    main.get_by_role("heading", name="Image inpainting").click()
+    page.keyboard.press("n")
+    expect(counter).to_have_text("Iteration 1", timeout=60_000)
+    page.keyboard.press("n")
+    expect(counter).to_have_text("Iteration 2", timeout=60_000)
+    pictures = page.locator(SOLVER_PICTURES)
+    expect(pictures).to_have_count(1)
+    expect(pictures.first).to_have_attribute("alt", "groups · iteration 2")
+    expect(page.locator('[data-testid="psnr-hidden-groups"]')).to_contain_text(" dB")
+    page.keyboard.press("p")
+    wait_for_iteration_above(page, 2)
+    expect(main.get_by_test_id("solver-status-groups")).to_contain_text(re.compile("converged|stopped"),
+                                                                      timeout=120_000)
+    page.keyboard.press("x")
+    expect(counter).to_have_text("Iteration 0")

@@ -3,7 +3,9 @@
 Pure Python and numpy (no Streamlit): a Run keeps its live `wlra_core.iterate` generator (never
 pickled) and, per iteration, a plain record (numbers only, for charts and CSV) and the factors
 X, Y as float32 (float64 beyond its range), thinned past FACTOR_BUDGET_BYTES (read them with
-`Run.factors_at`). Every run of a set comes from the same `start(name)` factory, so they share
+`Run.factors_at`). A step without factors (a wlra_core.InpaintStep of lift="groups": one small
+WLRA per group, no global X, Y) is kept as its image instead (`Run.image_at`), under the same
+budget. Every run of a set comes from the same `start(name)` factory, so they share
 M, W, k, init and seed: the same start.
 """
 from __future__ import annotations
@@ -33,7 +35,9 @@ class Run:
     steps: Iterator | None           # None before the first step of a run added later
     records: list[dict[str, Any]] = field(default_factory=list)
     factors: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)  # per record;
-    # None where dropped to stay within FACTOR_BUDGET_BYTES (see factors_at)
+    # None where dropped to stay within FACTOR_BUDGET_BYTES (see factors_at), or kept as an image
+    images: list[np.ndarray | None] = field(default_factory=list)   # per record of a run whose steps
+    # have no factors, only an image (see image_at); empty for a run of wlra_core.Step
     stop_reason: str | None = None   # the library's reason, or "error"
     error: str | None = None
 
@@ -51,16 +55,31 @@ class Run:
             return None
         return min(max(iteration, 1), len(self.records)) - 1
 
+    @property
+    def has_factors(self) -> bool:
+        """False for a run whose steps are images only (nothing to form X Yᵀ from)."""
+        return not self.images
+
     def factors_at(self, iteration: int) -> tuple[int, np.ndarray, np.ndarray] | None:
-        """(iteration, X, Y) kept for `iteration`, or for the nearest earlier one still kept."""
+        """(iteration, X, Y) kept for `iteration`, or for the nearest earlier one still kept; None
+        for a run of images."""
+        found = self._kept_at(self.factors, iteration)
+        return None if found is None else (found[0], *found[1])
+
+    def image_at(self, iteration: int) -> tuple[int, np.ndarray] | None:
+        """(iteration, image) kept for `iteration`, or for the nearest earlier one still kept; None
+        for a run of factors."""
+        return self._kept_at(self.images, iteration)
+
+    def _kept_at(self, kept: list, iteration: int) -> tuple[int, Any] | None:
         index = self.at(iteration)
-        if index is None:
+        if index is None or not any(item is not None for item in kept):
             return None
-        for i in range(index, -1, -1):
-            if self.factors[i] is not None:
-                return (self.records[i]["iteration"], *self.factors[i])
-        i = next(i for i, f in enumerate(self.factors) if f is not None)
-        return (self.records[i]["iteration"], *self.factors[i])
+        for i in range(min(index, len(kept) - 1), -1, -1):
+            if kept[i] is not None:
+                return self.records[i]["iteration"], kept[i]
+        i = next(i for i, item in enumerate(kept) if item is not None)
+        return self.records[i]["iteration"], kept[i]
 
 
 def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None,
@@ -70,14 +89,10 @@ def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None,
     # `elapsed` (wall time since wlra_core.iterate was called) also counts the other runs' turns
     # and any pause between Steps. The shared initialisation is in no step's `seconds`.
     so_far = (previous["cumulative_seconds"] if previous is not None else 0.0) + float(step.seconds)
-    rec: dict[str, Any] = {
-        "iteration": int(step.iteration),
-        "objective": float(step.objective),
-        "relative_objective": float(step.relative_objective),
-        "seconds": float(step.seconds),
-        "elapsed": float(step.elapsed),
-        "cumulative_seconds": so_far,
-    }
+    rec: dict[str, Any] = {"iteration": int(step.iteration), "objective": float(step.objective)}
+    if _has_factors(step):   # an image step's objective (a sum over groups) has no Σ W M² to scale by
+        rec["relative_objective"] = float(step.relative_objective)
+    rec.update(seconds=float(step.seconds), elapsed=float(step.elapsed), cumulative_seconds=so_far)
     inner = getattr(step, "inner", None) or {}
     for name in INNER_KEYS:
         value = inner.get(name)
@@ -86,6 +101,11 @@ def _record(step: Any, measure: Callable[[Any], Mapping[str, float]] | None,
     if measure is not None:
         rec.update({k: float(v) for k, v in measure(step).items()})
     return rec
+
+
+def _has_factors(step: Any) -> bool:
+    """A wlra_core.Step (X, Y), not an image step (wlra_core.InpaintStep without its alternating step)."""
+    return getattr(step, "X", None) is not None
 
 
 def _kept(A: np.ndarray) -> np.ndarray:
@@ -161,29 +181,36 @@ class RunSet:
                 continue
             # the relative objective: the objective itself may be inf for finite, huge data (values
             # near 1e150 with large weights: beyond the float range, though the fit is fine)
-            if not np.isfinite(step.relative_objective):
+            with_factors = _has_factors(step)
+            if not np.isfinite(step.relative_objective if with_factors else step.objective):
                 run.stop_reason, run.steps = "error", None
                 run.error = (f"the objective became {step.objective} at iteration {step.iteration}; "
                              "the run was stopped (try another k, a ridge, or another solver)")
                 continue
             with np.errstate(all="ignore"):
                 run.records.append(_record(step, self.measure, run.records[-1] if run.records else None))
-            X, Y = _kept(step.X), _kept(step.Y)
-            run.factors.append((X, Y))
-            self.factor_bytes += X.nbytes + Y.nbytes
+            if with_factors:
+                X, Y = _kept(step.X), _kept(step.Y)
+                run.factors.append((X, Y))
+                self.factor_bytes += X.nbytes + Y.nbytes
+            else:
+                image = _kept(step.image)
+                run.images.append(image)
+                self.factor_bytes += image.nbytes
             if self.factor_bytes > FACTOR_BUDGET_BYTES:
                 self._thin_factors()
             if getattr(step, "stop_reason", None):
                 run.stop_reason, run.steps = step.stop_reason, None
 
     def _thin_factors(self) -> None:
-        """Drop every other kept (X, Y) of every run, never a run's newest."""
+        """Drop every other kept (X, Y) or image of every run, never a run's newest."""
         for run in self.runs.values():
-            kept = [i for i, f in enumerate(run.factors) if f is not None][:-1]
-            for i in kept[1::2]:
-                X, Y = run.factors[i]
-                self.factor_bytes -= X.nbytes + Y.nbytes
-                run.factors[i] = None
+            for items in (run.factors, run.images):
+                kept = [i for i, f in enumerate(items) if f is not None][:-1]
+                for i in kept[1::2]:
+                    self.factor_bytes -= sum(a.nbytes for a in (items[i] if isinstance(items[i], tuple)
+                                                                else (items[i],)))
+                    items[i] = None
 
     def advance_for(self, budget: float, between: Callable[[], None] | None = None) -> int:
         """Advance round after round until `budget` seconds are spent (at least one round).

@@ -1,8 +1,8 @@
 """The inpainting page's model: the problem of an image and its mask, the comparison of its runs,
 the live view's HTML and the downloads; names gathered here."""
 from ui.models.inpainting.problem import (  # noqa: F401
-    LIFTS, PATCH_SIZES, HOLDOUT, SHOW, Problem, build_problem, describe_matrix, signature, starter,
-    measurer, masked_view,
+    LIFTS, GROUPS, GROUP_REFUSED, PATCH_SIZES, HOLDOUT, SHOW, Problem, build_problem, describe_matrix, signature,
+    starter, measurer, group_starter, group_measurer, masked_view,
 )
 from ui.models.inpainting.comparison import (  # noqa: F401
     BYPASSED_ABOVE, difference, Timing, timing, Cost, cost, bypassed, bypass_note, reading,

@@ -21,8 +21,8 @@ def difference(runs: RunSet, iteration: int) -> list[tuple[str, str, float]]:
     """(a, b, ‖M̂_a − M̂_b‖_F / ‖M̂_b‖_F) at the shown iteration, b the first solver and a each
     other one, M̂ = X Yᵀ the lifted estimate. Formed explicitly (not from k×k Gram traces, whose
     cancellation would hide differences below about 1e-4); the factors are kept as float32, so
-    values near 1e-7 mean "the same iterates"."""
-    names = [name for name, run in runs.runs.items() if run.records]
+    values near 1e-7 mean "the same iterates". Runs without factors (lift="groups") are left out."""
+    names = [name for name, run in runs.runs.items() if run.records and run.has_factors]
     if len(names) < 2:
         return []
     ref = runs.runs[names[0]].factors_at(iteration)

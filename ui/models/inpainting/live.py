@@ -25,6 +25,7 @@ STOP_LABELS = {
     "fit": "converged (fit below eps)",
     "stalled": "converged (objective stalled)",
     "max_iter reached": "stopped at max_iter",
+    "holdout stalled": "stopped (held-out error stalled)",
     "stopped": "stopped",
     "error": "failed",
 }
@@ -176,10 +177,14 @@ def cost_html(runs: RunSet | None, iteration: int) -> str:
 
 def best_index(run: Run, iteration: int) -> int | None:
     """Index of the record with the lowest held-out error up to the one shown for `iteration`
-    (ties: the earliest); the shown one itself when nothing was held out."""
+    (ties: the earliest); the shown one itself when nothing was held out. A run whose records carry
+    the library's own mark ("is_best": wlra_core.InpaintStep, whose rounds tie within GROUP_TIE)
+    takes its last marked record."""
     index = run.at(iteration)
     if index is None:
         return None
+    if "is_best" in run.records[0]:
+        return max((i for i in range(index + 1) if run.records[i]["is_best"]), default=index)
     errors = np.array([r.get("holdout_rmse", math.nan) for r in run.records[:index + 1]], dtype=float)
     if not np.isfinite(errors).any():
         return index
@@ -201,10 +206,13 @@ def live_html(view: View, iteration: int, max_iter: int, problem: Problem, *, sh
 
 def picture(problem: Problem, run: Run, iteration: int, show: str) -> tuple[int, np.ndarray] | None:
     """(iteration pictured, picture) of `run` as the page shows it at `iteration` (``show`` as in
-    image_items), or None when that iteration's factors are not kept."""
+    image_items), or None when that iteration's factors are not kept. A run of images (lift="groups")
+    has no X Yᵀ: every ``show`` is its inpainted image (the page says so)."""
     index = best_index(run, iteration) if show == "best" else run.at(iteration)
     if index is None:
         return None
+    if not run.has_factors:
+        return run.image_at(run.records[index]["iteration"])
     kept = run.factors_at(run.records[index]["iteration"])
     if kept is None:
         return None

@@ -65,8 +65,10 @@ def solver_settings(
     k_max: int = 128,
     solver_choices: tuple[str, ...] | None = None,
     container: Any = None,
+    solvers_apply: bool = True,
 ) -> SolverSettings:
-    """Render the solver settings (in `container`, default the sidebar) and return them."""
+    """Render the solver settings (in `container`, default the sidebar) and return them.
+    `solvers_apply` False draws the solver selection disabled (the page runs something else)."""
     box = container if container is not None else st.sidebar
     choices = tuple(solver_choices or wc.SOLVERS)
     common = {"bind": "query-params", "persist_state": "session"}
@@ -74,7 +76,7 @@ def solver_settings(
         solvers = st.multiselect(
             "Solvers (run side by side)", list(choices), default=[s for s in defaults.solvers if s in choices],
             key=state.key(prefix, "solvers"), help="\n\n".join(f"**{s}**: {SOLVER_HELP.get(s, '')}" for s in choices),
-            **common,
+            disabled=not solvers_apply, **common,
         )
         k_key = state.key(prefix, "k")
         slider_max = max(2, int(k_max))  # Streamlit's slider needs two values; k = 2 > k_max is capped below

@@ -169,12 +169,11 @@ caption.caption(f"Original {original_shape[1]}×{original_shape[0]} px, {scaled}
 
 # --- the runs (right) -------------------------------------------------------------------------
 if problem.grouped:
-    # above the solver multiselect (shared with the other pages), which stays: it does not apply
     st.sidebar.warning(f"Matrix = groups runs one exact WLRA per group (one run, named {inpainting.GROUPS}): "
-                       "the solver selection below does not apply. Rank k is each group's rank (set to "
+                       "the solver selection below does not apply (it is greyed out). Rank k is each group's rank (set to "
                        f"{wc.inpainting.DEFAULTS['k']['groups']}, wc.inpaint's default, when groups is chosen), "
                        "max_iter the rounds at most.", icon=":material/info:")
-settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS)
+settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS, solvers_apply=not problem.grouped)
 if problem.grouped and settings.k > (rank_limit := problem.group_rank_limit):
     messages.warning(f"Rank k = {settings.k} is more than a group allows (at most {rank_limit}: a group's matrix "
                      f"has {wc.inpainting.DEFAULTS['group_size']} windows of {problem.lifting.patch}×"

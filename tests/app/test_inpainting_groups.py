@@ -49,6 +49,7 @@ def test_groups_runs_one_run_live_and_beats_the_patch_matrix_at_the_same_mask_an
     assert not at.exception
     # the solver selection is said not to apply, in the sidebar beside it
     assert any("solver selection below does not apply" in w.value for w in at.sidebar.warning)
+    assert at.multiselect(key="inp_solvers").disabled               # and drawn greyed out
     assert at.slider(key="inp_k").value == wc.inpainting.DEFAULTS["k"]["groups"]   # each group's rank
     assert "one rank-k WLRA each" in " ".join(c.value for c in at.caption)
     step(at, 2)
@@ -87,6 +88,7 @@ def test_groups_says_it_has_no_x_y_picture_and_the_patches_come_back():
     assert any("Groups has no single X Yᵀ" in i.value for i in at.info)
     at.segmented_control(key="inp_lift").set_value("patches").run()
     assert at.slider(key="inp_k").value == 12   # the page's k for the patch matrix again
+    assert not at.multiselect(key="inp_solvers").disabled
     step(at, 1)
     assert not at.exception and list(at.session_state["inp_runs"].runs) == ["exact", "sketched"]
     assert not any("Groups has no single X Yᵀ" in i.value for i in at.info)

@@ -56,5 +56,6 @@ st.markdown(
     "sketched solver of Song, Ye, Yin and Zhang (*Efficient Alternating Minimization with Applications "
     "to Weighted Low Rank Approximation*, arXiv 2306.04169) solves each of those problems approximately, "
     "with a random sketch as preconditioner, and keeps the convergence. For images the matrix is the "
-    "picture's overlapping patches, one per row (a block-Hankel lifting)."
+    "picture's overlapping patches, one per row (a block-Hankel lifting), or, best, many small matrices: "
+    "groups of similar patches found by block matching, each fitted at a low rank."
 )

@@ -74,9 +74,8 @@ lift_col, patch_col = st.columns([2, 5], vertical_alignment="bottom")
 def rank_for_lift() -> None:
     """Choosing groups sets k to its own default (6 in wc.inpaint: each group's rank; the page's 12 is
     the patch matrix's); leaving groups sets the page's default back. The sidebar says so."""
-    chosen = st.session_state.get(state.key(P, "lift"))
-    st.session_state[state.key(P, "k")] = (wc.inpainting.DEFAULTS["k"]["groups"] if chosen == inpainting.GROUPS
-                                           else DEFAULTS.k)
+    chosen = state.get(P, "lift")
+    state.put(P, "k", wc.inpainting.DEFAULTS["k"]["groups"] if chosen == inpainting.GROUPS else DEFAULTS.k)
 
 
 lift = lift_col.segmented_control(

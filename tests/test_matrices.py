@@ -134,17 +134,23 @@ def test_load_matrix_npy_refuses_a_declared_shape_above_max_entries_without_read
         load_matrix(data)
 
 
-def test_load_matrix_mtx_and_text_refuse_more_entries_than_max_entries():
-    coordinate = b"%%MatrixMarket matrix coordinate real general\n2 2 4\n1 1 1\n1 2 2\n2 1 3\n2 2 4\n"
-    with pytest.raises(InputError, match=r"matrix: found a Matrix Market file declaring 4 entries \(2×2\), "
-                                         "need at most 3"):
-        load_matrix(coordinate, max_entries=3)
-    assert load_matrix(coordinate, max_entries=4).nnz == 4
-    array = b"%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n"
-    with pytest.raises(InputError, match=r"found a dense 2×2 Matrix Market array \(4 entries\), need at most 3"):
-        load_matrix(array, max_entries=3)
-    with pytest.raises(InputError, match=r"found 2 rows of 3 values \(6 entries\), need at most 5"):
-        load_matrix(b"1,2,3\n4,5,6\n", name="m.csv", max_entries=5)
+COORDINATE_2X2 = b"%%MatrixMarket matrix coordinate real general\n2 2 4\n1 1 1\n1 2 2\n2 1 3\n2 2 4\n"
+
+
+@pytest.mark.parametrize("data, name, cap, message", [
+    (COORDINATE_2X2, None, 3, r"matrix: found a Matrix Market file declaring 4 entries \(2×2\), need at most 3"),
+    (b"%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n", None, 3,
+     r"found a dense 2×2 Matrix Market array \(4 entries\), need at most 3"),
+    (b"1,2,3\n4,5,6\n", "m.csv", 5, r"found 2 rows of 3 values \(6 entries\), need at most 5"),
+])
+def test_load_matrix_mtx_and_text_refuse_more_entries_than_max_entries(data, name, cap, message):
+    kwargs = {} if name is None else {"name": name}
+    with pytest.raises(InputError, match=message):
+        load_matrix(data, max_entries=cap, **kwargs)
+
+
+def test_load_matrix_mtx_at_exactly_max_entries_is_read():
+    assert load_matrix(COORDINATE_2X2, max_entries=4).nnz == 4
 
 
 # ------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import wlra_core as wc
-from wlra_core.__main__ import main, parse_size
+from wlra_core.__main__ import main
 from tests.problems import low_rank
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,20 +41,6 @@ def test_help_lists_every_option_with_defaults():
         assert default in " ".join(done.stdout.split()), default
     for name in wc.SOLVERS:
         assert name in done.stdout
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("1073741824", 2**30), ("512M", 512 * 2**20), ("1G", 2**30), ("1.5G", 3 * 2**29),
-    ("64kb", 64 * 1024), ("2GiB", 2**31), (" 3 m ", 3 * 2**20),
-])
-def test_parse_size_accepts_bytes_and_binary_units(text, expected):
-    assert parse_size(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "12X", "G", "-1M", "0", "1e9"])
-def test_parse_size_rejects_other_text(text):
-    with pytest.raises(Exception, match="size|byte"):
-        parse_size(text)
 
 
 def test_planted_run_converges_and_writes_outputs(tmp_path, capsys):

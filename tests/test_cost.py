@@ -97,14 +97,22 @@ def test_em_costs_a_dense_svd_for_small_problems():
     assert e.flops["svd"] == pytest.approx(4 * n * m * min(n, m)) and e.flops["gram"] == 0
 
 
-def test_estimate_refuses_what_solve_refuses_with_the_same_message():
+@pytest.mark.parametrize("bad, message", [
+    ({"solver": "als"}, "solver"),
+    ({"eps": 0}, "eps"),
+    ({"memory_budget": 10}, "memory_budget"),
+])
+def test_estimate_refuses_what_solve_refuses_with_the_same_message(bad, message):
     M, W = dense()
-    for kwargs in ({"solver": "als"}, {"eps": 0}, {"memory_budget": 10}):
-        with pytest.raises(wc.InputError) as a:
-            wc.solve(M, W, 3, **kwargs)
-        with pytest.raises(wc.InputError) as b:
-            wc.estimate(M, W, 3, **kwargs)
-        assert str(a.value) == str(b.value)
+    with pytest.raises(wc.InputError, match=message) as a:
+        wc.solve(M, W, 3, **bad)
+    with pytest.raises(wc.InputError) as b:
+        wc.estimate(M, W, 3, **bad)
+    assert str(a.value) == str(b.value)
+
+
+def test_estimate_refuses_an_unknown_keyword_naming_itself():
+    M, W = dense()
     with pytest.raises(wc.InputError, match=r"^estimate: .*unexpected keyword argument 'bogus'"):
         wc.estimate(M, W, 3, bogus=1)
 

@@ -106,13 +106,15 @@ def test_large_problem_path_agrees_with_the_exact_svd_path(layout, monkeypatch):
     assert all(b.objective <= a.objective * (1 + 1e-12) for a, b in zip(swept_plain.history, swept_plain.history[1:]))
 
 
-def test_em_refuses_what_it_cannot_do():
+@pytest.mark.parametrize("bad, message", [
+    (dict(ridge=0.1, ridge_scaling="count"), "ridge_scaling: found 'count' with solver='em'"),
+    (dict(diagnostics=True), "diagnostics: found True with solver='em'"),
+    (dict(max_inner=5), "max_inner: found 5 with solver='em'"),
+])
+def test_em_refuses_what_it_cannot_do(bad, message):
     T, W = rank3()
-    for kw, match in [(dict(ridge=0.1, ridge_scaling="count"), "ridge_scaling: found 'count' with solver='em'"),
-                      (dict(diagnostics=True), "diagnostics: found True with solver='em'"),
-                      (dict(max_inner=5), "max_inner: found 5 with solver='em'")]:
-        with pytest.raises(wc.InputError, match=match):
-            wc.solve(T, W, 3, solver="em", **kw)
+    with pytest.raises(wc.InputError, match=message):
+        wc.solve(T, W, 3, solver="em", **bad)
 
 
 def test_plain_em_is_unchanged_by_the_new_paths():

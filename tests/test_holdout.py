@@ -157,14 +157,16 @@ def test_bad_holdout_values_are_refused(bad):
         wc.iterate(M, W, 3, holdout=bad)
 
 
-def test_a_holdout_that_selects_no_entry_or_every_entry_is_refused():
+@pytest.mark.parametrize("bad, message", [
+    (0.1, "holdout: found 0.1 of 2 weighted entries"),          # selects no entry
+    (0.9, "holdout: found 0.9 of 2 weighted entries"),          # selects every entry
+])
+def test_a_holdout_that_selects_no_entry_or_every_entry_is_refused(bad, message):
     M = np.ones((3, 3))
     W = np.zeros((3, 3))
     W[0, 0] = W[1, 1] = 1.0
-    with pytest.raises(wc.InputError, match="holdout: found 0.1 of 2 weighted entries"):
-        wc.solve(M, W, 1, holdout=0.1)
-    with pytest.raises(wc.InputError, match="holdout: found 0.9 of 2 weighted entries"):
-        wc.solve(M, W, 1, holdout=0.9)
+    with pytest.raises(wc.InputError, match=message):
+        wc.solve(M, W, 1, holdout=bad)
 
 
 def test_nan_at_a_held_out_entry_is_refused():

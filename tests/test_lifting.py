@@ -106,14 +106,15 @@ def test_bad_options_are_refused(args, kwargs, match):
         lifting(*args, **kwargs)
 
 
-def test_wrong_shapes_are_refused():
+@pytest.mark.parametrize("method, bad, message", [
+    ("lift", np.zeros((10, 11)), "image"),
+    ("lift_weights", np.zeros((10, 10, 3)), "weights"),
+    ("average", np.zeros((3, 3)), "matrix"),
+])
+def test_wrong_shapes_are_refused(method, bad, message):
     lf = lifting((10, 10), patch=4)
-    with pytest.raises(InputError, match="image"):
-        lf.lift(np.zeros((10, 11)))
-    with pytest.raises(InputError, match="weights"):
-        lf.lift_weights(np.zeros((10, 10, 3)))
-    with pytest.raises(InputError, match="matrix"):
-        lf.average(np.zeros((3, 3)))
+    with pytest.raises(InputError, match=message):
+        getattr(lf, method)(bad)
 
 
 # ------------------------------------------------------------------------------------------------

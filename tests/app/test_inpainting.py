@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from _apptest import run_page
+from _apptest import press, run_page
 from streamlit.testing.v1 import AppTest
 
 from ui import mask
@@ -82,10 +82,8 @@ def png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def step(at: AppTest, times: int = 1) -> AppTest:
-    for _ in range(times):
-        at.button(key="inp_step").click().run()
-    return at
+def step(at, times=1):
+    return press(at, "inp_step", times)
 
 
 # --- the page ---------------------------------------------------------------------------------

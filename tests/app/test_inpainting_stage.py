@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _apptest import run_page
+from _apptest import press, run_page
 
 import wlra_core as wc
 from ui import mask
@@ -23,9 +23,7 @@ def page(**query):
 
 
 def step(at, times=1):
-    for _ in range(times):
-        at.button(key="inp_step").click().run()
-    return at
+    return press(at, "inp_step", times)
 
 
 def notes(at) -> list[str]:

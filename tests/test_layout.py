@@ -63,3 +63,11 @@ def test_the_table_parser_catches_a_missing_row_and_a_missing_file():
     rows = table_rows("| `wlra_core/a.py` | `test_a.py`, `test_nope.py` |\n| `wlra_core/b.py` | |\n")
     assert rows == {"wlra_core/a.py": ["test_a.py", "test_nope.py"], "wlra_core/b.py": []}
     assert not rows.get("wlra_core/b.py") and "wlra_core/c.py" not in rows
+
+
+def test_no_two_test_files_share_a_name():
+    # the test folders have no __init__.py, so pytest imports each file by its name alone: two
+    # files of one name stop `pytest tests` at collection, though each folder passes on its own
+    import collections
+    names = collections.Counter(path.name for path in TESTS.rglob("test_*.py"))
+    assert {name: count for name, count in names.items() if count > 1} == {}

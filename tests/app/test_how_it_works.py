@@ -298,3 +298,17 @@ def test_the_calculator_marks_the_crossover_measured_in_the_benchmark_results():
     reading = next(c.value for c in at.caption if c.value.startswith("At these sizes"))
     for n, m, k0, k1 in crossings:
         assert f"Measured crossover at {n}×{m}: sketched is slower at k = {k0} and faster from k = {k1}" in reading
+
+
+def test_a_repeat_listed_later_replaces_the_first_runs_ratio(tmp_path):
+    def write(folder, sketched):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "solvers.csv").write_text(
+            "case,n,m,k,solver,sketch,s_per_iter\n"
+            f"dense4096,4096,4096,64,exact,,2.0\ndense4096,4096,4096,64,sketched,rownorm,{sketched}\n")
+
+    write("solvers_large_crossover4096", 0.9)
+    write("solvers_large_crossover4096_k64_repeat", 2.02)
+    measured = wt.measured_ratios(tmp_path)
+    assert len(measured) == 1 and measured["ratio"].iloc[0] == pytest.approx(1.01)
+    assert measured["source"].iloc[0].endswith("k64_repeat/solvers.csv")

@@ -58,23 +58,33 @@ def model_crossover(curve: pd.DataFrame, solver: str = "sketched"):
 
 RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results"
 # The newest engine measurements with sketched and exact in one run: (csv, where its shapes are).
+# A later source replaces an earlier one's ratio for the same case and k: the repeats come after
+# the first runs, whose exact was slowed by the machine's load.
 MEASURED_SOURCES = (("solvers_large_crossover4096/solvers.csv", None),
+                    ("solvers_large_crossover4096_k48/solvers.csv", None),
+                    ("solvers_large_crossover4096_k128/solvers.csv", None),
+                    ("solvers_large_crossover4096_k96_128/solvers.csv", None),
+                    ("solvers_large_crossover4096_k64_repeat/solvers.csv", None),
                     ("solvers_large_dense3072_k128/solvers.csv", None),
+                    ("solvers_large_dense3072_k128_repeat/solvers.csv", None),
                     ("solvers_large_dense3072_k256/solvers.csv", None),
+                    ("solvers_large_dense3072_k256_repeat/solvers.csv", None),
                     ("solvers_ab.csv", "solvers_app/solvers.csv"))
 
 
 def measured_ratios(results: Path = RESULTS) -> pd.DataFrame:
     """sketched / exact time per iteration measured on this project's machine, read from the
     benchmark results (benchmarks/solvers.py and solvers_ab.py): columns case, n, m, k, ratio,
-    source. solvers_ab.csv has no shapes: they come from the run that defined its app cases."""
+    source, one row per case and k (the last source that measured it). solvers_ab.csv has no
+    shapes: they come from the run that defined its app cases."""
     rows = []
     for name, shapes in MEASURED_SOURCES:
         try:
             rows += _measured_rows(results, name, shapes)
         except (OSError, KeyError, ValueError, pd.errors.ParserError):
             continue  # a result file missing or rewritten in another layout: the page shows what it can read
-    return pd.DataFrame(rows, columns=["case", "n", "m", "k", "ratio", "source"])
+    frame = pd.DataFrame(rows, columns=["case", "n", "m", "k", "ratio", "source"])
+    return frame.drop_duplicates(["case", "n", "m", "k"], keep="last").reset_index(drop=True)
 
 
 def _measured_rows(results: Path, name: str, shapes: str | None) -> list[dict]:

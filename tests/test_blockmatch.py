@@ -7,6 +7,7 @@ import pytest
 
 import wlra_core as wc
 from wlra_core import blockmatch as bm
+from wlra_core.lifting import _starts
 from wlra_core.problem import InputError
 
 
@@ -98,7 +99,7 @@ def test_aggregating_the_true_windows_gives_the_image_back():
 @pytest.mark.parametrize("shape, patch, step, window", [((30, 27), 5, 3, 4), ((64, 50), 8, 6, 12), ((9, 40), 4, 2, 6)])
 def test_compiled_distances_agree_with_numpy(shape, patch, step, window):
     g = np.random.default_rng(shape[1]).random(shape)
-    ys, xs = bm._grid(shape[0], patch, step), bm._grid(shape[1], patch, step)
+    ys, xs = _starts(shape[0], patch, step), _starts(shape[1], patch, step)
     offsets = bm._offsets(window)
     fast, ref = bm._distances(g, ys, xs, offsets, patch), bm.distances_numpy(g, ys, xs, offsets, patch)
     np.testing.assert_array_equal(np.isinf(fast), np.isinf(ref))

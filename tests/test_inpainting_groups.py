@@ -98,3 +98,19 @@ def test_groups_fill_a_hole_wider_than_the_window_from_its_surroundings():
     smooth = wc.inpainting.smooth_fill(img, weights)
     hole = weights == 0
     assert wc.metrics.psnr(img, res.image, mask=hole) > wc.metrics.psnr(img, smooth, mask=hole)
+
+
+def test_a_search_window_beyond_the_image_is_refused_and_the_default_fits_a_small_image():
+    rng = np.random.default_rng(0)
+    image, weights = rng.random((20, 20)), (rng.random((20, 20)) < 0.7).astype(float)
+    with pytest.raises(wc.InputError, match=r"window: found 1000, need an integer ≤ 20"):
+        wc.inpaint_steps(image, weights, window=1000)
+    assert wc.inpaint(image, weights, max_iter=1).settings["window"] == 12
+    assert wc.inpaint(image[:10, :10], weights[:10, :10], patch=4, max_iter=1).settings["window"] == 10
+
+
+@pytest.mark.parametrize("eps", [0.0, 1.0, 2.0])
+def test_groups_eps_is_in_the_open_unit_interval_like_every_lifting(eps):
+    image = np.random.default_rng(0).random((20, 20))
+    with pytest.raises(wc.InputError, match="eps: found"):
+        wc.inpaint_steps(image, np.ones((20, 20)), eps=eps)

@@ -38,6 +38,13 @@ def test_import_wlra_core_loads_no_optional_dependency():
     assert _loaded("import wlra_core") == dict.fromkeys(OPTIONAL, False)
 
 
+def test_import_wlra_core_loads_no_numba_until_a_kernel_is_needed():
+    code = ("import sys, wlra_core as wc\nassert 'numba' not in sys.modules, 'numba at import'\n"
+            "wc.inpainting.DEFAULTS; wc.lifting.LIFTS\nassert 'numba' not in sys.modules, 'numba by inpainting'")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_compatibility_names_and_the_matrix_loaders_stay_light():
     # reading a .npy matrix and drawing a planted problem need neither pandas nor Pillow
     code = ("import io, numpy as np, wlra_core as wc\n"

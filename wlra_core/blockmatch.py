@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .lifting import _starts
 from .problem import InputError, check_int
 from .solvers.kernels import CACHE
 
@@ -27,11 +28,6 @@ __all__ = ["match", "match_reference", "batched_wlra", "batched_svd_init", "batc
            "aggregate", "group_round"]
 
 
-def _grid(length: int, patch: int, step: int) -> np.ndarray:
-    starts = np.arange(0, length - patch + 1, step)
-    if starts[-1] != length - patch:
-        starts = np.append(starts, length - patch)
-    return starts
 
 
 def _offsets(window: int) -> np.ndarray:
@@ -118,7 +114,7 @@ def match(guide, patch: int, step: int, window: int, count: int):
     patch = check_int("patch", patch, low=1, high=min(h, w))
     step = check_int("step", step, low=1)
     window = check_int("window", window, low=0)
-    ys, xs = _grid(h, patch, step), _grid(w, patch, step)
+    ys, xs = _starts(h, patch, step), _starts(w, patch, step)
     ry, rx = np.meshgrid(ys, xs, indexing="ij")
     ry, rx = ry.ravel(), rx.ravel()
     offsets = _offsets(window)
@@ -138,7 +134,7 @@ def match_reference(guide, patch: int, step: int, window: int, count: int):
     tested against). Returns (refs, distances) with distances (R, count) sorted ascending."""
     g = np.asarray(guide, dtype=np.float64)
     h, w = g.shape
-    ys, xs = _grid(h, patch, step), _grid(w, patch, step)
+    ys, xs = _starts(h, patch, step), _starts(w, patch, step)
     refs, out = [], []
     for y in ys:
         for x in xs:

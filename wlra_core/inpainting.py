@@ -47,7 +47,6 @@ from typing import Iterator
 
 import numpy as np
 
-from . import blockmatch as _blockmatch
 from . import holdout as _holdout
 from . import lifting as _lifting
 from .alternating import SOLVERS, Step, iterate
@@ -208,16 +207,20 @@ def _check_options(img, lift, k, solver, options):
     if grouped:
         group_size = check_int("group_size", options.get("group_size", DEFAULTS["group_size"]), low=1,
                                what=" (windows per group)")
-        window = check_int("window", options.get("window", DEFAULTS["window"]), low=0,
-                           what=" (the search radius of block matching, in pixels)")
-        span = _blockmatch.candidates(img.shape, lf.patch, window)
+        longest = max(img.shape[:2])
+        window = (check_int("window", options["window"], low=0, high=longest,
+                            what=" (the search radius of block matching, in pixels, at most the image's longer "
+                                 "side)") if "window" in options else min(DEFAULTS["window"], longest))
+        span = _blockmatch().candidates(img.shape, lf.patch, window)
         if group_size > span:
             raise InputError(f"group_size: found {group_size}, more than the {span} windows a corner window has "
                              f"within ±{window} px; need fewer, or a larger window")
         kmax = min(lf.patch ** 2, group_size * lf.channels)
     if k is None:
         k = min(DEFAULTS["k"][lift], kmax)
-    k = check_int("k", k, low=1, high=kmax, what=f" (the rank, at most the lifted matrix's smaller side {kmax})")
+    bound = (f"a group's matrix of {lf.patch}×{lf.patch} pixels by {group_size} windows allows {kmax}" if grouped
+             else f"the lifted matrix's smaller side is {kmax}")
+    k = check_int("k", k, low=1, high=kmax, what=f" (the rank; {bound})")
     holdout = check_float("holdout", options.get("holdout", DEFAULTS["holdout"]), low=0.0, high=1.0,
                           high_open=True, what=" (the fraction of known pixels held out)")
     patience = options.get("patience", "default")
@@ -244,12 +247,20 @@ def _check_options(img, lift, k, solver, options):
                     seed=seed, holdout=holdout, patience=patience, prior=prior)
     if grouped:
         settings.update(max_iter=check_int("max_iter", max_iter, low=1, what=" (rounds at most)"),
-                        eps=check_float("eps", settings["eps"], low=0.0, what=" (the objective's relative change "
-                                                                              "below which the rounds stop)"),
+                        eps=check_float("eps", settings["eps"], low=0.0, high=1.0, low_open=True, high_open=True,
+                                        what=" (the objective's relative change below which the rounds stop; "
+                                             "open interval (0, 1))"),
                         group_size=group_size, window=window,
                         group_iter=check_int("group_iter", options.get("group_iter", DEFAULTS["group_iter"]),
                                              low=1, what=" (alternating iterations per group and round)"))
     return lf, settings
+
+
+def _blockmatch():
+    """The grouped model's module, imported when a group run needs it: it compiles numba kernels,
+    and `import wlra_core` stays light."""
+    from . import blockmatch
+    return blockmatch
 
 
 def held_out(weights, fraction: float, seed: int = 0) -> np.ndarray:
@@ -413,7 +424,7 @@ def _group_steps(img, wts, fit_w, held, settings):
     previous = None
     for t in range(1, settings["max_iter"] + 1):
         t0 = time.perf_counter()
-        estimate, objective = _blockmatch.group_round(
+        estimate, objective = _blockmatch().group_round(
             guide, img, fit_w, settings["prior"], settings["k"], patch=settings["patch"], step=settings["stride"],
             window=settings["window"], count=settings["group_size"], iterations=settings["group_iter"])
         image, rmse, is_best = score(estimate, objective)

@@ -19,7 +19,7 @@ caps, each with the reason for its value:
   before decoding (below Pillow's own decompression-bomb limit, which is also respected and never
   disabled). A 33-megapixel RGBA image decodes to 134 MB of bytes.
 
-The app uses stricter per-problem caps of its own (ui/loaders.py) and says so on the page.
+The app uses stricter per-problem caps of its own (ui/state.py, APP_MAX_ENTRIES) and says so on the page.
 """
 from __future__ import annotations
 

@@ -87,8 +87,9 @@ class RegressionStats(_Fields):
     inner_seconds         wall time of the inner iterations (0.0 for "exact")
     exact_seconds         wall time of the rows solved exactly (their Grams and solves): every row
                           for "exact", rows no longer than the sketch (or than k for "cg") otherwise
-    The four parts are measured around those parts only: right-hand sides, copies and the
-    objective are in seconds_x + seconds_y but in none of them.
+    The iterative solvers' parts are measured around those parts only (their right-hand sides,
+    copies and objective are in seconds_x + seconds_y but in none of them); "exact"'s one part is its
+    whole block loop, right-hand sides included.
     """
 
     inner_iterations: float

@@ -97,3 +97,30 @@ def test_lift_groups_runs_on_inpaints_own_defaults_when_no_solver_is_given(image
     np.testing.assert_array_equal(result[~hidden], pixels[~hidden])
     assert main(["--image", str(tmp_path / "img.png"), "--lift", "groups", "--solver", "sketched"]) == 2
     assert "solver" in capsys.readouterr().err
+
+
+def test_holdout_zero_with_lift_is_passed_not_taken_for_the_default(image_and_mask, capsys, monkeypatch):
+    tmp_path, _, _ = image_and_mask
+    seen = []
+    original = wc.inpaint_steps
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(wc, "inpaint_steps", spy)
+    args = ["--image", str(tmp_path / "img.png"), "--mask", str(tmp_path / "mask.png"), "--lift", "patches",
+            "--solver", "exact", "--max-iter", "2"]
+    assert main(args + ["--holdout", "0"]) == 0
+    assert main(args) == 0
+    assert seen[0]["holdout"] == 0.0 and "holdout" not in seen[1]     # not given: inpaint's own default
+
+
+@pytest.mark.parametrize("extra, option", [(["--bias"], "--bias"), (["--ridge-scaling", "count", "--ridge", "1"],
+                                                                    "--ridge-scaling"),
+                                           (["--max-entries", "1000"], "--max-entries")])
+def test_model_and_cap_options_are_refused_with_lift_before_the_image_is_read(tmp_path, capsys, extra, option):
+    # no image file at all: the refusal comes from the arguments, before anything is read
+    assert main(["--image", str(tmp_path / "missing.png"), "--lift", "patches", *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"{option}" in err and "found with --lift" in err and "no file" not in err

@@ -64,8 +64,9 @@ def _check_source_options(parser: argparse.ArgumentParser, args: argparse.Namesp
         parser.error("-k/--rank is required (except with --planted, where it defaults to K)")
     if args.lift is not None:
         if refused := not_for_inpainting(args):
-            parser.error(f"{', '.join(refused)}: found with --lift; wlra_core.inpaint takes --solver, --eps, "
-                         "--max-iter, --init, --ridge, --seed, --holdout, --patch and --stride; leave them out")
+            parser.error(f"{', '.join(refused)}: found with --lift; wlra_core.inpaint fits no offsets and takes "
+                         "--solver, --eps, --max-iter, --init, --ridge, --seed, --holdout, --patch and --stride; "
+                         "leave them out")
         return   # the run options not given stay None: wlra_core.inpaint's defaults apply
     for name, value in RUN_DEFAULTS.items():
         if getattr(args, name) is None:
@@ -242,13 +243,8 @@ def run_inpaint(args: argparse.Namespace) -> int:
     image = data.load_image(args.image, max_side=args.max_side, max_bytes=args.max_file_size)
     weights = (np.ones(image.shape[:2]) if args.mask is None
                else data.load_mask(args.mask, image.shape, max_bytes=args.max_file_size))
-    given = [name for name, on in (("--bias", getattr(args, "bias", False)),
-                                   ("--ridge-scaling", getattr(args, "ridge_scaling", "none") != "none")) if on]
-    if given:
-        raise wc.InputError(f"{', '.join(given)}: found with --lift; inpainting fits no offsets and a plain "
-                            "ridge; leave them out")
     geometry = {name: value for name, value in (("patch", args.patch), ("stride", args.stride)) if value is not None}
-    if getattr(args, "holdout", 0.0):   # --holdout F: inpaint's share of held-out known pixels (default 5 %)
+    if args.holdout is not None:   # --holdout F: inpaint's share of held-out known pixels (default 5 %)
         geometry["holdout"] = args.holdout
     given = {name: getattr(args, name) for name in RUN_DEFAULTS if getattr(args, name) is not None}
     steps = wc.inpaint_steps(image, weights, args.rank, lift=args.lift, seed=args.seed, **given, **geometry)

@@ -220,16 +220,21 @@ def _add_model_arguments(group) -> None:
     group.add_argument("--ridge-scaling", choices=("none", "count"), default="none",
                        help="'count': the ridge of each row is lambda times its number of weighted "
                             "entries (ALS-WR, Spark's ALS); needs --ridge > 0")
-    group.add_argument("--holdout", type=float, default=0.0, metavar="F",
+    group.add_argument("--holdout", type=float, default=None, metavar="F",
                        help="hold out this fraction in [0, 1) of the weighted entries (seeded by "
-                            "--seed) and report the iteration with the lowest error on them")
+                            "--seed) and report the iteration with the lowest error on them (default: 0; "
+                            "with --lift, wlra_core.inpaint's 0.05 of the known pixels)")
 
 
 
 def not_for_inpainting(args: argparse.Namespace) -> list[str]:
     """The given options that wlra_core.inpaint does not take (refused with --lift)."""
+    from wlra_core import limits
+
     return [name for name, given in (
         ("--clip", args.clip), ("--inner-eps", args.inner_eps != "adaptive"), ("--inner", args.inner != "pcg"),
         ("--max-inner", args.max_inner is not None), ("--memory-budget", args.memory_budget != parse_size("1G")),
         ("--no-diagnostics", args.no_diagnostics), ("--sketch", args.sketch is not None),
-        ("--sketch-size", args.sketch_size is not None)) if given]
+        ("--sketch-size", args.sketch_size is not None), ("--bias", args.bias),
+        ("--ridge-scaling", args.ridge_scaling != "none"),
+        ("--max-entries", args.max_entries != limits.MAX_ENTRIES)) if given]

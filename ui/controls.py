@@ -54,7 +54,8 @@ class SolverSettings:
         return asdict(self)
 
 
-def _fmt_eps(value: float) -> str:
+def fmt_eps(value: float) -> str:
+    """A tolerance as the controls and the figures show it: 1e-04."""
     return f"{value:.0e}"
 
 
@@ -91,7 +92,7 @@ def solver_settings(
             st.caption(f"Rank k = {k} is more than this matrix allows: k = {k_max} is used.")
             k = int(k_max)
         eps = st.select_slider(
-            "Tolerance eps", options=list(EPS_CHOICES), value=defaults.eps, format_func=_fmt_eps,
+            "Tolerance eps", options=list(EPS_CHOICES), value=defaults.eps, format_func=fmt_eps,
             key=state.key(prefix, "eps"),
             help="Stop when the objective decreases by less than eps (relative) in one iteration; "
                  "also the accuracy asked of each approximate regression.",

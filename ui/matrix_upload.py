@@ -49,6 +49,8 @@ def _load(data: bytes, name: str):
 
 def _build(matrix: dict | None, weights: dict | None) -> Uploaded | None:
     if matrix is None:
+        if weights is not None:   # weights before their matrix: the file must still read on its own
+            _load(weights["bytes"], weights["name"])
         return None
     M, notes = _load(matrix["bytes"], matrix["name"])
     W = None

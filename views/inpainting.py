@@ -72,10 +72,14 @@ lift_col, patch_col = st.columns([2, 5], vertical_alignment="bottom")
 
 
 def rank_for_lift() -> None:
-    """Choosing groups sets k to its own default (6 in wc.inpaint: each group's rank; the page's 12 is
-    the patch matrix's); leaving groups sets the page's default back. The sidebar says so."""
-    chosen = state.get(P, "lift")
-    state.put(P, "k", wc.inpainting.DEFAULTS["k"]["groups"] if chosen == inpainting.GROUPS else DEFAULTS.k)
+    """Choosing groups sets k and max_iter to wc.inpaint's (6, each group's rank; 4 rounds); leaving
+    groups sets the page's back (k = 12 for the patch matrix). A change between patches and pixels
+    keeps the user's k. The sidebar says so."""
+    chosen, before = state.get(P, "lift"), state.get(P, "lift_before", "patches")
+    if (chosen == inpainting.GROUPS) != (before == inpainting.GROUPS):
+        grouped = chosen == inpainting.GROUPS
+        state.put(P, "k", wc.inpainting.DEFAULTS["k"]["groups"] if grouped else DEFAULTS.k)
+        state.put(P, "max_iter", wc.inpainting.DEFAULTS["rounds"] if grouped else DEFAULTS.max_iter)
 
 
 lift = lift_col.segmented_control(
@@ -87,6 +91,7 @@ lift = lift_col.segmented_control(
     "camera 256 px, 50 % dropout: 30.1 dB on the hidden pixels against 26.9 dB for patches and 27.7 dB for "
     "scikit-image's biharmonic (benchmarks/results/inpainting.md). One run, named groups: the solver choice "
     "does not apply.", **BOUND)
+state.put(P, "lift_before", lift)   # what rank_for_lift compares the next choice with
 patch = patch_col.select_slider("Patch size (px)", inpainting.PATCH_SIZES, value=8, key=state.key(P, "patch"),
                                 disabled=lift == "pixels", help="Side of the windows (stride 2).", **BOUND)
 loaders.accept_pending_mask(P, (h, w))
@@ -171,7 +176,8 @@ if problem.grouped:
     st.sidebar.warning(f"Matrix = groups runs one exact WLRA per group (one run, named {inpainting.GROUPS}): "
                        "the solver selection below does not apply (it is greyed out). Rank k is each group's rank (set to "
                        f"{wc.inpainting.DEFAULTS['k']['groups']}, wc.inpaint's default, when groups is chosen), "
-                       "max_iter the rounds at most.", icon=":material/info:")
+                       f"max_iter the rounds at most (set to wc.inpaint's {wc.inpainting.DEFAULTS['rounds']}); "
+                       "Seed does not apply (nothing is drawn at random).", icon=":material/info:")
 settings = controls.solver_settings(P, k_max=128, defaults=DEFAULTS, solvers_apply=not problem.grouped)
 if problem.grouped and settings.k > (rank_limit := problem.group_rank_limit):
     messages.warning(f"Rank k = {settings.k} is more than a group allows (at most {rank_limit}: a group's matrix "

@@ -106,13 +106,26 @@ def test_the_best_round_is_the_librarys_mark_not_the_strict_lowest():
 
 
 @pytest.mark.parametrize("query, said", [({"inp_ridge": "0.5"}, "ridge = 0.5"), ({"inp_init": "random"},
-                                                                              "init = 'random'")])
+                                                                              "init = 'random'"),
+                                         ({"inp_seed": "5"}, "seed = 5")])
 def test_groups_refuses_the_settings_its_group_fits_do_not_have(query, said):
     at = page(**MASK, inp_lift="groups", **query)
     step(at, 1)
     assert not at.exception
     assert at.session_state["inp_runs"] is None
     assert any(f"{said} with Matrix = groups" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_k_and_max_iter_follow_the_matrix_only_when_groups_is_entered_or_left():
+    at = page(**MASK)
+    at.slider(key="inp_k").set_value(20).run()
+    at.segmented_control(key="inp_lift").set_value("pixels").run()
+    assert at.slider(key="inp_k").value == 20                      # patches ↔ pixels keeps the user's k
+    at.segmented_control(key="inp_lift").set_value("groups").run()
+    assert (at.slider(key="inp_k").value, at.number_input(key="inp_max_iter").value) == (
+        wc.inpainting.DEFAULTS["k"]["groups"], wc.inpainting.DEFAULTS["rounds"])
+    at.segmented_control(key="inp_lift").set_value("patches").run()
+    assert (at.slider(key="inp_k").value, at.number_input(key="inp_max_iter").value) == (12, 60)
 
 
 def test_the_default_matrix_is_still_patches():

@@ -374,3 +374,12 @@ def test_an_mtx_value_cut_off_in_its_exponent_is_refused_and_the_server_lives():
     assert errors(at)[0].startswith("Matrix file 'cut.mtx': matrix: found a malformed Matrix Market file "
                                     "(could not convert string '1.5E-' to float64")
     assert_kept(at, caption)
+
+
+def test_a_bad_weights_file_before_any_matrix_is_refused_naming_it_and_a_good_matrix_after_it_is_accepted():
+    at = upload(run_page(PAGE, **UPLOAD), "W.npy", b"garbage", slot="weights")
+    [message] = errors(at)
+    assert message.startswith("Weights file 'W.npy'") and "The previous data is kept" in message
+    assert at.session_state["lab_weights"] is None
+    at = upload(at, "M.npy", npy(low_rank()))
+    assert errors(at) == [] and at.session_state["lab_matrix"]["name"] == "M.npy"

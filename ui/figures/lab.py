@@ -6,6 +6,7 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
+from ui.controls import fmt_eps
 from ui.figures.history import SECONDS_TITLE, color_for
 from ui.models.lab import condition_frame, inner_summary, measured_label
 
@@ -16,10 +17,6 @@ def stamp(fig: go.Figure) -> go.Figure:
                        showarrow=False, font={"size": 10, "color": "#666"}, xanchor="left", yanchor="top")
     fig.update_layout(margin={"l": 60, "r": 10, "t": 40, "b": 75}, template="plotly_white")
     return fig
-
-
-def fmt_eps(value: float) -> str:
-    return f"{value:.0e}"
 
 
 def lab_sweep_figure(table, k_cross=None) -> go.Figure:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ui.models.inpainting.problem import Problem
-from ui.models.lab import BYPASS_SHARE
+from ui.models.lab import BYPASS_SHARE, PART_KEYS
 from ui.runs import Run, RunSet
 
 
@@ -56,9 +56,8 @@ def timing(run: Run, iteration: int) -> Timing | None:
     return Timing(float(median), float(low), float(high), int(seconds.size))
 
 
-# The timed parts of Step.inner, as the page names them.
-PART_SECONDS = (("sketch", "sketch_seconds"), ("factorisation", "factor_seconds"),
-                ("inner iterations", "inner_seconds"), ("exact rows", "exact_seconds"))
+# The timed parts of Step.inner, named as the solver lab names them.
+PART_SECONDS = tuple(PART_KEYS.items())
 
 
 @dataclass(frozen=True)

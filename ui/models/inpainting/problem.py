@@ -28,7 +28,7 @@ LIFTS = ("patches", "pixels", "groups")   # the page's choices of matrix (wlra_c
 GROUPS = "groups"   # the one run of lift="groups": it has no solver choice
 # The group fits are the batched exact solver with no ridge, started from the SVD, and have no clip
 # (wlra_core.inpainting._check_options): these settings do not apply and are refused, not ignored.
-GROUP_REFUSED = {"ridge": 0.0, "init": "svd", "clip": False}
+GROUP_REFUSED = {"ridge": 0.0, "init": "svd", "clip": False, "seed": 0}
 PATCH_SIZES = [4, 6, 8, 10, 12, 16]
 HOLDOUT = wc.inpainting.DEFAULTS["holdout"]
 SHOW = ("best", "inpainted", "raw")   # what the pictures show (image_items)
@@ -128,7 +128,8 @@ def group_starter(problem: Problem, settings: SolverSettings) -> Callable[[str],
     def start(name: str) -> Iterator:   # refusals raised here reach the page as the run's error
         if refused:
             raise wc.InputError(f"{', '.join(refused)} with Matrix = groups, whose group fits are the batched "
-                                "exact solver with no ridge, started from the SVD, without clipping; need "
+                                "exact solver with no ridge, started from the SVD, without clipping, drawing nothing at random (the "
+                                "held-out pixels are the page's); need "
                                 + ", ".join(f"{n} = {v!r}" for n, v in GROUP_REFUSED.items()) + " (or another Matrix)")
         if name != GROUPS:
             raise wc.InputError(f"solver: found {name!r} with Matrix = groups; its one run is {GROUPS!r}")

@@ -9,7 +9,7 @@ from ui.models.lab.cost_guard import (  # noqa: F401
     REFUSE_SECONDS, WARN_SECONDS, StepCost, step_cost, SWEEP_REFUSE_SECONDS, sweep_cost,
 )
 from ui.models.lab.breakdown import (  # noqa: F401
-    PARTS, BYPASS_SHARE, row_counts, cost_parts, breakdown, bypass_note, reading,
+    PARTS, PART_KEYS, BYPASS_SHARE, row_counts, cost_parts, breakdown, bypass_note, reading,
 )
 from ui.models.lab.presets import (  # noqa: F401
     Preset, PRESETS, preset_problem, run_preset, ACCURACY_SLACK, to_accuracy, preset_table,

@@ -91,7 +91,8 @@ lift = lift_col.segmented_control(
     "camera 256 px, 50 % dropout: 30.1 dB on the hidden pixels against 26.9 dB for patches and 27.7 dB for "
     "scikit-image's biharmonic (benchmarks/results/inpainting.md). One run, named groups: the solver choice "
     "does not apply.", **BOUND)
-state.put(P, "lift_before", lift)   # what rank_for_lift compares the next choice with
+if state.get(P, "lift_before") != lift:   # what rank_for_lift compares the next choice with; written only
+    state.put(P, "lift_before", lift)     # on a change: a write on every rerun races Streamlit's fast reruns
 patch = patch_col.select_slider("Patch size (px)", inpainting.PATCH_SIZES, value=8, key=state.key(P, "patch"),
                                 disabled=lift == "pixels", help="Side of the windows (stride 2).", **BOUND)
 loaders.accept_pending_mask(P, (h, w))

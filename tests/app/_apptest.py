@@ -14,3 +14,18 @@ def press(at: AppTest, button: str, times: int = 1) -> AppTest:
     for _ in range(times):
         at.button(key=button).click().run()
     return at
+
+
+def spy_on_iterate(monkeypatch) -> list[dict]:
+    """Record the k and keywords of every wlra_core.iterate call the page makes (the real one runs)."""
+    import wlra_core
+
+    calls: list[dict] = []
+    real = wlra_core.iterate
+
+    def spy(M, W, k, **kwargs):
+        calls.append({"k": k, **kwargs})
+        return real(M, W, k, **kwargs)
+
+    monkeypatch.setattr(wlra_core, "iterate", spy)
+    return calls

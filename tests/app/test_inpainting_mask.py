@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from _apptest import run_page
+from _apptest import run_page, spy_on_iterate
 from streamlit.testing.v1 import AppTest
 
-import wlra_core
 from ui import loaders, mask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,14 +221,7 @@ def test_the_painted_mask_survives_a_page_switch(canvas):
      {"k": 4, "eps": 1e-2, "init": "svd", "ridge": 0.0, "max_iter": 9, "seed": 0, "clip": True}),
 ])
 def test_every_solver_control_reaches_wlra_core(canvas, monkeypatch, query, expected):
-    calls = []
-    real = wlra_core.iterate
-
-    def spy(M, W, k, **kwargs):
-        calls.append({"k": k, **kwargs})
-        return real(M, W, k, **kwargs)
-
-    monkeypatch.setattr(wlra_core, "iterate", spy)
+    calls = spy_on_iterate(monkeypatch)
     at = page(inp_res="64", inp_solvers=["exact", "em"], **query)
     at.button(key="inp_step").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

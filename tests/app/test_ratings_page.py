@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _apptest import run_page
+from _apptest import run_page, spy_on_iterate
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[2] / "views" / "ratings.py")
@@ -180,16 +180,7 @@ def test_held_out_fraction_and_split_seed_set_the_test_set():
 
 
 def test_ridge_and_every_solver_setting_reach_wlra_core(monkeypatch):
-    import wlra_core
-
-    calls = []
-    real = wlra_core.iterate
-
-    def spy(M, W, k, **kwargs):
-        calls.append({"k": k, **kwargs})
-        return real(M, W, k, **kwargs)
-
-    monkeypatch.setattr(wlra_core, "iterate", spy)
+    calls = spy_on_iterate(monkeypatch)
     at = page(rat_ridge="2.5", rat_k="3", rat_solvers=["cg"], rat_max_iter="5")
     at.button(key="rat_step").click().run()
     assert not at.exception and not at.error

@@ -17,6 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui.js import component_js
+
 _LOADED_KEY = "_ui_charts_plotly_js_loaded"
 
 _CSS = """
@@ -25,7 +27,7 @@ _CSS = """
 
 _component = st.components.v2.component(
     "wlra_explorer.live_chart",
-    js=Path(__file__).with_name("live_chart.js").read_text(encoding="utf-8"),
+    js=component_js(__file__, "live_chart.js"),
     css=_CSS,
     html="",
     isolate_styles=False,  # plotly injects its CSS into document.head; a shadow root would hide it

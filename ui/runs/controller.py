@@ -32,18 +32,18 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 import wlra_core as wc
+from ui.js import component_js
 from ui.runs.clicks import CLICK_LOG, Controls
 from ui.runs.runset import RunSet, View
 
 
 def _js(name: str) -> str:
-    return Path(__file__).with_name(name).read_text(encoding="utf-8")
+    return component_js(__file__, name)
 
 
 # While playing, the browser paces the ticks (the pacer acknowledges each painted tick), so the

@@ -1,9 +1,9 @@
 """Keyboard shortcuts for a page's Play/Pause, Step and Reset buttons (a hidden component)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
+
+from ui.js import component_js
 
 # Keys P, N and X: Streamlit itself listens for R (rerun) and C (clear caches), and the browser for
 # Space and Enter on the focused control. Ignored while typing in a field or with a modifier held.
@@ -11,7 +11,7 @@ SHORTCUTS = {"p": "play", "n": "step", "x": "reset"}
 SHORTCUTS_HELP = "Keys: **P** Play/Pause · **N** Step · **X** Reset"
 
 _shortcut_keys = st.components.v2.component(
-    "wlra_explorer.run_shortcuts", js=Path(__file__).with_name("shortcuts.js").read_text(encoding="utf-8"),
+    "wlra_explorer.run_shortcuts", js=component_js(__file__, "shortcuts.js"),
     html='<div class="wlra-run-shortcuts"></div>',
     css=".stElementContainer:has(.wlra-run-shortcuts) { display: none; }", isolate_styles=False)
 

@@ -36,10 +36,11 @@ def explain(cost_table: pd.DataFrame, W, k: int) -> None:
     st.markdown("**Where the work goes**: each solver's operations per iteration by part (the cost model of "
                 "`wlra_core.cost` with the inner iterations it actually took, %), the milliseconds its own "
                 "timers measured in each part (ms, mean per iteration; the rest of an iteration is right-hand "
-                "sides, copies and the objective), and the rows it solved exactly because they are no longer "
-                "than the sketch (sketched) or shorter than k (cg). No breakdown for auto (it picks a method "
+                "sides, copies and the objective), the rows it solved exactly because they are no longer "
+                "than the sketch (sketched) or shorter than k (cg), and the share of sketched's rows whose "
+                "preconditioner was kept from an earlier iteration (no sketch, no factorisation). No breakdown for auto (it picks a method "
                 "per half-step) or em (no row regressions: an SVD-like sweep).")
-    columns = ["solver", "rows solved exactly %", "inner iterations", "sketch size s",
+    columns = ["solver", "rows solved exactly %", "inner iterations", "sketch size s", "preconditioners reused %",
                *[f"{part} %" for part in lab.PARTS], *[f"{part} ms" for part in lab.PARTS]]
     st.dataframe(cost_table[columns], hide_index=True, key=f"{P}_cost_table", column_config={
         column: st.column_config.NumberColumn(format="%.0f") for column in columns[1:] if column.endswith("%")

@@ -195,7 +195,7 @@ class _Loop:
         self.best_score = np.inf                 # the lowest holdout_rmse (or objective) so far
         self.inner_eps = None if isinstance(inner_eps, str) else float(inner_eps)
         self.f_prev2 = None
-        self.memo = {}                           # what "auto" measured, per side
+        self.memo = {}                           # per side: what "auto" measured, "sketched"'s kept factors
         self.rng = _own_stream(seed)
         self.start = self.model.initial_problem() if self.model is not None else prob   # W∘(M − μ) with bias
         self.Y = _init.initial_factor(self.start, init, self.rng)
@@ -245,13 +245,13 @@ class _Loop:
             Y = self.Y
             oi = replace(o, eps=self._inner_tolerance(), adaptive=self.inner_eps is None)
             Xt, stats_x = half_step(prob.rows, Y, _warm(self.X_model, self.Yt_model, Y), oi, self.rng,
-                                    self.memo)
+                                    self.memo, "rows")
             if o.diagnostics:
                 stats_x = exact_diagnostics(stats_x, prob.rows, Y, Xt, o.ridge)
             sx = time.perf_counter() - t0
             X = self._normalise(Xt)
             t1 = time.perf_counter()
-            Yt, stats_y = half_step(prob.cols, X, _warm(Y, Xt, X), oi, self.rng, self.memo)  # X̃ Yᵀ
+            Yt, stats_y = half_step(prob.cols, X, _warm(Y, Xt, X), oi, self.rng, self.memo, "cols")  # X̃ Yᵀ
             if o.diagnostics:
                 stats_y = exact_diagnostics(stats_y, prob.cols, X, Yt, o.ridge)
             sy = time.perf_counter() - t1
@@ -339,7 +339,8 @@ class _Loop:
         Y = self.Y
         Yd = model.design(Y)
         side = model.x_side()
-        Zx, stats_x = half_step(side, Yd, _warm(self.X_model, self.Yt_model, Yd), oi, self.rng, self.memo)
+        Zx, stats_x = half_step(side, Yd, _warm(self.X_model, self.Yt_model, Yd), oi, self.rng, self.memo,
+                                "rows")
         if o.diagnostics:
             stats_x = exact_diagnostics(stats_x, side, Yd, Zx, o.ridge)
         Xt, b = model.split(Zx)
@@ -356,7 +357,7 @@ class _Loop:
             warm = _warm(Y, Xt, X)
         t1 = time.perf_counter()
         side = model.y_side()
-        Zy, stats_y = half_step(side, Xd, warm, oi, self.rng, self.memo)
+        Zy, stats_y = half_step(side, Xd, warm, oi, self.rng, self.memo, "cols")
         if o.diagnostics:
             stats_y = exact_diagnostics(stats_y, side, Xd, Zy, o.ridge)
         Yt, c = model.split(Zy)

@@ -75,6 +75,8 @@ class RegressionStats(_Fields):
     inner_eps             the regression tolerance η_t used (None when solved exactly)
     exact_rows            rows solved exactly (too short to iterate on, or solver "exact")
     weak_sketches         rows whose sketch was rank-deficient and fell back to exact
+    reused_rows           rows whose preconditioner was kept from an earlier iteration
+                          ("sketched": no sketch or factorisation for them; sketched.py)
     iterative_rows        rows solved by inner iterations
     cond_before           κ(A_i) on sampled rows (diagnostics=True), else empty
     cond_after            κ(A_i R⁻¹) with the preconditioner R on the same rows, else empty
@@ -100,6 +102,7 @@ class RegressionStats(_Fields):
     inner_eps: float | None
     exact_rows: int
     weak_sketches: int
+    reused_rows: int
     iterative_rows: int
     cond_before: np.ndarray
     cond_after: np.ndarray
@@ -153,6 +156,7 @@ def regression_stats(a: dict, b: dict, solver: str, sketch: str, sketch_size: in
         inner_eps=a["inner_eps"] if a["inner_eps"] is not None else b["inner_eps"],
         exact_rows=a["exact_rows"] + b["exact_rows"],
         weak_sketches=a["weak_sketches"] + b["weak_sketches"],
+        reused_rows=a.get("reused_rows", 0) + b.get("reused_rows", 0),
         iterative_rows=rows,
         cond_before=np.concatenate([a["cond_before"], b["cond_before"]]),
         cond_after=np.concatenate([a["cond_after"], b["cond_after"]]),

@@ -131,6 +131,21 @@ def test_reading_without_bypass_gives_the_ratio_and_the_operations():
     assert f"{ops:.1f}× fewer operations" in line
 
 
+def test_reused_preconditioners_take_their_share_off_the_sketch_and_the_factorisation():
+    W = np.ones((200, 400))
+    common = dict(exact_rows=0.0, sketch_size=64.0, inner_iterations=3.0, iterative_rows=600.0)
+    fresh = lab.breakdown({"sketched": records([0.1, 0.1], reused_rows=0.0, **common)}, W, 16)
+    half = lab.breakdown({"exact": records([0.4, 0.4]),
+                          "sketched": records([0.1, 0.1], reused_rows=300.0, **common)}, W, 16)
+    a, b = fresh.set_index("solver").loc["sketched"], half.set_index("solver").loc["sketched"]
+    assert (a["preconditioners reused %"], b["preconditioners reused %"]) == (0.0, 50.0)
+    parts_a = lab.cost_parts("sketched", lab.row_counts(W), 16, 64, 3.0)
+    parts_b = lab.cost_parts("sketched", lab.row_counts(W), 16, 64, 3.0, fresh=0.5)
+    assert parts_b["sketch"] == parts_a["sketch"] / 2 and parts_b["inner iterations"] == parts_a["inner iterations"]
+    assert b["operations"] < a["operations"]
+    assert "50% of its preconditioners reused" in lab.reading(half, W, 16)
+
+
 def test_breakdown_gives_the_measured_milliseconds_of_each_part_per_iteration():
     W = np.ones((200, 400))
     timers = dict(sketch_seconds=0.002, factor_seconds=0.001, inner_seconds=0.004, exact_seconds=0.0)

@@ -26,7 +26,7 @@ import numpy as np
 FACTOR_BUDGET_BYTES = 64 * 2**20
 
 INNER_KEYS = ("inner_iterations", "inner_iterations_max", "sketch_size", "residual", "exact_rows", "iterative_rows",
-              "sketch_seconds", "factor_seconds", "inner_seconds", "exact_seconds")
+              "reused_rows", "sketch_seconds", "factor_seconds", "inner_seconds", "exact_seconds")
 
 
 @dataclass

@@ -41,15 +41,19 @@ class Options:
     adaptive: bool = False  # eps is the loop's forcing term (alternating.py), not a fixed tolerance
 
 
-def half_step(side, Y, X0, o, rng, memo=None):
+def half_step(side, Y, X0, o, rng, memo=None, slot=None):
     """Solve every row's regression of `side` against the factor Y (m×k) with solver `o.solver`.
 
     X0 (n×k or None) is the warm start of the iterative solvers; `memo` (a dict kept by the loop)
-    lets "auto" remember what it measured. Returns (X, stats)."""
+    lets "auto" remember what it measured and, with `slot` naming the side ("rows" or "cols"),
+    "sketched" keep its preconditioners (sketched.py, Recycling). Returns (X, stats)."""
     from . import auto, cg, exact, sketched
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     X0 = None if X0 is None else np.ascontiguousarray(X0, dtype=np.float64)
     if o.solver == "auto":
         return auto.half_step(side, Y, X0, o, rng, memo if memo is not None else {})
-    module = {"exact": exact, "sketched": sketched, "cg": cg}[o.solver]
+    if o.solver == "sketched":
+        cache = memo.setdefault(("recycle", slot), {}) if memo is not None and slot else None
+        return sketched.half_step(side, Y, X0, o, rng, cache)
+    module = {"exact": exact, "cg": cg}[o.solver]
     return module.half_step(side, Y, X0, o, rng)

@@ -30,14 +30,15 @@ FUSED_DENSE_K = 24     # below it, dense rows iterate in the fused kernel (their
 
 def iterate_rows(blk, x0, rhs, bnorm, Minv, o):
     """Preconditioned CG (or the paper's gradient descent) for a block of rows. Minv: the rows'
-    preconditioner factors L = Rᵀ (float32, L Lᵀ = RᵀR), or None for plain CG.
+    preconditioner factors L = Rᵀ (float32, L Lᵀ = RᵀR), a pair (L, T⁻¹) for factors made for
+    the basis Y T⁻¹ (the preconditioner Tᵀ L Lᵀ T; sketched.py), or None for plain CG.
 
     Sparse rows and dense rows with k < FUSED_DENSE_K run every step of a row in one compiled
     loop (kernels.pcg_csr / pcg_dense); wide dense rows run `iterate_block`, whose steps are BLAS
     products over the whole block. Both apply the same per-row rule."""
     k = x0.shape[1]
     sparse = isinstance(blk, SparseBlock)
-    if sparse or k < FUSED_DENSE_K:
+    if (sparse or k < FUSED_DENSE_K) and not isinstance(Minv, tuple):
         use_L = Minv is not None
         L = Minv if use_L else np.zeros((1, k, k), np.float32)
         args = (np.ascontiguousarray(blk.Y), np.ascontiguousarray(x0, dtype=np.float64),
@@ -64,12 +65,17 @@ def iterate_block(blk, x0, rhs, bnorm, Minv, o):
     if worse.any():
         x[worse] = 0.0
         r[worse] = rhs[worse]
-    L = Minv
+    L, Tinv = Minv if isinstance(Minv, tuple) else (Minv, None)
     gd = o.inner == "gd" and L is not None
 
     def precond(v, Minv_):
-        """(RᵀR)⁻¹ v, by two substitutions with the float32 factor."""
-        return v.copy() if Minv_ is None else K.cho_apply(Minv_, np.ascontiguousarray(v))
+        """(RᵀR)⁻¹ v, by two substitutions with the float32 factor (and T⁻¹ (RᵀR)⁻¹ T⁻ᵀ v with a
+        change of basis: rows v ↦ v T⁻¹ before and after by T⁻ᵀ)."""
+        if Minv_ is None:
+            return v.copy()
+        if Tinv is None:
+            return K.cho_apply(Minv_, np.ascontiguousarray(v))
+        return K.cho_apply(Minv_, np.ascontiguousarray(v @ Tinv)) @ Tinv.T
 
     z = precond(r, L)
     rz = np.einsum("ij,ij->i", r, z)
@@ -149,6 +155,7 @@ class Stats:
         self.exact_rows = 0
         self.seconds = dict.fromkeys(PARTS, 0.0)
         self.weak_sketches = 0
+        self.reused_rows = 0
         self.iters = []
         self.res = []
         self.cond_before, self.cond_after, self.fwd = [], [], []
@@ -205,6 +212,7 @@ class Stats:
             "iterative_rows": int(its.size),
             "exact_rows": int(self.exact_rows),
             "weak_sketches": int(self.weak_sketches),
+            "reused_rows": int(self.reused_rows),
             "inner_iterations_total": int(its.sum()),
             "inner_iterations_max": int(its.max()) if its.size else 0,
             "residual": float(res.max()) if res.size else 0.0,

@@ -18,9 +18,10 @@ DIAG_ROWS = 12
 
 
 def half_step(side, Y, X0, o, rng, *, cut, build=None, solver, st=None):
-    """X (n×k) and the statistics; `build(block, o, rng, stats)` returns the block's
-    preconditioners (float32 (RᵀR)⁻¹ per row), or is None for plain CG. `st`: the Stats to add
-    to (a fresh one by default)."""
+    """X (n×k) and the statistics; `build(block, o, rng, stats, rows)` returns the preconditioner
+    factors of the block's rows (`rows`: their indices in the side; float32 L per row, L Lᵀ = RᵀR,
+    or a pair (L, T⁻¹) for factors made for the basis Y T⁻¹, sketched.py), or is None for plain
+    CG. `st`: the Stats to add to (a fresh one by default)."""
     n = side.shape[0]
     m, k = Y.shape
     X = np.zeros((n, k))
@@ -50,17 +51,28 @@ def half_step(side, Y, X0, o, rng, *, cut, build=None, solver, st=None):
         if not len(it_rows):
             continue
         ib = blk.take(it_rows) if len(it_rows) < len(rhs) else blk
-        Minv = build(ib, o, rng, st) if build is not None else None
+        glob = at(rows, it_rows)
+        Minv = build(ib, o, rng, st, glob) if build is not None else None
         bnorm = np.sqrt(ib.bnorm2())
         with st.timed("inner"):
             x, iters, res = iterate_rows(ib, x0[it_rows], rhs[it_rows], bnorm, Minv, o)
         X[at(rows, it_rows)] = x
         st.add_iterations(iters, res)
         if diag_rows:
-            glob = at(rows, it_rows)
             pick = np.flatnonzero([g in diag_rows for g in glob])
             if len(pick):
-                st.add_diagnostics(ib.take(pick), x[pick], rhs[it_rows][pick],
-                                   None if Minv is None else Minv[pick], o.ridge, k)
+                st.add_diagnostics(ib.take(pick), x[pick], rhs[it_rows][pick], _factors(Minv, pick),
+                                   o.ridge, k)
     return X, st.summary(solver, o)
 
+
+
+def _factors(Minv, pick):
+    """The preconditioner factors of rows `pick` as matrices F with F Fᵀ = the preconditioner
+    (Tᵀ L for a pair (L, T⁻¹)), or None."""
+    if Minv is None:
+        return None
+    if isinstance(Minv, tuple):
+        L, Tinv = Minv
+        return np.matmul(np.linalg.inv(Tinv).T, L[pick].astype(np.float64))
+    return Minv[pick]

@@ -25,10 +25,12 @@ def row_counts(W) -> tuple[np.ndarray, np.ndarray]:
     return np.full(n, float(m)), np.full(m, float(n))
 
 
-def cost_parts(solver: str, counts, k: int, sketch_size, inner_iterations) -> dict:
+def cost_parts(solver: str, counts, k: int, sketch_size, inner_iterations, fresh: float = 1.0) -> dict:
     """Operations of one iteration per part (wlra_core.cost's model, with the inner iterations T
     measured): the sketched Gram s·k² of long rows, k³/3 per factorised row, 4·T·N_i·k per
-    iteratively solved row, N_i·k² per row solved exactly. None for em (one SVD, no rows)."""
+    iteratively solved row, N_i·k² per row solved exactly. `fresh`: the share of the long rows
+    sketched in an iteration (the others reuse a kept preconditioner). None for em (one SVD, no
+    rows)."""
     T = 0.0 if inner_iterations is None or math.isnan(inner_iterations) else float(inner_iterations)
     out = dict.fromkeys(PARTS, 0.0)
     for N in counts:
@@ -37,8 +39,8 @@ def cost_parts(solver: str, counts, k: int, sketch_size, inner_iterations) -> di
             exact = np.ones(len(N), bool)
         elif solver == "sketched":
             exact = N <= (sketch_size or 4 * k)
-            out["sketch"] += float((~exact).sum()) * (sketch_size or 4 * k) * k * k
-            out["factorisation"] += float((~exact).sum()) * k ** 3 / 3
+            out["sketch"] += fresh * float((~exact).sum()) * (sketch_size or 4 * k) * k * k
+            out["factorisation"] += fresh * float((~exact).sum()) * k ** 3 / 3
         elif solver == "cg":
             exact = N < k
         else:
@@ -77,7 +79,10 @@ def breakdown(histories: dict, W, k: int, sketch_size=None) -> pd.DataFrame:
         s = _last(records, "sketch_size")
         s = int(s) if not math.isnan(s) else (sketch_size or 4 * k)
         T = _mean(records, "inner_iterations")
-        parts = cost_parts(name, counts, k, s, T)
+        iterative = _mean(records, "iterative_rows")
+        reused = _mean(records, "reused_rows") / iterative if iterative > 0 else 0.0
+        reused = 0.0 if math.isnan(reused) else reused
+        parts = cost_parts(name, counts, k, s, T, fresh=1.0 - reused)
         exact = _mean(records, "exact_rows")
         if name == "exact":
             exact = rows_total
@@ -86,7 +91,8 @@ def breakdown(histories: dict, W, k: int, sketch_size=None) -> pd.DataFrame:
                "fastest s": float(seconds.min()), "slowest s": float(seconds.max()),
                "rows solved exactly %": 100.0 * exact / rows_total if not math.isnan(exact) else math.nan,
                "inner iterations": T if name in ("sketched", "cg") else math.nan,
-               "sketch size s": s if name == "sketched" else math.nan}
+               "sketch size s": s if name == "sketched" else math.nan,
+               "preconditioners reused %": 100.0 * reused if name == "sketched" else math.nan}
         total = sum(parts.values()) if parts else 0.0
         row["operations"] = total if parts else math.nan
         for part in PARTS:
@@ -140,7 +146,10 @@ def reading(table: pd.DataFrame, W, k: int, fast: str = "sketched", reference: s
     T = float(by.at[fast, "inner iterations"])
     exact_share = float(by.at[fast, "rows solved exactly %"])
     ops = float(by.at[fast, "operations"]) / float(by.at[reference, "operations"])
-    model = f"cost model with its measured {T:.1f} inner iterations per row"
+    reused = float(by.at[fast, "preconditioners reused %"]) if "preconditioners reused %" in by else math.nan
+    model = f"cost model with its measured {T:.1f} inner iterations per row" + (
+        f" and {reused:.0f}% of its preconditioners reused from an earlier iteration"
+        if reused > 0 else "")
     if not math.isnan(exact_share) and exact_share > 100 * BYPASS_SHARE:
         why = (f"{exact_share:.0f}% of its rows are no longer than the sketch (s = {s}) and are solved "
                "exactly, so the sketch is bypassed" +

@@ -131,3 +131,20 @@ def test_quick_benchmark_linearity_rows(quick_run):
         assert "skipped" not in row["note"] and "failed" not in row["note"], row
         _positive(row, "s_per_iter")
         _positive(row, "per_nnz")
+
+
+def test_sketch_parts_prints_every_run_with_finite_numbers():
+    # benchmarks/sketch_parts.py at a tiny size: exact, sketched fresh and kept, cg; the kept run
+    # reuses preconditioners and the fresh one none (k = 24: the smallest rank that keeps them)
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "sketch_parts.py"), "--n", "240",
+                           "--k", "24", "--iters", "4", "--sizes", "4"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| run")}
+    assert set(rows) == {"exact", "sketched s = 4k, fresh", "sketched s = 4k, kept", "cg"}
+    for name, cells in rows.items():
+        seconds, ratio, its, *parts, reused, objective = cells
+        assert float(seconds) > 0 and float(ratio) > 0 and math.isfinite(float(objective)), name
+        assert all(float(p) >= 0 for p in parts), name
+    assert rows["sketched s = 4k, fresh"][6] == "0 %" and rows["sketched s = 4k, kept"][6] != "0 %"

@@ -74,12 +74,11 @@ def main(argv=None):
     exact = run(M, W, k, args, "exact")
     e = statistics.median(s.seconds for s in exact[1:])
     print(row("exact", exact, e), flush=True)
-    keep_age = sketched.RECYCLE_AGE
     for factor in (float(x) for x in args.sizes.split(",")):
         s = int(factor * k)
-        sketched.RECYCLE_AGE = 1                        # every half-step sketches afresh
+        sketched.RECYCLE = False                        # every half-step sketches afresh
         print(row(f"sketched s = {factor:g}k, fresh", run(M, W, k, args, "sketched", sketch_size=s), e), flush=True)
-        sketched.RECYCLE_AGE = keep_age
+        sketched.RECYCLE = True
         print(row(f"sketched s = {factor:g}k, kept", run(M, W, k, args, "sketched", sketch_size=s), e), flush=True)
     print(row("cg", run(M, W, k, args, "cg"), e))
     print(f"\nload at the end {os.getloadavg()[0]:.2f}")

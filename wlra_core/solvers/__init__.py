@@ -5,7 +5,9 @@ matter), with an optional ridge λ‖x‖²:
 
     x_i = argmin ‖A_i x − b_i‖² + λ‖x‖²,   i.e.   (A_iᵀA_i + λI) x_i = A_iᵀ b_i.
 
-Every solver has ONE interface, `half_step(side, Y, X0, o, rng) -> (X, stats)`, one module each:
+Every solver has ONE interface, `half_step(side, Y, X0, o, rng) -> (X, stats)`, one module each
+(the two that remember across half-steps take one more argument: auto what it measured, sketched
+the preconditioners it keeps; `half_step` below hands them the loop's memo):
 exact.py (LLR16 normal equations), sketched.py (SYYZ: sketch-preconditioned iterations), cg.py
 (unpreconditioned conjugate gradients) and auto.py (picks one of them per half-step from a cost
 model). em.py is the Srebro–Jaakkola EM step, which replaces both half-steps. Rows come in blocks

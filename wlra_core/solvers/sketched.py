@@ -12,25 +12,30 @@ from a sketch and are solved exactly.
 Recycling. Row i's design A_i = D_i Y changes between outer iterations only through Y, and the
 loop re-orthonormalises Y, so most of a change is a k×k change of basis: with T the least-squares
 fit Y ≈ Y_ref T of the new factor on the one the preconditioners were made for,
-A_iᵀA_i ≈ Tᵀ (A_iᵀA_i)_ref T, and R_ref T preconditions the new design. A half-step of a dense side
-(k ≥ inner.FUSED_DENSE_K, where the iterations are BLAS products that can apply T) keeps its rows'
-factors when they fit in a quarter of the memory budget (its half-steps then work within the
-other half), and reuses them unless
+A_iᵀA_i ≈ Tᵀ (A_iᵀA_i)_ref T, and R_ref T preconditions the new design. On a dense problem with
+k ≥ inner.FUSED_DENSE_K (where the iterations are BLAS products that can apply T), when both sides'
+factors fit in half of the memory budget ((n + m)·k² float32; the half-steps then work within the
+other half), a half-step keeps its rows' factors and the next ones reuse them unless
 
-    ‖Y − Y_ref T‖_F > RECYCLE_DRIFT·‖Y‖_F                 (not a change of basis any more),
-    the preconditioner is RECYCLE_AGE half-steps old, or
-    (t_last − t_fresh)·4mk > s·k²/2 + k³/3                (the last reuse's extra inner iterations
-                                                          cost more than a fresh float32 sketch
-                                                          and factorisation would have),
+    ‖Y − Y_ref T‖₂ > RECYCLE_DRIFT·σ_min(Y)             (not a change of basis any more),
+    they have been reused RECYCLE_AGE − 1 times, or
+    (t_last − t_fresh)·4mk > s·k² + k³/3                  (the last reuse's extra inner iterations
+                                                          cost more than a fresh sketch and
+                                                          factorisation, wlra_core.cost's model),
 
-t the mean inner iterations per row of the fresh build and of the last reuse, m the row length
-(the dense products run over whole rows). The rule counts work, not time, so a run stays
-reproducible. A reused half-step skips the sketch and the factorisation; the iterations still stop
-on the same rule, so the accuracy is unchanged, only their number can grow as the preconditioner
-ages. `Step.inner.reused_rows` counts the rows that reused one.
+t the inner iterations per row of the fresh build and of the last reuse, each divided by
+ln(1/η) of its own half-step and scaled to the last one's (the adaptive η tightens as the loop
+converges, which alone adds iterations), m the row length (the dense products run over whole
+rows). The rule counts work, not time, so a run stays reproducible; but whether factors are kept
+depends on memory_budget, so with k ≥ 24 on dense W the iterates (not the converged objective)
+depend on it. A reused half-step skips the sketch and the factorisation and draws nothing. The
+iterations stop on the same rule; it bounds ‖A_i(x − x*)‖ up to σ_min(A_i R⁻¹), which the drift
+bound keeps within a constant of a fresh sketch's. `Step.inner.reused_rows` counts the rows that
+reused a preconditioner.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -42,8 +47,9 @@ from .inner import FUSED_DENSE_K, Stats
 from .layouts import SHARED_SAMPLE_K, SharedSample
 from .linalg import preconditioner
 
-RECYCLE_DRIFT = 0.3       # the part of Y outside the reference basis beyond which a sketch is redone
-RECYCLE_AGE = 10          # half-steps a preconditioner is reused at most
+RECYCLE = True            # False: every half-step sketches afresh (the solver without recycling)
+RECYCLE_DRIFT = 0.5       # ‖Y − Y_ref T‖₂ / σ_min(Y) beyond which a sketch is redone
+RECYCLE_AGE = 10          # a preconditioner serves at most this many half-steps (made + reused)
 
 
 def half_step(side, Y, X0, o, rng, cache=None):
@@ -51,57 +57,66 @@ def half_step(side, Y, X0, o, rng, cache=None):
     None to sketch every time."""
     shared = None
     st = Stats(side.shape[0])
+    n, m = side.shape
     k = Y.shape[1]
-    keep = (cache is not None and isinstance(side, DenseSide) and k >= FUSED_DENSE_K
-            and side.shape[0] * k * k * 4 <= o.budget // 4)
-    if keep:                      # the two sides' kept factors take up to half of the budget
+    keep = (RECYCLE and cache is not None and isinstance(side, DenseSide) and k >= FUSED_DENSE_K
+            and (n + m) * k * k * 4 <= o.budget // 2)
+    if keep:
         o = replace(o, budget=o.budget // 2)
-    basis = _reusable(cache, Y, side.shape[1], o.s) if keep else None
+    basis = _reusable(cache, Y, m, o) if keep else None
     if basis is None:
         if (o.sketch == "rownorm" and isinstance(side, DenseSide) and k >= SHARED_SAMPLE_K
                 and np.any(side.counts > o.s)):
             with st.timed("sketch"):
                 shared = SharedSample(side, Y, o.s, rng, o.budget)
-        store = None
         if keep:
-            if cache.get("L") is None or cache["L"].shape != (side.shape[0], k, k):
-                cache["L"] = np.empty((side.shape[0], k, k), np.float32)
-            store = cache["L"]
+            if cache.get("L") is None or cache["L"].shape != (n, k, k):
+                cache["L"] = np.empty((n, k, k), np.float32)
+            cache["made"] = np.zeros(n, bool)
 
         def make(blk, o, rng, st, rows):
             L = build(blk, o, rng, st, shared)
-            if store is not None:
-                store[_span(rows)] = L
+            if keep:
+                cache["L"][_span(rows)] = L
+                cache["made"][rows] = True
             return L
     else:
-        L_all, Tinv = cache["L"], basis
-
         def make(blk, o, rng, st, rows):
+            if not cache["made"][rows].all():        # rows not iterated when the factors were made
+                return build(blk, o, rng, st)
             st.reused_rows += len(rows)
-            return L_all[_span(rows)], Tinv
+            return cache["L"][_span(rows)], basis
     X, stats = iterative.half_step(side, Y, X0, o, rng, cut=o.s, solver="sketched", st=st, build=make)
     if keep:
         its = stats["inner_iterations_total"] / max(stats["iterative_rows"], 1)
         if basis is None:
-            cache.update(Y=Y.copy(), age=0, fresh_its=its, last_its=its)
+            cache.update(Y=Y.copy(), age=1, fresh=(its, o.eps), last=(its, o.eps))
         else:
-            cache.update(age=cache["age"] + 1, last_its=its)
+            cache.update(age=cache["age"] + 1, last=(its, o.eps))
     return X, stats
 
 
-def _reusable(cache, Y, m, s):
+def _reusable(cache, Y, m, o):
     """T⁻¹ for the kept preconditioners (Y ≈ Y_ref T), or None when they are to be made afresh
     (the rule in the module docstring)."""
     Y_ref = cache.get("Y")
-    if Y_ref is None or Y_ref.shape != Y.shape or cache["age"] + 1 >= RECYCLE_AGE:
+    if Y_ref is None or Y_ref.shape != Y.shape or cache["age"] >= RECYCLE_AGE:
         return None
     k = Y.shape[1]
-    if (cache["last_its"] - cache["fresh_its"]) * 4 * m * k > s * k * k / 2 + k ** 3 / 3:
+    (t_fresh, eta_fresh), (t_last, eta_last) = cache["fresh"], cache["last"]
+    digits = lambda eta: max(math.log(1.0 / eta), 1.0)          # noqa: E731
+    extra = (t_last / digits(eta_last) - t_fresh / digits(eta_fresh)) * digits(eta_last)
+    if extra * 4 * m * k > o.s * k * k + k ** 3 / 3:
         return None
-    T, *_ = np.linalg.lstsq(Y_ref, Y, rcond=None)
-    if not np.linalg.norm(Y - Y_ref @ T) <= RECYCLE_DRIFT * np.linalg.norm(Y):
-        return None
+    # by k×k Gram matrices (m·k² products, no m×k factorisation): T from the normal equations,
+    # ‖E‖₂² and σ_min(Y)² as extreme eigenvalues
     try:
+        T = np.linalg.solve(Y_ref.T @ Y_ref, Y_ref.T @ Y)
+        E = Y - Y_ref @ T
+        drift2 = np.linalg.eigvalsh(E.T @ E)[-1]
+        low2 = np.linalg.eigvalsh(Y.T @ Y)[0]
+        if not drift2 <= RECYCLE_DRIFT ** 2 * low2:
+            return None
         return np.linalg.inv(T)
     except np.linalg.LinAlgError:
         return None

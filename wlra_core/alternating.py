@@ -436,7 +436,9 @@ def solve(M, W, k, *, keep_factors=True, **options) -> Result:
     memory_budget : bytes of memory beyond the inputs (default 1 GiB): the sparse layout (40 bytes
         per weighted entry; dense inputs are read in place) and the working arrays, blocked over
         rows and over columns of the Gram products to stay within it. A sparse problem whose
-        layout leaves under 32 MiB to work in is refused with an InputError.
+        layout leaves under 32 MiB to work in is refused with an InputError. "sketched" on dense W
+        with k ≥ 24 keeps its preconditioners between iterations ((n + m)·k² float32) when they
+        fit in half of it (solvers/sketched.py, Recycling).
     max_entries : the size cap of one problem (default limits.MAX_ENTRIES = 2**25), counted as n·m
         for dense W, nnz(W) for sparse W, and (n + m)·k for the factors; a larger problem is
         refused with an InputError before anything is allocated. None: no cap.

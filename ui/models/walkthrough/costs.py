@@ -69,6 +69,11 @@ MEASURED_SOURCES = (("solvers_large_crossover4096/solvers.csv", None),
                     ("solvers_large_dense3072_k128_repeat/solvers.csv", None),
                     ("solvers_large_dense3072_k256/solvers.csv", None),
                     ("solvers_large_dense3072_k256_repeat/solvers.csv", None),
+                    # sketched keeping its preconditioners across iterations (solvers/sketched.py)
+                    ("solvers_recycle_crossover4096/solvers.csv", None),
+                    ("solvers_recycle_crossover4096_k96_128/solvers.csv", None),
+                    ("solvers_recycle_dense3072_k128/solvers.csv", None),
+                    ("solvers_recycle_dense3072_k256_final/solvers.csv", None),
                     ("solvers_ab.csv", "solvers_app/solvers.csv"))
 
 

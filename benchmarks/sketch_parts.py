@@ -1,6 +1,6 @@
 """Where a sketched iteration's time goes, with and without kept preconditioners, in one run.
 
-For one dense planted problem (the shape of solvers.py's dense cases) this runs, back to back from
+For one dense planted problem (solvers.py's dense or log-normal case at size n) this runs, back to back from
 the same start: exact; sketched with each sketch size asked for, sketching afresh at every
 half-step; the same with its preconditioners kept across iterations (the default, sketched.py);
 and cg. It prints, per run, the median seconds per iteration after the first, the ratio to exact's,
@@ -23,17 +23,19 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
 import wlra_core as wc  # noqa: E402
+from solvers import bounded_pattern, lognormal_pattern, planted  # noqa: E402  (solvers.py's problems)
 from wlra_core.solvers import sketched  # noqa: E402
 
 
 def problem(n, k, weights, seed):
-    rng = np.random.default_rng(seed)
-    mask = rng.random((n, n)) < 0.5
-    W = mask * (rng.uniform(0.1, 1.0, (n, n)) if weights == "bounded" else np.exp(2.0 * rng.standard_normal((n, n))))
-    M = rng.standard_normal((n, k)) @ rng.standard_normal((k, n)) / np.sqrt(k)
-    return M + 1e-2 * rng.standard_normal((n, n)), W
+    """solvers.py's problem of case dense<n> / lognormal<n> (the same draws at n = 3072, 4096)."""
+    name = f"dense{n}" if weights == "bounded" else f"lognormal{n}"
+    rng = np.random.default_rng([seed, len(name)])
+    pattern = bounded_pattern(n, n, 0.5, rng) if weights == "bounded" else lognormal_pattern(n, n, 0.5, 2.0, rng)
+    return planted(pattern, k, seed)
 
 
 def run(M, W, k, args, solver, **options):

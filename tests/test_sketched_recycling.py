@@ -103,7 +103,7 @@ def test_change_of_basis_makes_the_kept_factor_exact_again():
 
 
 def _cache(Y_ref, age=1, fresh=(3.0, 1e-4), last=(3.0, 1e-4)):
-    return {"Y": Y_ref, "age": age, "fresh": fresh, "last": last}
+    return {"Y": Y_ref, "G": Y_ref.T @ Y_ref, "age": age, "fresh": fresh, "last": last}
 
 
 def _options(s, budget=1 << 30):

@@ -56,7 +56,7 @@ def half_step(side, Y, X0, o, rng, *, cut, build=None, solver, st=None):
         bnorm = np.sqrt(ib.bnorm2())
         with st.timed("inner"):
             x, iters, res = iterate_rows(ib, x0[it_rows], rhs[it_rows], bnorm, Minv, o)
-        X[at(rows, it_rows)] = x
+        X[glob] = x
         st.add_iterations(iters, res)
         if diag_rows:
             pick = np.flatnonzero([g in diag_rows for g in glob])
@@ -64,7 +64,6 @@ def half_step(side, Y, X0, o, rng, *, cut, build=None, solver, st=None):
                 st.add_diagnostics(ib.take(pick), x[pick], rhs[it_rows][pick], _factors(Minv, pick),
                                    o.ridge, k)
     return X, st.summary(solver, o)
-
 
 
 def _factors(Minv, pick):

@@ -69,28 +69,25 @@ def half_step(side, Y, X0, o, rng, cache=None):
                 and np.any(side.counts > o.s)):
             with st.timed("sketch"):
                 shared = SharedSample(side, Y, o.s, rng, o.budget)
-        if keep:
-            if cache.get("L") is None or cache["L"].shape != (n, k, k):
-                cache["L"] = np.empty((n, k, k), np.float32)
-            cache["made"] = np.zeros(n, bool)
+        if keep and (cache.get("L") is None or cache["L"].shape != (n, k, k)):
+            cache["L"] = np.empty((n, k, k), np.float32)
 
         def make(blk, o, rng, st, rows):
             L = build(blk, o, rng, st, shared)
             if keep:
                 cache["L"][_span(rows)] = L
-                cache["made"][rows] = True
             return L
     else:
+        # the rows iterated are the same at every half-step of a run (N_i > s, both fixed), so
+        # each of them was factored when the kept factors were made
         def make(blk, o, rng, st, rows):
-            if not cache["made"][rows].all():        # rows not iterated when the factors were made
-                return build(blk, o, rng, st)
             st.reused_rows += len(rows)
             return cache["L"][_span(rows)], basis
     X, stats = iterative.half_step(side, Y, X0, o, rng, cut=o.s, solver="sketched", st=st, build=make)
     if keep:
         its = stats["inner_iterations_total"] / max(stats["iterative_rows"], 1)
         if basis is None:
-            cache.update(Y=Y.copy(), age=1, fresh=(its, o.eps), last=(its, o.eps))
+            cache.update(Y=Y.copy(), G=Y.T @ Y, age=1, fresh=(its, o.eps), last=(its, o.eps))
         else:
             cache.update(age=cache["age"] + 1, last=(its, o.eps))
     return X, stats
@@ -111,7 +108,7 @@ def _reusable(cache, Y, m, o):
     # by k×k Gram matrices (m·k² products, no m×k factorisation): T from the normal equations,
     # ‖E‖₂² and σ_min(Y)² as extreme eigenvalues
     try:
-        T = np.linalg.solve(Y_ref.T @ Y_ref, Y_ref.T @ Y)
+        T = np.linalg.solve(cache["G"], Y_ref.T @ Y)
         E = Y - Y_ref @ T
         drift2 = np.linalg.eigvalsh(E.T @ E)[-1]
         low2 = np.linalg.eigvalsh(Y.T @ Y)[0]

@@ -53,7 +53,7 @@ from .alternating import SOLVERS, Step, iterate
 from .problem import InputError, check_choice, check_float, check_int
 
 __all__ = ["InpaintStep", "InpaintResult", "inpaint", "inpaint_steps", "held_out", "fill_in", "holdout_rmse",
-           "smooth_fill", "lifted_problem",
+           "smooth_fill", "lifted_problem", "group_stride", "group_rank_limit",
            "DEFAULTS"]
 
 # k per lifting, and the other defaults of inpaint(); chosen by benchmarks/inpainting.py
@@ -200,7 +200,7 @@ def _check_options(img, lift, k, solver, options):
                              "colour channel's windows as rows; need 'rows' (or leave it out)")
     geometry = {name: options.get(name) for name in ("patch", "stride", "colour")}
     if grouped and geometry["stride"] is None:
-        geometry["stride"] = min(DEFAULTS["step"], geometry["patch"] or _lifting.PATCH, *img.shape[:2])
+        geometry["stride"] = group_stride(img.shape, geometry["patch"])
     lf = _lifting.lifting(img.shape, "pixels" if lift == "pixels" else "patches", **geometry)
     n, m = lf.matrix_shape
     kmax = min(n, m)
@@ -215,7 +215,7 @@ def _check_options(img, lift, k, solver, options):
         if group_size > span:
             raise InputError(f"group_size: found {group_size}, more than the {span} windows a corner window has "
                              f"within ±{window} px; need fewer, or a larger window")
-        kmax = min(lf.patch ** 2, group_size * lf.channels)
+        kmax = group_rank_limit(lf, group_size)
     if k is None:
         k = min(DEFAULTS["k"][lift], kmax)
     bound = (f"a group's matrix of {lf.patch}×{lf.patch} pixels by {group_size} windows allows {kmax}" if grouped
@@ -254,6 +254,16 @@ def _check_options(img, lift, k, solver, options):
                         group_iter=check_int("group_iter", options.get("group_iter", DEFAULTS["group_iter"]),
                                              low=1, what=" (alternating iterations per group and round)"))
     return lf, settings
+
+
+def group_stride(shape, patch=None) -> int:
+    """The default step between reference windows of lift="groups" for an image of `shape`."""
+    return min(DEFAULTS["step"], patch or _lifting.PATCH, *shape[:2])
+
+
+def group_rank_limit(lf: _lifting.Lifting, group_size=None) -> int:
+    """The largest rank of one group's matrix: its windows (channels each) by a window's pixels."""
+    return min(lf.patch ** 2, (group_size or DEFAULTS["group_size"]) * lf.channels)
 
 
 def _blockmatch():

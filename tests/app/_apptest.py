@@ -1,4 +1,5 @@
-"""Shared by the AppTest files: run one page script with URL query parameters set."""
+"""Shared by the AppTest files: run one page script with URL query parameters set, press its
+buttons, read its HTML blocks."""
 from streamlit.testing.v1 import AppTest
 
 
@@ -9,11 +10,21 @@ def run_page(path: str, timeout: float = 60, **query) -> AppTest:
     return at.run()
 
 
+def html_bodies(at: AppTest) -> str:
+    """The bodies of every st.html block the page drew, joined."""
+    return "\n".join(h.proto.body for h in at.get("html"))
+
+
 def press(at: AppTest, button: str, times: int = 1) -> AppTest:
     """Click the button with this key `times` times, rerunning after each click."""
     for _ in range(times):
         at.button(key=button).click().run()
     return at
+
+
+def step_inpainting(at: AppTest, times: int = 1) -> AppTest:
+    """Press the inpainting page's Step `times` times."""
+    return press(at, "inp_step", times)
 
 
 def spy_on_iterate(monkeypatch) -> list[dict]:

@@ -25,10 +25,11 @@ import numpy as np
 import PIL.Image
 import pytest
 from PIL import Image
-from _apptest import run_page
+from _apptest import html_bodies, run_page
 from streamlit.testing.v1 import AppTest
 
 import wlra_core as wc
+from tests.files import encode
 from ui import loaders, state, uploads
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,12 +41,6 @@ INP_QUERY = {"inp_res": "64", "inp_solvers": ["exact"], "inp_lift": "pixels"}
 
 
 # --- files ------------------------------------------------------------------------------------
-
-def encode(img: Image.Image, fmt: str = "PNG", **options) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
 
 def noise(shape: tuple[int, ...], seed: int, dtype=np.uint8, high: int = 256) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, high, shape).astype(dtype)
@@ -62,10 +57,6 @@ def animation(fmt: str) -> bytes:
 
 
 # --- reading the page -------------------------------------------------------------------------
-
-def html_bodies(at: AppTest) -> str:
-    return "\n".join(h.proto.body for h in at.get("html"))
-
 
 def shown_text(at: AppTest) -> str:
     """Everything the page shows as text: messages, captions, markdown, metrics, HTML blocks."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from _apptest import press, run_page
+from _apptest import html_bodies, run_page, step_inpainting as step
 from streamlit.testing.v1 import AppTest
 
 from ui import mask
@@ -37,10 +37,6 @@ BOUND_WIDGETS = {
 
 def page(**query) -> AppTest:
     return run_page(PAGE, 120, **query)
-
-
-def html_bodies(at: AppTest) -> str:
-    return "\n".join(h.proto.body for h in at.get("html"))
 
 
 def shown_iteration(at: AppTest) -> int:
@@ -80,10 +76,6 @@ def png(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def step(at, times=1):
-    return press(at, "inp_step", times)
 
 
 # --- the page ---------------------------------------------------------------------------------

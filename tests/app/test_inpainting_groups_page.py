@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _apptest import press, run_page
+from _apptest import html_bodies, run_page, step_inpainting as step
 
 import wlra_core as wc
 from ui import images
@@ -21,14 +21,6 @@ MASK = {"inp_res": "96", "inp_dropout": "0.5", "inp_text": ""}
 
 def page(**query):
     return run_page(PAGE, 180, **query)
-
-
-def step(at, times=1):
-    return press(at, "inp_step", times)
-
-
-def html_bodies(at) -> str:
-    return "\n".join(h.proto.body for h in at.get("html"))
 
 
 def psnr_hidden_cell(at, name: str) -> float:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _apptest import press, run_page
+from _apptest import run_page, step_inpainting as step
 
 import wlra_core as wc
 from ui import mask
@@ -20,10 +20,6 @@ PAGE = str(ROOT / "views" / "inpainting.py")
 
 def page(**query):
     return run_page(PAGE, 180, **query)
-
-
-def step(at, times=1):
-    return press(at, "inp_step", times)
 
 
 def notes(at) -> list[str]:

@@ -50,8 +50,7 @@ class Problem:
     @property
     def group_rank_limit(self) -> int:
         """The largest rank of a group's matrix (windows × pixels per window)."""
-        lf = self.lifting
-        return min(lf.patch ** 2, wc.inpainting.DEFAULTS["group_size"] * lf.channels)
+        return wc.inpainting.group_rank_limit(self.lifting)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -72,7 +71,7 @@ def build_problem(image: np.ndarray, weights: np.ndarray, image_identity: str, l
     if lift != "pixels" and patch is not None:
         patch = min(patch, *image.shape[:2])   # a window never larger than a small image
     grouped = lift == GROUPS
-    stride = min(wc.inpainting.DEFAULTS["step"], patch or wc.lifting.PATCH, *image.shape[:2]) if grouped else None
+    stride = wc.inpainting.group_stride(image.shape, patch) if grouped else None
     lifting = wc.lifting.lifting(image.shape, "patches" if grouped else lift,
                                  patch=patch if lift != "pixels" else None, stride=stride)
     held = wc.inpainting.held_out(weights, HOLDOUT, seed)

@@ -212,7 +212,7 @@ def run_wlra(prob: Problem, solver: str, k: int, bias: bool, max_iter: int, seed
             start = time.perf_counter()
             own.append(step.elapsed - evaluating)
             seconds.append(step.seconds)
-            pred = np.einsum("ij,ij->i", step.X[prob.test_u], step.Y[prob.test_i]) + offset
+            pred = step.predict(prob.test_u, prob.test_i) + offset   # offsets included with bias
             curve.append(rmse(pred, prob))
             evaluating += time.perf_counter() - start
     best = int(np.argmin(curve))
@@ -354,7 +354,8 @@ def report(rows: list, info: dict, args, problems: dict, total: float) -> str:
         f"- wlra_core: `iterate(M, W, k, solver=..., ridge={RIDGE:g}, eps={EPS:g}, "
         f"max_iter={args.max_iter}, seed={args.seed})`, init 'svd', diagnostics off; M = the "
         "training ratings minus their mean (csr_array), W = ones on the same pattern; prediction "
-        "X[u] @ Y[i] + mean; "
+        "X[u] @ Y[i] + mean (with bias=True: `step.predict`, the fitted μ + b_u + c_i + X[u] @ Y[i], on "
+        "the raw ratings); "
         + (f"also offered and run: {', '.join(extras)}" if extras
            else "no 'auto' solver and no bias keyword in this wlra_core"),
         "- s/iter: median of step.seconds (wlra_core, the first iteration excludes the init) or of "

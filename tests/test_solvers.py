@@ -366,7 +366,7 @@ def _view_and_copy_blocks(monkeypatch, M, W, k):
         with monkeypatch.context() as mp:
             mp.setattr(P, "CACHED_ENTRIES", 10)
             assert side.viewable
-            views = list(blocks(side, Y, 1 << 30, 1, views=True))
+            views = list(blocks(side, Y, 1 << 30, 1))
         out.append((copies, views))
     return out
 
@@ -393,7 +393,67 @@ def test_blocks_of_views_give_the_designs_and_targets_of_scaled_copies(monkeypat
             for a, b in zip(bv.design(local), bc.design(local)):
                 close(a, b)
             close(bv.take(local[::2]).rhs(), bc.take(local[::2]).rhs())
+            V = rng.standard_normal((len(local), k))
+            close(bv.apply(V), bc.apply(V))
+            close(bv.take(local[1::2]).take([0, 2]).apply(V[:2]), bc.take(local[1::2]).take([0, 2]).apply(V[:2]))
+            for a, b in zip(bv.take(local[1::2]).take([0, 2]).design(np.arange(2)),
+                            bc.take(local[1::2]).take([0, 2]).design(np.arange(2))):
+                close(a, b)
     assert np.array_equal(M, M0) and np.array_equal(W, W0)
+
+
+@pytest.mark.parametrize("solver,k,s", [("cg", 3, None), ("sketched", 3, 12), ("cg", 26, None),
+                                         ("sketched", 26, 60), ("sketched", 33, 66)])
+def test_iterative_solvers_read_a_large_side_through_views_with_the_same_result(monkeypatch, solver, k, s):
+    """cg and sketched on a large side (views of the caller's arrays, W∘M kept for the run) reach
+    the objectives of the scaled copies, through each inner path: the fused kernel (k < 24), the
+    BLAS iterations with kept preconditioners (k ≥ 24) and the shared column sample (k ≥ 32)."""
+    from wlra_core import problem as P
+    M, W = planted(90, 160, k, p=0.7, seed=12, graded=True)
+    M, W = 25.0 * M, 0.7 * W
+    M0, W0 = M.copy(), W.copy()
+    opts = dict(solver=solver, max_iter=6, eps=1e-15, inner_eps=1e-13, init="random", seed=3,
+                sketch_size=s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wc.ConvergenceWarning)
+        ref = wc.solve(M, W, k, **opts)
+        monkeypatch.setattr(P, "CACHED_ENTRIES", 10)
+        got = wc.solve(M, W, k, **opts)
+    assert np.array_equal(M, M0) and np.array_equal(W, W0)
+    if solver == "sketched" and k >= 24:
+        assert sum(h.inner.reused_rows for h in got.history) > 0
+    np.testing.assert_allclose([h.objective for h in got.history], [h.objective for h in ref.history], rtol=1e-8)
+    np.testing.assert_allclose(got.low_rank(), ref.low_rank(), rtol=0, atol=1e-7 * np.abs(M).max())
+
+
+def test_kept_products_are_w_times_m_for_both_sides_and_only_within_a_quarter_of_the_budget(monkeypatch):
+    """A large dense run keeps W∘M (once: the columns' is its transpose) and Σ W M² per row and per
+    column for its right-hand sides, when they fit in a quarter of the budget; the blocks then
+    give the same right-hand sides and ‖b_i‖² as without them."""
+    from wlra_core import problem as P
+    from wlra_core.solvers.layouts import blocks, keep_products
+    rng = np.random.default_rng(4)
+    n, m, k = 15, 11, 3
+    W = rng.uniform(0.1, 0.8, (n, m)) * (rng.random((n, m)) < 0.6)
+    M = 30.0 * rng.standard_normal((n, m))
+    monkeypatch.setattr(P, "CACHED_ENTRIES", 10)
+    prob = P.validate(M, W, k)
+    sides = ((prob.rows, rng.standard_normal((m, k))), (prob.cols, rng.standard_normal((n, k))))
+    plain = [[(blk.rhs(), blk.bnorm2()) for _, blk in blocks(side, Y, 1 << 30, 1)] for side, Y in sides]
+    assert keep_products(prob, 4 * 8 * n * m - 1) == 0 and prob.rows.products(slice(0, 2)) is None
+    assert keep_products(prob, 4 * 8 * n * m) == 8 * n * m
+    WM, by_row = prob.rows.products(slice(None))
+    WMt, by_col = prob.cols.products(slice(None))
+    np.testing.assert_array_equal(WM, W * M)
+    assert np.shares_memory(WM, WMt) and not WM.flags.writeable
+    np.testing.assert_allclose(by_row, (W * M * M).sum(axis=1), rtol=1e-13)
+    np.testing.assert_allclose(by_col, (W * M * M).sum(axis=0), rtol=1e-13)
+    for (side, Y), ref in zip(sides, plain):
+        for (_, blk), (rhs, bn2) in zip(blocks(side, Y, 1 << 30, 1), ref):
+            assert blk.kept is not None
+            np.testing.assert_allclose(blk.rhs(), rhs, rtol=1e-12, atol=1e-12 * np.abs(rhs).max())
+            np.testing.assert_allclose(blk.bnorm2(), bn2, rtol=1e-12)
+    assert np.array_equal(M * W, WM)
 
 
 def test_exact_reads_a_large_side_through_views_with_the_same_result(monkeypatch):

@@ -61,6 +61,7 @@ from .records import EMStats, Result, Step, StopReason, regression_stats, strip
 from .settings import (DEFAULT_SKETCH, INNER, OPTION_SOLVERS, RIDGE_CAP, SOLVERS,  # noqa: F401
                        RunOptions, prepare, run_options, scaled_ridge, signature)
 from .solvers import half_step
+from .solvers.layouts import keep_products
 from .solvers.em import em_model_step, em_step
 
 ETA_MAX = 1e-3
@@ -192,6 +193,10 @@ class _Loop:
         # None: the plain loop, without the model's adjusted sides
         self.model = (_models.Model(prob, bias, ridge_scaling, o.ridge > 0)
                       if bias or ridge_scaling != "none" else None)
+        if self.model is None and o.solver != "em":
+            # W∘M kept for the run's right-hand sides, out of the half-steps' budget
+            kept = keep_products(prob, o.budget)
+            self.o = o = replace(o, budget=o.budget - kept)
         self.best_score = np.inf                 # the lowest holdout_rmse (or objective) so far
         self.inner_eps = None if isinstance(inner_eps, str) else float(inner_eps)
         self.f_prev2 = None

@@ -109,6 +109,12 @@ class DenseSide:
         W.flags.writeable = M.flags.writeable = False
         return W, M
 
+    def products(self, r):
+        """(W∘M)[r] and Σ_j W_ij M_ij² of the rows r, unscaled like `views`, when `keep_products`
+        made them for this run, else None."""
+        kept = self._cache.get("products")
+        return None if kept is None else (kept[0][r], kept[1][r])
+
     def block(self, r):
         W = np.array(self.W[r], dtype=np.float64, order="C")
         W /= self.w_scale

@@ -29,7 +29,7 @@ def half_step(side, Y, X0, o, rng):
     packed = None              # the outer products of the blocks' factor (Y, or Y/√w_scale for views)
     st = Stats(n)
     with st.timed("exact"):
-        for rows, blk in blocks(side, Y, o.budget, per_row, views=True):
+        for rows, blk in blocks(side, Y, o.budget, per_row):
             if dense and packed is None:
                 packed = PackedOuter(blk.Y, o.budget // 4)
             rhs = blk.rhs()

@@ -10,7 +10,8 @@ and offers what the solvers need of row i's design A_i = D_√W_i Y and target b
     design(local)  A_i and b_i themselves, padded (for the few rows solved by a least-squares SVD)
     take(sel)      the block of a subset of its rows
 
-Dense rows are contiguous scaled copies of W and M; their products are BLAS matrix products.
+Dense rows are scaled copies of a small side's W and M, or read-only views of a large side's
+(with the scales moved onto Y and the targets); their products are BLAS matrix products.
 Sparse rows are read in place from the side's CSR arrays by the compiled kernels (kernels.py):
 no padded copies of the designs.
 """
@@ -59,22 +60,48 @@ def unpack(P, k):
 
 
 class DenseBlock:
-    """Rows r0:r1 of a dense side: scaled contiguous copies (DenseSide.block), so the inner
-    iterations also run on contiguous rows for the transposed side; or, for the exact solver on a
-    large side, read-only views of the caller's rows (DenseSide.views) with the scales moved onto
-    the small factors: Y/√w_scale in place of Y and the targets times `b_scale` = 1/(m_scale·√w_scale),
-    which gives the same designs A_i and targets b_i without copying W or M."""
+    """Rows r0:r1 of a dense side: scaled contiguous copies (DenseSide.block) of a small side; or,
+    on a large side, read-only views of the caller's rows (DenseSide.views) with the scales moved
+    onto the small factors: Y/√w_scale in place of Y and the targets times
+    `b_scale` = 1/(m_scale·√w_scale), which gives the same designs A_i and targets b_i without
+    copying W or M. `kept`: the rows' W∘M and Σ W M² when the run keeps them
+    (keep_products below), in the views' units."""
 
-    def __init__(self, W, M, Y, counts, b_scale=1.0):
-        self.W, self.M, self.Y, self.counts, self.b_scale = W, M, Y, counts, b_scale
+    def __init__(self, W, M, Y, counts, b_scale=1.0, kept=None):
+        self.W, self.Y, self.counts, self.b_scale = W, Y, counts, b_scale
+        self._M, self._kept, self._parent = M, kept, None
         self._bnorm2 = self._trace = None
 
     def take(self, sel):
-        return DenseBlock(self.W[sel], self.M[sel], self.Y, self.counts[sel], self.b_scale)
+        """The block of the rows `sel`: W copied, M and the kept products only when read (the
+        inner iterations, which take converged rows out, read W alone)."""
+        new = DenseBlock(self.W[sel], None, self.Y, self.counts[sel], self.b_scale)
+        idx = np.arange(len(self.counts))[sel]
+        # indexed from the block that holds the data (a chain of takes keeps no copy alive)
+        new._parent = (self._parent[0], self._parent[1][idx]) if self._parent else (self, idx)
+        return new
+
+    @property
+    def M(self):
+        if self._M is None:
+            self._M = self._parent[0].M[self._parent[1]]
+        return self._M
+
+    @property
+    def kept(self):
+        if self._parent is None:
+            return self._kept
+        kept, idx = self._parent[0].kept, self._parent[1]
+        if self._kept is None and kept is not None:
+            self._kept = (kept[0][idx], kept[1][idx])
+        return self._kept
 
     def rhs(self):
-        WM = self.W * self.M
-        self._bnorm2 = np.einsum("ij,ij->i", WM, self.M)
+        if self.kept is not None:
+            WM, self._bnorm2 = self.kept[0], self.kept[1].copy()
+        else:
+            WM = self.W * self.M
+            self._bnorm2 = np.einsum("ij,ij->i", WM, self.M)
         out = WM @ self.Y
         if self.b_scale != 1.0:
             self._bnorm2 *= self.b_scale ** 2
@@ -83,7 +110,9 @@ class DenseBlock:
 
     def bnorm2(self):
         if self._bnorm2 is None:
-            self._bnorm2 = np.einsum("ij,ij,ij->i", self.W, self.M, self.M) * self.b_scale ** 2
+            raw = (self.kept[1] if self.kept is not None
+                   else np.einsum("ij,ij,ij->i", self.W, self.M, self.M))
+            self._bnorm2 = raw * self.b_scale ** 2
         return self._bnorm2
 
     def trace(self):
@@ -93,13 +122,22 @@ class DenseBlock:
 
     def apply(self, V):
         """Σ_j W_ij ⟨v_i, y_j⟩ y_j for every row: two matrix products, in sub-blocks of rows whose
-        intermediate stays in cache."""
+        intermediate stays in cache. The intermediate follows W's memory order (a view of the
+        transposed side holds the caller's columns), so that ∘W reads W contiguously."""
         out = np.empty_like(V)
-        step = max(16, (1 << 21) // max(self.W.shape[1], 1))
+        W = self.W
+        step = max(16, (1 << 21) // max(W.shape[1], 1))
+        by_cols = W.shape[0] > 1 and W.strides[0] < W.strides[1]
         for r0 in range(0, V.shape[0], step):
-            T = V[r0:r0 + step] @ self.Y.T
-            T *= self.W[r0:r0 + step]
-            out[r0:r0 + step] = T @ self.Y
+            r = slice(r0, r0 + step)
+            if by_cols:
+                T = self.Y @ V[r].T
+                T *= W[r].T
+                out[r] = T.T @ self.Y
+            else:
+                T = V[r] @ self.Y.T
+                T *= W[r]
+                out[r] = T @ self.Y
         return out
 
     def gram(self, packed):
@@ -124,7 +162,7 @@ class DenseBlock:
             ynorm2 = np.einsum("ij,ij->i", self.Y, self.Y)
             u = rng.random(self.W.shape, dtype=np.float32)     # a coin flip needs no more bits
             with blas_single_thread():
-                return K.dense_rownorm_gram(self.W, self.Y, ynorm2, float(o.s), u)
+                return K.dense_rownorm_gram(np.ascontiguousarray(self.W), self.Y, ynorm2, float(o.s), u)
         with blas_single_thread():
             return sketch_gram(o.sketch, o.s, self.Y, None, self.W, rng)
 
@@ -216,25 +254,49 @@ class SparseBlock:
         return self.Y[idx] * sw[:, :, None], sw * mv
 
 
-def blocks(side, Y, budget, per_row_bytes, views=False):
-    """Yield (rows, block): rows is a slice into the side (dense), an index array (sparse). With
-    `views`, a large dense side that allows it gives blocks of views (DenseBlock): only for
-    solvers that read W and M through the block alone (exact)."""
+def blocks(side, Y, budget, per_row_bytes):
+    """Yield (rows, block): rows is a slice into the side (dense), an index array (sparse). A
+    large dense side that allows it (DenseSide.viewable) gives blocks of views, with the run's
+    kept W∘M when there is one."""
     n = side.shape[0]
     b = int(max(1, min(n, (budget // 3) // max(per_row_bytes, 1))))
     dense = isinstance(side, DenseSide)
-    views = views and dense and side.viewable
+    views = dense and side.viewable
     if views:
         Yv = Y * (1.0 / math.sqrt(side.w_scale))
         b_scale = 1.0 / (side.m_scale * math.sqrt(side.w_scale))
     for r0 in range(0, n, b):
         r = slice(r0, min(r0 + b, n))
         if views:
-            yield r, DenseBlock(*side.views(r), Yv, side.counts[r], b_scale)
+            yield r, DenseBlock(*side.views(r), Yv, side.counts[r], b_scale, side.products(r))
         elif dense:
             yield r, DenseBlock(*side.solver_block(r), Y, side.counts[r])
         else:
             yield r, SparseBlock(side, np.arange(r.start, r.stop), Y)
+
+
+def keep_products(prob, budget):
+    """Keep W∘M (n×m, once for both sides: the columns' is its transpose) and both sides' Σ W M²
+    for a run on a large dense problem read through views, when they fit in a quarter of `budget`:
+    every half-step's right-hand sides are then one matrix product, not a pass that makes W∘M
+    afresh. Returns the bytes kept (0 when nothing is)."""
+    rows, cols = prob.rows, prob.cols
+    if not (isinstance(rows, DenseSide) and rows.viewable and cols.viewable):
+        return 0
+    n, m = rows.shape
+    if 8 * n * m > budget // 4:
+        return 0
+    WM = np.empty((n, m))
+    by_row, by_col = np.empty(n), np.zeros(m)
+    for r in rows.row_blocks():
+        W, M = rows.views(r)
+        np.multiply(W, M, out=WM[r])
+        by_row[r] = np.einsum("ij,ij->i", WM[r], M)
+        by_col += np.einsum("ij,ij->j", WM[r], M)
+    WM.flags.writeable = False
+    rows._cache["products"] = (WM, by_row)
+    cols._cache["products"] = (WM.T, by_col)
+    return 8 * n * m
 
 
 # ----------------------------------------------------------------------------------------------

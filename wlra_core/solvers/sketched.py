@@ -65,14 +65,18 @@ def half_step(side, Y, X0, o, rng, cache=None):
         o = replace(o, budget=o.budget // 2)
     basis = _reusable(cache, Y, m, o) if keep else None
     if basis is None:
-        if (o.sketch == "rownorm" and isinstance(side, DenseSide) and k >= SHARED_SAMPLE_K
-                and np.any(side.counts > o.s)):
-            with st.timed("sketch"):
-                shared = SharedSample(side, Y, o.s, rng, o.budget)
+        share = o.sketch == "rownorm" and isinstance(side, DenseSide) and k >= SHARED_SAMPLE_K
         if keep and (cache.get("L") is None or cache["L"].shape != (n, k, k)):
             cache["L"] = np.empty((n, k, k), np.float32)
 
         def make(blk, o, rng, st, rows):
+            nonlocal shared
+            if share and shared is None:
+                # made with the blocks' factor (Y, or Y/√w_scale for views of the caller's rows),
+                # so its Grams are in the blocks' units; drawn at the first iterated block, as
+                # before any per-block draw
+                with st.timed("sketch"):
+                    shared = SharedSample(side, blk.Y, o.s, rng, o.budget)
             L = build(blk, o, rng, st, shared)
             if keep:
                 cache["L"][_span(rows)] = L

@@ -54,6 +54,12 @@ class PackedOuter:
             yield c, self._make(c)
 
 
+def narrow_product(A, Y):
+    """A @ Y for a narrow Y (m × k, k ≪ m), computed as (Yᵀ Aᵀ)ᵀ: OpenBLAS's faster shape for it,
+    by 10–50 % at k ≤ 256 whichever A's memory order (measured at m = 3072 and 4096)."""
+    return np.ascontiguousarray((Y.T @ A.T).T)
+
+
 def unpack(P, k):
     """Gram matrices (both triangles) from their packed upper parts."""
     return K.unpack(np.ascontiguousarray(P), k)
@@ -102,7 +108,7 @@ class DenseBlock:
         else:
             WM = self.W * self.M
             self._bnorm2 = np.einsum("ij,ij->i", WM, self.M)
-        out = WM @ self.Y
+        out = narrow_product(WM, self.Y)
         if self.b_scale != 1.0:
             self._bnorm2 *= self.b_scale ** 2
             out *= self.b_scale
@@ -133,11 +139,11 @@ class DenseBlock:
             if by_cols:
                 T = self.Y @ V[r].T
                 T *= W[r].T
-                out[r] = T.T @ self.Y
+                out[r] = (self.Y.T @ T).T
             else:
                 T = V[r] @ self.Y.T
                 T *= W[r]
-                out[r] = T @ self.Y
+                out[r] = narrow_product(T, self.Y)
         return out
 
     def gram(self, packed):

@@ -551,6 +551,23 @@ def test_cho_apply(k, b):
         assert_close(got[r], ref[r], what=f"cho_apply row {r}")
 
 
+@k_params
+@pytest.mark.parametrize("b", [0, 1, 9])
+def test_cho_apply_rows(k, b):
+    """Some rows' factors, in any order and repeated, read in place: the rows' own solves."""
+    rng = rng_for("cho_apply_rows", k, b)
+    B = rng.standard_normal((11, k, k))
+    L = np.linalg.cholesky(B @ B.transpose(0, 2, 1) / k + np.eye(k)).astype(np.float32)
+    rows = np.ascontiguousarray(rng.integers(0, 11, b), dtype=np.int64)
+    V = rng.standard_normal((b, k)) * 10.0 ** rng.uniform(-3, 3, (b, 1))
+    got = K.cho_apply_rows(L, rows, V)
+    ref = K.cho_apply_rows_reference(L, rows, V)
+    assert got.dtype == np.float64 and got.shape == (b, k)
+    for j in range(b):
+        assert_close(got[j], ref[j], what=f"cho_apply_rows row {j}")
+        assert_close(got[j], K.cho_apply(L[rows[j]:rows[j] + 1], V[j:j + 1])[0], rtol=0, what="same as cho_apply")
+
+
 @pytest.mark.parametrize("k", KS + (70,))     # 70: the LAPACK path
 def test_cholesky32_then_cho_apply_solves(k):
     """The two together: (H + λI) z = v to float32 accuracy of the factor."""
@@ -782,6 +799,8 @@ def battery(seed=0, b=257):
         "unpack": (K.unpack, (P, k)),
         "cholesky32": (K.cholesky32, (H, np.full(n, 1e-3))),
         "cho_apply": (K.cho_apply, (L, V)),
+        "cho_apply_rows": (K.cho_apply_rows, (L, np.ascontiguousarray(rng.permutation(n)[: n - 3], dtype=np.int64),
+                                              V[: n - 3])),
         "add_weighted_outer": (K.add_weighted_outer, (G32, Y32, cols, coef)),     # in place: G32 is its result
         "spd_solve_packed": (K.spd_solve_packed, (pack_lower(H), rhs, 0.1, 1e-6, which)),
         "packed_pairs": (K.packed_pairs, (Y, *(np.ascontiguousarray(a, dtype=np.int64) for a in np.triu_indices(k)))),

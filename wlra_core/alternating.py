@@ -443,7 +443,9 @@ def solve(M, W, k, *, keep_factors=True, **options) -> Result:
         rows and over columns of the Gram products to stay within it. A sparse problem whose
         layout leaves under 32 MiB to work in is refused with an InputError. "sketched" on dense W
         with k ≥ 24 keeps its preconditioners between iterations ((n + m)·k² float32) when they
-        fit in half of it (solvers/sketched.py, Recycling).
+        fit in half of it (solvers/sketched.py, Recycling). A large dense run (over 2**21
+        entries, M finite) keeps W∘M for its right-hand sides (8·n·m bytes) when it fits in a
+        quarter of it (solvers/layouts.keep_products); the half-steps work within the rest.
     max_entries : the size cap of one problem (default limits.MAX_ENTRIES = 2**25), counted as n·m
         for dense W, nnz(W) for sparse W, and (n + m)·k for the factors; a larger problem is
         refused with an InputError before anything is allocated. None: no cap.

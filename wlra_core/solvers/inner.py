@@ -68,16 +68,17 @@ def iterate_block(blk, x0, rhs, bnorm, Minv, o):
     L, Tinv = Minv if isinstance(Minv, tuple) else (Minv, None)
     gd = o.inner == "gd" and L is not None
 
-    def precond(v, Minv_):
-        """(RᵀR)⁻¹ v, by two substitutions with the float32 factor (and T⁻¹ (RᵀR)⁻¹ T⁻ᵀ v with a
-        change of basis: rows v ↦ v T⁻¹ before and after by T⁻ᵀ)."""
-        if Minv_ is None:
+    def precond(v, rows=None):
+        """(RᵀR)⁻¹ v for the block's rows `rows` (all: None), by two substitutions with their
+        float32 factors, read in place (and T⁻¹ (RᵀR)⁻¹ T⁻ᵀ v with a change of basis: rows
+        v ↦ v T⁻¹ before and after by T⁻ᵀ)."""
+        if L is None:
             return v.copy()
-        if Tinv is None:
-            return K.cho_apply(Minv_, np.ascontiguousarray(v))
-        return K.cho_apply(Minv_, np.ascontiguousarray(v @ Tinv)) @ Tinv.T
+        u = np.ascontiguousarray(v if Tinv is None else v @ Tinv)
+        z = K.cho_apply(L, u) if rows is None else K.cho_apply_rows(L, rows, u)
+        return z if Tinv is None else z @ Tinv.T
 
-    z = precond(r, L)
+    z = precond(r)
     rz = np.einsum("ij,ij->i", r, z)
     if L is None:
         thresh = (o.eps * bnorm) ** 2 * blk.trace() / k
@@ -88,8 +89,8 @@ def iterate_block(blk, x0, rhs, bnorm, Minv, o):
     meas = measure(r, z)
     iters = np.zeros(b, np.int64)
     p = z.copy()
-    live = np.arange(b)          # rows of the original block that `cur` (and Lc) hold
-    cur, Lc = blk, L
+    live = np.arange(b)          # rows of the original block that `cur` holds
+    cur = blk
     active = meas > thresh
     for _ in range(o.max_inner):
         act = np.flatnonzero(active)
@@ -98,17 +99,16 @@ def iterate_block(blk, x0, rhs, bnorm, Minv, o):
         if len(act) <= len(live) // 2:          # compress the block to the rows still working
             sub = np.searchsorted(live, act)
             cur = cur.take(sub)
-            Lc = None if Lc is None else Lc[sub]
             live = act
         # the products run on every row `cur` holds (no copy of its data); converged rows are
         # then dropped from the update
         P_live = p[live]
         Q_live = cur.apply(P_live)
         if len(act) == len(live):
-            P_, q, Lb = P_live, Q_live, Lc
+            P_, q = P_live, Q_live
         else:
             pos = np.searchsorted(live, act)
-            P_, q, Lb = P_live[pos], Q_live[pos], (None if Lc is None else Lc[pos])
+            P_, q = P_live[pos], Q_live[pos]
         with np.errstate(over="ignore", invalid="ignore"):   # a row that overflows stops below
             if o.ridge:
                 q = q + o.ridge * P_
@@ -118,7 +118,7 @@ def iterate_block(blk, x0, rhs, bnorm, Minv, o):
                 alpha = np.minimum(alpha, 1.0)
             x_a = x[act] + alpha[:, None] * P_
             r_a = r[act] - alpha[:, None] * q
-            z_a = precond(r_a, Lb)
+            z_a = precond(r_a, None if len(act) == b else act)
             rz_new = np.einsum("ij,ij->i", r_a, z_a)
             meas_a = measure(r_a, z_a)
         ok = np.isfinite(x_a).all(axis=1) & np.isfinite(z_a).all(axis=1) & np.isfinite(meas_a)

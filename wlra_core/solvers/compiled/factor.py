@@ -18,7 +18,8 @@ from .grams import unpack_reference
 from .jit import LAPACK_K, PARALLEL, REASSOC, ROW_CHUNK, SERIAL
 
 __all__ = ["spd_solve", "spd_solve_reference", "spd_solve_packed", "spd_solve_packed_reference",
-           "cholesky32", "cholesky32_reference", "cho_apply", "cho_apply_reference"]
+           "cholesky32", "cholesky32_reference", "cho_apply", "cho_apply_reference", "cho_apply_rows",
+           "cho_apply_rows_reference"]
 
 ensure_lapack()
 _dpotrf = _LAPACK().numba_xxpotrf(numba.types.float64)
@@ -227,3 +228,18 @@ def cho_apply(L, V):
 def cho_apply_reference(L, V):
     L = L.astype(np.float64)
     return np.stack([np.linalg.solve(Lr @ Lr.T, v) for Lr, v in zip(L, V)]) if len(V) else V.copy()
+
+
+@njit(**PARALLEL, fastmath=REASSOC)
+def cho_apply_rows(L, rows, V):
+    """z_j = (L_r L_rᵀ)⁻¹ v_j with r = rows[j]: cho_apply on some of the factors, read in place
+    (gathering them would copy k² floats per row at every inner iteration)."""
+    b, k = V.shape
+    out = np.empty((b, k))
+    for j in prange(b):
+        cho_subst(L[rows[j]], V[j], out[j])
+    return out
+
+
+def cho_apply_rows_reference(L, rows, V):
+    return cho_apply_reference(L[rows], V)

@@ -402,15 +402,18 @@ def test_blocks_of_views_give_the_designs_and_targets_of_scaled_copies(monkeypat
     assert np.array_equal(M, M0) and np.array_equal(W, W0)
 
 
-@pytest.mark.parametrize("solver,k,s", [("cg", 3, None), ("sketched", 3, 12), ("cg", 26, None),
-                                         ("sketched", 26, 60), ("sketched", 33, 66)])
-def test_iterative_solvers_read_a_large_side_through_views_with_the_same_result(monkeypatch, solver, k, s):
+@pytest.mark.parametrize("solver,k,s,w_scale", [
+    ("cg", 3, None, 0.7), ("sketched", 3, 12, 0.7), ("cg", 26, None, 0.7), ("sketched", 26, 60, 0.7),
+    ("sketched", 33, 66, 0.7), ("sketched", 3, 12, 1e40), ("sketched", 33, 66, 1e40), ("sketched", 33, 66, 1e-60)])
+def test_iterative_solvers_read_a_large_side_through_views_with_the_same_result(monkeypatch, solver, k, s, w_scale):
     """cg and sketched on a large side (views of the caller's arrays, W∘M kept for the run) reach
     the objectives of the scaled copies, through each inner path: the fused kernel (k < 24), the
-    BLAS iterations with kept preconditioners (k ≥ 24) and the shared column sample (k ≥ 32)."""
+    BLAS iterations with kept preconditioners (k ≥ 24) and the shared column sample (k ≥ 32),
+    also with weights far outside float32's range (the sample's float32 Grams stay in unit
+    scale: none falls back to an exact Gram, none overflows)."""
     from wlra_core import problem as P
     M, W = planted(90, 160, k, p=0.7, seed=12, graded=True)
-    M, W = 25.0 * M, 0.7 * W
+    M, W = 25.0 * M, w_scale * W
     M0, W0 = M.copy(), W.copy()
     opts = dict(solver=solver, max_iter=6, eps=1e-15, inner_eps=1e-13, init="random", seed=3,
                 sketch_size=s)
@@ -422,8 +425,58 @@ def test_iterative_solvers_read_a_large_side_through_views_with_the_same_result(
     assert np.array_equal(M, M0) and np.array_equal(W, W0)
     if solver == "sketched" and k >= 24:
         assert sum(h.inner.reused_rows for h in got.history) > 0
+    if solver == "sketched":
+        assert sum(h.inner.weak_sketches for h in got.history) == 0
+        its = [sum(h.inner.inner_iterations for h in r.history) for r in (got, ref)]
+        assert abs(its[0] - its[1]) <= 0.1 * its[1]
     np.testing.assert_allclose([h.objective for h in got.history], [h.objective for h in ref.history], rtol=1e-8)
     np.testing.assert_allclose(got.low_rank(), ref.low_rank(), rtol=0, atol=1e-7 * np.abs(M).max())
+
+
+def test_a_run_keeps_w_times_m_only_where_it_applies_and_never_at_the_cost_of_sketched_factors(monkeypatch):
+    """The plain model of the regression solvers keeps W∘M when it fits in a quarter of the budget;
+    not em, not the adjusted sides of bias or count scaling, not a side read as scaled copies, and
+    not where it would take the sketched solver's kept preconditioners out of their half."""
+    from wlra_core import problem as P
+    from wlra_core.solvers import products_bytes, sketched
+    rng = np.random.default_rng(5)
+    n, m, k = 30, 40, 24
+    W = rng.uniform(0.1, 1.0, (n, m))
+    M = rng.standard_normal((n, m))
+    assert products_bytes(P.validate(M, W, k), "exact", 1 << 30) == 0            # small: copies
+    monkeypatch.setattr(P, "CACHED_ENTRIES", 10)
+    prob = P.validate(M, W, k)
+    kept = 8 * n * m
+    assert products_bytes(prob, "exact", 4 * kept) == kept
+    assert products_bytes(prob, "exact", 4 * kept - 1) == 0
+    assert products_bytes(prob, "em", 1 << 30) == 0 and products_bytes(prob, "cg", 1 << 30, plain=False) == 0
+    factors = (n + m) * k * k * 4
+    tight = 2 * factors + kept - 1          # the factors fit in half of it, not once W∘M is taken out
+    assert sketched.factors_fit(n, m, k, tight) and not sketched.factors_fit(n, m, k, tight - kept)
+    assert products_bytes(prob, "sketched", tight) == 0 and products_bytes(prob, "cg", tight) == kept
+    assert products_bytes(prob, "sketched", 2 * factors + 2 * kept) == kept
+    # the estimate counts the kept bytes
+    small = wc.estimate(M, W, k, solver="cg", memory_budget=1 << 30).bytes
+    monkeypatch.setattr(P, "CACHED_ENTRIES", 1 << 21)
+    assert small == wc.estimate(M, W, k, solver="cg", memory_budget=1 << 30).bytes + kept
+
+
+def test_apply_in_sub_blocks_on_both_memory_orders_matches_the_scaled_copies(monkeypatch):
+    """DenseBlock.apply runs in sub-blocks of rows, its intermediate in W's memory order: on the
+    rows' views, the columns' (transposed) views and the copies, several sub-blocks each."""
+    from wlra_core.solvers import layouts
+    rng = np.random.default_rng(8)
+    n, m, k = 70, 50, 4
+    W = rng.uniform(0.1, 0.9, (n, m)) * (rng.random((n, m)) < 0.7)
+    M = 3.0 * rng.standard_normal((n, m))
+    monkeypatch.setattr(layouts, "APPLY_CHUNK", 16 * 8)          # 16 rows per sub-block
+    for copies, views in _view_and_copy_blocks(monkeypatch, M, W, k):
+        for (_, bc), (_, bv) in zip(copies, views):
+            assert len(bv.counts) > 3 * 16
+            V = rng.standard_normal((len(bv.counts), k))
+            ref = np.stack([(bc.W[i] * (bc.Y @ V[i])) @ bc.Y for i in range(len(V))])    # Σ_j w_ij ⟨v_i, y_j⟩ y_j
+            np.testing.assert_allclose(bc.apply(V), ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+            np.testing.assert_allclose(bv.apply(V), ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
 
 
 def test_kept_products_are_w_times_m_for_both_sides_and_only_within_a_quarter_of_the_budget(monkeypatch):
@@ -431,7 +484,7 @@ def test_kept_products_are_w_times_m_for_both_sides_and_only_within_a_quarter_of
     column for its right-hand sides, when they fit in a quarter of the budget; the blocks then
     give the same right-hand sides and ‖b_i‖² as without them."""
     from wlra_core import problem as P
-    from wlra_core.solvers.layouts import blocks, keep_products
+    from wlra_core.solvers.layouts import blocks, keep_products, products_fit
     rng = np.random.default_rng(4)
     n, m, k = 15, 11, 3
     W = rng.uniform(0.1, 0.8, (n, m)) * (rng.random((n, m)) < 0.6)
@@ -440,8 +493,9 @@ def test_kept_products_are_w_times_m_for_both_sides_and_only_within_a_quarter_of
     prob = P.validate(M, W, k)
     sides = ((prob.rows, rng.standard_normal((m, k))), (prob.cols, rng.standard_normal((n, k))))
     plain = [[(blk.rhs(), blk.bnorm2()) for _, blk in blocks(side, Y, 1 << 30, 1)] for side, Y in sides]
-    assert keep_products(prob, 4 * 8 * n * m - 1) == 0 and prob.rows.products(slice(0, 2)) is None
-    assert keep_products(prob, 4 * 8 * n * m) == 8 * n * m
+    assert not products_fit(prob, 4 * 8 * n * m - 1) and products_fit(prob, 4 * 8 * n * m)
+    assert prob.rows.products(slice(0, 2)) is None
+    assert keep_products(prob) == 8 * n * m
     WM, by_row = prob.rows.products(slice(None))
     WMt, by_col = prob.cols.products(slice(None))
     np.testing.assert_array_equal(WM, W * M)

@@ -60,8 +60,7 @@ from .problem import InputError, side_objective, unscale
 from .records import EMStats, Result, Step, StopReason, regression_stats, strip
 from .settings import (DEFAULT_SKETCH, INNER, OPTION_SOLVERS, RIDGE_CAP, SOLVERS,  # noqa: F401
                        RunOptions, prepare, run_options, scaled_ridge, signature)
-from .solvers import half_step
-from .solvers.layouts import keep_products
+from .solvers import half_step, with_kept_products
 from .solvers.em import em_model_step, em_step
 
 ETA_MAX = 1e-3
@@ -193,10 +192,7 @@ class _Loop:
         # None: the plain loop, without the model's adjusted sides
         self.model = (_models.Model(prob, bias, ridge_scaling, o.ridge > 0)
                       if bias or ridge_scaling != "none" else None)
-        if self.model is None and o.solver != "em":
-            # W∘M kept for the run's right-hand sides, out of the half-steps' budget
-            kept = keep_products(prob, o.budget)
-            self.o = o = replace(o, budget=o.budget - kept)
+        self.o = o = with_kept_products(prob, o, plain=self.model is None)
         self.best_score = np.inf                 # the lowest holdout_rmse (or objective) so far
         self.inner_eps = None if isinstance(inner_eps, str) else float(inner_eps)
         self.f_prev2 = None
@@ -444,8 +440,10 @@ def solve(M, W, k, *, keep_factors=True, **options) -> Result:
         layout leaves under 32 MiB to work in is refused with an InputError. "sketched" on dense W
         with k ≥ 24 keeps its preconditioners between iterations ((n + m)·k² float32) when they
         fit in half of it (solvers/sketched.py, Recycling). A large dense run (over 2**21
-        entries, M finite) keeps W∘M for its right-hand sides (8·n·m bytes) when it fits in a
-        quarter of it (solvers/layouts.keep_products); the half-steps work within the rest.
+        entries, M finite) of exact, sketched, cg or auto without bias or count scaling keeps
+        W∘M for its right-hand sides (8·n·m bytes) when it fits in a quarter of it and leaves
+        sketched's kept preconditioners their half (solvers.products_bytes); the half-steps
+        work within the rest.
     max_entries : the size cap of one problem (default limits.MAX_ENTRIES = 2**25), counted as n·m
         for dense W, nnz(W) for sparse W, and (n + m)·k for the factors; a larger problem is
         refused with an InputError before anything is allocated. None: no cap.

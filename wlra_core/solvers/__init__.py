@@ -21,7 +21,7 @@ solution, and empty rows get 0, in every solver: never NaN, never an exception.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,3 +59,29 @@ def half_step(side, Y, X0, o, rng, memo=None, slot=None):
         return sketched.half_step(side, Y, X0, o, rng, cache)
     module = {"exact": exact, "cg": cg}[o.solver]
     return module.half_step(side, Y, X0, o, rng)
+
+
+def products_bytes(prob, solver, budget, plain=True):
+    """The bytes of W∘M a run keeps for its right-hand sides (layouts.keep_products), 0 when it
+    keeps none: only the plain model (`plain`; the biased and count-scaled ones solve adjusted
+    sides) of the regression solvers (not em), when layouts.products_fit allows it and, for
+    sketched, not where it would push the kept preconditioners out of their half of the budget."""
+    from . import layouts, sketched
+    if not plain or solver == "em" or not layouts.products_fit(prob, budget):
+        return 0
+    kept = 8 * prob.n * prob.m
+    if (solver == "sketched" and sketched.factors_fit(prob.n, prob.m, prob.k, budget)
+            and not sketched.factors_fit(prob.n, prob.m, prob.k, budget - kept)):
+        return 0
+    return kept
+
+
+def with_kept_products(prob, o, plain=True):
+    """Keep W∘M for the run when products_bytes says so: returns `o` with those bytes out of the
+    half-steps' budget."""
+    from .layouts import keep_products
+    kept = products_bytes(prob, o.solver, o.budget, plain)
+    if not kept:
+        return o
+    keep_products(prob)
+    return replace(o, budget=o.budget - kept)

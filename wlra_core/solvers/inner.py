@@ -48,7 +48,7 @@ def iterate_rows(blk, x0, rhs, bnorm, Minv, o):
         if sparse:
             s = blk.side
             return K.pcg_csr(s.indptr, s.indices, s.w, args[0], blk.rows, *args[1:])
-        return K.pcg_dense(np.ascontiguousarray(blk.W), *args)
+        return K.pcg_dense(blk.contiguous_W(), *args)
     return iterate_block(blk, x0, rhs, bnorm, Minv, o)
 
 

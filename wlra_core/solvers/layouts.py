@@ -10,8 +10,9 @@ and offers what the solvers need of row i's design A_i = D_√W_i Y and target b
     design(local)  A_i and b_i themselves, padded (for the few rows solved by a least-squares SVD)
     take(sel)      the block of a subset of its rows
 
-Dense rows are scaled copies of a small side's W and M, or read-only views of a large side's
-(with the scales moved onto Y and the targets); their products are BLAS matrix products.
+Dense rows are read-only views of a large side's W and M (the scales moved onto Y and the
+targets), or scaled copies where views do not apply (DenseSide.viewable); their products are BLAS
+matrix products.
 Sparse rows are read in place from the side's CSR arrays by the compiled kernels (kernels.py):
 no padded copies of the designs.
 """
@@ -25,6 +26,9 @@ from ..problem import DenseSide
 from ..sketches import sketch_gram
 from ..threads import blas_single_thread
 from . import kernels as K
+
+
+APPLY_CHUNK = 1 << 21     # entries of W per sub-block of DenseBlock.apply (its intermediate stays in cache)
 
 
 class PackedOuter:
@@ -66,26 +70,37 @@ def unpack(P, k):
 
 
 class DenseBlock:
-    """Rows r0:r1 of a dense side: scaled contiguous copies (DenseSide.block) of a small side; or,
-    on a large side, read-only views of the caller's rows (DenseSide.views) with the scales moved
-    onto the small factors: Y/√w_scale in place of Y and the targets times
+    """Rows r0:r1 of a dense side: read-only views of the caller's rows (DenseSide.views) with the
+    scales moved onto the small factors: Y/√w_scale in place of Y and the targets times
     `b_scale` = 1/(m_scale·√w_scale), which gives the same designs A_i and targets b_i without
-    copying W or M. `kept`: the rows' W∘M and Σ W M² when the run keeps them
-    (keep_products below), in the views' units."""
+    copying W or M (`w_unit` = 1/w_scale takes W back to unit scale where float32 needs it); or
+    scaled copies (DenseSide.block) where views do not apply. `kept`: the rows' W∘M and Σ W M²
+    when the run keeps them (keep_products below), in the views' units."""
 
-    def __init__(self, W, M, Y, counts, b_scale=1.0, kept=None):
-        self.W, self.Y, self.counts, self.b_scale = W, Y, counts, b_scale
+    def __init__(self, W, M, Y, counts, b_scale=1.0, kept=None, w_unit=1.0):
+        self.W, self.Y, self.counts, self.b_scale, self.w_unit = W, Y, counts, b_scale, w_unit
         self._M, self._kept, self._parent = M, kept, None
-        self._bnorm2 = self._trace = None
+        self._bnorm2 = self._trace = self._Wc = None
 
     def take(self, sel):
         """The block of the rows `sel`: W copied, M and the kept products only when read (the
         inner iterations, which take converged rows out, read W alone)."""
-        new = DenseBlock(self.W[sel], None, self.Y, self.counts[sel], self.b_scale)
+        new = DenseBlock(self.W[sel], None, self.Y, self.counts[sel], self.b_scale, w_unit=self.w_unit)
         idx = np.arange(len(self.counts))[sel]
         # indexed from the block that holds the data (a chain of takes keeps no copy alive)
         new._parent = (self._parent[0], self._parent[1][idx]) if self._parent else (self, idx)
+        if self._bnorm2 is not None:
+            new._bnorm2 = self._bnorm2[idx]
+        if self._trace is not None:
+            new._trace = self._trace[idx]
         return new
+
+    def contiguous_W(self):
+        """W as one C-contiguous array for the compiled kernels (a view of the transposed side is
+        copied once per block, not per kernel)."""
+        if self._Wc is None:
+            self._Wc = np.ascontiguousarray(self.W)
+        return self._Wc
 
     @property
     def M(self):
@@ -132,7 +147,7 @@ class DenseBlock:
         transposed side holds the caller's columns), so that ∘W reads W contiguously."""
         out = np.empty_like(V)
         W = self.W
-        step = max(16, (1 << 21) // max(W.shape[1], 1))
+        step = max(16, APPLY_CHUNK // max(W.shape[1], 1))
         by_cols = W.shape[0] > 1 and W.strides[0] < W.strides[1]
         for r0 in range(0, V.shape[0], step):
             r = slice(r0, r0 + step)
@@ -164,11 +179,11 @@ class DenseBlock:
     def sketch(self, o, rng, shared=None):
         if o.sketch == "rownorm":
             if shared is not None:
-                return shared.gram(self.W)
+                return shared.gram(self.W, self.w_unit)
             ynorm2 = np.einsum("ij,ij->i", self.Y, self.Y)
             u = rng.random(self.W.shape, dtype=np.float32)     # a coin flip needs no more bits
             with blas_single_thread():
-                return K.dense_rownorm_gram(np.ascontiguousarray(self.W), self.Y, ynorm2, float(o.s), u)
+                return K.dense_rownorm_gram(self.contiguous_W(), self.Y, ynorm2, float(o.s), u)
         with blas_single_thread():
             return sketch_gram(o.sketch, o.s, self.Y, None, self.W, rng)
 
@@ -274,24 +289,28 @@ def blocks(side, Y, budget, per_row_bytes):
     for r0 in range(0, n, b):
         r = slice(r0, min(r0 + b, n))
         if views:
-            yield r, DenseBlock(*side.views(r), Yv, side.counts[r], b_scale, side.products(r))
+            yield r, DenseBlock(*side.views(r), Yv, side.counts[r], b_scale, side.products(r),
+                                1.0 / side.w_scale)
         elif dense:
             yield r, DenseBlock(*side.solver_block(r), Y, side.counts[r])
         else:
             yield r, SparseBlock(side, np.arange(r.start, r.stop), Y)
 
 
-def keep_products(prob, budget):
-    """Keep W∘M (n×m, once for both sides: the columns' is its transpose) and both sides' Σ W M²
-    for a run on a large dense problem read through views, when they fit in a quarter of `budget`:
-    every half-step's right-hand sides are then one matrix product, not a pass that makes W∘M
-    afresh. Returns the bytes kept (0 when nothing is)."""
+def products_fit(prob, budget):
+    """Whether a run may keep W∘M (keep_products): a large dense problem read through views, W∘M
+    (8·n·m bytes) within a quarter of `budget`."""
     rows, cols = prob.rows, prob.cols
-    if not (isinstance(rows, DenseSide) and rows.viewable and cols.viewable):
-        return 0
+    return (isinstance(rows, DenseSide) and rows.viewable and cols.viewable
+            and 8 * rows.shape[0] * rows.shape[1] <= budget // 4)
+
+
+def keep_products(prob):
+    """Keep W∘M (n×m, once for both sides: the columns' is its transpose) and both sides' Σ W M²
+    for the run (see products_fit): every half-step's right-hand sides are then one matrix
+    product, not a pass that makes W∘M afresh. Returns the bytes kept."""
+    rows, cols = prob.rows, prob.cols
     n, m = rows.shape
-    if 8 * n * m > budget // 4:
-        return 0
     WM = np.empty((n, m))
     by_row, by_col = np.empty(n), np.zeros(m)
     for r in rows.row_blocks():
@@ -325,7 +344,9 @@ class SharedSample:
 
     the first term for a block of rows at once as (W[:, S]/π_S)·P[S] (P the packed outer products
     of Y, made once per half-step when they fit in a third of `budget`, else in chunks per
-    block), all in float32: the preconditioner is needed only to a constant factor."""
+    block), all in float32: the preconditioner is needed only to a constant factor. Y is the
+    half-step's factor in unit scale (not a view block's Y/√w_scale) and `gram` takes W back to
+    unit scale before the float32 cast, so that no weight scale meets float32's range."""
 
     def __init__(self, side, Y, s, rng, budget=1 << 30):
         n, m = side.shape
@@ -346,22 +367,23 @@ class SharedSample:
         """The packed outer products (float32) of the rows `cols` of Y."""
         return K.packed_pairs(self.Y32[cols], self.iu, self.ju)
 
-    def gram(self, W):
-        """The sketched Grams (b, k, k) float32 of the dense rows W (b × m, scaled)."""
+    def gram(self, W, w_unit=1.0):
+        """The sketched Grams (b, k, k) float32 of the dense rows W (b × m) times `w_unit` (1 for
+        scaled copies, 1/w_scale for views)."""
         b, m = W.shape
         k = self.Y.shape[1]
         S, pi = self.S, self.pi
         if self.PS is not None:
-            packed = (W[:, S] / pi[S]).astype(np.float32) @ self.PS
+            packed = (W[:, S] * (w_unit / pi[S])).astype(np.float32) @ self.PS
         else:
             packed = np.zeros((b, k * (k + 1) // 2), np.float32)
             for c0 in range(0, len(S), self.step):
                 Sc = S[c0:c0 + self.step]
-                packed += (W[:, Sc] / pi[Sc]).astype(np.float32) @ self._outer(Sc)
+                packed += (W[:, Sc] * (w_unit / pi[Sc])).astype(np.float32) @ self._outer(Sc)
         G = K.unpack(packed, k)
         h = min(max(1, int(self.s * HEAVY_FRACTION)), m)
         heavy = np.argpartition(-(W * self.ynorm2), h - 1, axis=1)[:, :h]
-        wh = np.take_along_axis(W, heavy, axis=1)
+        wh = np.take_along_axis(W, heavy, axis=1) * w_unit
         in_s = np.zeros(m, bool)
         in_s[S] = True
         ph = pi[heavy]

@@ -14,8 +14,9 @@ loop re-orthonormalises Y, so most of a change is a k×k change of basis: with T
 fit Y ≈ Y_ref T of the new factor on the one the preconditioners were made for,
 A_iᵀA_i ≈ Tᵀ (A_iᵀA_i)_ref T, and R_ref T preconditions the new design. On a dense problem with
 k ≥ inner.FUSED_DENSE_K (where the iterations are BLAS products that can apply T), when both sides'
-factors fit in half of the memory budget ((n + m)·k² float32; the half-steps then work within the
-other half), a half-step keeps its rows' factors and the next ones reuse them unless
+factors fit in half of the half-steps' memory budget ((n + m)·k² float32, factors_fit; the
+half-steps then work within the other half; a run's kept W∘M never takes that half from them,
+solvers.products_bytes), a half-step keeps its rows' factors and the next ones reuse them unless
 
     ‖Y − Y_ref T‖₂ > RECYCLE_DRIFT·σ_min(Y)             (not a change of basis any more),
     they have been reused RECYCLE_AGE − 1 times, or
@@ -59,24 +60,19 @@ def half_step(side, Y, X0, o, rng, cache=None):
     st = Stats(side.shape[0])
     n, m = side.shape
     k = Y.shape[1]
-    keep = (RECYCLE and cache is not None and isinstance(side, DenseSide) and k >= FUSED_DENSE_K
-            and (n + m) * k * k * 4 <= o.budget // 2)
+    keep = RECYCLE and cache is not None and isinstance(side, DenseSide) and factors_fit(n, m, k, o.budget)
     if keep:
         o = replace(o, budget=o.budget // 2)
     basis = _reusable(cache, Y, m, o) if keep else None
     if basis is None:
-        share = o.sketch == "rownorm" and isinstance(side, DenseSide) and k >= SHARED_SAMPLE_K
+        if (o.sketch == "rownorm" and isinstance(side, DenseSide) and k >= SHARED_SAMPLE_K
+                and np.any(side.counts > o.s)):
+            with st.timed("sketch"):
+                shared = SharedSample(side, Y, o.s, rng, o.budget)
         if keep and (cache.get("L") is None or cache["L"].shape != (n, k, k)):
             cache["L"] = np.empty((n, k, k), np.float32)
 
         def make(blk, o, rng, st, rows):
-            nonlocal shared
-            if share and shared is None:
-                # made with the blocks' factor (Y, or Y/√w_scale for views of the caller's rows),
-                # so its Grams are in the blocks' units; drawn at the first iterated block, as
-                # before any per-block draw
-                with st.timed("sketch"):
-                    shared = SharedSample(side, blk.Y, o.s, rng, o.budget)
             L = build(blk, o, rng, st, shared)
             if keep:
                 cache["L"][_span(rows)] = L
@@ -95,6 +91,12 @@ def half_step(side, Y, X0, o, rng, cache=None):
         else:
             cache.update(age=cache["age"] + 1, last=(its, o.eps))
     return X, stats
+
+
+def factors_fit(n, m, k, budget):
+    """Whether both sides' kept factors ((n + m)·k² float32) fit in half of `budget`, for k where
+    they are used (k ≥ FUSED_DENSE_K)."""
+    return k >= FUSED_DENSE_K and (n + m) * k * k * 4 <= budget // 2
 
 
 def _reusable(cache, Y, m, o):

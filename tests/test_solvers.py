@@ -454,11 +454,14 @@ def test_a_run_keeps_w_times_m_only_where_it_applies_and_never_at_the_cost_of_sk
     tight = 2 * factors + kept - 1          # the factors fit in half of it, not once W∘M is taken out
     assert sketched.factors_fit(n, m, k, tight) and not sketched.factors_fit(n, m, k, tight - kept)
     assert products_bytes(prob, "sketched", tight) == 0 and products_bytes(prob, "cg", tight) == kept
-    assert products_bytes(prob, "sketched", 2 * factors + 2 * kept) == kept
+    assert products_bytes(prob, "sketched", tight + 1) == kept          # both fit: 2·factors + kept
+    monkeypatch.setattr(sketched, "RECYCLE", False)                     # no factors kept: nothing to protect
+    assert products_bytes(prob, "sketched", tight) == kept
     # the estimate counts the kept bytes
-    small = wc.estimate(M, W, k, solver="cg", memory_budget=1 << 30).bytes
+    with_kept = wc.estimate(M, W, k, solver="cg", memory_budget=1 << 30).bytes
+    assert wc.estimate(M, W, k, solver="cg", memory_budget=1 << 30, bias=True).bytes == with_kept - kept
     monkeypatch.setattr(P, "CACHED_ENTRIES", 1 << 21)
-    assert small == wc.estimate(M, W, k, solver="cg", memory_budget=1 << 30).bytes + kept
+    assert with_kept == wc.estimate(M, W, k, solver="cg", memory_budget=1 << 30).bytes + kept
 
 
 def test_apply_in_sub_blocks_on_both_memory_orders_matches_the_scaled_copies(monkeypatch):

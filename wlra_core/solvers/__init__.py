@@ -70,7 +70,7 @@ def products_bytes(prob, solver, budget, plain=True):
     if not plain or solver == "em" or not layouts.products_fit(prob, budget):
         return 0
     kept = 8 * prob.n * prob.m
-    if (solver == "sketched" and sketched.factors_fit(prob.n, prob.m, prob.k, budget)
+    if (solver == "sketched" and sketched.RECYCLE and sketched.factors_fit(prob.n, prob.m, prob.k, budget)
             and not sketched.factors_fit(prob.n, prob.m, prob.k, budget - kept)):
         return 0
     return kept

@@ -84,7 +84,8 @@ class DenseBlock:
 
     def take(self, sel):
         """The block of the rows `sel`: W copied, M and the kept products only when read (the
-        inner iterations, which take converged rows out, read W alone)."""
+        inner iterations, which take converged rows out, read W alone); ‖b_i‖² and the traces
+        carried over when already computed."""
         new = DenseBlock(self.W[sel], None, self.Y, self.counts[sel], self.b_scale, w_unit=self.w_unit)
         idx = np.arange(len(self.counts))[sel]
         # indexed from the block that holds the data (a chain of takes keeps no copy alive)

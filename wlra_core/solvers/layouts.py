@@ -79,13 +79,14 @@ class DenseBlock:
 
     def __init__(self, W, M, Y, counts, b_scale=1.0, kept=None, w_unit=1.0):
         self.W, self.Y, self.counts, self.b_scale, self.w_unit = W, Y, counts, b_scale, w_unit
-        self._M, self._kept, self._parent = M, kept, None
+        self.kept = kept
+        self._M, self._parent = M, None
         self._bnorm2 = self._trace = self._Wc = None
 
     def take(self, sel):
-        """The block of the rows `sel`: W copied, M and the kept products only when read (the
-        inner iterations, which take converged rows out, read W alone); ‖b_i‖² and the traces
-        carried over when already computed."""
+        """The block of the rows `sel`: W copied, M only when read (the inner iterations, which
+        take converged rows out, read W alone); ‖b_i‖² and the traces carried over when already
+        computed, so that only a right-hand side asked of a taken block would form W∘M again."""
         new = DenseBlock(self.W[sel], None, self.Y, self.counts[sel], self.b_scale, w_unit=self.w_unit)
         idx = np.arange(len(self.counts))[sel]
         # indexed from the block that holds the data (a chain of takes keeps no copy alive)
@@ -109,24 +110,15 @@ class DenseBlock:
             self._M = self._parent[0].M[self._parent[1]]
         return self._M
 
-    @property
-    def kept(self):
-        if self._parent is None:
-            return self._kept
-        kept, idx = self._parent[0].kept, self._parent[1]
-        if self._kept is None and kept is not None:
-            self._kept = (kept[0][idx], kept[1][idx])
-        return self._kept
-
     def rhs(self):
         if self.kept is not None:
-            WM, self._bnorm2 = self.kept[0], self.kept[1].copy()
+            WM, raw = self.kept
         else:
             WM = self.W * self.M
-            self._bnorm2 = np.einsum("ij,ij->i", WM, self.M)
+            raw = np.einsum("ij,ij->i", WM, self.M)
+        self._bnorm2 = raw * self.b_scale ** 2
         out = narrow_product(WM, self.Y)
         if self.b_scale != 1.0:
-            self._bnorm2 *= self.b_scale ** 2
             out *= self.b_scale
         return out
 

@@ -464,6 +464,30 @@ def test_a_run_keeps_w_times_m_only_where_it_applies_and_never_at_the_cost_of_sk
     assert with_kept == wc.estimate(M, W, k, solver="cg", memory_budget=1 << 30).bytes + kept
 
 
+def test_estimate_counts_the_preconditioner_factors_sketched_keeps(monkeypatch):
+    """A dense "sketched" run with k ≥ FUSED_DENSE_K keeps (n + m)·k² float32 factors across its
+    half-steps: the estimate's bytes include them exactly when the run would keep them."""
+    import scipy.sparse as sp
+    from wlra_core import problem as P
+    from wlra_core.solvers import factors_bytes, sketched
+    rng = np.random.default_rng(6)
+    n, m, k = 30, 40, 24
+    W = rng.uniform(0.1, 1.0, (n, m))
+    M = rng.standard_normal((n, m))
+    factors = 4 * (n + m) * k * k
+    prob = P.validate(M, W, k)
+    assert factors_bytes(prob, "sketched", 1 << 30) == factors
+    assert factors_bytes(prob, "sketched", 2 * factors) == factors
+    assert factors_bytes(prob, "sketched", 2 * factors - 1) == 0        # not in half of the budget
+    assert factors_bytes(prob, "cg", 1 << 30) == 0 and factors_bytes(prob, "auto", 1 << 30) == 0
+    assert factors_bytes(P.validate(M, W, k - 1), "sketched", 1 << 30) == 0     # fused kernel: none kept
+    assert factors_bytes(P.validate(M, sp.csr_matrix(W), k), "sketched", 1 << 30) == 0
+    with_factors = wc.estimate(M, W, k, solver="sketched").bytes
+    monkeypatch.setattr(sketched, "RECYCLE", False)
+    assert factors_bytes(prob, "sketched", 1 << 30) == 0
+    assert wc.estimate(M, W, k, solver="sketched").bytes == with_factors - factors
+
+
 def test_apply_in_sub_blocks_on_both_memory_orders_matches_the_scaled_copies(monkeypatch):
     """DenseBlock.apply runs in sub-blocks of rows, its intermediate in W's memory order: on the
     rows' views, the columns' (transposed) views and the copies, several sub-blocks each."""

@@ -129,7 +129,7 @@ def estimate(M, W, k, *, solver="sketched", **options) -> Estimate:
     counts are the cost model of the module docstring; `seconds` divides them by RATE."""
     from .problem import layout_bytes
     from .settings import prepare, run_options
-    from .solvers import products_bytes
+    from .solvers import factors_bytes, products_bytes
 
     options = dict(options, solver=solver)
     keep_factors = options.pop("keep_factors", True)      # solve's own keyword: no bearing on the cost
@@ -175,6 +175,7 @@ def estimate(M, W, k, *, solver="sketched", **options) -> Estimate:
     factors = 8 * 6 * (prob.n + prob.m) * k          # X, X̃, Y, Ỹ, the warm start, the step's copies
     layout = layout_bytes(nnz, prob.n, prob.m) if prob.sparse else 0
     kept = products_bytes(prob, solver, o.budget, plain=not (opts.bias or opts.ridge_scaling != "none"))
+    kept += factors_bytes(prob, solver, o.budget - kept)
     working = min(o.budget, kept + 8 * max(prob.n, prob.m) * (2 * k * k + 3 * max(N.max() for N in counts)))
     return Estimate(solver=solver, n=prob.n, m=prob.m, k=k, nnz=int(nnz), dense=not prob.sparse,
                     sketch_size=o.s, inner_iterations=MappingProxyType(T),

@@ -76,6 +76,18 @@ def products_bytes(prob, solver, budget, plain=True):
     return kept
 
 
+def factors_bytes(prob, solver, budget):
+    """The bytes of preconditioner factors a "sketched" run keeps across its half-steps
+    (sketched.py's recycling, (n + m)·k² float32), 0 when it keeps none; `budget`: the half-steps'
+    budget once a kept W∘M is taken out of it."""
+    from . import sketched
+    if solver != "sketched" or prob.sparse or not sketched.RECYCLE:
+        return 0
+    if not sketched.factors_fit(prob.n, prob.m, prob.k, budget):
+        return 0
+    return 4 * (prob.n + prob.m) * prob.k * prob.k
+
+
 def with_kept_products(prob, o, plain=True):
     """Keep W∘M for the run when products_bytes says so: returns `o` with those bytes out of the
     half-steps' budget."""

@@ -148,3 +148,27 @@ def test_sketch_parts_prints_every_run_with_finite_numbers():
         assert float(seconds) > 0 and float(ratio) > 0 and math.isfinite(float(objective)), name
         assert all(float(p) >= 0 for p in parts), name
     assert rows["sketched s = 4k, fresh"][6] == "0 %" and rows["sketched s = 4k, kept"][6] != "0 %"
+
+
+def test_sketch_bound_prints_every_run_and_the_bound_reaches_f_star():
+    # benchmarks/sketch_bound.py at a tiny size: exact, cg, sketched and the free exact
+    # preconditioner's bound, each with a time to f*; the bound's regressions are solved in one
+    # inner iteration (an exact preconditioner)
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "sketch_bound.py"), "--n", "240",
+                           "--k", "32", "--iters", "6", "--sizes", "8"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| run")}
+    assert set(rows) == {"exact", "cg", "sketched (default)", "sketched, s = 8k",
+                         "bound: exact preconditioner, free"}
+    for name, (seconds, iteration, its, ratio) in rows.items():
+        assert float(seconds) > 0 and int(iteration) >= 1, name
+        assert ratio == "-" if name in ("exact", "cg") else float(ratio) > 0, name
+    assert 1.0 <= float(rows["bound: exact preconditioner, free"][2]) < 1.5
+
+
+def test_sketch_bound_refuses_a_rank_without_the_shared_sample():
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "sketch_bound.py"), "--n", "64",
+                           "--k", "8"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 2 and "--k: found 8, need at least 32" in done.stderr

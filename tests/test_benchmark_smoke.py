@@ -155,16 +155,16 @@ def test_sketch_bound_prints_every_run_and_the_bound_reaches_f_star():
     # preconditioner's bound, each with a time to f*; the bound's regressions are solved in one
     # inner iteration (an exact preconditioner)
     done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "sketch_bound.py"), "--n", "240",
-                           "--k", "32", "--iters", "6", "--sizes", "8"],
+                           "--k", "32", "--iters", "6", "--sizes", "2"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| run")}
-    assert set(rows) == {"exact", "cg", "sketched (default)", "sketched, s = 8k",
+    assert set(rows) == {"exact", "cg", "sketched (default)", "sketched, s = 2k",
                          "bound: exact preconditioner, free"}
     for name, (seconds, iteration, its, ratio) in rows.items():
-        assert float(seconds) > 0 and int(iteration) >= 1, name
-        assert ratio == "-" if name in ("exact", "cg") else float(ratio) > 0, name
+        assert iteration.isdigit() and float(seconds) > 0, (name, seconds, iteration)   # f* reached
+        assert ratio == "-" if name in ("exact", "cg") else float(ratio) > 0, (name, ratio)
     assert 1.0 <= float(rows["bound: exact preconditioner, free"][2]) < 1.5
 
 

@@ -465,8 +465,9 @@ def test_a_run_keeps_w_times_m_only_where_it_applies_and_never_at_the_cost_of_sk
 
 
 def test_estimate_counts_the_preconditioner_factors_sketched_keeps(monkeypatch):
-    """A dense "sketched" run with k ≥ FUSED_DENSE_K keeps (n + m)·k² float32 factors across its
-    half-steps: the estimate's bytes include them exactly when the run would keep them."""
+    """A dense "sketched" run with a design at least FUSED_DENSE_K wide keeps (n + m)·width²
+    float32 factors across its half-steps (width k, or k + 1 with bias): the estimate's bytes
+    include exactly what a run keeps, and nothing where it keeps none."""
     import scipy.sparse as sp
     from wlra_core import problem as P
     from wlra_core.solvers import factors_bytes, sketched
@@ -474,18 +475,32 @@ def test_estimate_counts_the_preconditioner_factors_sketched_keeps(monkeypatch):
     n, m, k = 30, 40, 24
     W = rng.uniform(0.1, 1.0, (n, m))
     M = rng.standard_normal((n, m))
-    factors = 4 * (n + m) * k * k
     prob = P.validate(M, W, k)
-    assert factors_bytes(prob, "sketched", 1 << 30) == factors
-    assert factors_bytes(prob, "sketched", 2 * factors) == factors
-    assert factors_bytes(prob, "sketched", 2 * factors - 1) == 0        # not in half of the budget
-    assert factors_bytes(prob, "cg", 1 << 30) == 0 and factors_bytes(prob, "auto", 1 << 30) == 0
-    assert factors_bytes(P.validate(M, W, k - 1), "sketched", 1 << 30) == 0     # fused kernel: none kept
-    assert factors_bytes(P.validate(M, sp.csr_matrix(W), k), "sketched", 1 << 30) == 0
-    with_factors = wc.estimate(M, W, k, solver="sketched").bytes
-    monkeypatch.setattr(sketched, "RECYCLE", False)
-    assert factors_bytes(prob, "sketched", 1 << 30) == 0
-    assert wc.estimate(M, W, k, solver="sketched").bytes == with_factors - factors
+    factors = 4 * (n + m) * k * k
+    assert factors_bytes(prob, "sketched", 2 * factors, k) == factors
+    assert factors_bytes(prob, "sketched", 2 * factors - 1, k) == 0     # not in half of the budget
+    assert factors_bytes(prob, "cg", 1 << 30, k) == 0 and factors_bytes(prob, "auto", 1 << 30, k) == 0
+    assert factors_bytes(prob, "sketched", 1 << 30, k - 1) == 0        # fused kernel: none kept
+    assert factors_bytes(P.validate(M, sp.csr_matrix(W), k), "sketched", 1 << 30, k) == 0
+
+    kept = {}
+    half_step = sketched.half_step
+
+    def recording(side, Y, X0, o, rng_, cache=None):
+        out = half_step(side, Y, X0, o, rng_, cache)
+        if cache is not None and cache.get("L") is not None:
+            kept[id(cache)] = cache["L"].nbytes
+        return out
+
+    monkeypatch.setattr(sketched, "half_step", recording)
+    for rank, options in ((k, {}), (k - 1, {"bias": True}), (k - 1, {})):
+        kept.clear()
+        list(wc.iterate(M, W, rank, solver="sketched", max_iter=2, seed=0, **options))
+        est = wc.estimate(M, W, rank, solver="sketched", **options).bytes
+        with monkeypatch.context() as off:
+            off.setattr(sketched, "RECYCLE", False)
+            assert est - wc.estimate(M, W, rank, solver="sketched", **options).bytes == sum(kept.values())
+        assert sum(kept.values()) == (factors if rank == k or options else 0), options
 
 
 def test_apply_in_sub_blocks_on_both_memory_orders_matches_the_scaled_copies(monkeypatch):

@@ -175,7 +175,7 @@ def estimate(M, W, k, *, solver="sketched", **options) -> Estimate:
     factors = 8 * 6 * (prob.n + prob.m) * k          # X, X̃, Y, Ỹ, the warm start, the step's copies
     layout = layout_bytes(nnz, prob.n, prob.m) if prob.sparse else 0
     kept = products_bytes(prob, solver, o.budget, plain=not (opts.bias or opts.ridge_scaling != "none"))
-    kept += factors_bytes(prob, solver, o.budget - kept)
+    kept += factors_bytes(prob, solver, o.budget - kept, k + 1 if opts.bias else k)
     working = min(o.budget, kept + 8 * max(prob.n, prob.m) * (2 * k * k + 3 * max(N.max() for N in counts)))
     return Estimate(solver=solver, n=prob.n, m=prob.m, k=k, nnz=int(nnz), dense=not prob.sparse,
                     sketch_size=o.s, inner_iterations=MappingProxyType(T),

@@ -76,16 +76,17 @@ def products_bytes(prob, solver, budget, plain=True):
     return kept
 
 
-def factors_bytes(prob, solver, budget):
+def factors_bytes(prob, solver, budget, width):
     """The bytes of preconditioner factors a "sketched" run keeps across its half-steps
-    (sketched.py's recycling, (n + m)·k² float32), 0 when it keeps none; `budget`: the half-steps'
+    (sketched.py's recycling, (n + m)·width² float32), 0 when it keeps none; `width`: the
+    regressions' design width (k, or k + 1 with bias's column of ones); `budget`: the half-steps'
     budget once a kept W∘M is taken out of it."""
     from . import sketched
     if solver != "sketched" or prob.sparse or not sketched.RECYCLE:
         return 0
-    if not sketched.factors_fit(prob.n, prob.m, prob.k, budget):
+    if not sketched.factors_fit(prob.n, prob.m, width, budget):
         return 0
-    return 4 * (prob.n + prob.m) * prob.k * prob.k
+    return 4 * (prob.n + prob.m) * width * width
 
 
 def with_kept_products(prob, o, plain=True):

@@ -133,15 +133,19 @@ def test_quick_benchmark_linearity_rows(quick_run):
         _positive(row, "per_nnz")
 
 
+def _table(script, *args):
+    """The rows of the table `benchmarks/<script> args` prints: {first cell: the other cells}."""
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), *args],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| run")}
+
+
 def test_sketch_parts_prints_every_run_with_finite_numbers():
     # benchmarks/sketch_parts.py at a tiny size: exact, sketched fresh and kept, cg; the kept run
     # reuses preconditioners and the fresh one none (k = 24: the smallest rank that keeps them)
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "sketch_parts.py"), "--n", "240",
-                           "--k", "24", "--iters", "4", "--sizes", "4"],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-            for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| run")}
+    rows = _table("sketch_parts.py", "--n", "240", "--k", "24", "--iters", "4", "--sizes", "4")
     assert set(rows) == {"exact", "sketched s = 4k, fresh", "sketched s = 4k, kept", "cg"}
     for name, cells in rows.items():
         seconds, ratio, its, *parts, reused, objective = cells
@@ -154,12 +158,7 @@ def test_sketch_bound_prints_every_run_and_the_bound_reaches_f_star():
     # benchmarks/sketch_bound.py at a tiny size: exact, cg, sketched and the free exact
     # preconditioner's bound, each with a time to f*; the bound's regressions are solved in one
     # inner iteration (an exact preconditioner)
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "sketch_bound.py"), "--n", "240",
-                           "--k", "32", "--iters", "6", "--sizes", "2"],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-            for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| run")}
+    rows = _table("sketch_bound.py", "--n", "240", "--k", "32", "--iters", "6", "--sizes", "2")
     assert set(rows) == {"exact", "cg", "sketched (default)", "sketched, s = 2k",
                          "bound: exact preconditioner, free"}
     for name, (seconds, iteration, its, ratio) in rows.items():

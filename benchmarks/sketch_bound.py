@@ -8,8 +8,8 @@ objective is within 1e-6 of f*; then the **bound**: the sketched solver with eve
 and factorisation. The bound's regressions are preconditioned exactly and for free, so no
 preconditioner of these inner iterations (sketched or not) reaches f* sooner: its time is what is
 left of an iteration once the preconditioner costs nothing (right-hand sides, warm start,
-residual, at least one inner iteration, the objective). "cg ÷" is cg's time to f* over the row's. (The preconditioner is exact up to its float32
-Gram and Cholesky factor.)
+residual, at least one inner iteration, the objective); the preconditioner is exact up to its
+float32 Gram and Cholesky factor. "cg ÷" is cg's time to f* over the row's.
 
     OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/sketch_bound.py --n 3072 --k 64 \\
         --weights lognormal --iters 50
@@ -87,17 +87,20 @@ def main(argv=None):
                      "preconditioner is the shared-sample sketch with every column in it)")
     M, W = problem(args.n, args.k, args.weights, args.seed)
     k = args.k
-    print(f"dense {args.n}², W {args.weights} · Bernoulli(0.5), k = {k}, f* = exact's objective after at "
-          f"most {args.iters} iterations, memory_budget {args.memory_budget}; load {os.getloadavg()[0]:.2f}")
+    print(f"dense {args.n}², W {args.weights} · Bernoulli(0.5), k = {k}, f* = exact's objective after "
+          f"at most {args.iters} iterations, memory_budget {args.memory_budget}; "
+          f"load {os.getloadavg()[0]:.2f}")
     exact = run(M, W, k, args, "exact", args.iters)
     f_star = exact[-1][1]
     longer = args.iters + args.extra
-    print(f"f* = {f_star:.10g} (exact's iteration {exact[-1][0]})\n\n| run | s to 1e-06 | iteration | inner it. | cg ÷ |\n|---|---|---|---|---|")
+    print(f"f* = {f_star:.10g} (exact's iteration {exact[-1][0]})\n")
+    print("| run | s to 1e-06 | iteration | inner it. | cg ÷ |\n|---|---|---|---|---|")
     print(row("exact", exact, f_star, 0)[0], flush=True)
     cg = run(M, W, k, args, "cg", longer, f_star)
     line, cg_seconds = row("cg", cg, f_star, 0)
     print(line, flush=True)
-    print(row("sketched (default)", run(M, W, k, args, "sketched", longer, f_star), f_star, cg_seconds)[0], flush=True)
+    steps = run(M, W, k, args, "sketched", longer, f_star)
+    print(row("sketched (default)", steps, f_star, cg_seconds)[0], flush=True)
     for factor in (float(x) for x in args.sizes.split(",") if x):
         steps = run(M, W, k, args, "sketched", longer, f_star, sketch_size=int(factor * k))
         print(row(f"sketched, s = {factor:g}k", steps, f_star, cg_seconds)[0], flush=True)

@@ -66,12 +66,11 @@ def products_bytes(prob, solver, budget, plain=True):
     keeps none: only the plain model (`plain`; the biased and count-scaled ones solve adjusted
     sides) of the regression solvers (not em), when layouts.products_fit allows it and, for
     sketched, not where it would push the kept preconditioners out of their half of the budget."""
-    from . import layouts, sketched
+    from . import layouts
     if not plain or solver == "em" or not layouts.products_fit(prob, budget):
         return 0
     kept = 8 * prob.n * prob.m
-    if (solver == "sketched" and sketched.RECYCLE and sketched.factors_fit(prob.n, prob.m, prob.k, budget)
-            and not sketched.factors_fit(prob.n, prob.m, prob.k, budget - kept)):
+    if factors_bytes(prob, solver, budget, prob.k) and not factors_bytes(prob, solver, budget - kept, prob.k):
         return 0
     return kept
 
